@@ -1,0 +1,79 @@
+#include <csignal>
+#include <iostream>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "apps/commands.h"
+#include "core/error.h"
+#include "core/train/interrupt.h"
+#include "core/util.h"
+
+namespace lowbit {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"train", "train one run from a JSON config", cmd_train},
+      {"list", "list models, quantizers, schedules or config keys", cmd_list},
+      {"config", "print the resolved config of a file, or docs/CONFIG.md", cmd_config},
+  };
+  return table;
+}
+
+namespace {
+
+void on_signal(int sig) {
+  // First signal: ask the run to stop cleanly. Second: leave now; SQLite's journal and the
+  // atomic checkpoint rename keep what was recorded intact.
+  if (interrupt_count().fetch_add(1) >= 1) _exit(kExitInterrupted);
+  const char msg[] = "\nlowbit: interrupt received, stopping after this batch (press Ctrl-C again to quit now)\n";
+  ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)ignored;
+}
+
+void print_help() {
+  std::cout << "lowbit " << LOWBIT_VERSION << " - a harness for research on low-bit neural networks\n\n"
+            << "usage: lowbit <command> [options]   (lowbit <command> --help for its options)\n\ncommands:\n";
+  for (const auto& c : commands()) std::cout << fmt::format("  {:<8} {}\n", c.name, c.description);
+}
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_help();
+    return args.empty() ? kExitBadInput : kExitSuccess;
+  }
+  if (args[0] == "--version") {
+    std::cout << "lowbit " << LOWBIT_VERSION << "\n";
+    return kExitSuccess;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  std::vector<std::string> names;
+  for (const auto& c : commands()) {
+    names.push_back(c.name);
+    if (args[0] != c.name) continue;
+    try {
+      return c.handler(std::vector<std::string>(args.begin() + 1, args.end()));
+    } catch (const Error& e) {
+      std::cerr << "lowbit: " << e.what() << "\n";
+      return e.exit_code();
+    } catch (const std::exception& e) {
+      std::string what = e.what();
+      auto nl = what.find('\n');  // LibTorch errors carry a backtrace after the first line
+      std::cerr << "lowbit: " << what.substr(0, nl) << "\n";
+      return kExitFailure;
+    }
+  }
+  std::cerr << "lowbit: unknown command '" << args[0] << "'" << did_you_mean(args[0], names)
+            << " (see lowbit --help)\n";
+  return kExitBadInput;
+}
+
+}  // namespace lowbit

@@ -1,0 +1,449 @@
+#include "core/config/run_config.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/sha256.h"
+#include "core/util.h"
+
+namespace lowbit {
+namespace {
+
+using nlohmann::json;
+
+std::string describe(const json& v) {
+  switch (v.type()) {
+    case json::value_t::string: return "string " + v.dump();
+    case json::value_t::boolean: return "boolean " + v.dump();
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "a list";
+    default: return v.dump();
+  }
+}
+
+[[noreturn]] void bad(const std::string& path, const std::string& msg) {
+  throw ConfigError(path + ": " + msg);
+}
+
+// Field builders. Each returns a ConfigField whose setter checks type and range.
+template <typename Get>
+ConfigField int_field(std::string path, std::string doc, Get get, int64_t lo, int64_t hi) {
+  ConfigField f;
+  f.path = path;
+  f.type = "integer";
+  f.doc = std::move(doc);
+  f.get = [get](const RunConfig& c) { return json(get(const_cast<RunConfig&>(c))); };
+  f.set = [get, path, lo, hi](RunConfig& c, const json& v) {
+    bool integral = v.is_number_integer() ||
+                    (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
+    if (!integral) bad(path, "expected an integer, got " + describe(v));
+    int64_t x = v.is_number_float() ? int64_t(v.get<double>()) : v.get<int64_t>();
+    if (x < lo || x > hi) bad(path, fmt::format("expected an integer in [{}, {}], got {}", lo, hi, x));
+    get(c) = x;
+  };
+  return f;
+}
+
+enum class Bound { kOpen, kClosed };
+
+template <typename Get>
+ConfigField num_field(std::string path, std::string doc, Get get, double lo, double hi,
+                      Bound lo_b = Bound::kClosed, Bound hi_b = Bound::kClosed) {
+  ConfigField f;
+  f.path = path;
+  f.type = "number";
+  f.doc = std::move(doc);
+  f.get = [get](const RunConfig& c) { return json(get(const_cast<RunConfig&>(c))); };
+  f.set = [get, path, lo, hi, lo_b, hi_b](RunConfig& c, const json& v) {
+    if (!v.is_number()) bad(path, "expected a number, got " + describe(v));
+    double x = v.get<double>();
+    bool ok = std::isfinite(x) && (lo_b == Bound::kOpen ? x > lo : x >= lo) &&
+              (hi_b == Bound::kOpen ? x < hi : x <= hi);
+    if (!ok) {
+      std::string range = fmt::format("{}{}, {}{}", lo_b == Bound::kOpen ? "(" : "[", lo, hi,
+                                      hi_b == Bound::kOpen ? ")" : "]");
+      if (std::isinf(hi)) range = fmt::format("{}{}, inf)", lo_b == Bound::kOpen ? "(" : "[", lo);
+      bad(path, fmt::format("expected a number in {}, got {}", range, v.dump()));
+    }
+    get(c) = x;
+  };
+  return f;
+}
+
+template <typename Get>
+ConfigField bool_field(std::string path, std::string doc, Get get) {
+  ConfigField f;
+  f.path = path;
+  f.type = "boolean";
+  f.doc = std::move(doc);
+  f.get = [get](const RunConfig& c) { return json(get(const_cast<RunConfig&>(c))); };
+  f.set = [get, path](RunConfig& c, const json& v) {
+    if (!v.is_boolean()) bad(path, "expected true or false, got " + describe(v));
+    get(c) = v.get<bool>();
+  };
+  return f;
+}
+
+// A string; when `choices` is non-empty, one of them.
+template <typename Get>
+ConfigField str_field(std::string path, std::string doc, Get get,
+                      std::vector<std::string> choices = {}) {
+  ConfigField f;
+  f.path = path;
+  f.type = choices.empty() ? "string" : "one of " + join(choices, ", ");
+  f.doc = std::move(doc);
+  f.get = [get](const RunConfig& c) { return json(get(const_cast<RunConfig&>(c))); };
+  f.set = [get, path, choices](RunConfig& c, const json& v) {
+    if (!v.is_string()) bad(path, "expected a string, got " + describe(v));
+    std::string s = v.get<std::string>();
+    if (!choices.empty() && std::find(choices.begin(), choices.end(), s) == choices.end())
+      bad(path, "unknown value '" + s + "'" + did_you_mean(s, choices) + " (one of " +
+                    join(choices, ", ") + ")");
+    get(c) = s;
+  };
+  return f;
+}
+
+template <typename Get>
+ConfigField int_list_field(std::string path, std::string doc, Get get) {
+  ConfigField f;
+  f.path = path;
+  f.type = "list of integers";
+  f.doc = std::move(doc);
+  f.get = [get](const RunConfig& c) { return json(get(const_cast<RunConfig&>(c))); };
+  f.set = [get, path](RunConfig& c, const json& v) {
+    if (!v.is_array()) bad(path, "expected a list of integers, got " + describe(v));
+    std::vector<int64_t> out;
+    for (const auto& e : v) {
+      if (!e.is_number_integer()) bad(path, "expected a list of integers, got element " + describe(e));
+      out.push_back(e.get<int64_t>());
+    }
+    get(c) = out;
+  };
+  return f;
+}
+
+template <typename Get>
+ConfigField str_list_field(std::string path, std::string doc, Get get) {
+  ConfigField f;
+  f.path = path;
+  f.type = "list of strings";
+  f.doc = std::move(doc);
+  f.get = [get](const RunConfig& c) { return json(get(const_cast<RunConfig&>(c))); };
+  f.set = [get, path](RunConfig& c, const json& v) {
+    if (!v.is_array()) bad(path, "expected a list of strings, got " + describe(v));
+    std::vector<std::string> out;
+    for (const auto& e : v) {
+      if (!e.is_string()) bad(path, "expected a list of strings, got element " + describe(e));
+      out.push_back(e.get<std::string>());
+    }
+    get(c) = out;
+  };
+  return f;
+}
+
+// A number in (lo, hi), or an object {glob: number in (lo, hi)}; `allow_null` admits null.
+// Integers are stored as floats so that 1 and 1.0 hash alike.
+template <typename Get>
+ConfigField per_layer_field(std::string path, std::string doc, Get get, double lo, double hi,
+                            bool allow_null) {
+  ConfigField f;
+  f.path = path;
+  f.type = allow_null ? "null, number or {layer glob: number}" : "number or {layer glob: number}";
+  f.doc = std::move(doc);
+  f.get = [get](const RunConfig& c) { return get(const_cast<RunConfig&>(c)); };
+  f.set = [get, path, lo, hi, allow_null](RunConfig& c, const json& v) {
+    auto check = [&](const json& x, const std::string& where) -> double {
+      if (!x.is_number()) bad(where, "expected a number in (" + fmt::format("{}, {}", lo, hi) + "), got " + describe(x));
+      double d = x.get<double>();
+      if (!(d > lo && d < hi)) bad(where, fmt::format("expected a number in ({}, {}), got {}", lo, hi, x.dump()));
+      return d;
+    };
+    if (v.is_null() && allow_null) {
+      get(c) = nullptr;
+    } else if (v.is_number()) {
+      get(c) = check(v, path);
+    } else if (v.is_object()) {
+      if (v.empty()) bad(path, "expected at least one {layer glob: number} entry");
+      json out = json::object();
+      for (const auto& [k, x] : v.items()) out[k] = check(x, path + "." + k);
+      get(c) = out;
+    } else {
+      bad(path, "expected " + std::string(allow_null ? "null, " : "") +
+                    "a number or an object {layer glob: number}, got " + describe(v));
+    }
+  };
+  return f;
+}
+
+// Free-form JSON validated elsewhere (value sets).
+template <typename Get>
+ConfigField json_field(std::string path, std::string type, std::string doc, Get get,
+                       std::function<void(const json&)> check) {
+  ConfigField f;
+  f.path = path;
+  f.type = std::move(type);
+  f.doc = std::move(doc);
+  f.get = [get](const RunConfig& c) { return get(const_cast<RunConfig&>(c)); };
+  f.set = [get, check](RunConfig& c, const json& v) {
+    check(v);
+    get(c) = v;
+  };
+  return f;
+}
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+void check_value_set(const json& v) {
+  const std::string path = "quant.value_set";
+  if (v.is_string()) {
+    if (v != "linspace" && v != "learned_scale")
+      bad(path, "unknown value set '" + v.get<std::string>() +
+                    "' (one of linspace, learned_scale, a list of numbers, or {\"grid\": a})");
+    return;
+  }
+  if (v.is_array()) {
+    if (v.size() < 2) bad(path, "expected at least 2 values, got " + std::to_string(v.size()));
+    for (const auto& e : v)
+      if (!e.is_number()) bad(path, "expected a list of numbers, got element " + describe(e));
+    return;
+  }
+  if (v.is_object() && v.size() == 1 && v.contains("grid") && v["grid"].is_number() &&
+      v["grid"].get<double>() > 0)
+    return;
+  bad(path, "expected \"linspace\", \"learned_scale\", a list of numbers or {\"grid\": a > 0}, got " +
+                describe(v));
+}
+
+std::vector<ConfigField> make_fields() {
+  std::vector<ConfigField> f;
+  // clang-format off
+  f.push_back(str_field("name", "Human-readable run name (not part of identity beyond the hash).", [](RunConfig& c) -> auto& { return c.name; }));
+  f.push_back(int_field("seed", "Seed for weight initialisation, data order and augmentation.", [](RunConfig& c) -> auto& { return c.seed; }, 0, INT64_MAX));
+  f.push_back(int_field("epochs", "Number of training epochs.", [](RunConfig& c) -> auto& { return c.epochs; }, 1, 100000));
+  f.push_back(int_field("batch_size", "Training mini-batch size.", [](RunConfig& c) -> auto& { return c.batch_size; }, 1, 1 << 20));
+  f.push_back(int_field("eval_batch_size", "Batch size for evaluation passes.", [](RunConfig& c) -> auto& { return c.eval_batch_size; }, 1, 1 << 20));
+  f.push_back(str_field("model", "Network architecture (see `lowbit list models`).", [](RunConfig& c) -> auto& { return c.model; },
+                        {"small_cnn", "resnet20", "resnet32", "resnet44", "resnet56", "vgg_small"}));
+  f.push_back(str_field("init.from_checkpoint", "Checkpoint whose matching parameters initialise the model (e.g. a full-precision run for TTQ); \"\" = none.", [](RunConfig& c) -> auto& { return c.init_from_checkpoint; }));
+  f.push_back(int_field("checkpoint.every", "Write a resumable checkpoint every N epochs (needs an output directory).", [](RunConfig& c) -> auto& { return c.checkpoint_every; }, 1, 100000));
+
+  f.push_back(str_field("data.name", "Dataset.", [](RunConfig& c) -> auto& { return c.data.name; }, {"fashion_mnist", "mnist", "cifar10", "synthetic"}));
+  f.push_back(str_field("data.dir", "Directory of the dataset files; \"\" = /usr/share/datasets/fashion-mnist for fashion_mnist (required for mnist and cifar10).", [](RunConfig& c) -> auto& { return c.data.dir; }));
+  f.push_back(int_field("data.train_limit", "Use only the first N training examples; 0 = all.", [](RunConfig& c) -> auto& { return c.data.train_limit; }, 0, INT64_MAX));
+  f.push_back(int_field("data.test_limit", "Use only the first N test examples; 0 = all.", [](RunConfig& c) -> auto& { return c.data.test_limit; }, 0, INT64_MAX));
+  f.push_back(num_field("data.val_fraction", "Fraction of the training set held out (from its end) as a validation split, reported as val_acc.", [](RunConfig& c) -> auto& { return c.data.val_fraction; }, 0, 1, Bound::kClosed, Bound::kOpen));
+  f.push_back(bool_field("data.augment", "Standard CIFAR-10 augmentation (pad 4 + random 32x32 crop + horizontal flip), seeded; ignored for other datasets.", [](RunConfig& c) -> auto& { return c.data.augment; }));
+  f.push_back(bool_field("data.normalize", "Normalise inputs with the dataset's mean and std (Fashion-MNIST 0.2860/0.3530).", [](RunConfig& c) -> auto& { return c.data.normalize; }));
+  f.push_back(int_field("data.synthetic.train", "Synthetic dataset: training examples.", [](RunConfig& c) -> auto& { return c.data.synthetic_train; }, 1, 10000000));
+  f.push_back(int_field("data.synthetic.test", "Synthetic dataset: test examples.", [](RunConfig& c) -> auto& { return c.data.synthetic_test; }, 1, 10000000));
+  f.push_back(int_field("data.synthetic.channels", "Synthetic dataset: image channels.", [](RunConfig& c) -> auto& { return c.data.synthetic_channels; }, 1, 64));
+  f.push_back(int_field("data.synthetic.size", "Synthetic dataset: image height and width.", [](RunConfig& c) -> auto& { return c.data.synthetic_size; }, 4, 512));
+  f.push_back(int_field("data.synthetic.classes", "Synthetic dataset: number of classes.", [](RunConfig& c) -> auto& { return c.data.synthetic_classes; }, 2, 1000));
+  f.push_back(num_field("data.synthetic.noise", "Synthetic dataset: std of the Gaussian noise added to each class prototype.", [](RunConfig& c) -> auto& { return c.data.synthetic_noise; }, 0, kInf));
+
+  f.push_back(str_field("optim.name", "Optimizer for all parameters (Bop, when quant.method = bop, takes the binary weights).", [](RunConfig& c) -> auto& { return c.optim.name; }, {"sgd", "adam"}));
+  f.push_back(num_field("optim.lr", "Peak learning rate.", [](RunConfig& c) -> auto& { return c.optim.lr; }, 0, kInf, Bound::kOpen));
+  f.push_back(num_field("optim.momentum", "SGD momentum.", [](RunConfig& c) -> auto& { return c.optim.momentum; }, 0, 1, Bound::kClosed, Bound::kOpen));
+  f.push_back(bool_field("optim.nesterov", "SGD with Nesterov momentum.", [](RunConfig& c) -> auto& { return c.optim.nesterov; }));
+  f.push_back(num_field("optim.weight_decay", "L2 weight decay on conv/linear weights.", [](RunConfig& c) -> auto& { return c.optim.weight_decay; }, 0, kInf));
+  f.push_back(bool_field("optim.bn_weight_decay", "Also decay batch-norm affine parameters and biases.", [](RunConfig& c) -> auto& { return c.optim.bn_weight_decay; }));
+  f.push_back(num_field("optim.beta1", "Adam beta1.", [](RunConfig& c) -> auto& { return c.optim.beta1; }, 0, 1, Bound::kClosed, Bound::kOpen));
+  f.push_back(num_field("optim.beta2", "Adam beta2.", [](RunConfig& c) -> auto& { return c.optim.beta2; }, 0, 1, Bound::kClosed, Bound::kOpen));
+  f.push_back(str_field("optim.schedule", "Learning-rate schedule, evaluated every step.", [](RunConfig& c) -> auto& { return c.optim.schedule; }, {"constant", "step", "multistep", "cosine"}));
+  f.push_back(int_field("optim.step_size", "step: multiply the lr by optim.gamma every N epochs.", [](RunConfig& c) -> auto& { return c.optim.step_size; }, 1, 100000));
+  f.push_back(int_list_field("optim.milestones", "multistep: epochs at which the lr is multiplied by optim.gamma.", [](RunConfig& c) -> auto& { return c.optim.milestones; }));
+  f.push_back(num_field("optim.gamma", "step/multistep: lr decay factor.", [](RunConfig& c) -> auto& { return c.optim.gamma; }, 0, 1, Bound::kOpen, Bound::kClosed));
+  f.push_back(num_field("optim.warmup_epochs", "Linear warm-up from 0 to optim.lr over this many epochs (fractions allowed).", [](RunConfig& c) -> auto& { return c.optim.warmup_epochs; }, 0, kInf));
+  f.push_back(num_field("optim.min_lr", "cosine: final learning rate.", [](RunConfig& c) -> auto& { return c.optim.min_lr; }, 0, kInf));
+
+  f.push_back(str_field("quant.method", "Weight quantizer (see `lowbit list quantizers`).", [](RunConfig& c) -> auto& { return c.quant.method; }, {"fp", "ttq", "twn", "sign", "dorefa", "bop", "slb"}));
+  f.push_back(int_field("quant.bits", "Weight bits for dorefa (1..8) and slb (1..8); ternary and binary methods ignore it.", [](RunConfig& c) -> auto& { return c.quant.bits; }, 1, 8));
+  f.push_back(str_list_field("quant.skip", "Layers kept in full precision: names, globs, or the positions first / last.", [](RunConfig& c) -> auto& { return c.quant.skip; }));
+  f.push_back(per_layer_field("quant.threshold", "TTQ threshold factor t: delta = t * max|w|. One number for all layers, or {layer name or glob: t}: an exact name beats a glob, a longer glob beats a shorter one, \"*\" is the fallback.", [](RunConfig& c) -> auto& { return c.quant.threshold; }, 0, 1, false));
+  f.push_back(per_layer_field("quant.target_sparsity", "TTQ threshold rule: choose delta per layer so that this fraction of weights is zero (overrides quant.threshold where set). null = off.", [](RunConfig& c) -> auto& { return c.quant.target_sparsity; }, 0, 1, true));
+  f.push_back(bool_field("quant.normalize_latent", "TTQ: scale latent weights to [-1, 1] by max|w| before thresholding (the paper's description; the official code does not).", [](RunConfig& c) -> auto& { return c.quant.normalize_latent; }));
+  f.push_back(str_field("quant.scale_init", "TTQ: initial Wp/Wn: one (1.0) or mean (mean |w| over the positive / negative set).", [](RunConfig& c) -> auto& { return c.quant.scale_init; }, {"one", "mean"}));
+  f.push_back(bool_field("quant.scale_weight_decay", "Apply weight decay to the learned scales (TTQ Wp/Wn, SLB learned scale).", [](RunConfig& c) -> auto& { return c.quant.scale_weight_decay; }));
+  f.push_back(str_field("quant.scaling", "sign: scale of the binary weights: none, layer (mean|w|, XNOR-style) or channel (mean|w| per output channel).", [](RunConfig& c) -> auto& { return c.quant.scaling; }, {"none", "layer", "channel"}));
+  f.push_back(str_field("quant.act.method", "Activation quantizer after each ReLU position: none (ReLU), sign (1 bit, clipped STE), dorefa (k-bit uniform on [0, 1]), pact (k-bit with a learned clip).", [](RunConfig& c) -> auto& { return c.quant.act_method; }, {"none", "sign", "dorefa", "pact"}));
+  f.push_back(int_field("quant.act.bits", "Activation bits for dorefa / pact.", [](RunConfig& c) -> auto& { return c.quant.act_bits; }, 1, 8));
+  f.push_back(num_field("quant.act.clip", "pact: initial clip value alpha.", [](RunConfig& c) -> auto& { return c.quant.act_clip; }, 0, kInf, Bound::kOpen));
+  f.push_back(num_field("quant.bop.gamma", "Bop adaptivity rate gamma (m <- (1 - gamma) m + gamma g).", [](RunConfig& c) -> auto& { return c.quant.bop_gamma; }, 0, 1, Bound::kOpen, Bound::kClosed));
+  f.push_back(num_field("quant.bop.tau", "Bop threshold tau: flip where |m| > tau and sign(m) = sign(w).", [](RunConfig& c) -> auto& { return c.quant.bop_tau; }, 0, kInf));
+
+  f.push_back(json_field("quant.value_set", "\"linspace\", \"learned_scale\", [numbers] or {\"grid\": a}", "SLB value set V: linspace(-1, 1, 2^bits) (the paper's), a learned per-layer scale times linspace, an explicit list, or the symmetric integer grid scaled to [-a, a].", [](RunConfig& c) -> auto& { return c.quant.value_set; }, check_value_set));
+  f.push_back(str_field("quant.logit_init", "SLB logits initialisation: he (He-normal) or checkpoint (from the distance of the checkpoint's weight to each value).", [](RunConfig& c) -> auto& { return c.quant.logit_init; }, {"he", "checkpoint"}));
+  f.push_back(num_field("quant.logit_init_scale", "SLB checkpoint init: logits = -scale * |w - v| / max|w|.", [](RunConfig& c) -> auto& { return c.quant.logit_init_scale; }, 0, kInf, Bound::kOpen));
+  f.push_back(str_field("quant.temperature.schedule", "SLB inverse-temperature schedule inside the window [start, end] of training.", [](RunConfig& c) -> auto& { return c.quant.temp_schedule; }, {"exp", "cos", "linear", "sgdr", "constant"}));
+  f.push_back(num_field("quant.temperature.t0", "SLB initial inverse temperature T0.", [](RunConfig& c) -> auto& { return c.quant.temp_t0; }, 0, kInf, Bound::kOpen));
+  f.push_back(num_field("quant.temperature.t1", "SLB final inverse temperature for cos, linear and sgdr.", [](RunConfig& c) -> auto& { return c.quant.temp_t1; }, 0, kInf, Bound::kOpen));
+  f.push_back(num_field("quant.temperature.gamma", "SLB exp schedule: T = T0 * gamma^(e - e_start) per epoch inside the window.", [](RunConfig& c) -> auto& { return c.quant.temp_gamma; }, 1, kInf));
+  f.push_back(num_field("quant.temperature.start", "Start of the temperature window as a fraction of training.", [](RunConfig& c) -> auto& { return c.quant.temp_start; }, 0, 1));
+  f.push_back(num_field("quant.temperature.end", "End of the temperature window as a fraction of training; after it the forward pass is hard argmax.", [](RunConfig& c) -> auto& { return c.quant.temp_end; }, 0, 1));
+  f.push_back(num_field("quant.temperature.period", "sgdr: first cycle length as a fraction of training.", [](RunConfig& c) -> auto& { return c.quant.temp_period; }, 0, 1, Bound::kOpen, Bound::kClosed));
+  f.push_back(num_field("quant.temperature.period_mult", "sgdr: each cycle is this many times longer than the previous.", [](RunConfig& c) -> auto& { return c.quant.temp_period_mult; }, 1, kInf));
+  f.push_back(bool_field("quant.temperature.per_step", "Update the temperature every step instead of every epoch.", [](RunConfig& c) -> auto& { return c.quant.temp_per_step; }));
+  f.push_back(str_field("quant.bn_mode", "SLB batch norm: state (separate statistics for the continuous and discrete nets, discrete recalibrated every epoch), none, calibrate_after (recalibrate once after training), calibrate_each_epoch.", [](RunConfig& c) -> auto& { return c.quant.bn_mode; }, {"state", "none", "calibrate_after", "calibrate_each_epoch"}));
+  f.push_back(int_field("quant.bn_calib_batches", "Training batches used for batch-norm recalibration.", [](RunConfig& c) -> auto& { return c.quant.bn_calib_batches; }, 1, 1000000));
+  // clang-format on
+  return f;
+}
+
+}  // namespace
+
+const std::vector<ConfigField>& config_fields() {
+  static const std::vector<ConfigField> fields = make_fields();
+  return fields;
+}
+
+std::vector<std::string> config_paths() {
+  std::vector<std::string> out;
+  for (const auto& f : config_fields()) out.push_back(f.path);
+  return out;
+}
+
+namespace {
+
+const ConfigField* find_field(const std::string& path) {
+  for (const auto& f : config_fields())
+    if (f.path == path) return &f;
+  return nullptr;
+}
+
+bool is_prefix_of_field(const std::string& path) {
+  for (const auto& f : config_fields())
+    if (f.path.rfind(path + ".", 0) == 0) return true;
+  return false;
+}
+
+void apply_object(RunConfig& cfg, const json& j, const std::string& prefix, const std::string& source) {
+  for (const auto& [key, value] : j.items()) {
+    std::string path = prefix.empty() ? key : prefix + "." + key;
+    try {
+      if (const ConfigField* f = find_field(path)) {
+        f->set(cfg, value);
+      } else if (is_prefix_of_field(path)) {
+        if (!value.is_object()) bad(path, "expected an object of settings, got " + describe(value));
+        apply_object(cfg, value, path, source);
+      } else {
+        throw ConfigError("unknown key '" + path + "'" + did_you_mean(path, config_paths()));
+      }
+    } catch (const ConfigError& e) {
+      std::string msg = e.what();
+      // Prefix the source once, at the innermost level.
+      if (!source.empty() && msg.rfind(source + ": ", 0) != 0) msg = source + ": " + msg;
+      throw ConfigError(msg);
+    }
+  }
+}
+
+}  // namespace
+
+void apply_json(RunConfig& cfg, const json& j, const std::string& source) {
+  if (!j.is_object()) {
+    throw ConfigError((source.empty() ? "" : source + ": ") + "expected a JSON object of settings, got " +
+                      describe(j));
+  }
+  apply_object(cfg, j, "", source);
+}
+
+void apply_set(RunConfig& cfg, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError("--set " + assignment + ": expected key=value (e.g. optim.lr=0.05)");
+  std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) value = text;  // bare words are strings: model=resnet20
+  // Build the nested object so that the same path logic (and messages) apply.
+  json nested = value;
+  std::string rest = key;
+  std::vector<std::string> parts;
+  for (size_t p; (p = rest.find('.')) != std::string::npos; rest = rest.substr(p + 1))
+    parts.push_back(rest.substr(0, p));
+  parts.push_back(rest);
+  // Leaf keys of the table may themselves contain dots (quant.temperature.t0): rebuild
+  // the nesting so that apply_object walks through them as prefixes.
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) nested = json{{*it, nested}};
+  apply_json(cfg, nested, "--set");
+}
+
+void validate(const RunConfig& c, const std::string& source) {
+  auto fail = [&](const std::string& msg) {
+    throw ConfigError((source.empty() ? "" : source + ": ") + msg);
+  };
+  for (size_t i = 1; i < c.optim.milestones.size(); ++i)
+    if (c.optim.milestones[i] <= c.optim.milestones[i - 1])
+      fail("optim.milestones: expected increasing epochs, got " + json(c.optim.milestones).dump());
+  if (c.quant.temp_end < c.quant.temp_start)
+    fail(fmt::format("quant.temperature.end: the window ends ({}) before it starts ({}); set end >= start",
+                     c.quant.temp_end, c.quant.temp_start));
+  if ((c.data.name == "mnist" || c.data.name == "cifar10") && c.data.dir.empty())
+    fail("data.dir: " + c.data.name + " needs the directory of its files (set data.dir)");
+  if (c.quant.method == "slb" && c.quant.value_set.is_array() &&
+      int64_t(c.quant.value_set.size()) > 256)
+    fail("quant.value_set: at most 256 values");
+}
+
+json to_json(const RunConfig& cfg) {
+  json out = json::object();
+  for (const auto& f : config_fields()) {
+    json v = f.get(cfg);
+    out[json::json_pointer("/" + [&] {
+      std::string p = f.path;
+      for (auto& ch : p)
+        if (ch == '.') ch = '/';
+      return p;
+    }())] = v;
+  }
+  return out;
+}
+
+json parse_json_text(const std::string& text, const std::string& source) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    size_t byte = e.byte == 0 ? 0 : e.byte - 1, line = 1, col = 1;
+    for (size_t i = 0; i < byte && i < text.size(); ++i) {
+      if (text[i] == '\n') ++line, col = 1;
+      else ++col;
+    }
+    std::string what = e.what();
+    auto pos = what.find("syntax error");
+    throw ConfigError(fmt::format("{}:{}:{}: {}", source, line, col,
+                                  pos == std::string::npos ? what : what.substr(pos)));
+  }
+}
+
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& sets) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot open config file (check the path)");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  RunConfig cfg;
+  apply_json(cfg, parse_json_text(ss.str(), path), path);
+  for (const auto& s : sets) apply_set(cfg, s);
+  validate(cfg, path);
+  return cfg;
+}
+
+std::string canonical_json(const json& j) { return j.dump(); }  // std::map keys are sorted
+
+std::string config_hash(const RunConfig& cfg) {
+  return sha256_hex(canonical_json(to_json(cfg))).substr(0, 16);
+}
+
+std::string config_markdown() {
+  std::string out = "| key | type | default | meaning |\n| --- | --- | --- | --- |\n";
+  RunConfig defaults;
+  for (const auto& f : config_fields())
+    out += fmt::format("| `{}` | {} | `{}` | {} |\n", f.path, f.type, f.get(defaults).dump(), f.doc);
+  return out;
+}
+
+}  // namespace lowbit

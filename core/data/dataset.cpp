@@ -1,0 +1,256 @@
+#include "core/data/dataset.h"
+
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace lowbit {
+namespace {
+
+const char* kFashionDir = "/usr/share/datasets/fashion-mnist";
+
+bool file_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// Reads a whole file through zlib, which passes plain files through unchanged.
+std::string read_maybe_gz(const std::string& path, const std::string& hint) {
+  if (!file_exists(path)) throw DataError(path + ": no such file; " + hint);
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw DataError(path + ": cannot be opened; " + hint);
+  std::string out;
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
+  int err = 0;
+  const char* msg = gzerror(f, &err);
+  bool failed = n < 0 || (err != Z_OK && err != Z_STREAM_END);
+  std::string why = failed ? std::string(msg) : "";
+  gzclose(f);
+  if (failed) throw DataError(path + ": corrupt gzip stream (" + why + "); " + hint);
+  return out;
+}
+
+uint32_t be32(const std::string& s, size_t off) {
+  auto b = [&](size_t i) { return uint32_t(uint8_t(s[off + i])); };
+  return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
+}
+
+std::string first_existing(const std::string& dir, const std::string& stem) {
+  for (const char* ext : {".gz", ""}) {
+    std::string p = dir + "/" + stem + ext;
+    if (file_exists(p)) return p;
+  }
+  return dir + "/" + stem + ".gz";  // the error will name the packaged spelling
+}
+
+}  // namespace
+
+uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c) {
+  uint64_t x = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull) * 0xBF58476D1CE4E5B9ull ^
+               (c + 0x85EBCA77C2B2AE63ull) * 0x94D049BB133111EBull;
+  x ^= x >> 30, x *= 0xBF58476D1CE4E5B9ull, x ^= x >> 27, x *= 0x94D049BB133111EBull, x ^= x >> 31;
+  return x;
+}
+
+torch::Tensor read_idx(const std::string& path, const std::string& hint) {
+  std::string bytes = read_maybe_gz(path, hint);
+  if (bytes.size() < 8)
+    throw DataError(fmt::format("{}: truncated ({} bytes, shorter than an IDX header); {}", path,
+                                bytes.size(), hint));
+  uint32_t magic = be32(bytes, 0);
+  if (magic != 0x0803 && magic != 0x0801)
+    throw DataError(fmt::format("{}: not an IDX file (magic 0x{:04x}, expected 0x0803 or 0x0801); {}",
+                                path, magic & 0xffff, hint));
+  size_t ndim = magic & 0xff;
+  size_t header = 4 + 4 * ndim;
+  if (bytes.size() < header)
+    throw DataError(fmt::format("{}: truncated header ({} bytes); {}", path, bytes.size(), hint));
+  std::vector<int64_t> dims;
+  size_t expected = 1;
+  for (size_t i = 0; i < ndim; ++i) {
+    uint32_t d = be32(bytes, 4 + 4 * i);
+    if (d == 0 || d > (1u << 28))
+      throw DataError(fmt::format("{}: implausible dimension {} = {}; {}", path, i, d, hint));
+    dims.push_back(d);
+    expected *= d;
+  }
+  if (bytes.size() - header != expected)
+    throw DataError(fmt::format("{}: wrong size ({} bytes of data, expected {} for dimensions {}); {}",
+                                path, bytes.size() - header, expected,
+                                fmt::join(dims, "x"), hint));
+  auto t = torch::empty(dims, torch::kUInt8);
+  std::memcpy(t.data_ptr<uint8_t>(), bytes.data() + header, expected);
+  if (ndim == 3) t = t.unsqueeze(1);  // [N, 1, H, W]
+  else if (ndim != 1)
+    throw DataError(fmt::format("{}: expected 1 (labels) or 3 (images) dimensions, got {}; {}", path,
+                                ndim, hint));
+  return ndim == 1 ? t.to(torch::kInt64) : t;
+}
+
+Dataset read_cifar_batches(const std::vector<std::string>& paths) {
+  const std::string hint =
+      "download the CIFAR-10 binary version (cifar-10-binary.tar.gz) and set data.dir";
+  constexpr size_t kRecord = 1 + 3072;
+  std::vector<torch::Tensor> images, labels;
+  for (const auto& path : paths) {
+    std::string bytes = read_maybe_gz(path, hint);
+    if (bytes.empty() || bytes.size() % kRecord != 0)
+      throw DataError(fmt::format("{}: wrong size ({} bytes, not a multiple of the {}-byte record); {}",
+                                  path, bytes.size(), kRecord, hint));
+    int64_t n = int64_t(bytes.size() / kRecord);
+    auto raw = torch::from_blob(bytes.data(), {n, int64_t(kRecord)}, torch::kUInt8).clone();
+    auto lab = raw.select(1, 0).to(torch::kInt64);
+    if (lab.max().item<int64_t>() > 9)
+      throw DataError(fmt::format("{}: label {} out of range 0..9 (not a CIFAR-10 binary file); {}",
+                                  path, lab.max().item<int64_t>(), hint));
+    images.push_back(raw.narrow(1, 1, 3072).reshape({n, 3, 32, 32}));
+    labels.push_back(lab);
+  }
+  return {torch::cat(images), torch::cat(labels)};
+}
+
+Dataset make_synthetic(int64_t n, int64_t channels, int64_t size, int64_t classes, double noise,
+                       uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  // Smooth prototypes: low-resolution noise upsampled, so that convolutions help.
+  int64_t low = std::max<int64_t>(2, size / 4);
+  auto protos = torch::randn({classes, channels, low, low}, gen);
+  protos = torch::nn::functional::interpolate(
+      protos, torch::nn::functional::InterpolateFuncOptions()
+                  .size(std::vector<int64_t>{size, size})
+                  .mode(torch::kBilinear)
+                  .align_corners(false));
+  auto labels = torch::randint(classes, {n}, gen, torch::kInt64);
+  auto x = protos.index_select(0, labels) + noise * torch::randn({n, channels, size, size}, gen);
+  auto images = (128 + 48 * x).clamp(0, 255).round().to(torch::kUInt8);
+  return {images, labels};
+}
+
+DataBundle load_data(const DataConfig& cfg) {
+  DataBundle b;
+  b.name = cfg.name;
+  b.normalize = cfg.normalize;
+  Dataset train, test;
+  if (cfg.name == "fashion_mnist" || cfg.name == "mnist") {
+    std::string dir = cfg.dir.empty() ? kFashionDir : cfg.dir;
+    std::string hint = cfg.name == "fashion_mnist"
+                           ? "install dataset-fashion-mnist (scripts/install-deps.sh) or set data.dir"
+                           : "put the MNIST IDX files there or set data.dir";
+    train.images = read_idx(first_existing(dir, "train-images-idx3-ubyte"), hint);
+    train.labels = read_idx(first_existing(dir, "train-labels-idx1-ubyte"), hint);
+    test.images = read_idx(first_existing(dir, "t10k-images-idx3-ubyte"), hint);
+    test.labels = read_idx(first_existing(dir, "t10k-labels-idx1-ubyte"), hint);
+    if (train.images.dim() != 4 || train.labels.dim() != 1 || test.images.dim() != 4 || test.labels.dim() != 1)
+      throw DataError(dir + ": image and label files swapped or of the wrong kind; " + hint);
+    if (train.images.size(0) != train.labels.size(0) || test.images.size(0) != test.labels.size(0))
+      throw DataError(fmt::format("{}: {} training images but {} labels (or test {} vs {}); {}", dir,
+                                  train.images.size(0), train.labels.size(0), test.images.size(0),
+                                  test.labels.size(0), hint));
+    b.classes = 10;
+    if (cfg.name == "fashion_mnist") b.mean = {0.2860}, b.std = {0.3530};
+    else b.mean = {0.1307}, b.std = {0.3081};
+  } else if (cfg.name == "cifar10") {
+    std::vector<std::string> parts;
+    for (int i = 1; i <= 5; ++i) parts.push_back(cfg.dir + "/data_batch_" + std::to_string(i) + ".bin");
+    train = read_cifar_batches(parts);
+    test = read_cifar_batches({cfg.dir + "/test_batch.bin"});
+    b.classes = 10;
+    b.mean = {0.4914, 0.4822, 0.4465};
+    b.std = {0.2470, 0.2435, 0.2616};
+    b.augment = cfg.augment;
+  } else if (cfg.name == "synthetic") {
+    // Train and test come from one draw so they share class prototypes.
+    Dataset all = make_synthetic(cfg.synthetic_train + cfg.synthetic_test, cfg.synthetic_channels,
+                                 cfg.synthetic_size, cfg.synthetic_classes, cfg.synthetic_noise,
+                                 /*seed=*/20240601);
+    train = {all.images.narrow(0, 0, cfg.synthetic_train), all.labels.narrow(0, 0, cfg.synthetic_train)};
+    test = {all.images.narrow(0, cfg.synthetic_train, cfg.synthetic_test),
+            all.labels.narrow(0, cfg.synthetic_train, cfg.synthetic_test)};
+    b.classes = cfg.synthetic_classes;
+    b.mean.assign(cfg.synthetic_channels, 0.5);
+    b.std.assign(cfg.synthetic_channels, 0.19);
+  } else {
+    throw ConfigError("data.name: unknown dataset '" + cfg.name + "'");
+  }
+  if (int64_t max_label = train.labels.max().item<int64_t>(); max_label >= b.classes)
+    throw DataError(fmt::format("{}: label {} out of range for {} classes", cfg.name, max_label, b.classes));
+
+  auto limit = [](Dataset& d, int64_t n) {
+    if (n > 0 && n < d.size()) d = {d.images.narrow(0, 0, n), d.labels.narrow(0, 0, n)};
+  };
+  limit(train, cfg.train_limit);
+  limit(test, cfg.test_limit);
+  if (cfg.val_fraction > 0) {
+    int64_t n_val = int64_t(double(train.size()) * cfg.val_fraction);
+    if (n_val < 1 || n_val >= train.size())
+      throw ConfigError(fmt::format("data.val_fraction: {} of {} training examples leaves an empty split",
+                                    cfg.val_fraction, train.size()));
+    int64_t n_train = train.size() - n_val;
+    b.val = {train.images.narrow(0, n_train, n_val), train.labels.narrow(0, n_train, n_val)};
+    train = {train.images.narrow(0, 0, n_train), train.labels.narrow(0, 0, n_train)};
+  }
+  b.train = train;
+  b.test = test;
+  b.channels = train.images.size(1);
+  b.height = train.images.size(2);
+  b.width = train.images.size(3);
+  return b;
+}
+
+BatchLoader::BatchLoader(const DataBundle& bundle, const Dataset& data, int64_t batch_size,
+                         bool train, uint64_t seed, int64_t epoch, torch::Device device)
+    : bundle_(bundle), data_(data), batch_size_(batch_size), train_(train), seed_(seed),
+      epoch_(epoch), device_(device) {
+  if (train_) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(seed, uint64_t(epoch), 1));
+    order_ = torch::randperm(data_.size(), gen, torch::kInt64);
+  }
+  auto c = bundle_.channels;
+  std::vector<float> m(c, 0.f), s(c, 1.f);
+  if (bundle_.normalize)
+    for (int64_t i = 0; i < c; ++i) m[i] = float(bundle_.mean[i]), s[i] = float(1.0 / bundle_.std[i]);
+  mean_ = torch::tensor(m).view({1, c, 1, 1}).to(device_);
+  inv_std_ = torch::tensor(s).view({1, c, 1, 1}).to(device_);
+}
+
+int64_t BatchLoader::num_batches() const { return (data_.size() + batch_size_ - 1) / batch_size_; }
+
+std::pair<torch::Tensor, torch::Tensor> BatchLoader::batch(int64_t i) const {
+  int64_t start = i * batch_size_, n = std::min(batch_size_, data_.size() - start);
+  torch::Tensor x, y;
+  if (train_) {
+    auto idx = order_.narrow(0, start, n);
+    x = data_.images.index_select(0, idx);
+    y = data_.labels.index_select(0, idx);
+  } else {
+    x = data_.images.narrow(0, start, n);
+    y = data_.labels.narrow(0, start, n);
+  }
+  if (train_ && bundle_.augment) {
+    // Pad 4 with zeros, crop back at a random offset, flip half the images.
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(seed_, uint64_t(epoch_), 2 + uint64_t(i)));
+    auto offsets = torch::randint(0, 9, {n, 2}, gen, torch::kInt64);
+    auto flips = torch::rand({n}, gen) < 0.5;
+    auto padded = torch::constant_pad_nd(x, {4, 4, 4, 4}, 0);
+    auto h = bundle_.height, w = bundle_.width;
+    auto out = torch::empty_like(x);
+    auto off = offsets.accessor<int64_t, 2>();
+    auto flip = flips.accessor<bool, 1>();
+    for (int64_t k = 0; k < n; ++k) {
+      auto crop = padded[k].narrow(1, off[k][0], h).narrow(2, off[k][1], w);
+      out[k].copy_(flip[k] ? crop.flip({2}) : crop);
+    }
+    x = out;
+  }
+  auto xf = x.to(device_).to(torch::kFloat32).mul_(1.0 / 255.0);
+  xf = (xf - mean_) * inv_std_;
+  return {xf, y.to(device_)};
+}
+
+}  // namespace lowbit

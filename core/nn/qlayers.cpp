@@ -1,0 +1,123 @@
+#include "core/nn/qlayers.h"
+
+#include <cmath>
+
+#include <torch/nn/functional.h>
+#include <torch/nn/init.h>
+
+namespace lowbit {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor QLayerImpl::effective_weight() {
+  return quantizer_ ? quantizer_->forward(weight) : weight;
+}
+
+void QLayerImpl::set_quantizer(std::shared_ptr<WeightQuantizer> q) {
+  if (quantizer_) unregister_module("quantizer");
+  quantizer_ = std::move(q);
+  if (quantizer_) {
+    register_module("quantizer", quantizer_);
+    quantizer_->init_from(weight.detach());
+  }
+}
+
+QConv2dImpl::QConv2dImpl(QConv2dOptions o) : options(o) {
+  TORCH_CHECK(o.in > 0 && o.out > 0 && o.kernel > 0 && o.stride > 0 && o.padding >= 0,
+              "QConv2d: in, out, kernel and stride must be positive, padding non-negative");
+  weight = register_parameter("weight", torch::empty({o.out, o.in, o.kernel, o.kernel}));
+  if (o.bias) bias = register_parameter("bias", torch::empty({o.out}));
+  reset_parameters();
+}
+
+void QConv2dImpl::reset_parameters() {
+  // He (Kaiming) normal, fan_out, as torchvision's CIFAR ResNets.
+  torch::NoGradGuard g;
+  torch::nn::init::kaiming_normal_(weight, 0.0, torch::kFanOut, torch::kReLU);
+  if (bias.defined()) bias.zero_();
+}
+
+torch::Tensor QConv2dImpl::forward(const torch::Tensor& x) {
+  auto y = F::conv2d(x, effective_weight(),
+                     F::Conv2dFuncOptions().bias(bias).stride(options.stride).padding(options.padding));
+  macs_ = y.size(1) * y.size(2) * y.size(3) * options.in * options.kernel * options.kernel;
+  return y;
+}
+
+void QConv2dImpl::pretty_print(std::ostream& os) const {
+  os << "QConv2d(" << options.in << ", " << options.out << ", kernel_size=" << options.kernel
+     << ", stride=" << options.stride << ", padding=" << options.padding
+     << ", bias=" << (options.bias ? "true" : "false") << ")";
+}
+
+QLinearImpl::QLinearImpl(int64_t in_, int64_t out_, bool with_bias) : in(in_), out(out_) {
+  TORCH_CHECK(in > 0 && out > 0, "QLinear: in and out must be positive");
+  weight = register_parameter("weight", torch::empty({out, in}));
+  if (with_bias) bias = register_parameter("bias", torch::empty({out}));
+  reset_parameters();
+}
+
+void QLinearImpl::reset_parameters() {
+  // LibTorch's Linear default: U(-1/sqrt(in), 1/sqrt(in)) for both weight and bias.
+  torch::NoGradGuard g;
+  double bound = 1.0 / std::sqrt(double(in));
+  weight.uniform_(-bound, bound);
+  if (bias.defined()) bias.uniform_(-bound, bound);
+}
+
+torch::Tensor QLinearImpl::forward(const torch::Tensor& x) {
+  macs_ = in * out;
+  return F::linear(x, effective_weight(), bias);
+}
+
+void QLinearImpl::pretty_print(std::ostream& os) const {
+  os << "QLinear(in=" << in << ", out=" << out << ", bias=" << (bias.defined() ? "true" : "false") << ")";
+}
+
+torch::Tensor ActImpl::forward(const torch::Tensor& x) {
+  auto y = quantizer_ ? quantizer_->forward(x) : torch::relu(x);
+  if (tracking_) {
+    auto z = (y == 0).sum();
+    zeros_ = zeros_.defined() ? zeros_ + z : z;
+    total_ += y.numel();
+  }
+  return y;
+}
+
+void ActImpl::set_quantizer(std::shared_ptr<ActQuantizer> q) {
+  if (quantizer_) unregister_module("quantizer");
+  quantizer_ = std::move(q);
+  if (quantizer_) register_module("quantizer", quantizer_);
+}
+
+void ActImpl::start_tracking() {
+  tracking_ = true;
+  zeros_ = torch::Tensor();
+  total_ = 0;
+}
+
+double ActImpl::stop_tracking() {
+  tracking_ = false;
+  if (total_ == 0) return 0.0;
+  return double(zeros_.item<int64_t>()) / double(total_);
+}
+
+void ActImpl::pretty_print(std::ostream& os) const { os << (quantizer_ ? "Act(quantized)" : "Act(relu)"); }
+
+std::vector<LayerRef> quant_layers(torch::nn::Module& model) {
+  std::vector<LayerRef> out;
+  for (const auto& item : model.named_modules("", /*include_self=*/false)) {
+    if (auto q = std::dynamic_pointer_cast<QLayerImpl>(item.value())) out.push_back({item.key(), q});
+  }
+  if (!out.empty()) out.front().first = true, out.back().last = true;
+  return out;
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<ActImpl>>> act_layers(torch::nn::Module& model) {
+  std::vector<std::pair<std::string, std::shared_ptr<ActImpl>>> out;
+  for (const auto& item : model.named_modules("", false))
+    if (auto a = std::dynamic_pointer_cast<ActImpl>(item.value())) out.emplace_back(item.key(), a);
+  return out;
+}
+
+}  // namespace lowbit

@@ -1,0 +1,49 @@
+#include "core/nn/state_bn.h"
+
+#include <torch/nn/functional.h>
+
+namespace lowbit {
+
+StateBatchNormImpl::StateBatchNormImpl(int64_t features, double momentum, double eps)
+    : features_(features), momentum_(momentum), eps_(eps) {
+  weight = register_parameter("weight", torch::ones({features}));
+  bias = register_parameter("bias", torch::zeros({features}));
+  running_mean = register_buffer("running_mean", torch::zeros({features}));
+  running_var = register_buffer("running_var", torch::ones({features}));
+  running_mean_q = register_buffer("running_mean_q", torch::zeros({features}));
+  running_var_q = register_buffer("running_var_q", torch::ones({features}));
+}
+
+torch::Tensor StateBatchNormImpl::forward(const torch::Tensor& x) {
+  bool q = state_ == BNState::kDiscrete;
+  auto& mean = q ? running_mean_q : running_mean;
+  auto& var = q ? running_var_q : running_var;
+  double momentum = momentum_;
+  if (cumulative_ && is_training()) momentum = 1.0 / double(++batches_);
+  return torch::batch_norm(x, weight, bias, mean, var, is_training(), momentum, eps_,
+                           /*cudnn_enabled=*/true);
+}
+
+void StateBatchNormImpl::reset_running_stats() {
+  torch::NoGradGuard g;
+  bool q = state_ == BNState::kDiscrete;
+  (q ? running_mean_q : running_mean).zero_();
+  (q ? running_var_q : running_var).fill_(1);
+}
+
+void StateBatchNormImpl::copy_continuous_to_discrete() {
+  torch::NoGradGuard g;
+  running_mean_q.copy_(running_mean);
+  running_var_q.copy_(running_var);
+}
+
+void StateBatchNormImpl::pretty_print(std::ostream& os) const {
+  os << "StateBatchNorm(" << features_ << ", eps=" << eps_ << ", momentum=" << momentum_ << ")";
+}
+
+void set_bn_state(torch::nn::Module& model, BNState s) {
+  for (const auto& m : model.modules(/*include_self=*/true))
+    if (auto bn = std::dynamic_pointer_cast<StateBatchNormImpl>(m)) bn->set_state(s);
+}
+
+}  // namespace lowbit

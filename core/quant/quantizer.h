@@ -1,0 +1,62 @@
+// Interfaces of weight and activation quantizers. A quantized layer (core/nn/qlayers.h)
+// holds a latent weight and, when quantized, a WeightQuantizer that maps it to the weight
+// used in the forward pass. Quantizers are LibTorch modules so that their own parameters
+// (TTQ's Wp/Wn, SLB's logits) are registered, saved and optimised like any other.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+namespace lowbit {
+
+using StatMap = std::map<std::string, double>;
+
+/// Weights packed for export: integer codes per weight and the values they decode to.
+struct PackedWeight {
+  int bits = 0;                 ///< bits per code (1 or 2 for binary/ternary, k for k-bit)
+  std::vector<uint8_t> codes;   ///< one code per weight, < 2^bits (packed on write)
+  std::vector<float> table;     ///< decode table: code c -> table[c] (per layer)
+  std::vector<float> channel_scale;  ///< optional per-output-channel multiplier
+};
+
+class WeightQuantizer : public torch::nn::Module {
+ public:
+  /// w: the latent weight (out, in, kh, kw) or (out, in); returns the forward weight, same shape.
+  virtual torch::Tensor forward(const torch::Tensor& w) = 0;
+  /// Called once after the latent weight is initialised or loaded (e.g. scale init).
+  virtual void init_from(const torch::Tensor& w) {}
+  /// Per-layer statistics at the end of an epoch (w is the latent weight).
+  virtual void collect_stats(const torch::Tensor& w, StatMap& out) {}
+  /// False when the quantizer owns its own representation (SLB logits) and the latent
+  /// weight is unused; the trainer then freezes it.
+  virtual bool uses_latent_weight() const { return true; }
+  /// Codes and decode table of the current quantized weight; `supports_pack` says whether
+  /// the quantizer's values form a small per-layer table.
+  virtual bool supports_pack() const { return false; }
+  virtual PackedWeight pack(const torch::Tensor& w) { return {}; }
+  /// Parameters that are scales (excluded from weight decay unless asked).
+  virtual std::vector<torch::Tensor> scale_parameters() { return {}; }
+  /// Called by the trainer at the start of every step with the training progress
+  /// (epochs done as a fraction); SLB updates its temperature here.
+  virtual void set_progress(double epoch_fraction, int64_t total_epochs) {}
+  /// True when the quantizer updates the latent weight itself (Bop) instead of the
+  /// optimizer; the trainer then calls update() after every backward pass.
+  virtual bool updates_latent_weight() const { return false; }
+  virtual void update(torch::Tensor& w) {}
+  /// The method's name and its options, e.g. "TTQ(threshold=0.05, scale_init=one)".
+  virtual std::string describe() const = 0;
+  void pretty_print(std::ostream& os) const override { os << describe(); }
+};
+
+class ActQuantizer : public torch::nn::Module {
+ public:
+  /// x: pre-activation (any shape); returns the quantized activation, same shape.
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;
+  virtual std::string describe() const = 0;
+  void pretty_print(std::ostream& os) const override { os << describe(); }
+};
+
+}  // namespace lowbit

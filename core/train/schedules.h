@@ -1,0 +1,34 @@
+// Learning-rate and temperature schedules as pure functions of training progress.
+// `t` is the number of epochs completed, fractional within an epoch (step 3 of 10 in
+// epoch 2 is t = 2.3). No torch, no state: the same t gives the same value, which keeps
+// resumed runs exact and lets tests pin every value.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/config/run_config.h"
+
+namespace lowbit {
+
+/// The learning rate at progress t of a run of `epochs` epochs.
+double lr_at(const OptimConfig& o, int64_t epochs, double t);
+
+/// The SLB inverse temperature at progress t and whether the forward pass is hard argmax.
+struct Temperature {
+  double value = 1.0;
+  bool hard = false;
+};
+
+/// REQUIRES: q.temp_start <= q.temp_end.
+/// Inside the window [start*epochs, end*epochs]: exp T0*gamma^(e-e0); cos from T0 to T1
+/// along a half cosine; linear from T0 to T1; sgdr cosine cycles from T0 to T1 that restart,
+/// the first cycle period*epochs long and each next one period_mult times longer; constant T0.
+/// Before the window T = T0; after it the forward is hard argmax (value = the schedule's
+/// value at the end of the window). With per_step false, e is the whole epoch index.
+Temperature temperature_at(const QuantConfig& q, int64_t epochs, double t);
+
+/// The names of the schedules, for the registry listing.
+const std::vector<std::string>& temperature_schedules();
+
+}  // namespace lowbit

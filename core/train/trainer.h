@@ -1,0 +1,42 @@
+// The training loop: one RunConfig in, events out. It builds data and model, attaches the
+// quantizers, trains with the configured optimizer and schedules, evaluates each epoch,
+// collects per-layer statistics, checkpoints, resumes, and reports divergence. It never
+// writes results itself: observers do (console, JSON lines, SQLite).
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/config/run_config.h"
+#include "core/train/observer.h"
+
+namespace lowbit {
+
+struct TrainOptions {
+  std::string device = "cpu";   ///< "cpu" or "cuda" (or "cuda:N")
+  std::string checkpoint_dir;   ///< where checkpoint.pt is written; "" = none
+  bool resume = false;          ///< continue from checkpoint_dir/checkpoint.pt when it exists
+  int64_t stop_after_epoch = 0; ///< testing aid: stop (as if killed) after this many epochs
+};
+
+struct TrainResult {
+  std::string status;  ///< done | diverged | stopped (stop_after_epoch)
+  std::string error;
+  std::map<std::string, double> summary;
+};
+
+/// Runs one training run. Throws ConfigError/DataError on bad input (before training
+/// starts), Interrupted when interrupt_count() becomes non-zero (after on_run_end).
+/// A NaN/Inf loss ends the run with status "diverged", naming the epoch and batch.
+TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& obs);
+
+/// Path of the checkpoint inside a directory.
+std::string checkpoint_path(const std::string& dir);
+
+/// Reads the config JSON stored in a checkpoint.
+std::string checkpoint_config_json(const std::string& path);
+
+/// Peak resident set size of this process in bytes.
+int64_t peak_rss_bytes();
+
+}  // namespace lowbit

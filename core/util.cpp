@@ -1,0 +1,72 @@
+#include "core/util.h"
+
+#include <algorithm>
+
+namespace lowbit {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string nearest(const std::string& name, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = SIZE_MAX, best_prefix = 0;
+  auto common_prefix = [&](const std::string& c) {
+    size_t i = 0;
+    while (i < c.size() && i < name.size() && c[i] == name[i]) ++i;
+    return i;
+  };
+  for (const auto& c : candidates) {
+    size_t d = edit_distance(name, c);
+    // A dotted path whose last part matches is a strong hint (e.g. "lr" for "optim.lr").
+    auto dot = c.rfind('.');
+    if (dot != std::string::npos && c.substr(dot + 1) == name) d = 1;
+    // A truncated name ("optim.mom") points at what it abbreviates.
+    if (name.size() >= 3 && c.size() > name.size() && c.compare(0, name.size(), name) == 0) d = std::min<size_t>(d, 1);
+    // Ties go to the candidate sharing the longer prefix ("optim.lrate" -> "optim.lr").
+    size_t prefix = common_prefix(c);
+    if (d < best_d || (d == best_d && prefix > best_prefix)) best_d = d, best = c, best_prefix = prefix;
+  }
+  size_t limit = std::max<size_t>(2, name.size() / 3);
+  return best_d <= limit ? best : "";
+}
+
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates) {
+  std::string n = nearest(name, candidates);
+  return n.empty() ? "" : ", did you mean '" + n + "'?";
+}
+
+bool glob_match(const std::string& p, const std::string& t) {
+  size_t pi = 0, ti = 0, star = std::string::npos, mark = 0;
+  while (ti < t.size()) {
+    if (pi < p.size() && (p[pi] == '?' || p[pi] == t[ti])) {
+      ++pi, ++ti;
+    } else if (pi < p.size() && p[pi] == '*') {
+      star = pi++, mark = ti;
+    } else if (star != std::string::npos) {
+      pi = star + 1, ti = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? sep : "") + parts[i];
+  return out;
+}
+
+}  // namespace lowbit

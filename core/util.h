@@ -1,0 +1,23 @@
+// Small helpers shared across rooms: edit distance for "did you mean", glob matching
+// for layer names, string joining. No torch, no I/O.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace lowbit {
+
+/// Levenshtein distance between two strings.
+size_t edit_distance(const std::string& a, const std::string& b);
+
+/// The candidate nearest to `name`, or "" when none is close enough to be a plausible typo.
+std::string nearest(const std::string& name, const std::vector<std::string>& candidates);
+
+/// ", did you mean 'x'?" or "" — appended to "unknown X 'name'" messages.
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates);
+
+/// Shell-style glob: '*' matches any run of characters, '?' one character.
+bool glob_match(const std::string& pattern, const std::string& text);
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep);
+
+}  // namespace lowbit

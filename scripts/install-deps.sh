@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lowbit needs to build, test and run its demo.
+# Idempotent: when every package is already installed it makes no apt call at all.
+# Works as root or through sudo. Prints what it installs.
+set -euo pipefail
+
+packages=(
+  g++ cmake make ccache
+  libtorch-dev
+  nlohmann-json3-dev libfmt-dev libboost-program-options-dev doctest-dev
+  libsqlite3-dev sqlite3 zlib1g-dev
+  gnuplot-nox dataset-fashion-mnist
+  git procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+else
+  echo "install-deps: missing packages (${missing[*]}) and not root, no sudo; install them as root" >&2
+  exit 2
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

@@ -1,0 +1,124 @@
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/config/run_config.h"
+#include "core/error.h"
+#include "tests/test_util.h"
+
+using namespace lowbit;
+using nlohmann::json;
+
+namespace {
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+}  // namespace
+
+TEST_CASE("config: defaults are filled and round-trip through JSON") {
+  RunConfig c;
+  json j = to_json(c);
+  CHECK(j["optim"]["lr"] == 0.1);
+  CHECK(j["data"]["name"] == "fashion_mnist");
+  CHECK(j["quant"]["temperature"]["gamma"] == 1.2);
+  RunConfig d;
+  d.optim.lr = 0.7;
+  apply_json(d, j, "x.json");
+  CHECK(d.optim.lr == 0.1);
+  CHECK(to_json(d) == j);
+  // Every field of the table appears in the JSON.
+  for (const auto& f : config_fields()) {
+    std::string ptr = "/" + f.path;
+    std::replace(ptr.begin(), ptr.end(), '.', '/');
+    CHECK_MESSAGE(j.contains(json::json_pointer(ptr)), f.path);
+  }
+}
+
+TEST_CASE("config: nested and flat keys") {
+  RunConfig c;
+  apply_json(c, json::parse(R"({"optim": {"lr": 0.05}, "data.train_limit": 100, "quant": {"temperature": {"t0": 2}}})"), "f.json");
+  CHECK(c.optim.lr == 0.05);
+  CHECK(c.data.train_limit == 100);
+  CHECK(c.quant.temp_t0 == 2.0);
+}
+
+TEST_CASE("config: unknown key names the path and suggests the nearest") {
+  RunConfig c;
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"optim": {"lrr": 0.1}})"), "configs/x.json"); }) ==
+        "configs/x.json: unknown key 'optim.lrr', did you mean 'optim.lr'?");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"epoch": 3})"), "configs/x.json"); }) ==
+        "configs/x.json: unknown key 'epoch', did you mean 'epochs'?");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"zzzzzzzz": 3})"), "a.json"); }) == "a.json: unknown key 'zzzzzzzz'");
+}
+
+TEST_CASE("config: wrong types and ranges name the expected type") {
+  RunConfig c;
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"optim": {"lr": "0.1"}})"), "x.json"); }) ==
+        "x.json: optim.lr: expected a number, got string \"0.1\"");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"epochs": 2.5})"), "x.json"); }) ==
+        "x.json: epochs: expected an integer, got 2.5");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"threshold": 1.5}})"), "configs/x.json"); }) ==
+        "configs/x.json: quant.threshold: expected a number in (0, 1), got 1.5");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"model": "resnet21"})"), "x.json"); }) ==
+        "x.json: model: unknown value 'resnet21', did you mean 'resnet20'? (one of small_cnn, resnet20, resnet32, resnet44, resnet56, vgg_small)");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"data": 3})"), "x.json"); }) ==
+        "x.json: data: expected an object of settings, got 3");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"bits": 0}})"), "x.json"); }) ==
+        "x.json: quant.bits: expected an integer in [1, 8], got 0");
+}
+
+TEST_CASE("config: --set uses the same paths") {
+  RunConfig c;
+  apply_set(c, "optim.lr=0.05");
+  apply_set(c, "model=resnet20");
+  apply_set(c, "quant.temperature.schedule=cos");
+  apply_set(c, R"(quant.threshold={"conv2": 0.1})");
+  CHECK(c.optim.lr == 0.05);
+  CHECK(c.model == "resnet20");
+  CHECK(c.quant.temp_schedule == "cos");
+  CHECK(c.quant.threshold["conv2"] == 0.1);
+  CHECK(error_of([&] { apply_set(c, "optim.lrate=1"); }) == "--set: unknown key 'optim.lrate', did you mean 'optim.lr'?");
+  CHECK(error_of([&] { apply_set(c, "novalue"); }) == "--set novalue: expected key=value (e.g. optim.lr=0.05)");
+}
+
+TEST_CASE("config: syntax errors give line and column") {
+  CHECK(error_of([] { parse_json_text("{\n  \"epochs\": 3,\n  \"seed\": ,\n}", "bad.json"); })
+            .rfind("bad.json:3:11: syntax error", 0) == 0);
+}
+
+TEST_CASE("config: cross-field validation") {
+  RunConfig c;
+  c.quant.temp_start = 0.6;
+  c.quant.temp_end = 0.2;
+  CHECK(error_of([&] { validate(c, "x.json"); }) ==
+        "x.json: quant.temperature.end: the window ends (0.2) before it starts (0.6); set end >= start");
+  RunConfig d;
+  d.optim.milestones = {10, 5};
+  CHECK(error_of([&] { validate(d, "x.json"); }) == "x.json: optim.milestones: expected increasing epochs, got [10,5]");
+}
+
+TEST_CASE("config: hash ignores key order and number spelling") {
+  RunConfig a, b;
+  apply_json(a, json::parse(R"({"optim": {"lr": 0.1, "momentum": 0.9}, "epochs": 3})"), "");
+  apply_json(b, json::parse(R"({"epochs": 3.0, "optim": {"momentum": 9e-1, "lr": 1e-1}})"), "");
+  CHECK(config_hash(a) == config_hash(b));
+  CHECK(config_hash(a).size() == 16);
+  b.seed = 1;
+  CHECK(config_hash(a) != config_hash(b));
+}
+
+TEST_CASE("config: docs/CONFIG.md is the generated key reference") {
+  std::ifstream in(std::string(LOWBIT_SOURCE_DIR) + "/docs/CONFIG.md");
+  REQUIRE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto md = config_markdown();
+  CHECK_MESSAGE(ss.str().find(md) != std::string::npos,
+                "docs/CONFIG.md is out of date: run `build/lowbit config --docs > docs/CONFIG.md`");
+}

@@ -1,0 +1,80 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "core/train/schedules.h"
+
+using namespace lowbit;
+using doctest::Approx;
+
+TEST_CASE("lr: constant, step, multistep, cosine, warm-up") {
+  OptimConfig o;
+  o.lr = 0.1;
+  o.schedule = "constant";
+  CHECK(lr_at(o, 10, 7.5) == Approx(0.1));
+  o.schedule = "step";
+  o.step_size = 3;
+  o.gamma = 0.5;
+  CHECK(lr_at(o, 10, 2.9) == Approx(0.1));
+  CHECK(lr_at(o, 10, 3.0) == Approx(0.05));
+  CHECK(lr_at(o, 10, 6.5) == Approx(0.025));
+  o.schedule = "multistep";
+  o.milestones = {2, 5};
+  o.gamma = 0.1;
+  CHECK(lr_at(o, 10, 1.99) == Approx(0.1));
+  CHECK(lr_at(o, 10, 2.0) == Approx(0.01));
+  CHECK(lr_at(o, 10, 5.0) == Approx(0.001));
+  o.schedule = "cosine";
+  o.min_lr = 0.0;
+  CHECK(lr_at(o, 10, 0) == Approx(0.1));
+  CHECK(lr_at(o, 10, 5) == Approx(0.05));
+  CHECK(lr_at(o, 10, 10) == Approx(0.0));
+  CHECK(lr_at(o, 10, 2.5) == Approx(0.05 * (1 + std::cos(M_PI * 0.25))));
+  o.warmup_epochs = 2;
+  CHECK(lr_at(o, 10, 0.5) == Approx(0.025));
+  CHECK(lr_at(o, 10, 2) == Approx(0.1));
+  CHECK(lr_at(o, 10, 6) == Approx(0.05));  // cosine over epochs 2..10
+}
+
+TEST_CASE("temperature: exp follows T0 * gamma^(e - e_start) inside the window") {
+  QuantConfig q;  // defaults: exp, T0 1, gamma 1.2, window 0.2..0.6
+  CHECK(temperature_at(q, 10, 0.5).value == Approx(1.0));
+  CHECK(temperature_at(q, 10, 2.0).value == Approx(1.0));
+  CHECK(temperature_at(q, 10, 3.7).value == Approx(1.2));  // per epoch: e = 3
+  CHECK(temperature_at(q, 10, 5.0).value == Approx(std::pow(1.2, 3)));
+  CHECK_FALSE(temperature_at(q, 10, 5.9).hard);
+  auto after = temperature_at(q, 10, 6.0);
+  CHECK(after.hard);
+  CHECK(after.value == Approx(std::pow(1.2, 4)));
+  q.temp_per_step = true;
+  CHECK(temperature_at(q, 10, 3.5).value == Approx(std::pow(1.2, 1.5)));
+}
+
+TEST_CASE("temperature: cos and linear go from T0 to T1 over the window") {
+  QuantConfig q;
+  q.temp_t0 = 1, q.temp_t1 = 101, q.temp_start = 0.0, q.temp_end = 1.0, q.temp_per_step = true;
+  q.temp_schedule = "linear";
+  CHECK(temperature_at(q, 10, 0).value == Approx(1));
+  CHECK(temperature_at(q, 10, 5).value == Approx(51));
+  CHECK(temperature_at(q, 10, 10).value == Approx(101));
+  CHECK_FALSE(temperature_at(q, 10, 10).hard);  // window reaches the end: stays soft
+  q.temp_schedule = "cos";
+  CHECK(temperature_at(q, 10, 0).value == Approx(1));
+  CHECK(temperature_at(q, 10, 5).value == Approx(51));
+  CHECK(temperature_at(q, 10, 2.5).value == Approx(101 - 100 * 0.5 * (1 + std::cos(M_PI * 0.25))));
+  CHECK(temperature_at(q, 10, 10).value == Approx(101));
+}
+
+TEST_CASE("temperature: sgdr restarts with growing periods") {
+  QuantConfig q;
+  q.temp_schedule = "sgdr";
+  q.temp_t0 = 1, q.temp_t1 = 11, q.temp_start = 0, q.temp_end = 1, q.temp_per_step = true;
+  q.temp_period = 0.1, q.temp_period_mult = 2;  // cycles over 100 epochs: [0,10) [10,30) [30,70)
+  CHECK(temperature_at(q, 100, 0).value == Approx(1));
+  CHECK(temperature_at(q, 100, 5).value == Approx(6));
+  CHECK(temperature_at(q, 100, 9.999).value == Approx(11).epsilon(1e-3));
+  CHECK(temperature_at(q, 100, 10).value == Approx(1));   // restart
+  CHECK(temperature_at(q, 100, 20).value == Approx(6));   // middle of the 20-epoch cycle
+  CHECK(temperature_at(q, 100, 30).value == Approx(1));   // restart
+  CHECK(temperature_at(q, 100, 50).value == Approx(6));
+}

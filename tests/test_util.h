@@ -1,0 +1,109 @@
+// Shared fixtures: temporary directories, IDX/CIFAR files written by the tests, tiny
+// synthetic configs, and running the `lowbit` binary to check exit codes and messages.
+#pragma once
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <zlib.h>
+
+#include "core/config/run_config.h"
+
+namespace lowbit::test {
+
+/// A fresh directory under /tmp, removed at destruction.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/lowbit_test_XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+  std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
+
+inline void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+inline void write_gz(const std::string& path, const std::string& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  gzwrite(f, bytes.data(), unsigned(bytes.size()));
+  gzclose(f);
+}
+
+inline std::string be32(uint32_t v) {
+  return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+}
+
+/// IDX images: n images of h x w, pixel (i, r, c) = (i + r + c) % 256.
+inline std::string idx_images(uint32_t n, uint32_t h, uint32_t w) {
+  std::string s = be32(0x803) + be32(n) + be32(h) + be32(w);
+  for (uint32_t i = 0; i < n; ++i)
+    for (uint32_t r = 0; r < h; ++r)
+      for (uint32_t c = 0; c < w; ++c) s += char((i + r + c) % 256);
+  return s;
+}
+
+/// IDX labels: label i = i % 10.
+inline std::string idx_labels(uint32_t n) {
+  std::string s = be32(0x801) + be32(n);
+  for (uint32_t i = 0; i < n; ++i) s += char(i % 10);
+  return s;
+}
+
+/// Writes a small Fashion-MNIST-shaped dataset (gzip) into `dir`.
+inline void write_mnist_dir(const std::string& dir, uint32_t n_train = 64, uint32_t n_test = 32) {
+  write_gz(dir + "/train-images-idx3-ubyte.gz", idx_images(n_train, 28, 28));
+  write_gz(dir + "/train-labels-idx1-ubyte.gz", idx_labels(n_train));
+  write_gz(dir + "/t10k-images-idx3-ubyte.gz", idx_images(n_test, 28, 28));
+  write_gz(dir + "/t10k-labels-idx1-ubyte.gz", idx_labels(n_test));
+}
+
+/// A tiny, fast run on synthetic data: 8x8 images, 4 classes, a few batches.
+inline RunConfig tiny_config() {
+  RunConfig c;
+  c.data.name = "synthetic";
+  c.data.synthetic_train = 96;
+  c.data.synthetic_test = 48;
+  c.data.synthetic_size = 8;
+  c.data.synthetic_classes = 4;
+  c.data.synthetic_noise = 0.3;
+  c.batch_size = 32;
+  c.eval_batch_size = 48;
+  c.epochs = 2;
+  c.optim.lr = 0.05;
+  return c;
+}
+
+struct RunOutput {
+  int code;
+  std::string out;  ///< stdout and stderr together
+};
+
+/// Runs the lowbit binary with `args` (a shell-quoted string); captures output and exit code.
+inline RunOutput run_lowbit(const std::string& args) {
+  std::string cmd = std::string(LOWBIT_BINARY) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+}
+
+/// The last non-empty line of `s`.
+inline std::string last_line(const std::string& s) {
+  size_t end = s.find_last_not_of('\n');
+  if (end == std::string::npos) return "";
+  size_t start = s.rfind('\n', end);
+  return s.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+}
+
+}  // namespace lowbit::test

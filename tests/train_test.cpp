@@ -1,0 +1,139 @@
+#include <doctest/doctest.h>
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "core/train/trainer.h"
+#include "tests/test_util.h"
+
+using namespace lowbit;
+using namespace lowbit::test;
+
+namespace {
+
+// Records every event for assertions.
+struct Recorder : Observer {
+  std::vector<EpochEvent> epochs;
+  std::vector<RunEndEvent> ends;
+  RunStartEvent start;
+  void on_run_start(const RunStartEvent& e) override { start = e; }
+  void on_epoch_end(const EpochEvent& e) override { epochs.push_back(e); }
+  void on_run_end(const RunEndEvent& e) override { ends.push_back(e); }
+};
+
+// Metrics without wall-clock entries, for bit-exact comparisons.
+std::map<std::string, double> timeless(std::map<std::string, double> m) {
+  for (const char* k : {"epoch_seconds", "train_seconds", "images_per_second"}) m.erase(k);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("train: a tiny synthetic run learns and emits every documented metric") {
+  RunConfig c = tiny_config();
+  c.epochs = 3;
+  Recorder r;
+  auto res = train_run(c, {}, r);
+  CHECK(res.status == "done");
+  REQUIRE(r.epochs.size() == 3);
+  for (const char* k : {"train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_seconds", "act_sparsity_mean"})
+    CHECK_MESSAGE(r.epochs[0].metrics.count(k), k);
+  CHECK(r.epochs.back().metrics["test_acc"] > 0.6);  // 4 classes: chance is 0.25
+  CHECK(r.epochs.back().metrics["train_loss"] < r.epochs.front().metrics["train_loss"]);
+  CHECK(res.summary.count("peak_rss_bytes"));
+  CHECK(res.summary["final_test_acc"] == r.epochs.back().metrics["test_acc"]);
+  // Per-layer statistics: activation sparsity of every ReLU and gradient norms.
+  int acts = 0, grads = 0;
+  for (auto& s : r.epochs[0].layers) {
+    if (s.key == "act_sparsity") {
+      ++acts;
+      CHECK((s.value > 0.0 && s.value < 1.0));
+    }
+    if (s.key == "grad_norm") {
+      ++grads;
+      CHECK(s.value > 0.0);
+    }
+  }
+  CHECK(acts == 3);
+  CHECK(grads == 4);
+  CHECK(r.ends.size() == 1);
+  CHECK(r.ends[0].status == "done");
+}
+
+TEST_CASE("train: same config and seed give bit-identical metrics; another seed differs") {
+  RunConfig c = tiny_config();
+  Recorder a, b, other;
+  train_run(c, {}, a);
+  train_run(c, {}, b);
+  c.seed = 1;
+  train_run(c, {}, other);
+  REQUIRE(a.epochs.size() == b.epochs.size());
+  for (size_t i = 0; i < a.epochs.size(); ++i) CHECK(timeless(a.epochs[i].metrics) == timeless(b.epochs[i].metrics));
+  CHECK(timeless(a.epochs[0].metrics) != timeless(other.epochs[0].metrics));
+}
+
+TEST_CASE("train: checkpoint resume gives the same metrics as an uninterrupted run") {
+  RunConfig c = tiny_config();
+  c.epochs = 3;
+  c.optim.schedule = "cosine";
+  TempDir full_dir, part_dir;
+  Recorder full, part1, part2;
+  TrainOptions o;
+  o.checkpoint_dir = full_dir.path;
+  train_run(c, o, full);
+  o.checkpoint_dir = part_dir.path;
+  o.stop_after_epoch = 1;
+  auto stopped = train_run(c, o, part1);
+  CHECK(stopped.status == "stopped");
+  CHECK(part1.epochs.size() == 1);
+  o.stop_after_epoch = 0;
+  o.resume = true;
+  train_run(c, o, part2);
+  CHECK(part2.start.start_epoch == 1);
+  REQUIRE(part2.epochs.size() == 2);
+  CHECK(timeless(part2.epochs[0].metrics) == timeless(full.epochs[1].metrics));
+  CHECK(timeless(part2.epochs[1].metrics) == timeless(full.epochs[2].metrics));
+}
+
+TEST_CASE("train: resume refuses a checkpoint of another config") {
+  RunConfig c = tiny_config();
+  c.epochs = 1;
+  TempDir d;
+  TrainOptions o;
+  o.checkpoint_dir = d.path;
+  Recorder r;
+  train_run(c, o, r);
+  c.optim.lr = 0.01;
+  o.resume = true;
+  CHECK_THROWS_AS(train_run(c, o, r), ConfigError);
+}
+
+TEST_CASE("train: a NaN loss ends the run as diverged, naming epoch and batch") {
+  RunConfig c = tiny_config();
+  c.optim.lr = 1e30;
+  c.optim.momentum = 0;
+  c.optim.schedule = "constant";
+  Recorder r;
+  auto res = train_run(c, {}, r);
+  CHECK(res.status == "diverged");
+  CHECK(res.error.find("loss is") == 0);
+  CHECK(res.error.find("at epoch 1, batch") != std::string::npos);
+  REQUIRE(r.ends.size() == 1);
+  CHECK(r.ends[0].status == "diverged");
+}
+
+TEST_CASE("train: adam, step schedule and validation split") {
+  RunConfig c = tiny_config();
+  c.optim.name = "adam";
+  c.optim.lr = 0.01;
+  c.optim.schedule = "step";
+  c.optim.step_size = 1;
+  c.optim.gamma = 0.5;
+  c.data.val_fraction = 0.25;
+  Recorder r;
+  auto res = train_run(c, {}, r);
+  CHECK(res.status == "done");
+  CHECK(r.epochs[1].metrics["lr"] == doctest::Approx(0.005));
+  CHECK(r.epochs[0].metrics.count("val_acc"));
+  CHECK(res.summary.count("best_val_acc"));
+  CHECK(r.start.train_examples == 72);
+}
