@@ -22,6 +22,8 @@ const std::vector<Command>& commands();
 int cmd_train(const std::vector<std::string>& args);
 int cmd_list(const std::vector<std::string>& args);
 int cmd_config(const std::vector<std::string>& args);
+int cmd_export(const std::vector<std::string>& args);
+int cmd_eval(const std::vector<std::string>& args);
 
 /// Runs `lowbit` with argv; the whole command line, for tests and main().
 int run_main(int argc, char** argv);

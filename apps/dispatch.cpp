@@ -14,6 +14,8 @@ namespace lowbit {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"train", "train one run from a JSON config", cmd_train},
+      {"export", "pack a checkpoint's quantized layers (2 bits per ternary weight) into a .lbt file", cmd_export},
+      {"eval", "test accuracy of a checkpoint or a packed model", cmd_eval},
       {"list", "list models, quantizers, schedules or config keys", cmd_list},
       {"config", "print the resolved config of a file, or docs/CONFIG.md", cmd_config},
   };

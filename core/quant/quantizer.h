@@ -42,6 +42,9 @@ class WeightQuantizer : public torch::nn::Module {
   /// Called by the trainer at the start of every step with the training progress
   /// (epochs done as a fraction); SLB updates its temperature here.
   virtual void set_progress(double epoch_fraction, int64_t total_epochs) {}
+  /// Forces the discrete (hard) forward even in training mode, for batch-norm
+  /// recalibration of the discrete network (SLB).
+  virtual void set_force_hard(bool on) {}
   /// True when the quantizer updates the latent weight itself (Bop) instead of the
   /// optimizer; the trainer then calls update() after every backward pass.
   virtual bool updates_latent_weight() const { return false; }

@@ -1,4 +1,5 @@
 #include "core/quant/registry.h"
+#include "core/quant/slb.h"
 
 #include <fmt/format.h>
 
@@ -30,6 +31,8 @@ const std::vector<QuantizerEntry>& quantizer_registry() {
        [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<SignImpl>(q.scaling); }},
       {"dorefa", "DoReFa k-bit weights (quant.bits), STE",
        [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<DoReFaImpl>(int(q.bits)); }},
+      {"slb", "SLB (Yang et al. 2020): search over a value set with temperature-annealed softmax logits",
+       [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<SLBImpl>(q); }},
       {"bop", "Bop (Helwegen et al. 2019): binary weights flipped by gradient momentum, no latent weights",
        [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<BopImpl>(q.bop_gamma, q.bop_tau); }},
   };

@@ -16,6 +16,7 @@
 #include "core/nn/qlayers.h"
 #include "core/nn/state_bn.h"
 #include "core/quant/registry.h"
+#include "core/quant/slb.h"
 #include "core/train/interrupt.h"
 #include "core/train/schedules.h"
 
@@ -53,6 +54,24 @@ EvalResult evaluate(Network& model, const DataBundle& bundle, const Dataset& dat
 }
 
 const void* key_of(const torch::Tensor& t) { return t.unsafeGetTensorImpl(); }
+
+// Recomputes the running statistics of the current batch-norm state from `batches`
+// training batches, with every quantizer in its discrete (hard) forward.
+void recalibrate_bn(Network& model, const std::vector<LayerRef>& qlayers, const DataBundle& data,
+                    const RunConfig& cfg, int64_t epoch, torch::Device device) {
+  torch::NoGradGuard no_grad;
+  std::vector<std::shared_ptr<StateBatchNormImpl>> bns;
+  for (const auto& m : model.modules(false))
+    if (auto bn = std::dynamic_pointer_cast<StateBatchNormImpl>(m)) bns.push_back(bn);
+  for (auto& bn : bns) bn->reset_running_stats(), bn->set_cumulative(true);
+  for (auto& l : qlayers) l.layer->quantizer()->set_force_hard(true);
+  model.train();
+  BatchLoader loader(data, data.train, cfg.batch_size, /*train=*/true, mix_seed(uint64_t(cfg.seed), 99), epoch, device);
+  int64_t n = std::min(cfg.quant.bn_calib_batches, loader.num_batches());
+  for (int64_t b = 0; b < n; ++b) model.forward(loader.batch(b).first);
+  for (auto& bn : bns) bn->set_cumulative(false);
+  for (auto& l : qlayers) l.layer->quantizer()->set_force_hard(false);
+}
 
 // Copies every parameter/buffer of `path` whose name and shape match into `model`.
 void load_init_checkpoint(Network& model, const std::string& path) {
@@ -102,6 +121,43 @@ std::string checkpoint_config_json(const std::string& path) {
   return v.toStringRef();
 }
 
+std::shared_ptr<Network> build_network(const RunConfig& cfg, const ModelSpec& spec, bool load_init) {
+  torch::manual_seed(uint64_t(cfg.seed));
+  auto model = make_model(cfg.model, spec);
+  if (load_init && !cfg.init_from_checkpoint.empty()) load_init_checkpoint(*model, cfg.init_from_checkpoint);
+  attach_quantizers(*model, cfg.quant);
+  return model;
+}
+
+CheckpointModel load_checkpoint_model(const std::string& path) {
+  torch::serialize::InputArchive archive, model_archive;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error&) {
+    throw DataError(path + ": not a lowbit checkpoint (cannot be read; check the path)");
+  }
+  c10::IValue v;
+  CheckpointModel cm;
+  if (!archive.try_read("config_json", v)) throw DataError(path + ": not a lowbit checkpoint (no config)");
+  apply_json(cm.config, nlohmann::json::parse(v.toStringRef()), path);
+  archive.read("spec", v);
+  auto sp = v.toIntVector();
+  cm.spec = {sp[0], sp[1], sp[2], sp[3]};
+  archive.read("bn_discrete", v);
+  cm.bn_discrete = v.toBool();
+  cm.model = build_network(cm.config, cm.spec, /*load_init=*/false);
+  archive.read("model", model_archive);
+  cm.model->load(model_archive);
+  set_bn_state(*cm.model, cm.bn_discrete ? BNState::kDiscrete : BNState::kContinuous);
+  return cm;
+}
+
+double test_accuracy(Network& model, const RunConfig& cfg, const std::string& device) {
+  DataBundle data = load_data(cfg.data);
+  model.to(torch::Device(device));
+  return evaluate(model, data, data.test, cfg.eval_batch_size, torch::Device(device)).acc;
+}
+
 TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& obs) {
   const auto run_t0 = Clock::now();
   torch::Device device(opt.device);
@@ -111,10 +167,11 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
 
   // ---- data, model, quantizers (all bad input surfaces here, before any training) ----
   DataBundle data = load_data(cfg.data);
-  torch::manual_seed(uint64_t(cfg.seed));
-  auto model = make_model(cfg.model, {data.channels, data.height, data.width, data.classes});
-  if (!cfg.init_from_checkpoint.empty()) load_init_checkpoint(*model, cfg.init_from_checkpoint);
-  std::vector<LayerRef> qlayers = attach_quantizers(*model, cfg.quant);
+  const ModelSpec spec{data.channels, data.height, data.width, data.classes};
+  auto model = build_network(cfg, spec);
+  std::vector<LayerRef> qlayers;
+  for (auto& l : quant_layers(*model))
+    if (l.layer->quantizer()) qlayers.push_back(l);
   auto all_layers = quant_layers(*model);
   auto acts = act_layers(*model);
   model->to(device);
@@ -129,6 +186,9 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
       if (!q->uses_latent_weight()) frozen.insert(key_of(l.layer->weight));
       if (q->updates_latent_weight()) owned.insert(key_of(l.layer->weight)), owned_weights.push_back(l.layer->weight);
       for (auto& s : q->scale_parameters()) scales.insert(key_of(s));
+      // Other quantizer parameters (SLB logits) are not decayed: decay would pull every
+      // distribution towards uniform.
+      for (auto& p : q->parameters()) no_decay.insert(key_of(p));
     }
   }
   for (const auto& m : model->modules(false))
@@ -281,6 +341,23 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     EpochEvent ev;
     ev.epoch = epoch;
     ev.epochs = cfg.epochs;
+    // SLB batch norm: evaluate the discrete network before recalibration, then recalibrate
+    // per quant.bn_mode (state: the discrete statistics; calibrate_each_epoch: the only
+    // set; calibrate_after: once, after the last epoch) and evaluate again.
+    const bool slb = cfg.quant.method == "slb" && !qlayers.empty();
+    const std::string& bn_mode = cfg.quant.bn_mode;
+    const bool last_epoch = epoch + 1 == cfg.epochs;
+    if (slb) {
+      ev.metrics["test_acc_before_calib"] =
+          evaluate(*model, data, data.test, cfg.eval_batch_size, device).acc;
+      if (bn_mode == "state") {
+        set_bn_state(*model, BNState::kDiscrete);
+        recalibrate_bn(*model, qlayers, data, cfg, epoch, device);
+      } else if (bn_mode == "calibrate_each_epoch" || (bn_mode == "calibrate_after" && last_epoch)) {
+        recalibrate_bn(*model, qlayers, data, cfg, epoch, device);
+      }
+      ev.metrics["temperature"] = std::dynamic_pointer_cast<SLBImpl>(qlayers.front().layer->quantizer())->temperature();
+    }
     for (auto& [name, a] : acts) a->start_tracking();
     EvalResult test = evaluate(*model, data, data.test, cfg.eval_batch_size, device);
     double act_mean = 0;
@@ -298,6 +375,7 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
       EvalResult val = evaluate(*model, data, data.val, cfg.eval_batch_size, device);
       m["val_loss"] = val.loss, m["val_acc"] = val.acc;
     }
+    set_bn_state(*model, BNState::kContinuous);  // training always uses the continuous statistics
     m["lr"] = lr0;
     m["act_sparsity_mean"] = act_mean;
     m["train_seconds"] = train_seconds;
@@ -338,6 +416,8 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
       archive.write("best_epoch", c10::IValue(best_epoch));
       archive.write("config_hash", c10::IValue(hash));
       archive.write("config_json", c10::IValue(to_json(cfg).dump()));
+      archive.write("spec", c10::IValue(std::vector<int64_t>{spec.channels, spec.height, spec.width, spec.classes}));
+      archive.write("bn_discrete", c10::IValue(cfg.quant.method == "slb" && cfg.quant.bn_mode == "state"));
       archive.write("rng_state", at::Generator(at::detail::getDefaultCPUGenerator()).get_state());
       archive.save_to(ckpt + ".tmp");
       if (std::rename((ckpt + ".tmp").c_str(), ckpt.c_str()) != 0)
@@ -363,6 +443,10 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     s["best_epoch"] = double(best_epoch + 1);
   }
   s["parameters"] = double(count_parameters(*model));
+  double logits_bytes = 0;
+  for (auto& l : qlayers)
+    if (auto slbq = std::dynamic_pointer_cast<SLBImpl>(l.layer->quantizer())) logits_bytes += double(slbq->logits.numel() * 4);
+  if (logits_bytes > 0) s["logits_bytes"] = logits_bytes;
   double param_bytes = 0;
   for (auto& p : model->parameters())
     if (p.requires_grad() || !frozen.count(key_of(p))) param_bytes += double(p.numel() * p.element_size());

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/config/run_config.h"
+#include "core/models/models.h"
 #include "core/train/observer.h"
 
 namespace lowbit {
@@ -29,6 +30,22 @@ struct TrainResult {
 /// starts), Interrupted when interrupt_count() becomes non-zero (after on_run_end).
 /// A NaN/Inf loss ends the run with status "diverged", naming the epoch and batch.
 TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& obs);
+
+/// make_model + init.from_checkpoint (when load_init) + attach_quantizers, seeded by cfg.seed.
+std::shared_ptr<Network> build_network(const RunConfig& cfg, const ModelSpec& spec, bool load_init = true);
+
+/// A network rebuilt from a training checkpoint, weights loaded, batch-norm state set as
+/// the trainer evaluates it.
+struct CheckpointModel {
+  RunConfig config;
+  ModelSpec spec;
+  std::shared_ptr<Network> model;
+  bool bn_discrete = false;
+};
+CheckpointModel load_checkpoint_model(const std::string& path);
+
+/// Test-set accuracy of `model` on the data `cfg` names.
+double test_accuracy(Network& model, const RunConfig& cfg, const std::string& device = "cpu");
 
 /// Path of the checkpoint inside a directory.
 std::string checkpoint_path(const std::string& dir);

@@ -1,0 +1,156 @@
+#include "core/quant/slb.h"
+
+#include <cmath>
+
+#include <torch/autograd.h>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/train/schedules.h"
+
+namespace lowbit {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+struct SoftExpectation : public torch::autograd::Function<SoftExpectation> {
+  // logits (..., K), values (K) -> (...)
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& logits, const torch::Tensor& values, double T) {
+    ctx->save_for_backward({logits, values});
+    ctx->saved_data["T"] = T;
+    return torch::matmul(torch::softmax(logits * T, -1), values);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    auto &logits = saved[0], &values = saved[1];
+    double T = ctx->saved_data["T"].toDouble();
+    auto p = torch::softmax(logits * T, -1);  // recomputed, freed after this function
+    auto w = torch::matmul(p, values).unsqueeze(-1);
+    auto g = grads[0].unsqueeze(-1);
+    auto grad_logits = g * T * p * (values - w);
+    // d/dv_k = sum over weights of g * p_k (values are buffers, but keep the gradient honest).
+    auto grad_values = (g * p).reshape({-1, values.size(0)}).sum(0);
+    return {grad_logits, grad_values, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+std::vector<double> slb_values(int bits, const nlohmann::json& spec) {
+  if (bits < 1 || bits > 8) throw ConfigError(fmt::format("quant.bits: expected an integer in [1, 8], got {}", bits));
+  std::vector<double> v;
+  if (spec.is_array()) {
+    for (auto& x : spec) v.push_back(x.get<double>());
+    std::sort(v.begin(), v.end());
+    if (std::adjacent_find(v.begin(), v.end()) != v.end())
+      throw ConfigError("quant.value_set: values must be distinct, got " + spec.dump());
+    return v;
+  }
+  if (spec.is_object()) {
+    double a = spec["grid"].get<double>();
+    int m = 1 << (bits - 1);
+    for (int k = -m; k <= m; ++k) v.push_back(a * double(k) / double(m));
+    return v;
+  }
+  int n = 1 << bits;  // linspace(-1, 1, 2^bits); 1 bit: {-1, +1}
+  for (int i = 0; i < n; ++i) v.push_back(-1.0 + 2.0 * double(i) / double(n - 1));
+  return v;
+}
+
+torch::Tensor slb_soft_expectation(const torch::Tensor& logits, const torch::Tensor& values, double T) {
+  return SoftExpectation::apply(logits, values, T);
+}
+
+SLBImpl::SLBImpl(const QuantConfig& q) : config(q) {
+  auto v = slb_values(int(q.bits), q.value_set);
+  values = register_buffer("values", torch::tensor(v, torch::kFloat32));
+  if (q.value_set.is_string() && q.value_set == "learned_scale") scale = register_parameter("scale", torch::ones({1}));
+  T_ = q.temp_t0;
+}
+
+void SLBImpl::init_from(const torch::Tensor& w) {
+  torch::NoGradGuard g;
+  auto shape = w.sizes().vec();
+  const int64_t K = values.size(0);
+  shape.push_back(K);
+  torch::Tensor a;
+  if (config.logit_init == "checkpoint") {
+    // Closer values get larger logits: -scale * |w_n - v| with w scaled to V's range.
+    auto vmax = values.abs().max();
+    auto wn = (w / w.abs().max().clamp_min(1e-12) * vmax).unsqueeze(-1);
+    a = -config.logit_init_scale * (wn - values).abs() / vmax;
+  } else {
+    // He-normal over the weight's fan-in, as the port of the paper's code initialises them.
+    int64_t fan_in = w.numel() / w.size(0);
+    a = torch::randn(shape) * std::sqrt(2.0 / double(fan_in));
+  }
+  logits = register_parameter("logits", a.contiguous());
+  last_argmax = register_buffer("last_argmax", a.argmax(-1));
+}
+
+torch::Tensor SLBImpl::value_tensor() const { return scale.defined() ? values * scale : values; }
+
+torch::Tensor SLBImpl::forward(const torch::Tensor& w) {
+  bool hard = !is_training() || hard_ || force_hard_;
+  auto soft = [&] {
+    auto e = slb_soft_expectation(logits, values, T_);
+    return scale.defined() ? e * scale : e;
+  };
+  if (!hard) return soft();
+  auto v = value_tensor();
+  auto h = v.index_select(0, logits.argmax(-1).flatten()).view(logits.sizes().slice(0, logits.dim() - 1));
+  if (!is_training() || force_hard_ || !logits.requires_grad() || !torch::GradMode::is_enabled()) return h;
+  auto s = soft();
+  return h.detach() + (s - s.detach());  // hard forward, soft gradient
+}
+
+void SLBImpl::set_progress(double t, int64_t epochs) {
+  auto temp = temperature_at(config, epochs, t);
+  T_ = temp.value;
+  hard_ = temp.hard;
+}
+
+void SLBImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
+  auto am = logits.argmax(-1);
+  auto p = torch::softmax(logits * T_, -1);
+  out["temperature"] = T_;
+  out["hard"] = hard_ ? 1.0 : 0.0;
+  out["entropy"] = (-(p * torch::log(p.clamp_min(1e-30))).sum(-1)).mean().item<double>();
+  out["argmax_changed"] = (am != last_argmax).to(torch::kFloat64).mean().item<double>();
+  last_argmax.copy_(am);
+  auto hist = torch::bincount(am.flatten(), {}, values.size(0)).to(torch::kFloat64) / double(am.numel());
+  auto v = values.cpu();
+  double zero_frac = 0;
+  for (int64_t k = 0; k < values.size(0); ++k) {
+    out[fmt::format("hist_{}", k)] = hist[k].item<double>();
+    if (v[k].item<float>() == 0.0f) zero_frac += hist[k].item<double>();
+  }
+  out["sparsity"] = zero_frac;
+  if (scale.defined()) out["scale"] = scale.item<double>();
+}
+
+PackedWeight SLBImpl::pack(const torch::Tensor& w) {
+  PackedWeight p;
+  const int64_t K = values.size(0);
+  p.bits = 1;
+  while ((int64_t(1) << p.bits) < K) ++p.bits;
+  auto codes = logits.argmax(-1).flatten().to(torch::kUInt8).cpu().contiguous();
+  p.codes.assign(codes.data_ptr<uint8_t>(), codes.data_ptr<uint8_t>() + codes.numel());
+  auto v = value_tensor().detach().cpu().contiguous();
+  p.table.assign(v.data_ptr<float>(), v.data_ptr<float>() + K);
+  return p;
+}
+
+std::vector<torch::Tensor> SLBImpl::scale_parameters() {
+  if (scale.defined()) return {scale};
+  return {};
+}
+
+std::string SLBImpl::describe() const {
+  return fmt::format("SLB(bits={}, values={}, schedule={}, T0={})", config.bits, values.size(0), config.temp_schedule,
+                     config.temp_t0);
+}
+
+}  // namespace lowbit
