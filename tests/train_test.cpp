@@ -137,3 +137,38 @@ TEST_CASE("train: adam, step schedule and validation split") {
   CHECK(res.summary.count("best_val_acc"));
   CHECK(r.start.train_examples == 72);
 }
+
+TEST_CASE("train: init.from_checkpoint loads the weights of a previous run") {
+  RunConfig fp = tiny_config();
+  fp.epochs = 2;
+  TempDir d;
+  TrainOptions o;
+  o.checkpoint_dir = d.path;
+  Recorder r_fp;
+  train_run(fp, o, r_fp);
+  double fp_acc = r_fp.epochs.back().metrics["test_acc"];
+  // Another seed (another random init) built with init.from_checkpoint evaluates exactly
+  // like the checkpoint itself: every parameter and buffer was loaded.
+  RunConfig next = tiny_config();
+  next.seed = 5;
+  next.epochs = 1;
+  next.init_from_checkpoint = checkpoint_path(d.path);
+  ModelSpec spec{1, 8, 8, 4};
+  auto loaded = build_network(next, spec);
+  auto reference = load_checkpoint_model(checkpoint_path(d.path));
+  double loaded_acc = test_accuracy(*loaded, next), ref_acc = test_accuracy(*reference.model, reference.config);
+  CHECK(loaded_acc == ref_acc);
+  CHECK(ref_acc == fp_acc);
+  next.init_from_checkpoint = "";
+  CHECK(test_accuracy(*build_network(next, spec), next) < fp_acc - 0.2);
+  // TTQ starts from the same weights (its scales initialised from them).
+  RunConfig ttq = next;
+  ttq.quant.method = "ttq";
+  ttq.quant.scale_init = "mean";
+  Recorder r_ttq;
+  CHECK(train_run(ttq, {}, r_ttq).status == "done");
+  ttq.init_from_checkpoint = d / "missing.pt";
+  CHECK_THROWS_WITH_AS(train_run(ttq, {}, r_ttq),
+                       ("init.from_checkpoint: " + d / "missing.pt" + ": no such file (train the full-precision run first, or fix the path)").c_str(),
+                       ConfigError);
+}

@@ -73,6 +73,16 @@ void recalibrate_bn(Network& model, const std::vector<LayerRef>& qlayers, const 
   for (auto& l : qlayers) l.layer->quantizer()->set_force_hard(false);
 }
 
+// Reads tensor `dotted` ("layer1.0.conv1.weight") from an archive written by Module::save,
+// which nests one archive per child module.
+bool read_nested(torch::serialize::InputArchive& root, const std::string& dotted, torch::Tensor& out, bool buffer) {
+  auto dot = dotted.find('.');
+  if (dot == std::string::npos) return root.try_read(dotted, out, buffer);
+  torch::serialize::InputArchive child;
+  if (!root.try_read(dotted.substr(0, dot), child)) return false;
+  return read_nested(child, dotted.substr(dot + 1), out, buffer);
+}
+
 // Copies every parameter/buffer of `path` whose name and shape match into `model`.
 void load_init_checkpoint(Network& model, const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "rb");
@@ -89,11 +99,11 @@ void load_init_checkpoint(Network& model, const std::string& path) {
   int64_t loaded = 0;
   for (auto& p : model.named_parameters()) {
     torch::Tensor t;
-    if (model_archive.try_read(p.key(), t) && t.sizes() == p.value().sizes()) p.value().copy_(t), ++loaded;
+    if (read_nested(model_archive, p.key(), t, false) && t.sizes() == p.value().sizes()) p.value().copy_(t), ++loaded;
   }
   for (auto& b : model.named_buffers()) {
     torch::Tensor t;
-    if (model_archive.try_read(b.key(), t, true) && t.sizes() == b.value().sizes()) b.value().copy_(t);
+    if (read_nested(model_archive, b.key(), t, true) && t.sizes() == b.value().sizes()) b.value().copy_(t);
   }
   if (loaded == 0)
     throw ConfigError("init.from_checkpoint: " + path + ": no parameter matches this model (was it trained with another model?)");

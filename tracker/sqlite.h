@@ -1,0 +1,90 @@
+// A thin RAII layer over SQLite: connection, prepared statement, immediate transaction.
+// The tracker room is the only code that includes this (and speaks SQL). Errors become
+// StoreError with the database path and SQLite's message.
+#pragma once
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace lowbit {
+
+/// A SQL value: NULL, integer, real or text.
+using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
+
+class Statement;
+
+class Db {
+ public:
+  enum class Mode { kReadOnly, kReadWrite };
+  /// Opens `path`. kReadWrite creates it when missing; kReadOnly refuses every write
+  /// (and ATTACH) through an authorizer as well as the open flag.
+  Db(const std::string& path, Mode mode);
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  void exec(const std::string& sql);
+  Statement prepare(const std::string& sql);
+  int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
+  int changes() const { return sqlite3_changes(db_); }
+  const std::string& path() const { return path_; }
+  sqlite3* handle() { return db_; }
+  [[noreturn]] void fail(const std::string& what) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+class Statement {
+ public:
+  Statement(Db& db, const std::string& sql);
+  ~Statement();
+  Statement(Statement&& o) noexcept : db_(o.db_), st_(o.st_) { o.st_ = nullptr; }
+  Statement& operator=(Statement&&) = delete;
+
+  Statement& bind(int i, const SqlValue& v);
+  Statement& bind(int i, int64_t v) { return bind(i, SqlValue(v)); }
+  Statement& bind(int i, int v) { return bind(i, SqlValue(int64_t(v))); }
+  Statement& bind(int i, double v) { return bind(i, SqlValue(v)); }
+  Statement& bind(int i, const std::string& v) { return bind(i, SqlValue(v)); }
+  Statement& bind(int i, const char* v) { return bind(i, SqlValue(std::string(v))); }
+  /// Steps once; true while a row is available.
+  bool step();
+  /// Steps to completion and resets (for INSERT/UPDATE).
+  void run();
+  void reset();
+  int columns() const { return sqlite3_column_count(st_); }
+  std::string column_name(int i) const { return sqlite3_column_name(st_, i); }
+  int64_t get_int(int i) const { return sqlite3_column_int64(st_, i); }
+  double get_double(int i) const { return sqlite3_column_double(st_, i); }
+  std::string get_text(int i) const;
+  bool is_null(int i) const { return sqlite3_column_type(st_, i) == SQLITE_NULL; }
+  SqlValue get(int i) const;
+  bool readonly() const { return sqlite3_stmt_readonly(st_) != 0; }
+
+ private:
+  Db& db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+/// BEGIN IMMEDIATE ... COMMIT, rolled back when destroyed without commit(). Immediate:
+/// a deferred transaction that reads then writes fails with SQLITE_BUSY whatever the timeout.
+class Transaction {
+ public:
+  explicit Transaction(Db& db);
+  ~Transaction();
+  void commit();
+
+ private:
+  Db& db_;
+  bool done_ = false;
+};
+
+/// Text of a SqlValue for tables and CSV ("" for NULL; reals with up to 6 significant digits).
+std::string sql_value_text(const SqlValue& v, bool full_precision = false);
+
+}  // namespace lowbit
