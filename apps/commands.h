@@ -24,6 +24,10 @@ int cmd_list(const std::vector<std::string>& args);
 int cmd_config(const std::vector<std::string>& args);
 int cmd_export(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);
+int cmd_grid(const std::vector<std::string>& args);
+int cmd_worker(const std::vector<std::string>& args);
+int cmd_status(const std::vector<std::string>& args);
+int cmd_query(const std::vector<std::string>& args);
 
 /// Runs `lowbit` with argv; the whole command line, for tests and main().
 int run_main(int argc, char** argv);

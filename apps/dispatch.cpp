@@ -14,8 +14,12 @@ namespace lowbit {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"train", "train one run from a JSON config", cmd_train},
+      {"grid", "run an experiment grid (axes x variants x seeds) into the results database", cmd_grid},
+      {"status", "counts, running runs and the completeness matrix of each experiment", cmd_status},
+      {"query", "list runs with their varying keys and final metrics, or run read-only SQL", cmd_query},
       {"export", "pack a checkpoint's quantized layers (2 bits per ternary weight) into a .lbt file", cmd_export},
       {"eval", "test accuracy of a checkpoint or a packed model", cmd_eval},
+      {"worker", "(internal) claim and train one run of a grid", cmd_worker},
       {"list", "list models, quantizers, schedules or config keys", cmd_list},
       {"config", "print the resolved config of a file, or docs/CONFIG.md", cmd_config},
   };
@@ -36,7 +40,8 @@ void on_signal(int sig) {
 void print_help() {
   std::cout << "lowbit " << LOWBIT_VERSION << " - a harness for research on low-bit neural networks\n\n"
             << "usage: lowbit <command> [options]   (lowbit <command> --help for its options)\n\ncommands:\n";
-  for (const auto& c : commands()) std::cout << fmt::format("  {:<8} {}\n", c.name, c.description);
+  for (const auto& c : commands())
+    if (std::string(c.name) != "worker") std::cout << fmt::format("  {:<8} {}\n", c.name, c.description);
 }
 
 }  // namespace

@@ -414,6 +414,10 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     ++epochs_run;
     last_metrics = m;
 
+    // Observers first, checkpoint second: if the process dies between the two, the resumed
+    // run repeats this epoch (deterministically) and rewrites its rows; the reverse order
+    // could lose them.
+    obs.on_epoch_end(ev);
     // ---- checkpoint (atomic: write then rename) ----
     if (!ckpt.empty() && ((epoch + 1) % cfg.checkpoint_every == 0 || epoch + 1 == cfg.epochs)) {
       torch::serialize::OutputArchive archive, model_archive, optim_archive;
@@ -433,7 +437,6 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
       if (std::rename((ckpt + ".tmp").c_str(), ckpt.c_str()) != 0)
         throw Error(ckpt + ": cannot write checkpoint (disk full or directory not writable?)");
     }
-    obs.on_epoch_end(ev);
     if (opt.stop_after_epoch > 0 && epoch + 1 >= opt.stop_after_epoch && epoch + 1 < cfg.epochs) {
       result.status = "stopped";
       break;

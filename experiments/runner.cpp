@@ -1,0 +1,232 @@
+#include "experiments/runner.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <thread>
+
+#include <torch/torch.h>
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/sha256.h"
+#include "core/train/interrupt.h"
+#include "core/train/trainer.h"
+#include "experiments/spec.h"
+#include "tracker/jsonl_observer.h"
+#include "tracker/store.h"
+
+namespace lowbit {
+
+std::string run_dir(const std::string& db, const std::string& hash) { return db + ".runs/" + hash; }
+
+namespace {
+
+constexpr double kStaleSeconds = 300;  // a heartbeat older than this on another host is dead
+
+// Child pids, for the signal handler's second-signal kill.
+constexpr int kMaxWorkers = 256;
+volatile pid_t g_children[kMaxWorkers];
+
+void grid_signal(int) {
+  if (interrupt_count().fetch_add(1) >= 1) {
+    for (int i = 0; i < kMaxWorkers; ++i)
+      if (g_children[i] > 0) ::kill(g_children[i], SIGKILL);
+    _exit(kExitInterrupted);
+  }
+}
+
+pid_t spawn_worker(const GridOptions& opt, const std::string& experiment, int threads) {
+  pid_t pid = ::fork();
+  if (pid < 0) throw Error("cannot start a worker process (fork failed)");
+  if (pid == 0) {
+    ::setpgid(0, 0);                   // Ctrl-C reaches the grid only; it forwards once
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // and the worker dies with the grid
+    std::string t = std::to_string(threads);
+    std::vector<std::string> args = {opt.exe, "worker", "--db", opt.db, "--experiment", experiment,
+                                     "--threads", t, "--device", opt.device};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(opt.exe.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+std::string hms(double s) {
+  int64_t t = int64_t(s + 0.5);
+  return fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60);
+}
+
+}  // namespace
+
+int run_grid(const std::string& spec_path, const GridOptions& opt) {
+  ExperimentSpec spec = load_experiment(spec_path);  // every run validated before anything starts
+
+  if (opt.dry_run) {
+    fmt::print("{:<16}  {:<12}  {:<40}  {}\n", "hash", "variant", "varying", "seed");
+    for (auto& r : spec.runs)
+      fmt::print("{:<16}  {:<12}  {:<40}  {}\n", r.hash, r.variant, r.varying.dump(), r.config.seed);
+    fmt::print("{} runs\n", spec.runs.size());
+    return kExitSuccess;
+  }
+  if (opt.workers < 1 || opt.workers > kMaxWorkers) throw ConfigError(fmt::format("--workers: expected 1..{}", kMaxWorkers));
+
+  auto slash = opt.db.rfind('/');
+  if (slash != std::string::npos) {
+    std::string dir = opt.db.substr(0, slash);
+    if (::access(dir.c_str(), F_OK) != 0)
+      throw StoreError("--db " + opt.db + ": directory " + dir + " does not exist (create it or choose another --db)", true);
+    if (::access(dir.c_str(), W_OK) != 0)
+      throw StoreError("--db " + opt.db + ": directory " + dir + " is not writable (choose another --db)", true);
+  }
+  Store store(opt.db, Store::Open::kMigrate);
+  int64_t exp_id = store.upsert_experiment(spec.name, spec.description, spec.raw.dump());
+  int added = store.add_runs(exp_id, spec.runs);
+  int reclaimed = store.reclaim_stale(kStaleSeconds);
+  int retried = opt.retry_failed ? store.retry_failed(exp_id) : 0;
+  auto c0 = store.counts(exp_id);
+  fmt::print("{}: {} runs ({} new, {} done, {} reclaimed{}) in {}\n", spec.name, spec.runs.size(), added,
+             c0["done"], reclaimed, opt.retry_failed ? fmt::format(", {} retried", retried) : "", opt.db);
+  std::fflush(stdout);
+
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = opt.threads_per_worker > 0 ? opt.threads_per_worker : std::max(1, cores / opt.workers);
+
+  struct sigaction sa {};
+  sa.sa_handler = grid_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  std::vector<pid_t> live;
+  bool forwarded = false, tty = ::isatty(STDOUT_FILENO) != 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t done0 = c0["done"];
+  auto claimable = [&](std::map<std::string, int64_t>& c) { return c["pending"] + c["interrupted"]; };
+  int64_t last_line = -1;
+  while (true) {
+    auto c = store.counts(exp_id);
+    // Keep N workers while there is work and no interrupt; a worker not yet counted as
+    // running may still be about to claim, hence live < claimable + running.
+    while (interrupt_count().load() == 0 && int(live.size()) < opt.workers && claimable(c) > 0 &&
+           int64_t(live.size()) < claimable(c) + c["running"]) {
+      pid_t pid = spawn_worker(opt, spec.name, threads);
+      for (int i = 0; i < kMaxWorkers; ++i)
+        if (g_children[i] == 0) { g_children[i] = pid; break; }
+      live.push_back(pid);
+    }
+    if (interrupt_count().load() > 0 && !forwarded) {
+      for (pid_t p : live) ::kill(p, SIGINT);
+      forwarded = true;
+      fmt::print("\ngrid: interrupt: workers are stopping after their current batch (Ctrl-C again to kill them)\n");
+      std::fflush(stdout);
+    }
+    // Reap finished workers.
+    for (auto it = live.begin(); it != live.end();) {
+      int status;
+      if (::waitpid(*it, &status, WNOHANG) == *it) {
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+          throw Error("cannot run the worker binary " + opt.exe + " (exit 127); rebuild lowbit");
+        for (int i = 0; i < kMaxWorkers; ++i)
+          if (g_children[i] == *it) g_children[i] = 0;
+        it = live.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    c = store.counts(exp_id);
+    int64_t total = int64_t(spec.runs.size()), done = c["done"], finished = done + c["failed"] + c["diverged"];
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    int64_t new_done = done - done0;
+    std::string eta = new_done > 0 ? hms(elapsed / double(new_done) * double(total - finished)) : "?";
+    std::string line = fmt::format("{}: {}/{} done, {} running, {} failed, {} diverged, {} pending | {} elapsed, ETA {}",
+                                   spec.name, done, total, c["running"], c["failed"], c["diverged"],
+                                   claimable(c), hms(elapsed), eta);
+    if (tty) fmt::print("\r\033[K{}", line), std::fflush(stdout);
+    else if (finished != last_line) fmt::print("{}\n", line), std::fflush(stdout), last_line = finished;
+    if (live.empty() && (claimable(c) == 0 || interrupt_count().load() > 0)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  if (tty) fmt::print("\n");
+  auto c = store.counts(exp_id);
+  if (interrupt_count().load() > 0) {
+    fmt::print("grid: interrupted; {} done, {} interrupted. Run the same command again to resume.\n", c["done"], c["interrupted"]);
+    return kExitInterrupted;
+  }
+  fmt::print("grid: {} done, {} failed, {} diverged (lowbit status --db {})\n", c["done"], c["failed"], c["diverged"], opt.db);
+  return c["failed"] + c["diverged"] > 0 ? kExitFailure : kExitSuccess;
+}
+
+int run_worker(const std::string& db, const std::string& experiment, int threads, const std::string& device,
+               const std::string& command_line) {
+  torch::set_num_threads(threads);
+  Store store(db, Store::Open::kExisting);
+  Provenance p;
+  p.host = host_name();
+  p.pid = ::getpid();
+  p.threads = threads;
+  p.device = device;
+  p.command_line = command_line;
+  auto claimed = store.claim(store.experiment_id(experiment), p);
+  if (!claimed) return kExitSuccess;
+
+  // Heartbeat while the run lives, so that other hosts can tell a silent run from a slow one.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  std::thread beat([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return stop; })) {
+      try {
+        store.heartbeat(claimed->id);
+      } catch (const std::exception&) {
+        // A busy database delays one heartbeat; the next one will do.
+      }
+    }
+  });
+  auto stop_beat = [&] {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    if (beat.joinable()) beat.join();
+  };
+
+  int code = kExitSuccess;
+  const std::string dir = run_dir(db, claimed->hash);
+  try {
+    make_dirs(dir, "run directory");
+    TrackerObserver tracker(store, claimed->id);
+    TrainOptions o;
+    o.device = device;
+    o.checkpoint_dir = dir;
+    o.resume = true;
+    TrainResult r = train_run(claimed->config, o, tracker);
+    std::string ckpt = checkpoint_path(dir);
+    if (::access(ckpt.c_str(), R_OK) == 0) store.add_artifact(claimed->id, "checkpoint", ckpt, sha256_file(ckpt));
+    auto acc = r.summary.count("final_test_acc") ? r.summary["final_test_acc"] : 0.0;
+    fmt::print("run {} ({}, seed {}): {} test_acc {:.4f} in {:.0f}s\n", claimed->hash, claimed->config.name,
+               claimed->config.seed, r.status, acc, r.summary["wall_seconds"]);
+    if (r.status != "done") code = kExitFailure;
+  } catch (const Interrupted&) {
+    code = kExitInterrupted;  // the trainer already marked the run interrupted
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    store.finish_run(claimed->id, "failed", what, {});
+    fmt::print(stderr, "run {}: failed: {}\n", claimed->hash, what);
+    code = kExitFailure;
+  }
+  stop_beat();
+  return code;
+}
+
+}  // namespace lowbit

@@ -1,0 +1,38 @@
+// Running a grid on one machine. `lowbit grid` (run_grid) registers the experiment and its
+// runs, reclaims runs left `running` by dead processes, then keeps up to N worker processes
+// alive; each worker (`lowbit worker`, run_worker) claims one pending run atomically from
+// the database, trains it with a TrackerObserver, and exits. One process per run keeps
+// each run's peak memory its own and isolates crashes.
+//
+// Signals: the first SIGINT/SIGTERM to the grid is forwarded once to every worker, which
+// stops after its batch, marks its run interrupted and exits; a second one kills them and
+// exits at once (SQLite's journal keeps the database intact). Workers die with the grid
+// process (PR_SET_PDEATHSIG), so kill -9 of the grid leaves no orphan; the next `lowbit
+// grid` reclaims their runs and resumes them from their checkpoints.
+#pragma once
+#include <string>
+
+namespace lowbit {
+
+struct GridOptions {
+  std::string db = "results/results.db";
+  int workers = 1;
+  int threads_per_worker = 0;  ///< 0: cores / workers
+  bool retry_failed = false;
+  bool dry_run = false;
+  std::string device = "cpu";
+  std::string exe;  ///< the lowbit binary the workers run (/proc/self/exe)
+};
+
+/// Returns an exit code (0 all done, 1 some failed, 130 interrupted).
+int run_grid(const std::string& spec_path, const GridOptions& opt);
+
+/// One worker: claims one run of `experiment` and trains it. Returns 0 (trained or nothing
+/// left), 1 (the run failed), 130 (interrupted).
+int run_worker(const std::string& db, const std::string& experiment, int threads, const std::string& device,
+               const std::string& command_line);
+
+/// Directory for a run's checkpoint: next to the database, <db>.runs/<hash>.
+std::string run_dir(const std::string& db, const std::string& hash);
+
+}  // namespace lowbit

@@ -1,0 +1,41 @@
+// Experiment definitions: one JSON file -> fully resolved, validated run configs.
+//
+//   {"name": "thresholds", "description": "...",
+//    "base": {partial run config},
+//    "axes": {"key.path": [v1, v2, ...], ...},            crossed (cartesian product)
+//    "variants": {"fp": {partial config}, "ttq": {partial config, "axes": {...}}},
+//    "exclude": [{"variant": "fp", "epochs": 1}, ...],     a run matching every entry is dropped
+//    "seeds": 3 | [0, 1, 2]}
+//
+// Runs: for each variant (in file order) x each combination of the global axes and the
+// variant's own axes x each seed. Each run is base, then the variant, then the axis values,
+// then the seed, applied to the defaults. Its identity is the hash of its canonical JSON.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/models/models.h"
+#include "tracker/store.h"
+
+namespace lowbit {
+
+struct ExperimentSpec {
+  std::string name, description, source;
+  nlohmann::ordered_json raw;
+  std::vector<PlannedRun> runs;
+  std::vector<std::string> axis_keys;  ///< every axis key, global then per-variant, in order
+};
+
+/// Reads, expands and validates `path`. Throws ConfigError naming the file, the place in it
+/// (base, variants.X, axes.K[i]) and the key, before anything runs.
+ExperimentSpec load_experiment(const std::string& path);
+
+/// Parses an experiment from JSON text (for tests); `source` names it in errors.
+ExperimentSpec parse_experiment(const std::string& text, const std::string& source);
+
+/// The data shape a config's dataset has, without loading it.
+ModelSpec model_spec_for(const DataConfig& d);
+
+}  // namespace lowbit

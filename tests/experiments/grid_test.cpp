@@ -1,0 +1,175 @@
+// The grid through the real binary: workers, resume after kill -9, concurrency, queries.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "tracker/queries.h"
+#include "tests/test_util.h"
+
+using namespace lowbit;
+using namespace lowbit::test;
+
+namespace {
+
+// A grid of `variants` x 2 lrs x `seeds` tiny synthetic runs of `epochs` epochs.
+std::string write_grid(const TempDir& d, int seeds, int epochs, const std::string& name = "tiny") {
+  std::string path = d / (name + ".json");
+  std::ofstream(path) << R"({"name": ")" << name << R"(",
+    "base": {"data": {"name": "synthetic", "synthetic": {"train": 96, "test": 48, "size": 8, "classes": 4}},
+             "batch_size": 32, "eval_batch_size": 48, "epochs": )" << epochs << R"(},
+    "axes": {"optim.lr": [0.05, 0.02]},
+    "variants": {"fp": {}, "ttq": {"quant.method": "ttq"}},
+    "seeds": )" << seeds << "}";
+  return path;
+}
+
+int64_t scalar(const std::string& db, const std::string& sql) {
+  auto conn = open_readonly(db);
+  return std::get<int64_t>(run_sql(*conn, sql).rows.at(0).at(0));
+}
+
+}  // namespace
+
+TEST_CASE("grid: --dry-run lists and counts the runs, trains nothing") {
+  TempDir d;
+  auto g = write_grid(d, 3, 1);
+  auto r = run_lowbit("grid " + g + " --dry-run --db " + d / "r.db");
+  CHECK(r.code == 0);
+  CHECK(last_line(r.out) == "12 runs");
+  CHECK(r.out.find("ttq") != std::string::npos);
+  struct stat st;
+  CHECK(::stat((d / "r.db").c_str(), &st) != 0);
+}
+
+TEST_CASE("grid: runs with 2 workers, records provenance, status and query read it") {
+  TempDir d;
+  auto g = write_grid(d, 2, 2);
+  auto r = run_lowbit("grid " + g + " --db " + d / "r.db --workers 2 --threads-per-worker 1");
+  CHECK(r.code == 0);
+  const std::string db = d / "r.db";
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 8);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE attempts = 1") == 8);
+  // Every run has every metric of both epochs exactly once.
+  CHECK(scalar(db, "SELECT count(*) FROM (SELECT run_id, count(*) AS n FROM metrics WHERE key = 'test_acc' GROUP BY run_id) WHERE n = 2") == 8);
+  // Provenance columns are filled and plausible.
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE length(git_commit) >= 7 AND git_dirty IN (0, 1) AND host <> '' AND pid > 0 "
+                   "AND threads = 1 AND device = 'cpu' AND lowbit_version <> '' AND torch_version LIKE '1.%' AND compiler LIKE '%GNU%' "
+                   "AND command_line LIKE 'lowbit worker --db%' AND started_at LIKE '20__-__-__T%Z' AND finished_at >= started_at "
+                   "AND length(config_json) > 100 AND length(config_hash) = 16") == 8);
+  CHECK(scalar(db, "SELECT count(*) FROM artifacts WHERE kind = 'checkpoint' AND length(sha256) = 64") == 8);
+  CHECK(scalar(db, "SELECT count(*) FROM summaries WHERE key = 'peak_rss_bytes' AND value > 1e6") == 8);
+  auto status = run_lowbit("status --db " + db);
+  CHECK(status.code == 0);
+  CHECK(status.out.find("experiment tiny: 8 runs: 8 done") != std::string::npos);
+  CHECK(status.out.find("ttq {\"optim.lr\":0.02}") != std::string::npos);
+  auto q = run_lowbit("query runs --db " + db + " --where quant.method=ttq --where optim.lr=0.05 --format csv");
+  CHECK(q.code == 0);
+  CHECK(q.out.rfind("run,experiment,variant,seed,status,optim.lr,quant.method,final_test_acc,best_test_acc,wall_seconds,peak_rss_bytes\n", 0) == 0);
+  CHECK(std::count(q.out.begin(), q.out.end(), '\n') == 3);  // header + 2 seeds
+  auto sql = run_lowbit("query --db " + db + " --sql \"DELETE FROM runs\"");
+  CHECK(sql.code == 2);
+  CHECK(sql.out == "lowbit: refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH or PRAGMA writes)\n");
+  // Re-running the same command finds everything done and trains nothing.
+  auto again = run_lowbit("grid " + g + " --db " + db);
+  CHECK(again.code == 0);
+  CHECK(again.out.find("8 runs (0 new, 8 done, 0 reclaimed)") != std::string::npos);
+  CHECK(scalar(db, "SELECT max(attempts) FROM runs") == 1);
+}
+
+TEST_CASE("grid: killed with SIGKILL mid-way and re-run, every run is done once and earlier results are intact") {
+  TempDir d;
+  auto g = write_grid(d, 3, 3);  // 12 runs
+  const std::string db = d / "r.db";
+  std::string cmd = std::string(LOWBIT_BINARY) + " grid " + g + " --db " + db + " --workers 2 --threads-per-worker 1 > " +
+                    d / "log" + " 2>&1 & echo $!";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  int pid = 0;
+  REQUIRE(std::fscanf(p, "%d", &pid) == 1);
+  ::pclose(p);
+  // Wait until some runs are done, then kill the grid (its workers die with it).
+  int64_t done = 0;
+  for (int i = 0; i < 600 && done < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    struct stat st;
+    if (::stat(db.c_str(), &st) == 0) {
+      try {
+        done = scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'");
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  REQUIRE(done >= 3);
+  ::kill(pid, SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto before = run_lowbit("query --db " + db + " --sql \"SELECT run_id, epoch, key, value FROM metrics WHERE run_id IN "
+                           "(SELECT id FROM runs WHERE status = 'done') ORDER BY 1, 2, 3\" --format csv");
+  int64_t done_before = scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'");
+  CHECK(done_before < 12);
+  auto r = run_lowbit("grid " + g + " --db " + db + " --workers 2 --threads-per-worker 1");
+  CHECK(r.code == 0);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 12);
+  CHECK(scalar(db, "SELECT count(*) FROM (SELECT run_id, count(*) AS n FROM metrics WHERE key = 'test_acc' GROUP BY run_id) WHERE n = 3") == 12);
+  // Runs finished before the kill were not run again and their metrics are unchanged.
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE attempts > 1") <= 2);
+  auto after = run_lowbit("query --db " + db + " --sql \"SELECT run_id, epoch, key, value FROM metrics WHERE run_id IN "
+                          "(SELECT id FROM runs WHERE attempts = 1 AND finished_at IS NOT NULL) ORDER BY 1, 2, 3\" --format csv");
+  CHECK(after.out.find(before.out.substr(before.out.find('\n') + 1)) != std::string::npos);
+}
+
+TEST_CASE("grid: several workers and a concurrent reader: no lock errors, no lost rows") {
+  TempDir d;
+  auto g = write_grid(d, 2, 2);
+  const std::string db = d / "r.db";
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, errors{0};
+  std::thread reader([&] {
+    while (!stop) {
+      struct stat st;
+      if (::stat(db.c_str(), &st) == 0) {
+        try {
+          auto conn = open_readonly(db);
+          run_sql(*conn, "SELECT count(*) FROM metrics");
+          run_sql(*conn, "SELECT * FROM run_params");
+          ++reads;
+        } catch (const std::exception& e) {
+          std::string w = e.what();
+          if (w.find("no such table") == std::string::npos && w.find("not a lowbit results database") == std::string::npos) ++errors;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  auto r = run_lowbit("grid " + g + " --db " + db + " --workers 3 --threads-per-worker 1");
+  stop = true;
+  reader.join();
+  CHECK(r.code == 0);
+  CHECK(r.out.find("locked") == std::string::npos);
+  CHECK(errors == 0);
+  CHECK(reads > 10);
+  int64_t keys = scalar(db, "SELECT count(DISTINCT key) FROM metrics");
+  CHECK(scalar(db, "SELECT count(*) FROM metrics") == 8 * 2 * keys);
+}
+
+TEST_CASE("grid: bad input is exit 2 with one line, and nothing is written") {
+  TempDir d;
+  std::ofstream(d / "bad.json") << "{\n  \"name\": \"x\",\n  \"seeds\": 2,\n  \"axes\": {\"optim.lr\": [0.1,]}\n}";
+  auto r = run_lowbit("grid " + d / "bad.json --db " + d / "r.db");
+  CHECK(r.code == 2);
+  CHECK(r.out.rfind("lowbit: " + d / "bad.json" + ":4:", 0) == 0);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+  std::ofstream(d / "unknown.json") << R"({"name": "x", "variants": {"a": {}, "b": {"quant": {"methd": "ttq"}}}})";
+  auto u = run_lowbit("grid " + d / "unknown.json --db " + d / "r.db");
+  CHECK(u.code == 2);
+  CHECK(u.out == "lowbit: " + d / "unknown.json" + ": variants.b: unknown key 'quant.methd', did you mean 'quant.method'?\n");
+  auto nodir = run_lowbit("grid " + write_grid(d, 1, 1) + " --db " + d / "missing/r.db");
+  CHECK(nodir.code == 2);
+  CHECK(nodir.out == "lowbit: --db " + d / "missing/r.db" + ": directory " + d / "missing" +
+                         " does not exist (create it or choose another --db)\n");
+  struct stat st;
+  CHECK(::stat((d / "r.db").c_str(), &st) != 0);
+}

@@ -1,0 +1,76 @@
+#include <doctest/doctest.h>
+
+#include "core/error.h"
+#include "experiments/spec.h"
+
+using namespace lowbit;
+
+namespace {
+const char* kGrid = R"({
+  "name": "g",
+  "base": {"data": {"name": "synthetic"}, "epochs": 1},
+  "axes": {"optim.lr": [0.1, 0.05]},
+  "variants": {
+    "fp": {"quant.method": "fp"},
+    "ttq": {"quant": {"method": "ttq"}, "axes": {"quant.threshold": [0.05, 0.1, 0.2]}}
+  },
+  "exclude": [{"variant": "ttq", "optim.lr": 0.05, "quant.threshold": 0.2}],
+  "seeds": 2
+})";
+}  // namespace
+
+TEST_CASE("spec: axes x variants x seeds with excludes and per-variant axes") {
+  auto s = parse_experiment(kGrid, "g.json");
+  // fp: 2 lr x 2 seeds = 4; ttq: 2 lr x 3 thresholds x 2 seeds = 12, minus 1 x 2 seeds excluded.
+  CHECK(s.runs.size() == 4 + 12 - 2);
+  CHECK(s.axis_keys == std::vector<std::string>{"optim.lr", "quant.threshold"});
+  CHECK(s.runs[0].variant == "fp");
+  CHECK(s.runs[0].config.optim.lr == 0.1);
+  CHECK(s.runs[0].config.seed == 0);
+  CHECK(s.runs[1].config.seed == 1);
+  CHECK(s.runs[2].config.optim.lr == 0.05);
+  CHECK(s.runs[4].variant == "ttq");
+  CHECK(s.runs[4].config.quant.method == "ttq");
+  CHECK(s.runs[4].config.quant.threshold == 0.05);
+  CHECK(s.runs[4].varying == nlohmann::json{{"optim.lr", 0.1}, {"quant.threshold", 0.05}});
+  for (auto& r : s.runs) {
+    CHECK(r.config.name == "g");
+    CHECK(r.config.epochs == 1);
+    CHECK(r.config.data.name == "synthetic");
+    CHECK(!(r.variant == "ttq" && r.config.optim.lr == 0.05 && r.config.quant.threshold == 0.2));
+  }
+}
+
+TEST_CASE("spec: hashes are stable across key order and number spelling") {
+  auto a = parse_experiment(R"({"name": "x", "base": {"epochs": 2, "optim": {"lr": 0.1, "momentum": 0.9}}, "seeds": [3]})", "a");
+  auto b = parse_experiment(R"({"seeds": [3], "base": {"optim": {"momentum": 9e-1, "lr": 1.0e-1}, "epochs": 2.0}, "name": "x"})", "b");
+  REQUIRE(a.runs.size() == 1);
+  CHECK(a.runs[0].hash == b.runs[0].hash);
+  CHECK(a.runs[0].hash == config_hash(a.runs[0].config));
+}
+
+TEST_CASE("spec: one bad value anywhere fails the whole grid with file, place and key") {
+  CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "variants": {"a": {}, "b": {"optim": {"lrr": 1}}}})", "g.json"),
+                       "g.json: variants.b: unknown key 'optim.lrr', did you mean 'optim.lr'?", ConfigError);
+  CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "axes": {"quant.threshold": [0.05, 1.5]}})", "g.json"),
+                       "g.json: axes.quant.threshold[1]: quant.threshold: expected a number in (0, 1), got 1.5", ConfigError);
+  CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "varients": {}})", "g.json"),
+                       "g.json: unknown key 'varients', did you mean 'variants'? (experiment keys: name, description, base, axes, variants, exclude, seeds)",
+                       ConfigError);
+  CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "base": {"quant": {"method": "ttq", "threshold": {"conv9": 0.1}}}})", "g.json"),
+                       "g.json: variants.default: quant.threshold.conv9: matches no quantized layer, did you mean 'conv2'? (quantized: conv2, conv3)",
+                       ConfigError);
+  const std::string dup = "g.json: variant b {} seed 0 and variant a {} seed 0 are the same run (hash " +
+                          parse_experiment(R"({"name": "x"})", "h").runs[0].hash + "); make the variants differ or drop one";
+  CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "variants": {"a": {}, "b": {"epochs": 10}}})", "g.json"),
+                       dup.c_str(), ConfigError);
+}
+
+TEST_CASE("spec: a syntax error gives line and column") {
+  try {
+    parse_experiment("{\n  \"name\": \"x\",\n  \"seeds\": [1, 2,,]\n}", "g.json");
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()).rfind("g.json:3:18: syntax error", 0) == 0);
+  }
+}

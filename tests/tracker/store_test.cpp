@@ -1,0 +1,133 @@
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include "core/error.h"
+#include "experiments/spec.h"
+#include "tracker/queries.h"
+#include "tracker/store.h"
+#include "tests/test_util.h"
+
+using namespace lowbit;
+using namespace lowbit::test;
+
+namespace {
+std::vector<PlannedRun> planned(int n) {
+  std::vector<PlannedRun> out;
+  for (int i = 0; i < n; ++i) {
+    PlannedRun p;
+    p.config.seed = i;
+    p.config.quant.bits = 1 + i % 4;
+    p.config.quant.method = i % 2 ? "twn" : "dorefa";
+    p.hash = config_hash(p.config);
+    p.variant = i % 2 ? "twn" : "dorefa";
+    out.push_back(p);
+  }
+  return out;
+}
+int64_t scalar(Db& db, const std::string& sql) {
+  auto t = run_sql(db, sql);
+  return std::get<int64_t>(t.rows.at(0).at(0));
+}
+}  // namespace
+
+TEST_CASE("store: schema created through every migration; runs, claims and epochs recorded") {
+  TempDir d;
+  Store s(d / "r.db", Store::Open::kMigrate);
+  CHECK(s.schema_version() == Store::kSchemaVersion);
+  int64_t e = s.upsert_experiment("exp", "desc", "{}");
+  CHECK(s.add_runs(e, planned(6)) == 6);
+  CHECK(s.add_runs(e, planned(6)) == 0);  // same hashes: nothing new
+  Provenance p{"hostA", "lowbit worker", "cpu", 4242, 2};
+  auto c = s.claim(e, p);
+  REQUIRE(c);
+  EpochEvent ev{0, 2, {{"test_acc", 0.5}, {"train_loss", 1.0}}, {{"conv2", "sparsity", 0.3}}};
+  s.begin_run(c->id, 0);
+  s.write_epoch(c->id, ev);
+  s.finish_run(c->id, "done", "", {{"final_test_acc", 0.5}});
+  auto db = open_readonly(d / "r.db");
+  CHECK(scalar(*db, "SELECT count(*) FROM metrics") == 2);
+  CHECK(scalar(*db, "SELECT count(*) FROM layer_stats WHERE layer = 'conv2' AND epoch = 1") == 1);
+  CHECK(scalar(*db, "SELECT count(*) FROM runs WHERE status = 'done' AND host = 'hostA' AND pid = 4242 AND attempts = 1") == 1);
+  // Typed config values: SQL compares numbers as numbers.
+  CHECK(scalar(*db, "SELECT count(*) FROM run_params WHERE quant_bits <= 2 OR quant_method = 'twn'") == 5);
+  CHECK(scalar(*db, "SELECT count(*) FROM run_config WHERE key = 'optim.lr' AND value < 0.2") == 6);
+}
+
+TEST_CASE("store: a version-1 database migrates keeping all data") {
+  TempDir d;
+  {
+    Db v1(d / "old.db", Db::Mode::kReadWrite);
+    // The version-1 schema (docs/SCHEMA.md, history) with one finished run.
+    v1.exec(R"sql(
+CREATE TABLE schema_version(version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);
+CREATE TABLE experiments(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, spec_json TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE runs(id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL REFERENCES experiments(id), config_hash TEXT NOT NULL,
+  config_json TEXT NOT NULL, seed INTEGER NOT NULL, status TEXT NOT NULL, host TEXT, pid INTEGER, heartbeat_at REAL,
+  started_at TEXT, finished_at TEXT, git_commit TEXT, git_dirty INTEGER, lowbit_version TEXT, torch_version TEXT,
+  threads INTEGER, device TEXT, error TEXT, UNIQUE(experiment_id, config_hash));
+CREATE TABLE metrics(run_id INTEGER NOT NULL, epoch INTEGER NOT NULL, key TEXT NOT NULL, value REAL, PRIMARY KEY(run_id, epoch, key)) WITHOUT ROWID;
+CREATE TABLE layer_stats(run_id INTEGER NOT NULL, epoch INTEGER NOT NULL, layer TEXT NOT NULL, key TEXT NOT NULL, value REAL, PRIMARY KEY(run_id, epoch, layer, key)) WITHOUT ROWID;
+CREATE TABLE summaries(run_id INTEGER NOT NULL, key TEXT NOT NULL, value REAL, PRIMARY KEY(run_id, key)) WITHOUT ROWID;
+CREATE TABLE artifacts(run_id INTEGER NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT, PRIMARY KEY(run_id, kind));
+INSERT INTO experiments VALUES (1, 'old', '{}', '2026-01-01T00:00:00Z');
+INSERT INTO runs(id, experiment_id, config_hash, config_json, seed, status) VALUES (1, 1, 'abc', '{"quant": {"bits": 3}, "seed": 7}', 7, 'done');
+INSERT INTO metrics VALUES (1, 1, 'test_acc', 0.75);
+)sql");
+  }
+  Store s(d / "old.db", Store::Open::kMigrate);
+  CHECK(s.schema_version() == 2);
+  auto db = open_readonly(d / "old.db");
+  CHECK(scalar(*db, "SELECT count(*) FROM metrics WHERE value = 0.75") == 1);
+  CHECK(scalar(*db, "SELECT count(*) FROM runs WHERE variant = 'default' AND status = 'done'") == 1);
+  CHECK(scalar(*db, "SELECT value FROM run_config WHERE run_id = 1 AND key = 'quant.bits'") == 3);
+  CHECK(scalar(*db, "SELECT quant_bits FROM run_params WHERE run_id = 1") == 3);
+}
+
+TEST_CASE("store: read-only queries refuse every write and ATTACH") {
+  TempDir d;
+  { Store s(d / "r.db", Store::Open::kMigrate); }
+  auto db = open_readonly(d / "r.db");
+  for (const char* sql : {"DELETE FROM runs", "DROP TABLE runs", "UPDATE runs SET status = 'x'", "INSERT INTO diffs(sha256, diff) VALUES ('a', 'b')",
+                          "ATTACH DATABASE '/tmp/x.db' AS x", "CREATE TABLE t(x)", "PRAGMA journal_mode=DELETE"}) {
+    CHECK_THROWS_WITH_AS(run_sql(*db, sql),
+                         "refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH or PRAGMA writes)",
+                         StoreError);
+  }
+  CHECK(run_sql(*db, "SELECT count(*) FROM runs").rows.size() == 1);
+}
+
+TEST_CASE("store: stale running runs are reclaimed; claims never hand out a run twice") {
+  TempDir d;
+  Store s(d / "r.db", Store::Open::kMigrate);
+  int64_t e = s.upsert_experiment("exp", "", "{}");
+  s.add_runs(e, planned(40));
+  // A run claimed by a process that no longer exists on this host.
+  Provenance dead{host_name(), "x", "cpu", 999999, 1};
+  auto c = s.claim(e, dead);
+  REQUIRE(c);
+  CHECK(s.reclaim_stale(300) == 1);
+  // Four threads, each with its own connection, claim everything concurrently.
+  std::vector<std::thread> ts;
+  std::vector<std::vector<int64_t>> got(4);
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&, t] {
+      Store mine(d / "r.db", Store::Open::kExisting);
+      Provenance p{"h", "x", "cpu", 1000 + t, 1};
+      while (auto r = mine.claim(e, p)) got[t].push_back(r->id);
+    });
+  for (auto& t : ts) t.join();
+  std::set<int64_t> all;
+  size_t total = 0;
+  for (auto& g : got) total += g.size(), all.insert(g.begin(), g.end());
+  CHECK(total == 40);
+  CHECK(all.size() == 40);
+}
+
+TEST_CASE("store: a database path in a missing or read-only directory is a clear StoreError") {
+  CHECK_THROWS_WITH_AS(Store("/nonexistent_dir_lowbit/r.db", Store::Open::kMigrate),
+                       "/nonexistent_dir_lowbit/r.db: cannot create or open results database (unable to open database file); check that the directory exists and is writable, or choose another --db",
+                       StoreError);
+  CHECK_THROWS_WITH_AS(open_readonly("/nonexistent_dir_lowbit/r.db"),
+                       "/nonexistent_dir_lowbit/r.db: no such results database (run lowbit grid first, or pass --db)", StoreError);
+}

@@ -1,0 +1,42 @@
+// Read-only access to the results database for `lowbit status`, `lowbit query` and the
+// reports. Every function here opens or takes a read-only connection: a query can never
+// change recorded results.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tracker/sqlite.h"
+
+namespace lowbit {
+
+/// Opens `path` read-only; a missing file is a StoreError naming it (exit 2).
+std::unique_ptr<Db> open_readonly(const std::string& path);
+
+/// A table of values with column names.
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<std::vector<SqlValue>> rows;
+};
+
+/// Runs one read-only statement; INSERT/UPDATE/DELETE/DROP/CREATE/ATTACH are refused with
+/// StoreError("refused: queries are read-only ...").
+Table run_sql(Db& db, const std::string& sql);
+
+/// Runs with the keys that vary inside their experiment, the seed, status and final metrics.
+/// `where`: "key=value" filters on config keys (dotted paths) or variant / status / seed.
+Table query_runs(Db& db, const std::string& experiment, const std::vector<std::string>& where);
+
+/// The experiments, in creation order.
+std::vector<std::string> experiment_names(Db& db);
+
+/// Text of `t` as an aligned table, CSV (plain numbers, one header row) or JSON records.
+std::string format_table(const Table& t, const std::string& format);
+
+/// `lowbit status` text: per experiment the counts by status, the running runs with epoch
+/// and heartbeat age, and the completeness matrix (configurations x seeds).
+std::string status_report(Db& db, const std::string& experiment);
+
+}  // namespace lowbit

@@ -1,0 +1,317 @@
+#include "tracker/store.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+
+#include <torch/version.h>
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/provenance.h"
+#include "core/sha256.h"
+
+namespace lowbit {
+
+using nlohmann::json;
+
+std::string now_iso() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+double now_unix() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string host_name() {
+  char buf[256] = {0};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+std::vector<std::pair<std::string, SqlValue>> typed_config(const RunConfig& cfg) {
+  std::vector<std::pair<std::string, SqlValue>> out;
+  for (const auto& f : config_fields()) {
+    json v = f.get(cfg);
+    SqlValue s;
+    if (v.is_boolean()) s = int64_t(v.get<bool>());
+    else if (v.is_number_integer()) s = v.get<int64_t>();
+    else if (v.is_number()) s = v.get<double>();
+    else if (v.is_string()) s = v.get<std::string>();
+    else if (!v.is_null()) s = v.dump();
+    out.emplace_back(f.path, s);
+  }
+  return out;
+}
+
+namespace {
+
+// Schema history. Migration i takes a database from version i to i + 1. A new database
+// runs them all, so every migration is exercised by every test that opens a store.
+const char* kMigration1 = R"sql(
+CREATE TABLE schema_version(version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES (0);
+CREATE TABLE experiments(
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, spec_json TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE runs(
+  id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  config_hash TEXT NOT NULL, config_json TEXT NOT NULL, seed INTEGER NOT NULL,
+  status TEXT NOT NULL, host TEXT, pid INTEGER, heartbeat_at REAL, started_at TEXT, finished_at TEXT,
+  git_commit TEXT, git_dirty INTEGER, lowbit_version TEXT, torch_version TEXT, threads INTEGER,
+  device TEXT, error TEXT, UNIQUE(experiment_id, config_hash));
+CREATE TABLE metrics(run_id INTEGER NOT NULL REFERENCES runs(id), epoch INTEGER NOT NULL,
+  key TEXT NOT NULL, value REAL, PRIMARY KEY(run_id, epoch, key)) WITHOUT ROWID;
+CREATE TABLE layer_stats(run_id INTEGER NOT NULL REFERENCES runs(id), epoch INTEGER NOT NULL,
+  layer TEXT NOT NULL, key TEXT NOT NULL, value REAL, PRIMARY KEY(run_id, epoch, layer, key)) WITHOUT ROWID;
+CREATE TABLE summaries(run_id INTEGER NOT NULL REFERENCES runs(id), key TEXT NOT NULL, value REAL,
+  PRIMARY KEY(run_id, key)) WITHOUT ROWID;
+CREATE TABLE artifacts(run_id INTEGER NOT NULL REFERENCES runs(id), kind TEXT NOT NULL, path TEXT NOT NULL,
+  sha256 TEXT, PRIMARY KEY(run_id, kind));
+)sql";
+
+const char* kMigration2 = R"sql(
+ALTER TABLE experiments ADD COLUMN description TEXT NOT NULL DEFAULT '';
+CREATE TABLE diffs(id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, diff TEXT NOT NULL);
+ALTER TABLE runs ADD COLUMN variant TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE runs ADD COLUMN varying_json TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN compiler TEXT;
+ALTER TABLE runs ADD COLUMN command_line TEXT;
+ALTER TABLE runs ADD COLUMN diff_id INTEGER REFERENCES diffs(id);
+CREATE TABLE run_config(run_id INTEGER NOT NULL REFERENCES runs(id), key TEXT NOT NULL, value,
+  PRIMARY KEY(run_id, key)) WITHOUT ROWID;
+CREATE INDEX runs_by_status ON runs(experiment_id, status);
+CREATE INDEX run_config_by_key ON run_config(key, value);
+)sql";
+
+}  // namespace
+
+Store::Store(const std::string& path, Open how) : db_(path, Db::Mode::kReadWrite) {
+  if (how == Open::kMigrate) {
+    // WAL lets readers (status, query, reports) run while workers write.
+    {
+      auto st = db_.prepare("PRAGMA journal_mode=WAL");
+      if (st.step() && st.get_text(0) != "wal")
+        throw StoreError(path + ": cannot use WAL mode (journal_mode " + st.get_text(0) +
+                             "); keep the database on a local disk, not a network file system", true);
+    }  // the statement must be finished before the migration's transaction commits
+    migrate();
+  } else if (schema_version() != kSchemaVersion) {
+    throw StoreError(fmt::format("{}: schema version {} (this lowbit uses {}); run lowbit grid on it once to migrate",
+                                 path, schema_version(), kSchemaVersion), true);
+  }
+  db_.exec("PRAGMA synchronous=NORMAL");
+}
+
+int Store::schema_version() {
+  auto t = db_.prepare("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'");
+  t.step();
+  if (t.get_int(0) == 0) return 0;
+  auto v = db_.prepare("SELECT version FROM schema_version");
+  return v.step() ? int(v.get_int(0)) : 0;
+}
+
+void Store::migrate() {
+  Transaction tx(db_);
+  int v = schema_version();
+  if (v > kSchemaVersion)
+    throw StoreError(fmt::format("{}: schema version {} is newer than this lowbit ({}); upgrade lowbit", db_.path(), v, kSchemaVersion), true);
+  if (v < 1) {
+    db_.exec(kMigration1);
+    db_.exec("UPDATE schema_version SET version = 1");
+  }
+  if (v < 2) {
+    db_.exec(kMigration2);
+    // Backfill the typed config rows of runs recorded under version 1.
+    auto runs = db_.prepare("SELECT id, config_json FROM runs");
+    auto ins = db_.prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
+    while (runs.step()) {
+      RunConfig cfg;
+      apply_json(cfg, json::parse(runs.get_text(1)), "run " + std::to_string(runs.get_int(0)));
+      for (auto& [k, val] : typed_config(cfg)) ins.bind(1, runs.get_int(0)).bind(2, k).bind(3, val), ins.run();
+    }
+    db_.exec("UPDATE schema_version SET version = 2");
+  }
+  create_views();
+  tx.commit();
+}
+
+void Store::create_views() {
+  // run_params: one row per run, one column per config key (dots as underscores), typed, so
+  // that `SELECT * FROM run_params WHERE quant_bits <= 2 OR quant_method = 'twn'` works.
+  std::string cols;
+  for (const auto& f : config_fields()) {
+    std::string c = f.path;
+    std::replace(c.begin(), c.end(), '.', '_');
+    cols += fmt::format(",\n  MAX(CASE WHEN c.key = '{}' THEN c.value END) AS \"{}\"", f.path, c);
+  }
+  db_.exec("DROP VIEW IF EXISTS run_params");
+  db_.exec("CREATE VIEW run_params AS SELECT r.id AS run_id, e.name AS experiment, r.variant, r.status, r.config_hash" + cols +
+           "\nFROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN run_config c ON c.run_id = r.id GROUP BY r.id");
+}
+
+int64_t Store::upsert_experiment(const std::string& name, const std::string& description, const std::string& spec_json) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  db_.prepare("INSERT INTO experiments(name, description, spec_json, created_at) VALUES (?, ?, ?, ?) "
+              "ON CONFLICT(name) DO UPDATE SET spec_json = excluded.spec_json, description = excluded.description")
+      .bind(1, name).bind(2, description).bind(3, spec_json).bind(4, now_iso()).run();
+  auto q = db_.prepare("SELECT id FROM experiments WHERE name = ?");
+  q.bind(1, name).step();
+  int64_t id = q.get_int(0);
+  tx.commit();
+  return id;
+}
+
+int64_t Store::experiment_id(const std::string& name) {
+  auto q = db_.prepare("SELECT id FROM experiments WHERE name = ?");
+  if (!q.bind(1, name).step()) throw StoreError(db_.path() + ": no experiment '" + name + "'", true);
+  return q.get_int(0);
+}
+
+int Store::add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  auto ins = db_.prepare(
+      "INSERT OR IGNORE INTO runs(experiment_id, config_hash, config_json, seed, status, variant, varying_json) "
+      "VALUES (?, ?, ?, ?, 'pending', ?, ?)");
+  auto cfg_ins = db_.prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
+  int added = 0;
+  for (const auto& r : runs) {
+    ins.bind(1, experiment_id).bind(2, r.hash).bind(3, to_json(r.config).dump()).bind(4, r.config.seed)
+        .bind(5, r.variant).bind(6, r.varying.dump());
+    ins.run();
+    if (db_.changes() == 0) continue;
+    ++added;
+    int64_t id = db_.last_insert_id();
+    for (auto& [k, v] : typed_config(r.config)) cfg_ins.bind(1, id).bind(2, k).bind(3, v), cfg_ins.run();
+  }
+  tx.commit();
+  return added;
+}
+
+int Store::reclaim_stale(double stale_seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  const std::string host = host_name();
+  const double now = now_unix();
+  auto q = db_.prepare("SELECT id, host, pid, heartbeat_at FROM runs WHERE status = 'running'");
+  std::vector<int64_t> stale;
+  while (q.step()) {
+    bool gone = q.get_text(1) == host && q.get_int(2) > 0 && ::kill(pid_t(q.get_int(2)), 0) != 0 && errno == ESRCH;
+    bool silent = !q.is_null(3) && now - q.get_double(3) > stale_seconds;
+    if (gone || silent) stale.push_back(q.get_int(0));
+  }
+  auto up = db_.prepare("UPDATE runs SET status = 'interrupted', error = ? WHERE id = ? AND status = 'running'");
+  for (int64_t id : stale) up.bind(1, "worker process gone; reclaimed at " + now_iso()).bind(2, id), up.run();
+  tx.commit();
+  return int(stale.size());
+}
+
+int Store::retry_failed(int64_t experiment_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  db_.prepare("UPDATE runs SET status = 'pending', error = NULL WHERE experiment_id = ? AND status IN ('failed', 'diverged')")
+      .bind(1, experiment_id).run();
+  int n = db_.changes();
+  tx.commit();
+  return n;
+}
+
+std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  auto q = db_.prepare("SELECT id, config_json, config_hash FROM runs WHERE experiment_id = ? AND "
+                       "status IN ('pending', 'interrupted') ORDER BY id LIMIT 1");
+  if (!q.bind(1, experiment_id).step()) return std::nullopt;
+  ClaimedRun c;
+  c.id = q.get_int(0);
+  apply_json(c.config, json::parse(q.get_text(1)), "run " + std::to_string(c.id));
+  c.hash = q.get_text(2);
+  // The build's uncommitted diff, stored once per distinct diff.
+  SqlValue diff_id;
+  std::string diff = build_git_diff();
+  if (!diff.empty()) {
+    std::string sha = sha256_hex(diff);
+    db_.prepare("INSERT OR IGNORE INTO diffs(sha256, diff) VALUES (?, ?)").bind(1, sha).bind(2, diff).run();
+    auto d = db_.prepare("SELECT id FROM diffs WHERE sha256 = ?");
+    d.bind(1, sha).step();
+    diff_id = d.get_int(0);
+  }
+  db_.prepare("UPDATE runs SET status = 'running', host = ?, pid = ?, heartbeat_at = ?, "
+              "started_at = COALESCE(started_at, ?), finished_at = NULL, attempts = attempts + 1, threads = ?, "
+              "device = ?, git_commit = ?, git_dirty = ?, diff_id = ?, lowbit_version = ?, torch_version = ?, "
+              "compiler = ?, command_line = ?, error = NULL WHERE id = ?")
+      .bind(1, p.host).bind(2, p.pid).bind(3, now_unix()).bind(4, now_iso()).bind(5, p.threads).bind(6, p.device)
+      .bind(7, build_git_commit()).bind(8, int64_t(build_git_dirty())).bind(9, diff_id).bind(10, LOWBIT_VERSION)
+      .bind(11, TORCH_VERSION).bind(12, LOWBIT_CXX_COMPILER).bind(13, p.command_line).bind(14, c.id).run();
+  tx.commit();
+  return c;
+}
+
+void Store::begin_run(int64_t run_id, int64_t start_epoch) {
+  // A resumed run restarts at start_epoch: rows of that epoch and later are rewritten.
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  for (const char* t : {"metrics", "layer_stats"})
+    db_.prepare(std::string("DELETE FROM ") + t + " WHERE run_id = ? AND epoch > ?").bind(1, run_id).bind(2, start_epoch).run();
+  db_.prepare("UPDATE runs SET epoch = ?, heartbeat_at = ? WHERE id = ?").bind(1, start_epoch).bind(2, now_unix()).bind(3, run_id).run();
+  tx.commit();
+}
+
+void Store::write_epoch(int64_t run_id, const EpochEvent& e) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  const int64_t epoch = e.epoch + 1;  // 1-based, as people count epochs
+  auto m = db_.prepare("INSERT OR REPLACE INTO metrics(run_id, epoch, key, value) VALUES (?, ?, ?, ?)");
+  for (const auto& [k, v] : e.metrics) m.bind(1, run_id).bind(2, epoch).bind(3, k).bind(4, v), m.run();
+  auto l = db_.prepare("INSERT OR REPLACE INTO layer_stats(run_id, epoch, layer, key, value) VALUES (?, ?, ?, ?, ?)");
+  for (const auto& s : e.layers) l.bind(1, run_id).bind(2, epoch).bind(3, s.layer).bind(4, s.key).bind(5, s.value), l.run();
+  db_.prepare("UPDATE runs SET epoch = ?, heartbeat_at = ? WHERE id = ?").bind(1, epoch).bind(2, now_unix()).bind(3, run_id).run();
+  tx.commit();
+}
+
+void Store::finish_run(int64_t run_id, const std::string& status, const std::string& error,
+                       const std::map<std::string, double>& summary) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  auto s = db_.prepare("INSERT OR REPLACE INTO summaries(run_id, key, value) VALUES (?, ?, ?)");
+  for (const auto& [k, v] : summary) s.bind(1, run_id).bind(2, k).bind(3, v), s.run();
+  db_.prepare("UPDATE runs SET status = ?, error = ?, finished_at = ?, heartbeat_at = ? WHERE id = ?")
+      .bind(1, status).bind(2, error.empty() ? SqlValue() : SqlValue(error)).bind(3, now_iso()).bind(4, now_unix())
+      .bind(5, run_id).run();
+  tx.commit();
+}
+
+void Store::heartbeat(int64_t run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  db_.prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'").bind(1, now_unix()).bind(2, run_id).run();
+  tx.commit();
+}
+
+void Store::add_artifact(int64_t run_id, const std::string& kind, const std::string& path, const std::string& sha) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  db_.prepare("INSERT OR REPLACE INTO artifacts(run_id, kind, path, sha256) VALUES (?, ?, ?, ?)")
+      .bind(1, run_id).bind(2, kind).bind(3, path).bind(4, sha).run();
+  tx.commit();
+}
+
+std::map<std::string, int64_t> Store::counts(int64_t experiment_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, int64_t> out;
+  auto q = db_.prepare("SELECT status, count(*) FROM runs WHERE experiment_id = ? GROUP BY status");
+  q.bind(1, experiment_id);
+  while (q.step()) out[q.get_text(0)] = q.get_int(1);
+  return out;
+}
+
+}  // namespace lowbit

@@ -1,0 +1,110 @@
+// The results database. Every write of lowbit's results goes through Store; every read for
+// status, query and reports goes through the read-only functions in tracker/queries.h.
+//
+// Concurrency: SQLite in WAL mode with a 30 s busy timeout; every writing transaction is
+// BEGIN IMMEDIATE; one connection per process (the heartbeat thread shares it under
+// SQLite's serialized mode). The schema is created or migrated by open(kMigrate) only, which
+// `lowbit grid` does once before its workers start; workers open with kExisting and refuse a
+// database of another schema version.
+#pragma once
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config/run_config.h"
+#include "core/train/observer.h"
+#include "tracker/sqlite.h"
+
+namespace lowbit {
+
+/// A run as a grid plans it.
+struct PlannedRun {
+  RunConfig config;
+  std::string hash;
+  std::string variant;
+  nlohmann::json varying;  ///< the axis values of this run ({key: value}), for display
+};
+
+/// What a process records about itself when it claims a run.
+struct Provenance {
+  std::string host, command_line, device = "cpu";
+  int64_t pid = 0, threads = 1;
+};
+
+struct ClaimedRun {
+  int64_t id;
+  RunConfig config;
+  std::string hash;
+};
+
+class Store {
+ public:
+  static constexpr int kSchemaVersion = 2;
+  enum class Open { kMigrate, kExisting };
+
+  /// Opens `path` for writing. kMigrate creates the file and schema or migrates an older
+  /// schema (keeping all data); kExisting requires the current schema version.
+  Store(const std::string& path, Open how);
+  Db& db() { return db_; }
+  int schema_version();
+
+  /// Inserts the experiment if new (spec updated when changed); returns its id.
+  int64_t upsert_experiment(const std::string& name, const std::string& description, const std::string& spec_json);
+  /// Inserts runs not yet present (by config hash) as pending; returns how many were new.
+  int add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs);
+  int64_t experiment_id(const std::string& name);
+
+  /// Marks `running` runs whose process is gone (same host, pid not alive) or whose heartbeat
+  /// is older than `stale_seconds` as interrupted; returns how many.
+  int reclaim_stale(double stale_seconds);
+  /// Failed and diverged runs of the experiment back to pending; returns how many.
+  int retry_failed(int64_t experiment_id);
+
+  /// Atomically claims the next pending or interrupted run of the experiment.
+  std::optional<ClaimedRun> claim(int64_t experiment_id, const Provenance& p);
+
+  /// Run lifecycle writes (each one IMMEDIATE transaction).
+  void begin_run(int64_t run_id, int64_t start_epoch);
+  void write_epoch(int64_t run_id, const EpochEvent& e);
+  void finish_run(int64_t run_id, const std::string& status, const std::string& error,
+                  const std::map<std::string, double>& summary);
+  void heartbeat(int64_t run_id);
+  void add_artifact(int64_t run_id, const std::string& kind, const std::string& path, const std::string& sha256);
+
+  /// Status counts of an experiment's runs.
+  std::map<std::string, int64_t> counts(int64_t experiment_id);
+
+ private:
+  void migrate();
+  void create_views();
+  Db db_;
+  std::mutex mu_;  // the heartbeat thread and the trainer share the connection
+};
+
+/// The config as typed (key, value) rows: numbers as numbers so SQL compares them.
+std::vector<std::pair<std::string, SqlValue>> typed_config(const RunConfig& cfg);
+
+/// Current time as ISO-8601 UTC text and as Unix seconds.
+std::string now_iso();
+double now_unix();
+std::string host_name();
+
+/// An Observer that writes a claimed run's events into the store.
+class TrackerObserver : public Observer {
+ public:
+  TrackerObserver(Store& store, int64_t run_id) : store_(store), run_id_(run_id) {}
+  void on_run_start(const RunStartEvent& e) override { store_.begin_run(run_id_, e.start_epoch); }
+  void on_epoch_end(const EpochEvent& e) override { store_.write_epoch(run_id_, e); }
+  void on_run_end(const RunEndEvent& e) override { store_.finish_run(run_id_, e.status, e.error, e.summary); }
+
+ private:
+  Store& store_;
+  int64_t run_id_;
+};
+
+}  // namespace lowbit
