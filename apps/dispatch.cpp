@@ -16,6 +16,7 @@ const std::vector<Command>& commands() {
       {"train", "train one run from a JSON config", cmd_train},
       {"grid", "run an experiment grid (axes x variants x seeds) into the results database", cmd_grid},
       {"status", "counts, running runs and the completeness matrix of each experiment", cmd_status},
+      {"report", "tables with error bars (md, csv, tex), energy and cost tables, curves", cmd_report},
       {"query", "list runs with their varying keys and final metrics, or run read-only SQL", cmd_query},
       {"export", "pack a checkpoint's quantized layers (2 bits per ternary weight) into a .lbt file", cmd_export},
       {"eval", "test accuracy of a checkpoint or a packed model", cmd_eval},

@@ -22,6 +22,7 @@ class BopImpl : public WeightQuantizer {
   void collect_stats(const torch::Tensor& w, StatMap& out) override;
   bool supports_pack() const override { return true; }
   PackedWeight pack(const torch::Tensor& w) override;
+  int weight_bits() const override { return 1; }
   std::string describe() const override;
 
   double gamma, tau;

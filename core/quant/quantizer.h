@@ -37,6 +37,8 @@ class WeightQuantizer : public torch::nn::Module {
   /// the quantizer's values form a small per-layer table.
   virtual bool supports_pack() const { return false; }
   virtual PackedWeight pack(const torch::Tensor& w) { return {}; }
+  /// Bits per stored weight (2 for ternary, 1 for binary, k for k-bit): packed size and energy.
+  virtual int weight_bits() const = 0;
   /// Parameters that are scales (excluded from weight decay unless asked).
   virtual std::vector<torch::Tensor> scale_parameters() { return {}; }
   /// Called by the trainer at the start of every step with the training progress

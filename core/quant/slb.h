@@ -40,6 +40,11 @@ class SLBImpl : public WeightQuantizer {
   std::vector<torch::Tensor> scale_parameters() override;
   void set_progress(double t, int64_t epochs) override;
   void set_force_hard(bool on) override { force_hard_ = on; }
+  int weight_bits() const override {
+    int b = 1;
+    while ((int64_t(1) << b) < values.size(0)) ++b;
+    return b;
+  }
   std::string describe() const override;
   /// Values V (times the learned scale, if any), shape (K).
   torch::Tensor value_tensor() const;

@@ -18,6 +18,7 @@ class SignImpl : public WeightQuantizer {
   void collect_stats(const torch::Tensor& w, StatMap& out) override;
   bool supports_pack() const override { return true; }
   PackedWeight pack(const torch::Tensor& w) override;
+  int weight_bits() const override { return 1; }
   std::string describe() const override { return "Sign(scaling=" + scaling + ")"; }
   torch::Tensor alpha(const torch::Tensor& w) const;
   std::string scaling;  ///< none | layer | channel. Default: layer.
@@ -31,6 +32,7 @@ class DoReFaImpl : public WeightQuantizer {
   void collect_stats(const torch::Tensor& w, StatMap& out) override;
   bool supports_pack() const override { return true; }
   PackedWeight pack(const torch::Tensor& w) override;
+  int weight_bits() const override { return bits; }
   std::string describe() const override { return "DoReFa(bits=" + std::to_string(bits) + ")"; }
   int bits;  ///< 1..8
 };

@@ -29,6 +29,7 @@ class TTQImpl : public WeightQuantizer {
   bool supports_pack() const override { return true; }
   PackedWeight pack(const torch::Tensor& w) override;
   std::vector<torch::Tensor> scale_parameters() override { return {wp, wn}; }
+  int weight_bits() const override { return 2; }
   std::string describe() const override;
   /// The threshold delta for latent weight w (in the units of w).
   double delta(const torch::Tensor& w) const;

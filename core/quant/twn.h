@@ -13,6 +13,7 @@ class TWNImpl : public WeightQuantizer {
   void collect_stats(const torch::Tensor& w, StatMap& out) override;
   bool supports_pack() const override { return true; }
   PackedWeight pack(const torch::Tensor& w) override;
+  int weight_bits() const override { return 2; }
   std::string describe() const override { return "TWN(delta=0.7*mean|w|)"; }
   /// delta and alpha of w.
   static std::pair<double, double> delta_alpha(const torch::Tensor& w);

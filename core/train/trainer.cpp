@@ -394,6 +394,11 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     // ---- per-layer statistics ----
     for (size_t i = 0; i < all_layers.size(); ++i) {
       auto& l = all_layers[i];
+      // Shape facts for the energy and size tables: MACs per example, bits per weight.
+      ev.layers.push_back({l.name, "macs", double(l.layer->macs())});
+      ev.layers.push_back({l.name, "weights", double(l.layer->weight.numel())});
+      if (l.first) ev.layers.push_back({l.name, "first", 1.0});
+      ev.layers.push_back({l.name, "weight_bits", double(l.layer->quantizer() ? l.layer->quantizer()->weight_bits() : 32)});
       if (grad_norm[i].defined()) ev.layers.push_back({l.name, "grad_norm", grad_norm[i].item<double>() / double(nb)});
       if (auto& q = l.layer->quantizer()) {
         StatMap s;
@@ -464,6 +469,17 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
   for (auto& p : model->parameters())
     if (p.requires_grad() || !frozen.count(key_of(p))) param_bytes += double(p.numel() * p.element_size());
   s["param_bytes"] = param_bytes;
+  // Deployed size: quantized layers at their bits per weight, everything else float32
+  // (lowbit export writes this plus a small header).
+  double packed = 0;
+  for (auto& l : all_layers) {
+    auto& q = l.layer->quantizer();
+    packed += q ? std::ceil(double(l.layer->weight.numel() * q->weight_bits()) / 8.0) : 4.0 * double(l.layer->weight.numel());
+    if (l.layer->bias.defined()) packed += 4.0 * double(l.layer->bias.numel());
+  }
+  for (const auto& m : model->modules(false))
+    if (auto bn = std::dynamic_pointer_cast<StateBatchNormImpl>(m)) packed += 4.0 * 2 * double(bn->weight.numel());
+  s["packed_model_bytes"] = packed;
   s["peak_rss_bytes"] = double(peak_rss_bytes());
   s["wall_seconds"] = seconds_since(run_t0);
   if (epochs_run > 0) s["mean_epoch_seconds"] = epoch_seconds_sum / double(epochs_run);

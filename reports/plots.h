@@ -1,0 +1,33 @@
+// Curves with gnuplot: one mean line and a ±std band over seeds per group, written as SVG
+// and PNG. Without gnuplot nothing is drawn and the caller says so; tables never depend on it.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace lowbit {
+
+/// One curve: a label and, per x, the values over seeds.
+struct Series {
+  std::string label;
+  std::vector<double> x, mean, std;
+};
+
+/// One point of a scatter with error bars (Pareto plot).
+struct Point {
+  std::string label;
+  double x, y, yerr;
+};
+
+/// True when a gnuplot binary is on PATH.
+bool gnuplot_available();
+
+/// Draws `series` into out_dir/name.svg and name.png; returns the files written.
+std::vector<std::string> plot_lines(const std::string& out_dir, const std::string& name, const std::string& title,
+                                    const std::string& xlabel, const std::string& ylabel, const std::vector<Series>& series,
+                                    bool logy = false);
+
+/// Accuracy against size: one point per group with CI whiskers, log x.
+std::vector<std::string> plot_points(const std::string& out_dir, const std::string& name, const std::string& title,
+                                     const std::string& xlabel, const std::string& ylabel, const std::vector<Point>& points);
+
+}  // namespace lowbit

@@ -1,0 +1,34 @@
+// `lowbit report`: the paper's tables and curves for one experiment, from the database only.
+// Writes into out_dir: report.md (tables inline, plots linked, provenance footer),
+// <table>.csv / .tex / .md for each table, and the plots as SVG and PNG.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace lowbit {
+
+struct ReportOptions {
+  std::string db = "results/results.db";
+  std::string experiment;
+  std::string out_dir;                 ///< default results/<experiment>
+  std::vector<std::string> rows;       ///< grouping keys; default variant + the experiment's axes
+  std::vector<std::string> cols;       ///< keys whose values become columns; default none
+  std::string metric = "test_acc:final";
+  std::vector<std::string> formats = {"md", "csv", "tex"};
+  double ci = 0;                       ///< e.g. 95: Student-t CI instead of the std
+  std::string baseline;                ///< variant for Welch's t-test
+  std::string table = "all";           ///< main | cost | layers | energy | all
+  bool plots = true;
+};
+
+struct ReportResult {
+  std::string report_md;
+  std::vector<std::string> files;
+  std::vector<std::string> warnings;
+};
+
+/// Throws StoreError/ConfigError (exit 2) for a missing experiment or metric (listing the
+/// valid ones), an experiment with no finished run, or an output directory that cannot be written.
+ReportResult write_report(const ReportOptions& opt);
+
+}  // namespace lowbit

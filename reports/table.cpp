@@ -1,0 +1,205 @@
+#include "reports/table.h"
+
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+namespace lowbit {
+
+using nlohmann::json;
+
+std::string key_value(const RunData& r, const std::string& key) {
+  if (key == "variant") return r.variant;
+  if (key == "seed") return std::to_string(r.seed);
+  if (r.varying.is_object() && r.varying.contains(key) && r.varying[key].is_null()) return "";
+  std::string ptr = "/" + key;
+  std::replace(ptr.begin(), ptr.end(), '.', '/');
+  json::json_pointer p(ptr);
+  if (!r.config.contains(p)) return "";
+  const json& v = r.config[p];
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) return fmt::format("{}", v.get<double>());
+  return v.dump();
+}
+
+AggTable aggregate(const std::string& name, const std::string& title, const ExperimentData& e,
+                   const std::vector<std::string>& row_keys, const std::vector<ColumnSpec>& cols, const TableOptions& opt) {
+  AggTable t;
+  t.name = name;
+  t.title = title;
+  t.row_keys = row_keys;
+  t.cols = cols;
+  t.opt = opt;
+  std::map<std::vector<std::string>, size_t> index;
+  std::vector<std::vector<std::vector<double>>> values;
+  std::vector<std::vector<int>> requested;
+  for (const auto& r : e.runs) {
+    std::vector<std::string> key;
+    for (auto& k : row_keys) key.push_back(key_value(r, k));
+    auto it = index.find(key);
+    if (it == index.end()) {
+      it = index.emplace(key, t.rows.size()).first;
+      t.rows.push_back(key);
+      values.emplace_back(cols.size());
+      requested.emplace_back(cols.size(), 0);
+    }
+    for (size_t c = 0; c < cols.size(); ++c) {
+      if (cols[c].filter && !cols[c].filter(r)) continue;
+      ++requested[it->second][c];
+      if (r.status != "done") continue;
+      if (auto v = cols[c].value(r)) values[it->second][c].push_back(*v);
+    }
+  }
+  t.cells.assign(t.rows.size(), std::vector<Cell>(cols.size()));
+  for (size_t i = 0; i < t.rows.size(); ++i)
+    for (size_t c = 0; c < cols.size(); ++c) {
+      Cell& cell = t.cells[i][c];
+      cell.s = summarize(values[i][c]);
+      cell.requested = requested[i][c];
+      cell.ci = opt.ci_level > 0 ? ci_half_width(cell.s, opt.ci_level) : 0;
+    }
+  // Best per column (by mean, among cells with data).
+  for (size_t c = 0; c < cols.size(); ++c) {
+    int best = -1;
+    for (size_t i = 0; i < t.rows.size(); ++i) {
+      if (t.cells[i][c].s.n == 0) continue;
+      double m = t.cells[i][c].s.mean, bm = best < 0 ? 0 : t.cells[size_t(best)][c].s.mean;
+      if (best < 0 || (cols[c].lower_better ? m < bm : m > bm)) best = int(i);
+    }
+    if (best >= 0) t.cells[size_t(best)][c].best = true;
+  }
+  // Welch's t-test against the baseline row (the first row whose variant is the baseline).
+  if (!opt.baseline.empty()) {
+    auto vpos = std::find(row_keys.begin(), row_keys.end(), "variant") - row_keys.begin();
+    int base = -1;
+    for (size_t i = 0; i < t.rows.size() && base < 0; ++i)
+      if (size_t(vpos) < row_keys.size() && t.rows[i][size_t(vpos)] == opt.baseline) base = int(i);
+    if (base >= 0)
+      for (size_t i = 0; i < t.rows.size(); ++i)
+        for (size_t c = 0; c < cols.size(); ++c)
+          if (int(i) != base) t.cells[i][c].p = welch_test(t.cells[i][c].s, t.cells[size_t(base)][c].s).p;
+  }
+  int n_max = 0;
+  for (auto& row : t.cells)
+    for (auto& cell : row) n_max = std::max(n_max, cell.requested);
+  t.spread_note = opt.ci_level > 0
+                      ? fmt::format("mean ± {:.0f}% confidence half-width (Student's t, n - 1 degrees of freedom) over seeds, (n) finished seeds",
+                                    opt.ci_level * 100)
+                      : "mean ± standard deviation (n - 1) over seeds, (n) finished seeds";
+  t.spread_note += "; best per column in bold; † fewer finished seeds than requested (not averaged silently: n shows it)";
+  if (!opt.baseline.empty()) t.spread_note += "; * p < 0.05, ** p < 0.01 (Welch's t-test against " + opt.baseline + ")";
+  return t;
+}
+
+namespace {
+
+std::string number(const ColumnSpec& c, double v) {
+  double x = v * (c.percent ? 100.0 : c.scale);
+  if (c.percent) return fmt::format("{:.2f}", x);
+  double a = std::fabs(x);
+  if (a == 0) return "0";
+  if (a >= 1000) return fmt::format("{:.0f}", x);
+  if (a >= 100) return fmt::format("{:.1f}", x);
+  if (a >= 1) return fmt::format("{:.2f}", x);
+  return fmt::format("{:.3g}", x);
+}
+
+std::string stars(double p) { return p < 0 || std::isnan(p) ? "" : p < 0.01 ? "**" : p < 0.05 ? "*" : ""; }
+
+// "mean ± spread (n)" with markers; `tex` selects LaTeX spelling.
+std::string cell_text(const AggTable& t, size_t i, size_t c, bool tex) {
+  const Cell& cell = t.cells[i][c];
+  const ColumnSpec& col = t.cols[c];
+  if (cell.requested == 0) return tex ? "--" : "";
+  if (cell.s.n == 0) return fmt::format("– (0/{})", cell.requested);
+  double spread = t.opt.ci_level > 0 ? cell.ci : cell.s.std;
+  std::string core = number(col, cell.s.mean);
+  if (cell.s.n > 1 && !std::isnan(spread)) core += (tex ? " \\pm " : " ± ") + number(col, spread);
+  if (tex) core = cell.best ? "$\\mathbf{" + core + "}$" : "$" + core + "$";
+  else if (cell.best) core = "**" + core + "**";
+  std::string out = core + fmt::format(" ({})", cell.s.n);
+  if (cell.incomplete()) out += tex ? "$^\\dagger$" : "†";
+  std::string s = stars(cell.p);
+  if (!s.empty()) out += tex ? "$^{" + s + "}$" : s;
+  return out;
+}
+
+std::string tex_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '_' || c == '%' || c == '&' || c == '#' || c == '$' || c == '{' || c == '}') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string render_markdown(const AggTable& t) {
+  std::string out = "**" + t.title + "** — " + t.spread_note + ".\n\n|";
+  for (auto& k : t.row_keys) out += " " + k + " |";
+  for (auto& c : t.cols) out += " " + c.label + " |";
+  out += "\n|";
+  for (size_t i = 0; i < t.row_keys.size(); ++i) out += " --- |";
+  for (size_t i = 0; i < t.cols.size(); ++i) out += " ---: |";
+  out += "\n";
+  for (size_t i = 0; i < t.rows.size(); ++i) {
+    out += "|";
+    for (auto& v : t.rows[i]) out += " " + v + " |";
+    for (size_t c = 0; c < t.cols.size(); ++c) out += " " + cell_text(t, i, c, false) + " |";
+    out += "\n";
+  }
+  return out;
+}
+
+std::string render_csv(const AggTable& t) {
+  auto q = [](const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string o = "\"";
+    for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return o + "\"";
+  };
+  auto num = [](double v) { return std::isnan(v) ? std::string() : fmt::format("{}", v); };
+  std::string out;
+  for (auto& k : t.row_keys) out += q(k) + ",";
+  out += "column,mean,std,n,requested,ci_low,ci_high,p_value,incomplete,best\n";
+  for (size_t i = 0; i < t.rows.size(); ++i)
+    for (size_t c = 0; c < t.cols.size(); ++c) {
+      const Cell& cell = t.cells[i][c];
+      if (cell.requested == 0) continue;
+      for (auto& v : t.rows[i]) out += q(v) + ",";
+      double ci = t.opt.ci_level > 0 ? cell.ci : ci_half_width(cell.s, 0.95);
+      out += q(t.cols[c].label) + "," + (cell.s.n ? num(cell.s.mean) : "") + "," + (cell.s.n ? num(cell.s.std) : "") + "," +
+             std::to_string(cell.s.n) + "," + std::to_string(cell.requested) + "," +
+             (cell.s.n > 1 ? num(cell.s.mean - ci) : "") + "," + (cell.s.n > 1 ? num(cell.s.mean + ci) : "") + "," +
+             (cell.p >= 0 ? num(cell.p) : "") + "," + (cell.incomplete() ? "1" : "0") + "," + (cell.best ? "1" : "0") + "\n";
+    }
+  return out;
+}
+
+std::string render_latex(const AggTable& t) {
+  std::string spec(t.row_keys.size(), 'l');
+  spec += std::string(t.cols.size(), 'r');
+  std::string note = t.spread_note;
+  for (auto [from, to] : {std::pair<std::string, std::string>{"±", "$\\pm$"}, {"†", "$^\\dagger$"}, {"<", "$<$"}})
+    for (size_t p = 0; (p = note.find(from, p)) != std::string::npos; p += to.size()) note.replace(p, from.size(), to);
+  std::string out = "\\begin{table}[t]\n\\centering\n\\caption{" + tex_escape(t.title) + ": " + note + ".}\n\\label{tab:" +
+                    t.name + "}\n\\begin{tabular}{" + spec + "}\n\\toprule\n";
+  std::vector<std::string> head;
+  for (auto& k : t.row_keys) head.push_back(tex_escape(k));
+  for (auto& c : t.cols) head.push_back(tex_escape(c.label));
+  for (size_t i = 0; i < head.size(); ++i) out += (i ? " & " : "") + head[i];
+  out += " \\\\\n\\midrule\n";
+  for (size_t i = 0; i < t.rows.size(); ++i) {
+    std::vector<std::string> parts;
+    for (auto& v : t.rows[i]) parts.push_back(tex_escape(v));
+    for (size_t c = 0; c < t.cols.size(); ++c) parts.push_back(cell_text(t, i, c, true));
+    for (size_t k = 0; k < parts.size(); ++k) out += (k ? " & " : "") + parts[k];
+    out += " \\\\\n";
+  }
+  out += "\\bottomrule\n\\end{tabular}\n\\end{table}\n";
+  return out;
+}
+
+}  // namespace lowbit

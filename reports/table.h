@@ -1,0 +1,64 @@
+// Tables over seeds: runs grouped into rows (by config keys) and columns (by config keys or
+// by metric), each cell mean ± spread (n), rendered as markdown, CSV and LaTeX. Reports
+// never compute from anything but the database (tracker/report_data.h).
+#pragma once
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reports/stats.h"
+#include "tracker/report_data.h"
+
+namespace lowbit {
+
+/// One column: which runs it takes and the value of a run.
+struct ColumnSpec {
+  std::string label;
+  std::function<std::optional<double>(const RunData&)> value;
+  std::function<bool(const RunData&)> filter;  ///< empty: every run
+  bool percent = false;       ///< values are fractions, shown as percent
+  bool lower_better = false;  ///< for the best-cell mark
+  double scale = 1.0;         ///< display multiplier (e.g. 1/2^20 for MiB); CSV stays unscaled
+};
+
+struct TableOptions {
+  double ci_level = 0;     ///< 0: show the std; e.g. 0.95: the Student-t CI half-width
+  std::string baseline;    ///< a variant: Welch's t-test of every other row against it
+};
+
+struct Cell {
+  Summary s;
+  int requested = 0;  ///< runs planned for the cell (every status)
+  double ci = 0;      ///< CI half-width (NaN when n < 2)
+  double p = -1;      ///< Welch p-value vs the baseline row; < 0: none
+  bool best = false;
+  bool incomplete() const { return s.n < requested; }
+};
+
+struct AggTable {
+  std::string name, title;
+  std::vector<std::string> row_keys;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<ColumnSpec> cols;
+  std::vector<std::vector<Cell>> cells;  ///< [row][col]
+  TableOptions opt;
+  std::string spread_note;  ///< caption text on the spread, n and markers
+};
+
+/// The display text of run `r`'s value at `key` ("variant", "seed" or a config path).
+std::string key_value(const RunData& r, const std::string& key);
+
+/// Groups the experiment's runs by `row_keys`; only `done` runs contribute values, every
+/// run counts towards `requested`.
+AggTable aggregate(const std::string& name, const std::string& title, const ExperimentData& e,
+                   const std::vector<std::string>& row_keys, const std::vector<ColumnSpec>& cols,
+                   const TableOptions& opt);
+
+std::string render_markdown(const AggTable& t);
+/// Long format, one header row, plain numbers: row keys, column, mean, std, n, requested,
+/// ci_low, ci_high, p_value, incomplete, best.
+std::string render_csv(const AggTable& t);
+std::string render_latex(const AggTable& t);
+
+}  // namespace lowbit

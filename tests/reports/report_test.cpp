@@ -1,0 +1,194 @@
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "reports/plots.h"
+#include "reports/report.h"
+#include "tracker/store.h"
+#include "tests/test_util.h"
+
+using namespace lowbit;
+using namespace lowbit::test;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Experiment "t": variant A (3 seeds: final test_acc 0.90, 0.92, 0.94) and variant B
+// (3 seeds requested: 0.80, 0.84 done, the third failed). Two epochs each.
+void build_db(const std::string& path) {
+  Store s(path, Store::Open::kMigrate);
+  int64_t e = s.upsert_experiment("t", "known values", R"({"name": "t", "variants": {"A": {}, "B": {}}, "seeds": 3})");
+  std::vector<PlannedRun> runs;
+  for (std::string v : {"A", "B"})
+    for (int seed = 0; seed < 3; ++seed) {
+      PlannedRun p;
+      p.config.name = "t";
+      p.config.seed = seed;
+      p.config.optim.lr = v == "A" ? 0.1 : 0.2;
+      p.hash = config_hash(p.config);
+      p.variant = v;
+      runs.push_back(p);
+    }
+  s.add_runs(e, runs);
+  const double acc[2][3] = {{0.90, 0.92, 0.94}, {0.80, 0.84, -1}};
+  while (auto c = s.claim(e, Provenance{"h", "x", "cpu", 1, 1})) {
+    int v = c->config.optim.lr == 0.1 ? 0 : 1;
+    double a = acc[v][c->config.seed];
+    s.begin_run(c->id, 0);
+    if (a < 0) {
+      s.finish_run(c->id, "failed", "boom", {});
+      continue;
+    }
+    s.write_epoch(c->id, {0, 2, {{"test_acc", a - 0.1}, {"act_sparsity_mean", 0.5}}, {{"conv2", "sparsity", 0.3}}});
+    s.write_epoch(c->id, {1, 2, {{"test_acc", a}, {"act_sparsity_mean", 0.4}},
+                          {{"conv2", "sparsity", 0.25}, {"conv2", "macs", 1000}, {"conv2", "weights", 100}, {"conv2", "weight_bits", 2}}});
+    s.finish_run(c->id, "done", "", {{"peak_rss_bytes", 1048576.0 * (100 + c->config.seed)}, {"packed_model_bytes", v ? 2048.0 : 4096.0}});
+  }
+}
+
+}  // namespace
+
+TEST_CASE("report: the main table's markdown, CSV and LaTeX, exactly") {
+  TempDir d;
+  build_db(d / "r.db");
+  ReportOptions o;
+  o.db = d / "r.db";
+  o.experiment = "t";
+  o.out_dir = d / "rep";
+  o.table = "main";
+  o.baseline = "A";
+  o.plots = false;
+  auto r = write_report(o);
+  CHECK(slurp(d / "rep/main.md") ==
+        "**t: test_acc (final), %** — mean ± standard deviation (n - 1) over seeds, (n) finished seeds; best per column in bold; "
+        "† fewer finished seeds than requested (not averaged silently: n shows it); * p < 0.05, ** p < 0.01 (Welch's t-test against A).\n\n"
+        "| variant | test_acc |\n| --- | ---: |\n| A | **92.00 ± 2.00** (3) |\n| B | 82.00 ± 2.83 (2)† |\n");
+  std::string csv = slurp(d / "rep/main.csv");
+  CHECK(csv.rfind("variant,column,mean,std,n,requested,ci_low,ci_high,p_value,incomplete,best\n", 0) == 0);
+  std::istringstream lines(csv);
+  std::string header, a, b;
+  std::getline(lines, header), std::getline(lines, a), std::getline(lines, b);
+  CHECK(a.rfind("A,test_acc,0.9", 0) == 0);
+  CHECK(std::stod(a.substr(11)) == doctest::Approx(0.92).epsilon(1e-12));
+  CHECK(a.substr(a.size() - 4) == ",0,1");  // complete, best
+  CHECK(b.rfind("B,test_acc,0.8", 0) == 0);
+  CHECK(std::stod(b.substr(11)) == doctest::Approx(0.82).epsilon(1e-12));
+  CHECK(b.find(",2,3,") != std::string::npos);   // n = 2 of 3 requested
+  CHECK(b.find(",0.0664960") != std::string::npos);  // Welch p against A
+  CHECK(b.substr(b.size() - 4) == ",1,0");
+  CHECK(slurp(d / "rep/main.tex") ==
+        "\\begin{table}[t]\n\\centering\n\\caption{t: test\\_acc (final), \\%: mean $\\pm$ standard deviation (n - 1) over seeds, "
+        "(n) finished seeds; best per column in bold; $^\\dagger$ fewer finished seeds than requested (not averaged silently: n shows it); "
+        "* p $<$ 0.05, ** p $<$ 0.01 (Welch's t-test against A).}\n\\label{tab:main}\n\\begin{tabular}{lr}\n\\toprule\n"
+        "variant & test\\_acc \\\\\n\\midrule\nA & $\\mathbf{92.00 \\pm 2.00}$ (3) \\\\\nB & $82.00 \\pm 2.83$ (2)$^\\dagger$ \\\\\n"
+        "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+  std::string md = slurp(r.report_md);
+  CHECK(md.find("### Provenance") != std::string::npos);
+  CHECK(md.find("sha256 `") != std::string::npos);
+  CHECK(md.find("SELECT run_id, epoch, value FROM metrics") != std::string::npos);
+}
+
+TEST_CASE("report: 95% CI uses Student's t; best epoch and last-k-mean metrics") {
+  TempDir d;
+  build_db(d / "r.db");
+  ReportOptions o;
+  o.db = d / "r.db";
+  o.experiment = "t";
+  o.out_dir = d / "rep";
+  o.table = "main";
+  o.ci = 95;
+  o.plots = false;
+  o.formats = {"md"};
+  write_report(o);
+  // A: 4.3027 * 0.02 / sqrt(3) = 0.0497 -> 4.97 points.
+  CHECK(slurp(d / "rep/main.md").find("| A | **92.00 ± 4.97** (3) |") != std::string::npos);
+  o.metric = "test_acc:last-2-mean";
+  write_report(o);
+  CHECK(slurp(d / "rep/main.md").find("| A | **87.00 ± 4.97** (3) |") != std::string::npos);
+  o.metric = "peak_rss_bytes";
+  o.ci = 0;
+  write_report(o);
+  // A per-run summary: A's seeds 100, 101, 102 MiB; B's 100, 101 MiB are lower, hence best.
+  CHECK(slurp(d / "rep/main.md").find("| A | 105906176 ± 1048576 (3) |") != std::string::npos);
+  CHECK(slurp(d / "rep/main.md").find("| B | **105381888 ± 741455** (2)† |") != std::string::npos);
+}
+
+TEST_CASE("report: cost, layers and energy tables") {
+  TempDir d;
+  build_db(d / "r.db");
+  ReportOptions o;
+  o.db = d / "r.db";
+  o.experiment = "t";
+  o.out_dir = d / "rep";
+  o.plots = false;
+  o.formats = {"md", "csv"};
+  write_report(o);
+  std::string cost = slurp(d / "rep/cost.md");
+  // Peak RSS, MiB: A 100, 101, 102; B 100, 101 (lower, so B is marked best).
+  CHECK(cost.find("| A | 101.0 ± 1.00 (3) |") != std::string::npos);
+  CHECK(cost.find("| B | **100.5 ± 0.707** (2)† |") != std::string::npos);
+  std::string layers = slurp(d / "rep/layers.md");
+  CHECK(layers.find("| A | conv2 | **25.00 ± 0.00** (3) |") != std::string::npos);
+  // Energy: 1000 MACs at 0.9 pJ (ternary weights, float acts) x (1 - 0.25 weight sparsity)
+  // + 100 weights x 2 bits / 64 x 10 pJ = 675 + 31.25 pJ; conv2 is not the first layer, so
+  // the measured column multiplies compute by (1 - 0.4): 405 + 31.25.
+  std::string energy = slurp(d / "rep/energy.csv");
+  CHECK(energy.find("A,\"energy, dense activations (µJ)\",0.00070625,") != std::string::npos);
+  CHECK(energy.find("A,\"energy, measured activation sparsity (µJ)\",0.00043625,") != std::string::npos);
+}
+
+TEST_CASE("report: plots are written as valid SVG and PNG when gnuplot is present") {
+  if (!gnuplot_available()) return;
+  TempDir d;
+  build_db(d / "r.db");
+  ReportOptions o;
+  o.db = d / "r.db";
+  o.experiment = "t";
+  o.out_dir = d / "rep";
+  auto r = write_report(o);
+  for (const char* name : {"test_acc", "act_sparsity", "weight_sparsity", "pareto"}) {
+    std::string svg = slurp(d / "rep/" + name + ".svg"), png = slurp(d / "rep/" + name + ".png");
+    CHECK_MESSAGE(svg.find("<svg") != std::string::npos, name);
+    CHECK_MESSAGE(svg.find("</svg>") != std::string::npos, name);
+    CHECK_MESSAGE(png.rfind("\x89PNG\r\n\x1a\n", 0) == 0, name);
+  }
+  CHECK(slurp(r.report_md).find("![Test accuracy (mean ± std over seeds)](test_acc.png)") != std::string::npos);
+}
+
+TEST_CASE("report: bad input names what exists") {
+  TempDir d;
+  build_db(d / "r.db");
+  ReportOptions o;
+  o.db = d / "r.db";
+  o.experiment = "tt";
+  o.out_dir = d / "rep";
+  CHECK_THROWS_WITH_AS(write_report(o), ("no experiment 'tt' in " + d / "r.db" + ", did you mean 't'? (experiments: t)").c_str(), StoreError);
+  o.experiment = "t";
+  o.metric = "test_accc";
+  CHECK_THROWS_WITH_AS(write_report(o),
+                       "--metric: no metric 'test_accc' in t, did you mean 'test_acc'? (per-epoch: act_sparsity_mean, test_acc; "
+                       "per-run: packed_model_bytes, peak_rss_bytes)",
+                       ConfigError);
+  o.metric = "test_acc";
+  o.out_dir = "/proc/lowbit_cannot_write";
+  CHECK_THROWS_AS(write_report(o), ConfigError);
+  {
+    Store s(d / "empty.db", Store::Open::kMigrate);
+    s.upsert_experiment("empty", "", "{}");
+  }
+  o.db = d / "empty.db";
+  o.experiment = "empty";
+  o.out_dir = d / "rep2";
+  CHECK_THROWS_WITH_AS(write_report(o), ("experiment 'empty' has no finished runs yet (0 runs; see lowbit status --db " + d / "empty.db" + ")").c_str(),
+                       StoreError);
+}

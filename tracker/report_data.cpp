@@ -1,0 +1,109 @@
+#include "tracker/report_data.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/util.h"
+#include "tracker/queries.h"
+
+namespace lowbit {
+
+using nlohmann::json;
+
+ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
+  ExperimentData e;
+  const std::string q_exp = "SELECT id, name, description, spec_json FROM experiments WHERE name = ?";
+  auto st = db.prepare(q_exp);
+  if (!st.bind(1, experiment).step()) {
+    auto names = experiment_names(db);
+    throw StoreError("no experiment '" + experiment + "' in " + db.path() + did_you_mean(experiment, names) +
+                         " (experiments: " + (names.empty() ? "none" : join(names, ", ")) + ")", true);
+  }
+  int64_t id = e.id = st.get_int(0);
+  e.name = st.get_text(1);
+  e.description = st.get_text(2);
+  e.spec = json::parse(st.get_text(3), nullptr, false);
+  if (e.spec.is_object()) {
+    if (e.spec.contains("axes") && e.spec["axes"].is_object())
+      for (auto& [k, v] : e.spec["axes"].items()) e.axis_keys.push_back(k);
+    if (e.spec.contains("variants") && e.spec["variants"].is_object())
+      for (auto& [vn, v] : e.spec["variants"].items())
+        if (v.is_object() && v.contains("axes") && v["axes"].is_object())
+          for (auto& [k, x] : v["axes"].items())
+            if (std::find(e.axis_keys.begin(), e.axis_keys.end(), k) == e.axis_keys.end()) e.axis_keys.push_back(k);
+  }
+  e.queries.push_back(q_exp);
+  const std::string q_runs = fmt::format(
+      "SELECT id, seed, variant, status, COALESCE(git_commit, ''), config_json, varying_json FROM runs "
+      "WHERE experiment_id = {} ORDER BY id", id);
+  auto r = db.prepare(q_runs);
+  std::map<int64_t, size_t> index;
+  while (r.step()) {
+    RunData d;
+    d.id = r.get_int(0);
+    d.seed = r.get_int(1);
+    d.variant = r.get_text(2);
+    d.status = r.get_text(3);
+    d.git_commit = r.get_text(4);
+    d.config = json::parse(r.get_text(5));
+    d.varying = json::parse(r.get_text(6));
+    index[d.id] = e.runs.size();
+    e.runs.push_back(std::move(d));
+  }
+  e.queries.push_back(q_runs);
+  // A per-variant axis does not apply to the other variants: mark it absent (null) there so
+  // tables show an empty cell rather than the default value.
+  for (auto& run : e.runs)
+    for (auto& k : e.axis_keys)
+      if (!run.varying.contains(k)) run.varying[k] = nullptr;
+  const std::string q_sum = fmt::format(
+      "SELECT s.run_id, s.key, s.value FROM summaries s JOIN runs r ON r.id = s.run_id WHERE r.experiment_id = {}", id);
+  auto s = db.prepare(q_sum);
+  while (s.step()) e.runs[index[s.get_int(0)]].summary[s.get_text(1)] = s.get_double(2);
+  e.queries.push_back(q_sum);
+  return e;
+}
+
+namespace {
+std::string experiment_filter(const ExperimentData& e) {
+  return fmt::format("run_id IN (SELECT id FROM runs WHERE experiment_id = {})", e.id);
+}
+}  // namespace
+
+std::map<int64_t, std::vector<std::pair<int64_t, double>>> load_metric_series(Db& db, ExperimentData& e, const std::string& key) {
+  std::map<int64_t, std::vector<std::pair<int64_t, double>>> out;
+  const std::string sql = "SELECT run_id, epoch, value FROM metrics WHERE key = ? AND " + experiment_filter(e) + " ORDER BY run_id, epoch";
+  auto st = db.prepare(sql);
+  st.bind(1, key);
+  while (st.step()) out[st.get_int(0)].emplace_back(st.get_int(1), st.get_double(2));
+  e.queries.push_back(fmt::format("{}  -- key = '{}'", sql, key));
+  return out;
+}
+
+LayerSeries load_layer_series(Db& db, ExperimentData& e, const std::vector<std::string>& keys) {
+  LayerSeries out;
+  std::string in;
+  for (auto& k : keys) in += (in.empty() ? "'" : ",'") + k + "'";
+  const std::string sql = "SELECT run_id, layer, key, epoch, value FROM layer_stats WHERE key IN (" + in + ") AND " +
+                          experiment_filter(e) + " ORDER BY run_id, layer, key, epoch";
+  auto st = db.prepare(sql);
+  while (st.step()) out[st.get_int(0)][st.get_text(1)][st.get_text(2)].emplace_back(st.get_int(3), st.get_double(4));
+  e.queries.push_back(sql);
+  return out;
+}
+
+std::vector<std::string> metric_keys(Db& db, ExperimentData& e) {
+  std::vector<std::string> out;
+  auto st = db.prepare("SELECT DISTINCT key FROM metrics WHERE " + experiment_filter(e) + " ORDER BY key");
+  while (st.step()) out.push_back(st.get_text(0));
+  return out;
+}
+
+std::vector<std::string> summary_keys(Db& db, ExperimentData& e) {
+  std::vector<std::string> out;
+  auto st = db.prepare("SELECT DISTINCT key FROM summaries WHERE " + experiment_filter(e) + " ORDER BY key");
+  while (st.step()) out.push_back(st.get_text(0));
+  return out;
+}
+
+}  // namespace lowbit

@@ -1,0 +1,47 @@
+// Bulk reads for reports: an experiment's runs with their configs and summaries, and the
+// per-epoch series of chosen metrics and layer statistics. Each loader records the SQL it
+// ran, so that a report can print the query behind every table.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tracker/sqlite.h"
+
+namespace lowbit {
+
+struct RunData {
+  int64_t id = 0, seed = 0;
+  std::string variant, status, git_commit;
+  nlohmann::json config;   ///< resolved config (nested)
+  nlohmann::json varying;  ///< axis values of this run
+  std::map<std::string, double> summary;
+};
+
+struct ExperimentData {
+  int64_t id = 0;
+  std::string name, description;
+  nlohmann::json spec;                 ///< the experiment definition as registered
+  std::vector<std::string> axis_keys;  ///< from the spec, global then per-variant
+  std::vector<RunData> runs;           ///< every status, in id order
+  std::vector<std::string> queries;    ///< SQL behind the data
+};
+
+/// Loads an experiment; throws StoreError listing the experiments when it does not exist.
+ExperimentData load_experiment_data(Db& db, const std::string& experiment);
+
+/// (epoch, value) series of metric `key` for every run of the experiment: run id -> series.
+std::map<int64_t, std::vector<std::pair<int64_t, double>>> load_metric_series(Db& db, ExperimentData& e,
+                                                                             const std::string& key);
+
+/// Per-layer series: run id -> layer -> key -> (epoch, value), for the given keys.
+using LayerSeries = std::map<int64_t, std::map<std::string, std::map<std::string, std::vector<std::pair<int64_t, double>>>>>;
+LayerSeries load_layer_series(Db& db, ExperimentData& e, const std::vector<std::string>& keys);
+
+/// The metric keys recorded for the experiment (per epoch) and the summary keys.
+std::vector<std::string> metric_keys(Db& db, ExperimentData& e);
+std::vector<std::string> summary_keys(Db& db, ExperimentData& e);
+
+}  // namespace lowbit
