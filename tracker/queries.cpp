@@ -24,10 +24,9 @@ std::unique_ptr<Db> open_readonly(const std::string& path) {
   return db;
 }
 
-Table run_sql(Db& db, const std::string& sql) {
-  Statement st = db.prepare(sql);
-  if (!st.readonly())
-    throw StoreError("refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH or PRAGMA writes)", true);
+namespace {
+// Every row of a prepared statement, with its column names.
+Table collect(Statement& st) {
   Table t;
   for (int i = 0; i < st.columns(); ++i) t.columns.push_back(st.column_name(i));
   while (st.step()) {
@@ -36,6 +35,14 @@ Table run_sql(Db& db, const std::string& sql) {
     t.rows.push_back(std::move(row));
   }
   return t;
+}
+}  // namespace
+
+Table run_sql(Db& db, const std::string& sql) {
+  Statement st = db.prepare(sql);
+  if (!st.readonly())
+    throw StoreError("refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH or PRAGMA writes)", true);
+  return collect(st);
 }
 
 std::vector<std::string> experiment_names(Db& db) {
@@ -101,14 +108,7 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
   sql += " ORDER BY r.id";
   Statement st = db.prepare(sql);
   for (size_t i = 0; i < binds.size(); ++i) st.bind(int(i + 1), binds[i]);
-  Table t;
-  for (int i = 0; i < st.columns(); ++i) t.columns.push_back(st.column_name(i));
-  while (st.step()) {
-    std::vector<SqlValue> row;
-    for (int i = 0; i < st.columns(); ++i) row.push_back(st.get(i));
-    t.rows.push_back(std::move(row));
-  }
-  return t;
+  return collect(st);
 }
 
 std::string format_table(const Table& t, const std::string& format) {
