@@ -122,3 +122,33 @@ TEST_CASE("config: docs/CONFIG.md is the generated key reference") {
   CHECK_MESSAGE(ss.str().find(md) != std::string::npos,
                 "docs/CONFIG.md is out of date: run `build/lowbit config --docs > docs/CONFIG.md`");
 }
+
+TEST_CASE("config: quantizer and SLB bad input names the key") {
+  RunConfig c;
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"method": "tqq"}})"), "x.json"); }) ==
+        "x.json: quant.method: unknown value 'tqq', did you mean 'ttq'? (one of fp, ttq, twn, sign, dorefa, bop, slb)");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"bits": 9}})"), "x.json"); }) ==
+        "x.json: quant.bits: expected an integer in [1, 8], got 9");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"temperature": {"schedule": "cosine"}}})"), "x.json"); }) ==
+        "x.json: quant.temperature.schedule: unknown value 'cosine', did you mean 'cos'? (one of exp, cos, linear, sgdr, constant)");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"bn_calib_batches": 0}})"), "x.json"); }) ==
+        "x.json: quant.bn_calib_batches: expected an integer in [1, 1000000], got 0");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"threshold": 0}})"), "x.json"); }) ==
+        "x.json: quant.threshold: expected a number in (0, 1), got 0");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"threshold": {"conv2": 1.2}}})"), "x.json"); }) ==
+        "x.json: quant.threshold.conv2: expected a number in (0, 1), got 1.2");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"value_set": [1]}})"), "x.json"); }) ==
+        "x.json: quant.value_set: expected at least 2 values, got 1");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"act": {"bits": 0}}})"), "x.json"); }) ==
+        "x.json: quant.act.bits: expected an integer in [1, 8], got 0");
+}
+
+TEST_CASE("cli: a bad quantizer setting stops before anything starts") {
+  lowbit::test::TempDir d;
+  std::ofstream(d / "c.json") << R"({"data": {"name": "synthetic"}, "quant": {"method": "ttq", "threshold": {"layer9.*": 0.1}}})";
+  auto r = lowbit::test::run_lowbit("train --config " + d / "c.json" + " --out " + d / "out");
+  CHECK(r.code == 2);
+  CHECK(r.out == "lowbit: quant.threshold.layer9.*: matches no quantized layer (quantized: conv2, conv3)\n");
+  std::ifstream metrics(d / "out/metrics.jsonl");
+  CHECK(!metrics.good());
+}
