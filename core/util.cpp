@@ -33,6 +33,8 @@ std::string nearest(const std::string& name, const std::vector<std::string>& can
     if (dot != std::string::npos && c.substr(dot + 1) == name) d = 1;
     // A truncated name ("optim.mom") points at what it abbreviates.
     if (name.size() >= 3 && c.size() > name.size() && c.compare(0, name.size(), name) == 0) d = std::min<size_t>(d, 1);
+    // And a name that extends a valid one ("cosine") points at it ("cos").
+    if (c.size() >= 3 && name.size() > c.size() && name.compare(0, c.size(), c) == 0) d = std::min<size_t>(d, 2);
     // Ties go to the candidate sharing the longer prefix ("optim.lrate" -> "optim.lr").
     size_t prefix = common_prefix(c);
     if (d < best_d || (d == best_d && prefix > best_prefix)) best_d = d, best = c, best_prefix = prefix;

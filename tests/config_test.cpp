@@ -11,14 +11,7 @@ using namespace lowbit;
 using nlohmann::json;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string error_of(const std::function<void()>& f) { return lowbit::test::error_message<ConfigError>(f); }
 }  // namespace
 
 TEST_CASE("config: defaults are filled and round-trip through JSON") {

@@ -9,14 +9,7 @@ using namespace lowbit;
 using namespace lowbit::test;
 
 namespace {
-std::string data_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string data_error(const std::function<void()>& f) { return error_message<DataError>(f); }
 const std::string kHint = "install dataset-fashion-mnist (scripts/install-deps.sh) or set data.dir";
 }  // namespace
 

@@ -81,6 +81,17 @@ inline RunConfig tiny_config() {
   return c;
 }
 
+/// The message of the E that `f` throws, or "(no error)".
+template <typename E, typename F>
+std::string error_message(F f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 struct RunOutput {
   int code;
   std::string out;  ///< stdout and stderr together

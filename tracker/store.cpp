@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <ctime>
 
 #include <torch/version.h>
@@ -51,6 +52,20 @@ std::vector<std::pair<std::string, SqlValue>> typed_config(const RunConfig& cfg)
 }
 
 namespace {
+
+// Whether process `pid` on this host is alive. A zombie is not: a worker killed with its
+// grid is reparented and may never be reaped (e.g. in a container whose init does not reap),
+// yet kill(pid, 0) still succeeds on it.
+bool process_alive(int64_t pid) {
+  if (pid <= 0) return false;
+  if (::kill(pid_t(pid), 0) != 0 && errno == ESRCH) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;  // no /proc: trust kill()
+  auto close = line.rfind(')');               // the state follows "(comm) "
+  char state = close != std::string::npos && close + 2 < line.size() ? line[close + 2] : 'R';
+  return state != 'Z' && state != 'X';
+}
 
 // Schema history. Migration i takes a database from version i to i + 1. A new database
 // runs them all, so every migration is exercised by every test that opens a store.
@@ -205,7 +220,7 @@ int Store::reclaim_stale(double stale_seconds) {
   auto q = db_.prepare("SELECT id, host, pid, heartbeat_at FROM runs WHERE status = 'running'");
   std::vector<int64_t> stale;
   while (q.step()) {
-    bool gone = q.get_text(1) == host && q.get_int(2) > 0 && ::kill(pid_t(q.get_int(2)), 0) != 0 && errno == ESRCH;
+    bool gone = q.get_text(1) == host && !process_alive(q.get_int(2));
     bool silent = !q.is_null(3) && now - q.get_double(3) > stale_seconds;
     if (gone || silent) stale.push_back(q.get_int(0));
   }

@@ -2,7 +2,9 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <fstream>
@@ -31,6 +33,23 @@ std::string write_grid(const TempDir& d, int seeds, int epochs, const std::strin
 int64_t scalar(const std::string& db, const std::string& sql) {
   auto conn = open_readonly(db);
   return std::get<int64_t>(run_sql(*conn, sql).rows.at(0).at(0));
+}
+
+// Polls `sql` (a count) on a database that a running grid is writing until it reaches
+// `target` or 60 s pass; returns the last value.
+int64_t wait_until(const std::string& db, const std::string& sql, int64_t target) {
+  int64_t v = 0;
+  for (int i = 0; i < 600 && v < target; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    struct stat st;
+    if (::stat(db.c_str(), &st) != 0) continue;
+    try {
+      v = scalar(db, sql);
+    } catch (const std::exception&) {
+      // the schema may not exist yet
+    }
+  }
+  return v;
 }
 
 }  // namespace
@@ -92,18 +111,7 @@ TEST_CASE("grid: killed with SIGKILL mid-way and re-run, every run is done once 
   REQUIRE(std::fscanf(p, "%d", &pid) == 1);
   ::pclose(p);
   // Wait until some runs are done, then kill the grid (its workers die with it).
-  int64_t done = 0;
-  for (int i = 0; i < 600 && done < 3; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    struct stat st;
-    if (::stat(db.c_str(), &st) == 0) {
-      try {
-        done = scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'");
-      } catch (const std::exception&) {
-      }
-    }
-  }
-  REQUIRE(done >= 3);
+  REQUIRE(wait_until(db, "SELECT count(*) FROM runs WHERE status = 'done'", 3) >= 3);
   ::kill(pid, SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   auto before = run_lowbit("query --db " + db + " --sql \"SELECT run_id, epoch, key, value FROM metrics WHERE run_id IN "
@@ -172,4 +180,51 @@ TEST_CASE("grid: bad input is exit 2 with one line, and nothing is written") {
                          " does not exist (create it or choose another --db)\n");
   struct stat st;
   CHECK(::stat((d / "r.db").c_str(), &st) != 0);
+}
+
+TEST_CASE("grid: SIGINT marks the running run interrupted, exits 130, and the next run resumes it") {
+  TempDir d;
+  const std::string g = d / "slow.json", db = d / "r.db";
+  std::ofstream(g) << R"({"name": "slow",
+    "base": {"data": {"name": "synthetic", "synthetic": {"train": 1500, "test": 100, "size": 8, "classes": 4}},
+             "batch_size": 32, "epochs": 4},
+    "seeds": 2})";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open((d / "log").c_str(), O_WRONLY | O_CREAT, 0644);
+    ::dup2(fd, 1), ::dup2(fd, 2);
+    ::execl(LOWBIT_BINARY, LOWBIT_BINARY, "grid", g.c_str(), "--db", db.c_str(), "--threads-per-worker", "1", (char*)nullptr);
+    _exit(127);
+  }
+  // Wait until the first run has finished an epoch, then press Ctrl-C once.
+  REQUIRE(wait_until(db, "SELECT COALESCE(max(epoch), 0) FROM runs WHERE status = 'running'", 1) >= 1);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND error LIKE 'interrupted at epoch %'") == 1);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'running'") == 0);
+  auto r = run_lowbit("grid " + g + " --db " + db + " --threads-per-worker 1");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("(0 new, 0 done, 0 reclaimed)") != std::string::npos);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 2);
+  CHECK(scalar(db, "SELECT count(*) FROM (SELECT run_id, count(*) AS n FROM metrics WHERE key = 'test_acc' GROUP BY run_id) WHERE n = 4") == 2);
+  CHECK(scalar(db, "SELECT max(attempts) FROM runs") == 2);  // the interrupted run, resumed once
+}
+
+TEST_CASE("grid: --retry-failed runs failed runs again") {
+  TempDir d;
+  const std::string g = d / "f.json", db = d / "r.db";
+  // A missing data directory fails every run at start (a DataError), recorded as failed.
+  std::ofstream(g) << R"({"name": "f", "base": {"data": {"name": "mnist", "dir": ")" + d.path + R"(/none"}, "epochs": 1}})";
+  auto r = run_lowbit("grid " + g + " --db " + db);
+  CHECK(r.code == 1);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE '%no such file%'") == 1);
+  auto again = run_lowbit("grid " + g + " --db " + db);
+  CHECK(scalar(db, "SELECT max(attempts) FROM runs") == 1);  // failed runs are not retried by default
+  CHECK(again.code == 1);
+  auto retry = run_lowbit("grid " + g + " --db " + db + " --retry-failed");
+  CHECK(retry.out.find("1 retried") != std::string::npos);
+  CHECK(scalar(db, "SELECT max(attempts) FROM runs") == 2);
 }

@@ -56,15 +56,21 @@ void build_db(const std::string& path) {
   }
 }
 
+// Options for the known-values database in `d`, writing to d/rep.
+ReportOptions options(const TempDir& d) {
+  ReportOptions o;
+  o.db = d / "r.db";
+  o.experiment = "t";
+  o.out_dir = d / "rep";
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("report: the main table's markdown, CSV and LaTeX, exactly") {
   TempDir d;
   build_db(d / "r.db");
-  ReportOptions o;
-  o.db = d / "r.db";
-  o.experiment = "t";
-  o.out_dir = d / "rep";
+  ReportOptions o = options(d);
   o.table = "main";
   o.baseline = "A";
   o.plots = false;
@@ -101,10 +107,7 @@ TEST_CASE("report: the main table's markdown, CSV and LaTeX, exactly") {
 TEST_CASE("report: 95% CI uses Student's t; best epoch and last-k-mean metrics") {
   TempDir d;
   build_db(d / "r.db");
-  ReportOptions o;
-  o.db = d / "r.db";
-  o.experiment = "t";
-  o.out_dir = d / "rep";
+  ReportOptions o = options(d);
   o.table = "main";
   o.ci = 95;
   o.plots = false;
@@ -126,10 +129,7 @@ TEST_CASE("report: 95% CI uses Student's t; best epoch and last-k-mean metrics")
 TEST_CASE("report: cost, layers and energy tables") {
   TempDir d;
   build_db(d / "r.db");
-  ReportOptions o;
-  o.db = d / "r.db";
-  o.experiment = "t";
-  o.out_dir = d / "rep";
+  ReportOptions o = options(d);
   o.plots = false;
   o.formats = {"md", "csv"};
   write_report(o);
@@ -151,10 +151,7 @@ TEST_CASE("report: plots are written as valid SVG and PNG when gnuplot is presen
   if (!gnuplot_available()) return;
   TempDir d;
   build_db(d / "r.db");
-  ReportOptions o;
-  o.db = d / "r.db";
-  o.experiment = "t";
-  o.out_dir = d / "rep";
+  ReportOptions o = options(d);
   auto r = write_report(o);
   for (const char* name : {"test_acc", "act_sparsity", "weight_sparsity", "pareto"}) {
     std::string svg = slurp(d / "rep/" + name + ".svg"), png = slurp(d / "rep/" + name + ".png");
@@ -168,10 +165,8 @@ TEST_CASE("report: plots are written as valid SVG and PNG when gnuplot is presen
 TEST_CASE("report: bad input names what exists") {
   TempDir d;
   build_db(d / "r.db");
-  ReportOptions o;
-  o.db = d / "r.db";
+  ReportOptions o = options(d);
   o.experiment = "tt";
-  o.out_dir = d / "rep";
   CHECK_THROWS_WITH_AS(write_report(o), ("no experiment 'tt' in " + d / "r.db" + ", did you mean 't'? (experiments: t)").c_str(), StoreError);
   o.experiment = "t";
   o.metric = "test_accc";

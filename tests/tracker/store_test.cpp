@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <thread>
 
 #include "core/error.h"
@@ -130,4 +133,19 @@ TEST_CASE("store: a database path in a missing or read-only directory is a clear
                        StoreError);
   CHECK_THROWS_WITH_AS(open_readonly("/nonexistent_dir_lowbit/r.db"),
                        "/nonexistent_dir_lowbit/r.db: no such results database (run lowbit grid first, or pass --db)", StoreError);
+}
+
+TEST_CASE("store: a run whose worker is a zombie is reclaimed") {
+  TempDir d;
+  Store s(d / "r.db", Store::Open::kMigrate);
+  int64_t e = s.upsert_experiment("exp", "", "{}");
+  s.add_runs(e, planned(1));
+  pid_t child = ::fork();
+  if (child == 0) _exit(0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // exited, not reaped: a zombie
+  REQUIRE(::kill(child, 0) == 0);
+  REQUIRE(s.claim(e, Provenance{host_name(), "x", "cpu", child, 1}));
+  CHECK(s.reclaim_stale(300) == 1);
+  int status;
+  ::waitpid(child, &status, 0);
 }
