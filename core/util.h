@@ -20,4 +20,7 @@ bool glob_match(const std::string& pattern, const std::string& text);
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep);
 
+/// Seconds as m:ss, or h:mm:ss from an hour on (progress lines, ETAs).
+std::string format_duration(double seconds);
+
 }  // namespace lowbit

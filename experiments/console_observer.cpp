@@ -4,15 +4,9 @@
 
 #include <fmt/format.h>
 
-namespace lowbit {
+#include "core/util.h"
 
-namespace {
-std::string hms(double s) {
-  int64_t t = int64_t(s + 0.5);
-  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
-                   : fmt::format("{}:{:02}", t / 60, t % 60);
-}
-}  // namespace
+namespace lowbit {
 
 ConsoleObserver::ConsoleObserver(FILE* out, std::string prefix)
     : out_(out), prefix_(std::move(prefix)), tty_(::isatty(::fileno(out)) != 0) {}
@@ -36,7 +30,7 @@ void ConsoleObserver::on_batch(const BatchEvent& e) {
   double total = double(epochs_ - start_epoch_);
   double eta = done > 0 ? elapsed / done * (total - done) : 0;
   fmt::print(out_, "\r\033[K{}epoch {}/{} batch {}/{} loss {:.4f} acc {:.4f} {:.0f} img/s ETA {}", prefix_,
-             e.epoch + 1, epochs_, e.batch, e.batches, e.loss, e.acc, e.images_per_second, hms(eta));
+             e.epoch + 1, epochs_, e.batch, e.batches, e.loss, e.acc, e.images_per_second, format_duration(eta));
   std::fflush(out_);
 }
 

@@ -17,6 +17,7 @@
 #include "core/sha256.h"
 #include "core/train/interrupt.h"
 #include "core/train/trainer.h"
+#include "core/util.h"
 #include "experiments/spec.h"
 #include "tracker/jsonl_observer.h"
 #include "tracker/store.h"
@@ -57,11 +58,6 @@ pid_t spawn_worker(const GridOptions& opt, const std::string& experiment, int th
     _exit(127);
   }
   return pid;
-}
-
-std::string hms(double s) {
-  int64_t t = int64_t(s + 0.5);
-  return fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60);
 }
 
 }  // namespace
@@ -145,10 +141,10 @@ int run_grid(const std::string& spec_path, const GridOptions& opt) {
     int64_t total = int64_t(spec.runs.size()), done = c["done"], finished = done + c["failed"] + c["diverged"];
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     int64_t new_done = done - done0;
-    std::string eta = new_done > 0 ? hms(elapsed / double(new_done) * double(total - finished)) : "?";
+    std::string eta = new_done > 0 ? format_duration(elapsed / double(new_done) * double(total - finished)) : "?";
     std::string line = fmt::format("{}: {}/{} done, {} running, {} failed, {} diverged, {} pending | {} elapsed, ETA {}",
                                    spec.name, done, total, c["running"], c["failed"], c["diverged"],
-                                   claimable(c), hms(elapsed), eta);
+                                   claimable(c), format_duration(elapsed), eta);
     if (tty) fmt::print("\r\033[K{}", line), std::fflush(stdout);
     else if (finished != last_line) fmt::print("{}\n", line), std::fflush(stdout), last_line = finished;
     if (live.empty() && (claimable(c) == 0 || interrupt_count().load() > 0)) break;
@@ -213,7 +209,7 @@ int run_worker(const std::string& db, const std::string& experiment, int threads
     std::string ckpt = checkpoint_path(dir);
     if (::access(ckpt.c_str(), R_OK) == 0) store.add_artifact(claimed->id, "checkpoint", ckpt, sha256_file(ckpt));
     auto acc = r.summary.count("final_test_acc") ? r.summary["final_test_acc"] : 0.0;
-    fmt::print("run {} ({}, seed {}): {} test_acc {:.4f} in {:.0f}s\n", claimed->hash, claimed->config.name,
+    fmt::print("run {} ({}, seed {}): {} test_acc {:.4f} in {:.0f}s\n", claimed->hash, claimed->variant,
                claimed->config.seed, r.status, acc, r.summary["wall_seconds"]);
     if (r.status != "done") code = kExitFailure;
   } catch (const Interrupted&) {

@@ -243,13 +243,14 @@ int Store::retry_failed(int64_t experiment_id) {
 std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& p) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
-  auto q = db_.prepare("SELECT id, config_json, config_hash FROM runs WHERE experiment_id = ? AND "
+  auto q = db_.prepare("SELECT id, config_json, config_hash, variant FROM runs WHERE experiment_id = ? AND "
                        "status IN ('pending', 'interrupted') ORDER BY id LIMIT 1");
   if (!q.bind(1, experiment_id).step()) return std::nullopt;
   ClaimedRun c;
   c.id = q.get_int(0);
   apply_json(c.config, json::parse(q.get_text(1)), "run " + std::to_string(c.id));
   c.hash = q.get_text(2);
+  c.variant = q.get_text(3);
   // The build's uncommitted diff, stored once per distinct diff.
   SqlValue diff_id;
   std::string diff = build_git_diff();

@@ -39,7 +39,7 @@ struct Provenance {
 struct ClaimedRun {
   int64_t id;
   RunConfig config;
-  std::string hash;
+  std::string hash, variant;
 };
 
 class Store {
