@@ -119,18 +119,6 @@ int64_t peak_rss_bytes() {
   return int64_t(ru.ru_maxrss) * 1024;
 }
 
-std::string checkpoint_config_json(const std::string& path) {
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(path);
-  } catch (const c10::Error& e) {
-    throw DataError(path + ": not a lowbit checkpoint (cannot be read)");
-  }
-  c10::IValue v;
-  if (!archive.try_read("config_json", v)) throw DataError(path + ": not a lowbit checkpoint (no config)");
-  return v.toStringRef();
-}
-
 std::shared_ptr<Network> build_network(const RunConfig& cfg, const ModelSpec& spec, bool load_init) {
   torch::manual_seed(uint64_t(cfg.seed));
   auto model = make_model(cfg.model, spec);
@@ -357,13 +345,14 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     const bool slb = cfg.quant.method == "slb" && !qlayers.empty();
     const std::string& bn_mode = cfg.quant.bn_mode;
     const bool last_epoch = epoch + 1 == cfg.epochs;
+    // Without a recalibration this epoch, "before" is the test accuracy itself (set below):
+    // no second evaluation pass.
+    const bool recalibrate = slb && (bn_mode == "state" || bn_mode == "calibrate_each_epoch" ||
+                                     (bn_mode == "calibrate_after" && last_epoch));
     if (slb) {
-      ev.metrics["test_acc_before_calib"] =
-          evaluate(*model, data, data.test, cfg.eval_batch_size, device).acc;
-      if (bn_mode == "state") {
-        set_bn_state(*model, BNState::kDiscrete);
-        recalibrate_bn(*model, qlayers, data, cfg, epoch, device);
-      } else if (bn_mode == "calibrate_each_epoch" || (bn_mode == "calibrate_after" && last_epoch)) {
+      if (recalibrate) {
+        ev.metrics["test_acc_before_calib"] = evaluate(*model, data, data.test, cfg.eval_batch_size, device).acc;
+        if (bn_mode == "state") set_bn_state(*model, BNState::kDiscrete);
         recalibrate_bn(*model, qlayers, data, cfg, epoch, device);
       }
       ev.metrics["temperature"] = std::dynamic_pointer_cast<SLBImpl>(qlayers.front().layer->quantizer())->temperature();
@@ -381,6 +370,7 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     m["train_acc"] = double(correct.item<int64_t>()) / double(std::max<int64_t>(1, seen));
     m["test_loss"] = test.loss;
     m["test_acc"] = test.acc;
+    if (slb && !recalibrate) m["test_acc_before_calib"] = test.acc;
     if (data.val.size() > 0) {
       EvalResult val = evaluate(*model, data, data.val, cfg.eval_batch_size, device);
       m["val_loss"] = val.loss, m["val_acc"] = val.acc;

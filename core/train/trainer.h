@@ -50,9 +50,6 @@ double test_accuracy(Network& model, const RunConfig& cfg, const std::string& de
 /// Path of the checkpoint inside a directory.
 std::string checkpoint_path(const std::string& dir);
 
-/// Reads the config JSON stored in a checkpoint.
-std::string checkpoint_config_json(const std::string& path);
-
 /// Peak resident set size of this process in bytes.
 int64_t peak_rss_bytes();
 
