@@ -3,26 +3,29 @@
 namespace lowbit {
 
 namespace {
-constexpr double kF32Mul = 3.7, kF32Add = 0.9, kI32Add = 0.1, kI8Mul = 0.2, kSram64 = 10.0;
+// Horowitz, ISSCC 2014, 45 nm (pJ).
+constexpr double kF32Mul = 3.7, kF32Add = 0.9, kI8Mul = 0.2, kI32Add = 0.1;
+}  // namespace
+
+double mac_energy_pj(double weight_bits, double weight_levels, int in_bits) {
+  const bool float_in = in_bits >= 32;
+  if (weight_bits >= 32) return kF32Mul + kF32Add;
+  if (weight_levels <= 3) return float_in ? kF32Add : kI32Add;  // binary / ternary: sign, then add
+  return float_in ? kF32Mul + kF32Add : kI8Mul + kI32Add;
 }
 
-double mac_energy_pj(double weight_bits, int act_bits) {
-  const bool float_acts = act_bits >= 32, float_weights = weight_bits >= 32, low = weight_bits <= 2;
-  if (float_acts) return low ? kF32Add : kF32Mul + kF32Add;
-  if (float_weights) return kF32Mul + kF32Add;
-  return low ? kI32Add : kI8Mul + kI32Add;
-}
-
-EnergyResult inference_energy(const std::vector<LayerEnergyInput>& layers, int act_bits, double act_sparsity) {
+EnergyResult inference_energy(const std::vector<LayerEnergyInput>& layers) {
   EnergyResult r;
   for (const auto& l : layers) {
-    double per_mac = mac_energy_pj(l.weight_bits, act_bits);
-    double weight_keep = l.weight_bits <= 2 ? 1.0 - l.weight_sparsity : 1.0;
-    double compute = l.macs * per_mac * weight_keep;
-    double memory = l.weights * l.weight_bits / 64.0 * kSram64;
+    LayerEnergy e;
+    e.name = l.name;
+    e.mac_pj = mac_energy_pj(l.weight_bits, l.weight_levels, l.in_bits);
+    e.dense_pj = l.macs * e.mac_pj;
+    e.sparse_pj = l.macs * (1.0 - l.in_sparsity) * e.mac_pj;
     r.macs += l.macs;
-    r.dense_pj += compute + memory;
-    r.sparse_pj += compute * (l.first ? 1.0 : 1.0 - act_sparsity) + memory;
+    r.dense_pj += e.dense_pj;
+    r.sparse_pj += e.sparse_pj;
+    r.layers.push_back(e);
   }
   return r;
 }

@@ -22,6 +22,7 @@ namespace lowbit {
 
 namespace {
 
+using nlohmann::json;
 using RunSeries = std::map<int64_t, std::vector<std::pair<int64_t, double>>>;
 
 bool lower_is_better(const std::string& key) {
@@ -107,6 +108,74 @@ std::string md_escape_label(const std::vector<std::string>& keys, const std::vec
   return join(parts, " ");
 }
 
+// The last value of a per-layer statistic, if recorded.
+std::optional<double> layer_last(const LayerSeries& layers, int64_t run, const std::string& layer, const std::string& key) {
+  auto r = layers.find(run);
+  if (r == layers.end()) return std::nullopt;
+  auto l = r->second.find(layer);
+  if (l == r->second.end()) return std::nullopt;
+  auto k = l->second.find(key);
+  if (k == l->second.end() || k->second.empty()) return std::nullopt;
+  return k->second.back().second;
+}
+
+// Activation positions record only act_sparsity; conv/linear layers record the rest.
+bool is_activation_layer(const std::map<std::string, std::vector<std::pair<int64_t, double>>>& keys) {
+  return keys.count("act_sparsity") > 0;
+}
+
+// One copy of every run per weight layer (activations = false) or activation layer, with
+// the row key "layer": the rows of the per-layer tables.
+ExperimentData expand_by_layer(const ExperimentData& e, const LayerSeries& layers, bool activations) {
+  std::vector<std::string> names;
+  for (auto& r : e.runs)
+    if (auto it = layers.find(r.id); it != layers.end())
+      for (auto& [name, keys] : it->second)
+        if (is_activation_layer(keys) == activations && std::find(names.begin(), names.end(), name) == names.end())
+          names.push_back(name);
+  ExperimentData out = e;
+  out.runs.clear();
+  for (auto& name : names)
+    for (auto& r : e.runs) {
+      RunData copy = r;
+      copy.row_keys["layer"] = name;
+      out.runs.push_back(copy);
+    }
+  return out;
+}
+
+// The energy model's inputs for one run, from its last epoch's layer statistics; nullopt
+// when a quantized layer lacks its weight levels or (measured) its input sparsity, as in
+// databases written before they were recorded.
+std::optional<std::vector<LayerEnergyInput>> energy_inputs(const RunData& r, const LayerSeries& layers, bool measured) {
+  auto it = layers.find(r.id);
+  if (it == layers.end()) return std::nullopt;
+  const json& act = r.config["quant"]["act"];
+  const std::string act_method = act["method"].get<std::string>();
+  const int act_bits = act_method == "none" ? 32 : act_method == "sign" ? 1 : int(act["bits"].get<int64_t>());
+  std::vector<LayerEnergyInput> in;
+  for (auto& [name, keys] : it->second) {
+    if (!keys.count("macs")) continue;
+    auto last = [&](const char* k) { return keys.at(k).back().second; };
+    LayerEnergyInput l;
+    l.name = name;
+    l.macs = last("macs");
+    l.weight_bits = keys.count("weight_bits") ? last("weight_bits") : 32;
+    if (l.weight_bits < 32) {
+      if (!keys.count("weight_levels")) return std::nullopt;
+      l.weight_levels = last("weight_levels");
+    }
+    l.in_bits = keys.count("first") && last("first") > 0 ? 32 : act_bits;  // the first layer sees the image
+    if (measured) {
+      if (!keys.count("in_sparsity")) return std::nullopt;
+      l.in_sparsity = last("in_sparsity");
+    }
+    in.push_back(l);
+  }
+  if (in.empty()) return std::nullopt;
+  return in;
+}
+
 }  // namespace
 
 ReportResult write_report(const ReportOptions& opt) {
@@ -164,14 +233,41 @@ ReportResult write_report(const ReportOptions& opt) {
                       " (per-epoch: " + join(mkeys, ", ") + "; per-run: " + join(skeys, ", ") + ")");
   }
   RunSeries metric_series = is_metric ? load_metric_series(*db, e, metric.key) : RunSeries{};
+  // A best epoch of a test metric is chosen on the validation split where the run has one
+  // (test_acc at the epoch of the best val_acc); chosen on the test set itself it is
+  // optimistic, and the label says so.
+  const bool test_metric = metric.key.rfind("test_", 0) == 0;
+  RunSeries selector = is_metric && metric.mode == "best" && test_metric
+                           ? load_metric_series(*db, e, "val_" + metric.key.substr(5)) : RunSeries{};
+  bool selected_on_test = false;
   auto metric_value = [&](const RunData& r) -> std::optional<double> {
     if (!is_metric) {
       auto it = r.summary.find(metric.key);
       return it == r.summary.end() ? std::nullopt : std::optional<double>(it->second);
     }
     auto it = metric_series.find(r.id);
-    return it == metric_series.end() ? std::nullopt : series_value(it->second, metric);
+    if (it == metric_series.end()) return std::nullopt;
+    if (metric.mode == "best" && test_metric) {
+      auto sel = selector.find(r.id);
+      if (sel == selector.end() || sel->second.empty()) {
+        selected_on_test = true;
+        return series_value(it->second, metric);
+      }
+      auto best = sel->second.front();
+      for (auto& ev : sel->second) best = lower_is_better(metric.key) ? (ev.second < best.second ? ev : best)
+                                                                        : (ev.second > best.second ? ev : best);
+      for (auto& [epoch, v] : it->second)
+        if (epoch == best.first) return v;
+      return std::nullopt;
+    }
+    return series_value(it->second, metric);
   };
+  for (auto& r : e.runs) metric_value(r);  // settles selected_on_test before the label is written
+  std::string metric_label = is_metric ? metric.label() : metric.key;
+  if (is_metric && metric.mode == "best" && test_metric)
+    metric_label = selected_on_test ? metric.key + " (best epoch, selected on the test set: optimistic)"
+                                    : metric.key + " (at the epoch of the best val_" + metric.key.substr(5) + ")";
+  if (!is_metric && metric.key.rfind("best_test_", 0) == 0) metric_label += " (selected on the test set: optimistic)";
   const bool pct = metric.key.size() > 4 && metric.key.substr(metric.key.size() - 4) == "_acc";
   if (all || opt.table == "main") {
     std::vector<ColumnSpec> cols;
@@ -194,7 +290,7 @@ ReportResult write_report(const ReportOptions& opt) {
         cols.push_back(c);
       }
     }
-    out_tables.push_back(aggregate("main", e.name + ": " + metric.label() + (pct ? ", %" : ""), e, rows, cols, topt));
+    out_tables.push_back(aggregate("main", e.name + ": " + metric_label + (pct ? ", %" : ""), e, rows, cols, topt));
   }
 
   // ---- cost table ----
@@ -207,12 +303,15 @@ ReportResult write_report(const ReportOptions& opt) {
     };
     std::vector<ColumnSpec> cols = {
         {"peak RSS (MiB)", sum("peak_rss_bytes"), {}, false, true, 1.0 / 1048576},
-        {"parameters (KiB, fp32)", sum("param_bytes"), {}, false, true, 1.0 / 1024},
-        {"packed model (KiB)", sum("packed_model_bytes"), {}, false, true, 1.0 / 1024},
+        {"parameters (KiB, fp32)", sum("param_bytes"), {}, false, true, 1.0 / 1024, true},
+        {"packed model (KiB)", sum("packed_model_bytes"), {}, false, true, 1.0 / 1024, true},
         {"s / epoch", sum("mean_epoch_seconds"), {}, false, true},
         {"total wall time (s)", sum("wall_seconds"), {}, false, true}};
     if (std::find(skeys.begin(), skeys.end(), "logits_bytes") != skeys.end())
-      cols.insert(cols.begin() + 3, ColumnSpec{"SLB logits (KiB)", sum("logits_bytes"), {}, false, true, 1.0 / 1024});
+      cols.insert(cols.begin() + 3, ColumnSpec{"SLB logits (KiB)", sum("logits_bytes"), {}, false, true, 1.0 / 1024, true});
+    // What SLB's batch-norm mode costs: discrete passes (state) and calibration, s per epoch.
+    if (std::find(skeys.begin(), skeys.end(), "mean_bn_seconds") != skeys.end())
+      cols.push_back(ColumnSpec{"BN passes (s / epoch)", sum("mean_bn_seconds"), {}, false, true});
     out_tables.push_back(aggregate("cost", e.name + ": memory, size and time per run", e, rows, cols, topt));
   }
 
@@ -220,97 +319,105 @@ ReportResult write_report(const ReportOptions& opt) {
   LayerSeries layers;
   RunSeries act_mean;
   if (all || opt.table == "layers" || opt.table == "energy" || opt.plots) {
-    layers = load_layer_series(*db, e, {"sparsity", "wp", "wn", "alpha", "act_sparsity", "grad_norm", "macs", "weights", "weight_bits", "first", "temperature"});
+    layers = load_layer_series(*db, e, {"sparsity", "wp", "wn", "alpha", "act_sparsity", "in_sparsity", "grad_norm",
+                                        "grad_norm_logits", "macs", "weights", "weight_bits", "weight_levels", "first",
+                                        "temperature"});
     act_mean = load_metric_series(*db, e, "act_sparsity_mean");
   }
-  auto layer_final = [&](int64_t run, const std::string& layer, const std::string& key) -> std::optional<double> {
-    auto r = layers.find(run);
-    if (r == layers.end()) return std::nullopt;
-    auto l = r->second.find(layer);
-    if (l == r->second.end()) return std::nullopt;
-    auto k = l->second.find(key);
-    if (k == l->second.end() || k->second.empty()) return std::nullopt;
-    return k->second.back().second;
+  auto stat = [&](const std::string& key) {
+    return [&, key](const RunData& r) { return layer_last(layers, r.id, r.row_keys.at("layer"), key); };
+  };
+  TableOptions lopt = topt;
+  lopt.baseline_match = {"layer"};  // each layer against the same layer of the baseline
+  auto lrows = rows;
+  lrows.push_back("layer");
+  auto drop_empty_rows = [](AggTable& t) {
+    for (size_t i = t.rows.size(); i-- > 0;)
+      if (std::none_of(t.cells[i].begin(), t.cells[i].end(), [](const Cell& c) { return c.s.n > 0; }))
+        t.rows.erase(t.rows.begin() + long(i)), t.cells.erase(t.cells.begin() + long(i));
   };
   if (all || opt.table == "layers") {
-    // Rows: the grouping keys plus the layer; one row per (group, layer) that has statistics.
-    ExperimentData per_layer = e;
-    per_layer.runs.clear();
-    std::vector<std::string> layer_names;
-    for (auto& r : e.runs)
-      if (auto it = layers.find(r.id); it != layers.end())
-        for (auto& [name, keys] : it->second)
-          if (std::find(layer_names.begin(), layer_names.end(), name) == layer_names.end()) layer_names.push_back(name);
-    for (auto& name : layer_names)
-      for (auto& r : e.runs) {
-        RunData copy = r;
-        copy.config["__layer"] = name;
-        per_layer.runs.push_back(copy);
-      }
-    auto lrows = rows;
-    lrows.push_back("__layer");
-    auto stat = [&](const std::string& key) {
-      return [&, key](const RunData& r) { return layer_final(r.id, r.config["__layer"].get<std::string>(), key); };
-    };
-    std::vector<ColumnSpec> cols = {{"weight sparsity", stat("sparsity"), {}, true, false},
-                                    {"Wp / alpha", [&](const RunData& r) {
-                                       auto v = stat("wp")(r);
-                                       return v ? v : stat("alpha")(r);
-                                     }, {}, false, false},
-                                    {"Wn", stat("wn"), {}, false, false},
-                                    {"activation sparsity", stat("act_sparsity"), {}, true, false},
-                                    {"latent grad norm", stat("grad_norm"), {}, false, false}};
-    auto t = aggregate("layers", e.name + ": per-layer statistics at the last epoch", per_layer, lrows, cols, topt);
-    t.row_keys.back() = "layer";
-    // Drop rows with no statistic at all.
-    for (size_t i = t.rows.size(); i-- > 0;) {
-      bool any = false;
-      for (auto& c : t.cells[i]) any = any || c.s.n > 0;
-      if (!any) t.rows.erase(t.rows.begin() + long(i)), t.cells.erase(t.cells.begin() + long(i));
-    }
-    out_tables.push_back(t);
+    // Per-layer statistics have no "best": no bold.
+    std::vector<ColumnSpec> wcols = {
+        {"weight sparsity", stat("sparsity"), {}, true, false, 1.0, false, false},
+        {"Wp / alpha", [&](const RunData& r) { auto v = stat("wp")(r); return v ? v : stat("alpha")(r); }, {}, false, false, 1.0, false, false},
+        {"Wn", stat("wn"), {}, false, false, 1.0, false, false},
+        {"latent grad norm", stat("grad_norm"), {}, false, false, 1.0, false, false},
+        {"SLB logits grad norm", stat("grad_norm_logits"), {}, false, false, 1.0, false, false},
+        {"input sparsity", stat("in_sparsity"), {}, true, false, 1.0, false, false}};
+    auto wt = aggregate("layers", e.name + ": weight layers at the last epoch", expand_by_layer(e, layers, false), lrows, wcols, lopt);
+    drop_empty_rows(wt);
+    out_tables.push_back(wt);
+    std::vector<ColumnSpec> acols = {{"activation sparsity", stat("act_sparsity"), {}, true, false, 1.0, false, false}};
+    auto at = aggregate("activations", e.name + ": activation layers (ReLU / activation quantizer outputs) at the last epoch",
+                        expand_by_layer(e, layers, true), lrows, acols, lopt);
+    drop_empty_rows(at);
+    out_tables.push_back(at);
   }
   if (all || opt.table == "energy") {
-    auto energy = [&](const RunData& r, bool sparse) -> std::optional<double> {
-      auto it = layers.find(r.id);
-      if (it == layers.end()) return std::nullopt;
-      std::vector<LayerEnergyInput> in;
-      for (auto& [name, keys] : it->second) {
-        if (!keys.count("macs")) continue;
-        LayerEnergyInput l;
-        l.name = name;
-        l.macs = keys.at("macs").back().second;
-        l.weights = keys.count("weights") ? keys.at("weights").back().second : 0;
-        l.weight_bits = keys.count("weight_bits") ? keys.at("weight_bits").back().second : 32;
-        l.weight_sparsity = keys.count("sparsity") ? keys.at("sparsity").back().second : 0;
-        l.first = keys.count("first") && keys.at("first").back().second > 0;  // sees the dense image
-        in.push_back(l);
-      }
-      if (in.empty()) return std::nullopt;
-      std::string act = r.config["quant"]["act"]["method"].get<std::string>();
-      int act_bits = act == "none" ? 32 : act == "sign" ? 1 : int(r.config["quant"]["act"]["bits"].get<int64_t>());
-      double s = 0;
-      if (auto a = act_mean.find(r.id); a != act_mean.end() && !a->second.empty()) s = a->second.back().second;
-      auto res = inference_energy(in, act_bits, s);
-      return (sparse ? res.sparse_pj : res.dense_pj) * 1e-6;  // µJ
+    auto energy = [&](const RunData& r, bool measured) -> std::optional<EnergyResult> {
+      auto in = energy_inputs(r, layers, measured);
+      if (!in) return std::nullopt;
+      return inference_energy(*in);
+    };
+    auto macs = [&](const RunData& r) -> std::optional<double> {
+      auto en = energy(r, false);
+      return en ? std::optional<double>(en->macs * 1e-6) : std::nullopt;
+    };
+    auto micro_joules = [&](bool measured) {
+      return [&, measured](const RunData& r) -> std::optional<double> {
+        auto en = energy(r, measured);
+        return en ? std::optional<double>((measured ? en->sparse_pj : en->dense_pj) * 1e-6) : std::nullopt;
+      };
+    };
+    auto weighted_in_sparsity = [&](const RunData& r) -> std::optional<double> {
+      auto in = energy_inputs(r, layers, true);
+      if (!in) return std::nullopt;
+      double m = 0, z = 0;
+      for (auto& l : *in) m += l.macs, z += l.macs * l.in_sparsity;
+      return m > 0 ? std::optional<double>(z / m) : std::nullopt;
     };
     std::vector<ColumnSpec> cols = {
-        {"MMACs / inference", [&](const RunData& r) -> std::optional<double> {
-           auto it = layers.find(r.id);
-           if (it == layers.end()) return std::nullopt;
-           double m = 0;
-           for (auto& [name, keys] : it->second)
-             if (keys.count("macs")) m += keys.at("macs").back().second;
-           return m * 1e-6;
-         }, {}, false, true},
-        {"energy, dense activations (µJ)", [&](const RunData& r) { return energy(r, false); }, {}, false, true},
-        {"energy, measured activation sparsity (µJ)", [&](const RunData& r) { return energy(r, true); }, {}, false, true},
-        {"mean activation sparsity", [&](const RunData& r) -> std::optional<double> {
+        {"MMACs / inference", macs, {}, false, true, 1.0, true, false},
+        {"energy, dense inputs (µJ)", micro_joules(false), {}, false, true, 1.0, true, true},
+        {"energy, measured input sparsity (µJ)", micro_joules(true), {}, false, true},
+        {"input sparsity, MAC-weighted", weighted_in_sparsity, {}, true, false, 1.0, false, false},
+        {"activation sparsity, network mean", [&](const RunData& r) -> std::optional<double> {
            auto a = act_mean.find(r.id);
            if (a == act_mean.end() || a->second.empty()) return std::nullopt;
            return a->second.back().second;
-         }, {}, true, false}};
+         }, {}, true, false, 1.0, false, false}};
     out_tables.push_back(aggregate("energy", e.name + ": energy per inference (Horowitz 2014, 45 nm; see docs/ENERGY.md)", e, rows, cols, topt));
+    // Per layer: the same model, layer by layer.
+    auto layer_energy = [&](const RunData& r, bool measured) -> std::optional<LayerEnergy> {
+      auto en = energy(r, measured);
+      if (!en) return std::nullopt;
+      for (auto& l : en->layers)
+        if (l.name == r.row_keys.at("layer")) return l;
+      return std::nullopt;
+    };
+    std::vector<ColumnSpec> lcols = {
+        {"MMACs", [&](const RunData& r) -> std::optional<double> {
+           auto v = stat("macs")(r);
+           return v ? std::optional<double>(*v * 1e-6) : std::nullopt;
+         }, {}, false, false, 1.0, true, false},
+        {"pJ / MAC", [&](const RunData& r) -> std::optional<double> {
+           auto l = layer_energy(r, false);
+           return l ? std::optional<double>(l->mac_pj) : std::nullopt;
+         }, {}, false, false, 1.0, true, false},
+        {"input sparsity", stat("in_sparsity"), {}, true, false, 1.0, false, false},
+        {"energy, dense (nJ)", [&](const RunData& r) -> std::optional<double> {
+           auto l = layer_energy(r, false);
+           return l ? std::optional<double>(l->dense_pj * 1e-3) : std::nullopt;
+         }, {}, false, false, 1.0, true, false},
+        {"energy, measured (nJ)", [&](const RunData& r) -> std::optional<double> {
+           auto l = layer_energy(r, true);
+           return l ? std::optional<double>(l->sparse_pj * 1e-3) : std::nullopt;
+         }, {}, false, false, 1.0, false, false}};
+    auto lt = aggregate("energy_layers", e.name + ": energy per layer and inference, from each layer's own input sparsity",
+                        expand_by_layer(e, layers, false), lrows, lcols, lopt);
+    drop_empty_rows(lt);
+    out_tables.push_back(lt);
   }
 
   // ---- write the tables ----

@@ -1,5 +1,6 @@
 #include "reports/stats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -9,6 +10,13 @@ Summary summarize(const std::vector<double>& xs) {
   Summary s;
   s.n = int(xs.size());
   if (s.n == 0) return s;
+  // Identical values have exactly that mean and no spread: summing them can round the
+  // mean off by an ulp, and the resulting 1e-16 "std" would make Welch's test call a
+  // difference between two constant groups significant.
+  if (std::all_of(xs.begin(), xs.end(), [&](double x) { return x == xs[0]; })) {
+    s.mean = xs[0];
+    return s;
+  }
   for (double x : xs) s.mean += x;
   s.mean /= s.n;
   if (s.n > 1) {
@@ -88,7 +96,9 @@ WelchResult welch_test(const Summary& a, const Summary& b) {
   }
   double va = a.std * a.std / a.n, vb = b.std * b.std / b.n;
   if (va + vb == 0) {
-    r.p = a.mean == b.mean ? 1.0 : 0.0;
+    // No variance on either side: the t statistic is undefined, so there is no p-value
+    // (and no significance mark), whatever the means.
+    r.p = std::numeric_limits<double>::quiet_NaN();
     return r;
   }
   r.t = (a.mean - b.mean) / std::sqrt(va + vb);

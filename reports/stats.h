@@ -28,7 +28,8 @@ double student_t_quantile(double q, double df);
 double ci_half_width(const Summary& s, double level);
 
 /// Welch's unequal-variance t-test: two-sided p-value, t statistic and the
-/// Welch-Satterthwaite degrees of freedom. NaN p when either side has n < 2.
+/// Welch-Satterthwaite degrees of freedom. NaN p when either side has n < 2 or both sides
+/// have zero variance (the statistic is undefined: no p-value, no star).
 struct WelchResult {
   double t = 0, df = 0, p = 0;
 };

@@ -12,6 +12,7 @@ using nlohmann::json;
 std::string key_value(const RunData& r, const std::string& key) {
   if (key == "variant") return r.variant;
   if (key == "seed") return std::to_string(r.seed);
+  if (auto it = r.row_keys.find(key); it != r.row_keys.end()) return it->second;
   if (r.varying.is_object() && r.varying.contains(key) && r.varying[key].is_null()) return "";
   std::string ptr = "/" + key;
   std::replace(ptr.begin(), ptr.end(), '.', '/');
@@ -33,7 +34,7 @@ AggTable aggregate(const std::string& name, const std::string& title, const Expe
   t.opt = opt;
   std::map<std::vector<std::string>, size_t> index;
   std::vector<std::vector<std::vector<double>>> values;
-  std::vector<std::vector<int>> requested;
+  std::vector<std::vector<int>> requested, done;
   for (const auto& r : e.runs) {
     std::vector<std::string> key;
     for (auto& k : row_keys) key.push_back(key_value(r, k));
@@ -43,11 +44,13 @@ AggTable aggregate(const std::string& name, const std::string& title, const Expe
       t.rows.push_back(key);
       values.emplace_back(cols.size());
       requested.emplace_back(cols.size(), 0);
+      done.emplace_back(cols.size(), 0);
     }
     for (size_t c = 0; c < cols.size(); ++c) {
       if (cols[c].filter && !cols[c].filter(r)) continue;
       ++requested[it->second][c];
       if (r.status != "done") continue;
+      ++done[it->second][c];
       if (auto v = cols[c].value(r)) values[it->second][c].push_back(*v);
     }
   }
@@ -57,28 +60,43 @@ AggTable aggregate(const std::string& name, const std::string& title, const Expe
       Cell& cell = t.cells[i][c];
       cell.s = summarize(values[i][c]);
       cell.requested = requested[i][c];
+      cell.done = done[i][c];
       cell.ci = opt.ci_level > 0 ? ci_half_width(cell.s, opt.ci_level) : 0;
     }
   // Best per column (by mean, among cells with data).
   for (size_t c = 0; c < cols.size(); ++c) {
+    if (!cols[c].mark_best) continue;
     int best = -1;
     for (size_t i = 0; i < t.rows.size(); ++i) {
       if (t.cells[i][c].s.n == 0) continue;
       double m = t.cells[i][c].s.mean, bm = best < 0 ? 0 : t.cells[size_t(best)][c].s.mean;
       if (best < 0 || (cols[c].lower_better ? m < bm : m > bm)) best = int(i);
     }
-    if (best >= 0) t.cells[size_t(best)][c].best = true;
+    if (best < 0) continue;
+    for (size_t i = 0; i < t.rows.size(); ++i)  // ties are all best
+      if (t.cells[i][c].s.n > 0 && t.cells[i][c].s.mean == t.cells[size_t(best)][c].s.mean) t.cells[i][c].best = true;
   }
-  // Welch's t-test against the baseline row (the first row whose variant is the baseline).
+  // Welch's t-test against the baseline row: the row whose variant is the baseline and that
+  // agrees on opt.baseline_match (the first such row).
   if (!opt.baseline.empty()) {
-    auto vpos = std::find(row_keys.begin(), row_keys.end(), "variant") - row_keys.begin();
-    int base = -1;
-    for (size_t i = 0; i < t.rows.size() && base < 0; ++i)
-      if (size_t(vpos) < row_keys.size() && t.rows[i][size_t(vpos)] == opt.baseline) base = int(i);
-    if (base >= 0)
-      for (size_t i = 0; i < t.rows.size(); ++i)
-        for (size_t c = 0; c < cols.size(); ++c)
-          if (int(i) != base) t.cells[i][c].p = welch_test(t.cells[i][c].s, t.cells[size_t(base)][c].s).p;
+    auto pos = [&](const std::string& k) { return size_t(std::find(row_keys.begin(), row_keys.end(), k) - row_keys.begin()); };
+    const size_t vpos = pos("variant");
+    auto baseline_of = [&](size_t i) -> int {
+      for (size_t j = 0; j < t.rows.size(); ++j) {
+        if (vpos >= row_keys.size() || t.rows[j][vpos] != opt.baseline) continue;
+        bool same = true;
+        for (auto& k : opt.baseline_match)
+          if (size_t kp = pos(k); kp < row_keys.size() && t.rows[j][kp] != t.rows[i][kp]) same = false;
+        if (same) return int(j);
+      }
+      return -1;
+    };
+    for (size_t i = 0; i < t.rows.size(); ++i) {
+      int base = baseline_of(i);
+      if (base < 0 || base == int(i)) continue;
+      for (size_t c = 0; c < cols.size(); ++c)
+        if (!cols[c].seed_invariant) t.cells[i][c].p = welch_test(t.cells[i][c].s, t.cells[size_t(base)][c].s).p;
+    }
   }
   int n_max = 0;
   for (auto& row : t.cells)
@@ -87,7 +105,15 @@ AggTable aggregate(const std::string& name, const std::string& title, const Expe
                       ? fmt::format("mean ± {:.0f}% confidence half-width (Student's t, n - 1 degrees of freedom) over seeds, (n) finished seeds",
                                     opt.ci_level * 100)
                       : "mean ± standard deviation (n - 1) over seeds, (n) finished seeds";
-  t.spread_note += "; best per column in bold; † fewer finished seeds than requested (not averaged silently: n shows it)";
+  bool any_best = std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.mark_best; });
+  bool any_invariant = std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.seed_invariant; });
+  if (any_best) t.spread_note += "; best per column in bold";
+  t.spread_note += "; † fewer finished seeds than requested (not averaged silently: n shows it)";
+  if (any_invariant) t.spread_note += "; values that cannot vary with the seed have no spread";
+  bool any_na = false;
+  for (auto& row : t.cells)
+    for (auto& cell : row) any_na = any_na || (cell.s.n == 0 && cell.done > 0);
+  if (any_na) t.spread_note += "; n/a: the metric does not apply to that row";
   if (!opt.baseline.empty()) t.spread_note += "; * p < 0.05, ** p < 0.01 (Welch's t-test against " + opt.baseline + ")";
   return t;
 }
@@ -112,10 +138,11 @@ std::string cell_text(const AggTable& t, size_t i, size_t c, bool tex) {
   const Cell& cell = t.cells[i][c];
   const ColumnSpec& col = t.cols[c];
   if (cell.requested == 0) return tex ? "--" : "";
+  if (cell.s.n == 0 && cell.done > 0) return "n/a";
   if (cell.s.n == 0) return fmt::format("– (0/{})", cell.requested);
   double spread = t.opt.ci_level > 0 ? cell.ci : cell.s.std;
   std::string core = number(col, cell.s.mean);
-  if (cell.s.n > 1 && !std::isnan(spread)) core += (tex ? " \\pm " : " ± ") + number(col, spread);
+  if (cell.s.n > 1 && !std::isnan(spread) && !col.seed_invariant) core += (tex ? " \\pm " : " ± ") + number(col, spread);
   if (tex) core = cell.best ? "$\\mathbf{" + core + "}$" : "$" + core + "$";
   else if (cell.best) core = "**" + core + "**";
   std::string out = core + fmt::format(" ({})", cell.s.n);

@@ -20,16 +20,25 @@ struct ColumnSpec {
   bool percent = false;       ///< values are fractions, shown as percent
   bool lower_better = false;  ///< for the best-cell mark
   double scale = 1.0;         ///< display multiplier (e.g. 1/2^20 for MiB); CSV stays unscaled
+  /// True for values that cannot vary with the seed (parameter bytes, MACs): printed
+  /// without a spread and never tested against the baseline.
+  bool seed_invariant = false;
+  /// False where "best" means nothing (per-layer statistics): no bold.
+  bool mark_best = true;
 };
 
 struct TableOptions {
   double ci_level = 0;     ///< 0: show the std; e.g. 0.95: the Student-t CI half-width
   std::string baseline;    ///< a variant: Welch's t-test of every other row against it
+  /// Row keys on which a row and its baseline row must agree (e.g. "layer": each layer is
+  /// tested against the same layer of the baseline). Other keys are ignored.
+  std::vector<std::string> baseline_match;
 };
 
 struct Cell {
   Summary s;
   int requested = 0;  ///< runs planned for the cell (every status)
+  int done = 0;       ///< finished runs in the cell; done > 0 with n == 0: the metric does not apply (n/a)
   double ci = 0;      ///< CI half-width (NaN when n < 2)
   double p = -1;      ///< Welch p-value vs the baseline row; < 0: none
   bool best = false;
@@ -46,7 +55,8 @@ struct AggTable {
   std::string spread_note;  ///< caption text on the spread, n and markers
 };
 
-/// The display text of run `r`'s value at `key` ("variant", "seed" or a config path).
+/// The display text of run `r`'s value at `key` ("variant", "seed", one of r.row_keys or a
+/// config path).
 std::string key_value(const RunData& r, const std::string& key);
 
 /// Groups the experiment's runs by `row_keys`; only `done` runs contribute values, every

@@ -78,3 +78,45 @@ TEST_CASE("temperature: sgdr restarts with growing periods") {
   CHECK(temperature_at(q, 100, 30).value == Approx(1));   // restart
   CHECK(temperature_at(q, 100, 50).value == Approx(6));
 }
+
+// The golden-stick port's TemperatureScheduler.epoch_begin, written out by hand (1-based
+// epoch e, s = int(E * 0.2), f = int(E * 0.6), T = 1.2^(min(e, f) - s) for e > s, one-hot
+// forward from e >= f). Tolerance 1e-12 relative.
+TEST_CASE("temperature: the port's window arithmetic, E = 8 and E = 500, by hand") {
+  QuantConfig q;
+  q.temp_window = "port";
+  q.temp_schedule = "exp";
+  q.temp_t0 = 1.0;
+  q.temp_gamma = 1.2;
+  q.temp_start = 0.2;
+  q.temp_end = 0.6;
+  // E = 8: s = int(1.6) = 1, f = int(4.8) = 4.
+  const double t8[8] = {1.0, 1.2, 1.44, 1.728, 1.728, 1.728, 1.728, 1.728};
+  const bool h8[8] = {false, false, false, true, true, true, true, true};
+  for (int e = 1; e <= 8; ++e) {
+    for (double frac : {0.0, 0.5, 0.99}) {  // constant within an epoch
+      auto T = temperature_at(q, 8, double(e - 1) + frac);
+      CHECK_MESSAGE(T.value == Approx(t8[e - 1]).epsilon(1e-12), "E=8 epoch " << e);
+      CHECK_MESSAGE(T.hard == h8[e - 1], "E=8 epoch " << e);
+    }
+  }
+  // E = 500: s = 100, f = 300.
+  struct Row { int e; double T; bool hard; };
+  const Row rows[] = {{1, 1.0, false},   {100, 1.0, false},
+                      {101, 1.2, false}, {102, 1.44, false},
+                      {200, std::pow(1.2, 100), false}, {299, std::pow(1.2, 199), false},
+                      {300, std::pow(1.2, 200), true},  {301, std::pow(1.2, 200), true},
+                      {500, std::pow(1.2, 200), true}};
+  for (auto& r : rows) {
+    auto T = temperature_at(q, 500, double(r.e - 1));
+    CHECK_MESSAGE(T.value == Approx(r.T).epsilon(1e-12), "E=500 epoch " << r.e);
+    CHECK_MESSAGE(T.hard == r.hard, "E=500 epoch " << r.e);
+  }
+  // With end = 1 the port still switches to one-hot in the last epoch (e >= f = E); the
+  // fractional window keeps it soft.
+  q.temp_end = 1.0;
+  CHECK(temperature_at(q, 10, 9.0).hard);
+  CHECK(!temperature_at(q, 10, 8.0).hard);
+  q.temp_window = "fractional";
+  CHECK(!temperature_at(q, 10, 9.0).hard);
+}

@@ -172,3 +172,53 @@ TEST_CASE("train: init.from_checkpoint loads the weights of a previous run") {
                        ("init.from_checkpoint: " + d / "missing.pt" + ": no such file (train the full-precision run first, or fix the path)").c_str(),
                        ConfigError);
 }
+
+namespace {
+// The group that holds parameter `p`, or "" when the optimizer does not see it.
+std::string group_of(const std::vector<ParamGroup>& groups, const torch::Tensor& p) {
+  for (auto& g : groups)
+    for (auto& q : g.params)
+      if (q.unsafeGetTensorImpl() == p.unsafeGetTensorImpl()) return g.name;
+  return "";
+}
+double decay_of(const std::vector<ParamGroup>& groups, const std::string& name) {
+  for (auto& g : groups)
+    if (g.name == name) return g.weight_decay;
+  return -1;
+}
+}  // namespace
+
+TEST_CASE("train: weight decay: SLB logits never, scales and PACT's clip only with quant.scale_weight_decay") {
+  RunConfig c = tiny_config();
+  c.optim.weight_decay = 1e-3;
+  c.optim.bn_weight_decay = true;  // must not reach logits or scales
+  c.quant.method = "slb";
+  c.quant.value_set = "learned_scale";
+  c.quant.act_method = "pact";
+  auto net = build_network(c, {1, 8, 8, 4});
+  auto groups = parameter_groups(*net, c);
+  std::map<std::string, std::string> where;
+  for (auto& p : net->named_parameters()) where[p.key()] = group_of(groups, p.value());
+  CHECK(where["conv1.weight"] == "weights");
+  CHECK(where["bn1.weight"] == "bn_and_bias");
+  CHECK(where["fc.bias"] == "bn_and_bias");
+  CHECK(where["conv2.quantizer.logits"] == "quantizer");
+  CHECK(where["conv2.quantizer.scale"] == "scales");
+  CHECK(where["act1.quantizer.alpha"] == "scales");
+  CHECK(where["conv2.weight"] == "");  // SLB does not use the latent weight: frozen
+  CHECK(!net->named_parameters()["conv2.weight"].requires_grad());
+  CHECK(decay_of(groups, "weights") == 1e-3);
+  CHECK(decay_of(groups, "bn_and_bias") == 1e-3);
+  CHECK(decay_of(groups, "quantizer") == 0.0);
+  CHECK(decay_of(groups, "scales") == 0.0);
+  c.quant.scale_weight_decay = true;
+  CHECK(decay_of(parameter_groups(*build_network(c, {1, 8, 8, 4}), c), "scales") == 1e-3);
+  // TTQ: Wp/Wn are scales; the official code decays them (quant.scale_weight_decay = true).
+  c.quant.method = "ttq";
+  c.quant.act_method = "none";
+  auto ttq = build_network(c, {1, 8, 8, 4});
+  auto tg = parameter_groups(*ttq, c);
+  CHECK(group_of(tg, ttq->named_parameters()["conv2.quantizer.wp"]) == "scales");
+  CHECK(group_of(tg, ttq->named_parameters()["conv2.quantizer.wn"]) == "scales");
+  CHECK(group_of(tg, ttq->named_parameters()["conv2.weight"]) == "weights");
+}

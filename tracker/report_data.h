@@ -18,6 +18,9 @@ struct RunData {
   nlohmann::json config;   ///< resolved config (nested)
   nlohmann::json varying;  ///< axis values of this run
   std::map<std::string, double> summary;
+  /// Extra row keys that are not config keys (e.g. "layer" for per-layer tables), set by
+  /// the report that expands a run into one row per layer.
+  std::map<std::string, std::string> row_keys;
 };
 
 struct ExperimentData {

@@ -251,8 +251,8 @@ std::vector<ConfigField> make_fields() {
   f.push_back(num_field("optim.lr", "Peak learning rate.", [](RunConfig& c) -> auto& { return c.optim.lr; }, 0, kInf, Bound::kOpen));
   f.push_back(num_field("optim.momentum", "SGD momentum.", [](RunConfig& c) -> auto& { return c.optim.momentum; }, 0, 1, Bound::kClosed, Bound::kOpen));
   f.push_back(bool_field("optim.nesterov", "SGD with Nesterov momentum.", [](RunConfig& c) -> auto& { return c.optim.nesterov; }));
-  f.push_back(num_field("optim.weight_decay", "L2 weight decay on conv/linear weights.", [](RunConfig& c) -> auto& { return c.optim.weight_decay; }, 0, kInf));
-  f.push_back(bool_field("optim.bn_weight_decay", "Also decay batch-norm affine parameters and biases.", [](RunConfig& c) -> auto& { return c.optim.bn_weight_decay; }));
+  f.push_back(num_field("optim.weight_decay", "L2 weight decay on conv/linear weights; other parameters only as optim.bn_weight_decay and quant.scale_weight_decay say, SLB logits never.", [](RunConfig& c) -> auto& { return c.optim.weight_decay; }, 0, kInf));
+  f.push_back(bool_field("optim.bn_weight_decay", "Also apply optim.weight_decay to batch-norm affine parameters and biases. Never touches SLB logits (never decayed) or learned scales (quant.scale_weight_decay).", [](RunConfig& c) -> auto& { return c.optim.bn_weight_decay; }));
   f.push_back(num_field("optim.beta1", "Adam beta1.", [](RunConfig& c) -> auto& { return c.optim.beta1; }, 0, 1, Bound::kClosed, Bound::kOpen));
   f.push_back(num_field("optim.beta2", "Adam beta2.", [](RunConfig& c) -> auto& { return c.optim.beta2; }, 0, 1, Bound::kClosed, Bound::kOpen));
   f.push_back(str_field("optim.schedule", "Learning-rate schedule, evaluated every step.", [](RunConfig& c) -> auto& { return c.optim.schedule; }, {"constant", "step", "multistep", "cosine"}));
@@ -269,7 +269,7 @@ std::vector<ConfigField> make_fields() {
   f.push_back(per_layer_field("quant.target_sparsity", "TTQ threshold rule: choose delta per layer so that this fraction of weights is zero (overrides quant.threshold where set). null = off.", [](RunConfig& c) -> auto& { return c.quant.target_sparsity; }, 0, 1, true));
   f.push_back(bool_field("quant.normalize_latent", "TTQ: scale latent weights to [-1, 1] by max|w| before thresholding (the paper's description; the official code does not).", [](RunConfig& c) -> auto& { return c.quant.normalize_latent; }));
   f.push_back(str_field("quant.scale_init", "TTQ: initial Wp/Wn: one (1.0) or mean (mean |w| over the positive / negative set).", [](RunConfig& c) -> auto& { return c.quant.scale_init; }, {"one", "mean"}));
-  f.push_back(bool_field("quant.scale_weight_decay", "Apply weight decay to the learned scales (TTQ Wp/Wn, SLB learned scale).", [](RunConfig& c) -> auto& { return c.quant.scale_weight_decay; }));
+  f.push_back(bool_field("quant.scale_weight_decay", "Apply optim.weight_decay to the learned scales: TTQ Wp/Wn, the SLB learned scale and the PACT clip. The official TTQ code decays Wp/Wn with the weights (its regularize_cost('.*/W') matches them): set true to reproduce it.", [](RunConfig& c) -> auto& { return c.quant.scale_weight_decay; }));
   f.push_back(str_field("quant.scaling", "sign: scale of the binary weights: none, layer (mean|w|, XNOR-style) or channel (mean|w| per output channel).", [](RunConfig& c) -> auto& { return c.quant.scaling; }, {"none", "layer", "channel"}));
   f.push_back(str_field("quant.act.method", "Activation quantizer after each ReLU position: none (ReLU), sign (1 bit, clipped STE), dorefa (k-bit uniform on [0, 1]), pact (k-bit with a learned clip).", [](RunConfig& c) -> auto& { return c.quant.act_method; }, {"none", "sign", "dorefa", "pact"}));
   f.push_back(int_field("quant.act.bits", "Activation bits for dorefa / pact.", [](RunConfig& c) -> auto& { return c.quant.act_bits; }, 1, 8));
@@ -278,19 +278,22 @@ std::vector<ConfigField> make_fields() {
   f.push_back(num_field("quant.bop.tau", "Bop threshold tau: flip where |m| > tau and sign(m) = sign(w).", [](RunConfig& c) -> auto& { return c.quant.bop_tau; }, 0, kInf));
 
   f.push_back(json_field("quant.value_set", "\"linspace\", \"learned_scale\", [numbers] or {\"grid\": a}", "SLB value set V: linspace(-1, 1, 2^bits) (the paper's), a learned per-layer scale times linspace, an explicit list, or the symmetric integer grid scaled to [-a, a].", [](RunConfig& c) -> auto& { return c.quant.value_set; }, check_value_set));
-  f.push_back(str_field("quant.logit_init", "SLB logits initialisation: he (He-normal) or checkpoint (from the distance of the checkpoint's weight to each value).", [](RunConfig& c) -> auto& { return c.quant.logit_init; }, {"he", "checkpoint"}));
+  f.push_back(str_field("quant.logit_init", "SLB logits initialisation: he (He-normal, fan_out mode over the logit tensor as the golden-stick port: std = sqrt(2 / (out * kh * kw * |V|)) for a conv, sqrt(2 / (out * |V|)) for a linear layer) or checkpoint (from the distance of the checkpoint's weight to each value).", [](RunConfig& c) -> auto& { return c.quant.logit_init; }, {"he", "checkpoint"}));
   f.push_back(num_field("quant.logit_init_scale", "SLB checkpoint init: logits = -scale * |w - v| / max|w|.", [](RunConfig& c) -> auto& { return c.quant.logit_init_scale; }, 0, kInf, Bound::kOpen));
   f.push_back(str_field("quant.temperature.schedule", "SLB inverse-temperature schedule inside the window [start, end] of training.", [](RunConfig& c) -> auto& { return c.quant.temp_schedule; }, {"exp", "cos", "linear", "sgdr", "constant"}));
   f.push_back(num_field("quant.temperature.t0", "SLB initial inverse temperature T0.", [](RunConfig& c) -> auto& { return c.quant.temp_t0; }, 0, kInf, Bound::kOpen));
   f.push_back(num_field("quant.temperature.t1", "SLB final inverse temperature for cos, linear and sgdr.", [](RunConfig& c) -> auto& { return c.quant.temp_t1; }, 0, kInf, Bound::kOpen));
   f.push_back(num_field("quant.temperature.gamma", "SLB exp schedule: T = T0 * gamma^(e - e_start) per epoch inside the window.", [](RunConfig& c) -> auto& { return c.quant.temp_gamma; }, 1, kInf));
   f.push_back(num_field("quant.temperature.start", "Start of the temperature window as a fraction of training.", [](RunConfig& c) -> auto& { return c.quant.temp_start; }, 0, 1));
-  f.push_back(num_field("quant.temperature.end", "End of the temperature window as a fraction of training; after it the forward pass is hard argmax.", [](RunConfig& c) -> auto& { return c.quant.temp_end; }, 0, 1));
+  f.push_back(num_field("quant.temperature.end", "End of the temperature window as a fraction of training; after it the forward pass is hard arg-max (see quant.temperature.after_window).", [](RunConfig& c) -> auto& { return c.quant.temp_end; }, 0, 1));
   f.push_back(num_field("quant.temperature.period", "sgdr: first cycle length as a fraction of training.", [](RunConfig& c) -> auto& { return c.quant.temp_period; }, 0, 1, Bound::kOpen, Bound::kClosed));
   f.push_back(num_field("quant.temperature.period_mult", "sgdr: each cycle is this many times longer than the previous.", [](RunConfig& c) -> auto& { return c.quant.temp_period_mult; }, 1, kInf));
   f.push_back(bool_field("quant.temperature.per_step", "Update the temperature every step instead of every epoch.", [](RunConfig& c) -> auto& { return c.quant.temp_per_step; }));
-  f.push_back(str_field("quant.bn_mode", "SLB batch norm: state (separate statistics for the continuous and discrete nets, discrete recalibrated every epoch), none, calibrate_after (recalibrate once after training), calibrate_each_epoch.", [](RunConfig& c) -> auto& { return c.quant.bn_mode; }, {"state", "none", "calibrate_after", "calibrate_each_epoch"}));
-  f.push_back(int_field("quant.bn_calib_batches", "Training batches used for batch-norm recalibration.", [](RunConfig& c) -> auto& { return c.quant.bn_calib_batches; }, 1, 1000000));
+  f.push_back(str_field("quant.temperature.window", "SLB: how start/end map to epochs. fractional: the window is [start*epochs, end*epochs] in (fractional) epochs, hard forward after it when end < 1. port: the golden-stick port's integer arithmetic: with 1-based epoch e, s = int(start*epochs), f = int(end*epochs), T = T0 * gamma^(min(e, f) - s) for e > s (T0 before), hard forward from e >= f (even when end = 1); per epoch.", [](RunConfig& c) -> auto& { return c.quant.temp_window; }, {"fractional", "port"}));
+  f.push_back(str_field("quant.temperature.after_window", "SLB after the temperature window: freeze (the port's: one-hot forward, no gradient to the logits; only batch norm and full-precision layers keep training) or ste (hard forward, the soft gradient at the frozen temperature reaches the logits, so the arg-max can still change).", [](RunConfig& c) -> auto& { return c.quant.temp_after_window; }, {"freeze", "ste"}));
+  f.push_back(str_field("quant.bn_mode", "SLB batch norm. state: two sets of statistics; every quant.state_bn_every steps a no-gradient discrete (one-hot) forward of the batch updates the discrete set with momentum 0.1, and evaluation uses it. calibrate_each_epoch: one set, recomputed from the calibration batches (quant.bn_calib_batches) after every epoch. calibrate_after: recomputed once, after the last epoch; earlier epochs' test_acc is uncalibrated. none: never recalibrated (evaluation uses the statistics of the soft forward).", [](RunConfig& c) -> auto& { return c.quant.bn_mode; }, {"state", "none", "calibrate_after", "calibrate_each_epoch"}));
+  f.push_back(int_field("quant.state_bn_every", "SLB bn_mode state: run the discrete forward that updates the discrete statistics every N training steps.", [](RunConfig& c) -> auto& { return c.quant.state_bn_every; }, 1, 1000000));
+  f.push_back(int_field("quant.bn_calib_batches", "SLB calibrate modes: number of calibration batches: the first N full training batches in file order, without augmentation, the same for every seed and epoch (fewer if the training set has fewer full batches).", [](RunConfig& c) -> auto& { return c.quant.bn_calib_batches; }, 1, 1000000));
   // clang-format on
   return f;
 }
@@ -383,6 +386,9 @@ void validate(const RunConfig& c, const std::string& source) {
   if (c.quant.temp_end < c.quant.temp_start)
     fail(fmt::format("quant.temperature.end: the window ends ({}) before it starts ({}); set end >= start",
                      c.quant.temp_end, c.quant.temp_start));
+  if (c.quant.temp_window == "port" && c.quant.temp_per_step)
+    fail("quant.temperature.per_step: the port's window arithmetic is per epoch; set per_step to false or "
+         "quant.temperature.window to fractional");
   if ((c.data.name == "mnist" || c.data.name == "cifar10") && c.data.dir.empty())
     fail("data.dir: " + c.data.name + " needs the directory of its files (set data.dir)");
   if (c.quant.method == "slb" && c.quant.value_set.is_array() &&

@@ -74,7 +74,10 @@ struct QuantConfig {
   double temp_period = 0.1;
   double temp_period_mult = 2.0;
   bool temp_per_step = false;
+  std::string temp_window = "fractional";  // fractional | port (golden-stick epoch arithmetic)
+  std::string temp_after_window = "freeze";  // freeze (the port's) | ste
   std::string bn_mode = "state";  // state | none | calibrate_after | calibrate_each_epoch
+  int64_t state_bn_every = 1;     // state: discrete forward every N training steps
   int64_t bn_calib_batches = 10;
 };
 

@@ -9,6 +9,25 @@ namespace lowbit {
 
 namespace F = torch::nn::functional;
 
+void ZeroCounter::start() {
+  on_ = true;
+  zeros_ = torch::Tensor();
+  total_ = 0;
+}
+
+void ZeroCounter::count(const torch::Tensor& x) {
+  if (!on_) return;
+  auto z = (x == 0).sum();
+  zeros_ = zeros_.defined() ? zeros_ + z : z;
+  total_ += x.numel();
+}
+
+double ZeroCounter::stop() {
+  on_ = false;
+  if (total_ == 0) return 0.0;
+  return double(zeros_.item<int64_t>()) / double(total_);
+}
+
 torch::Tensor QLayerImpl::effective_weight() {
   return quantizer_ ? quantizer_->forward(weight) : weight;
 }
@@ -38,6 +57,7 @@ void QConv2dImpl::reset_parameters() {
 }
 
 torch::Tensor QConv2dImpl::forward(const torch::Tensor& x) {
+  input_zeros.count(x);
   auto y = F::conv2d(x, effective_weight(),
                      F::Conv2dFuncOptions().bias(bias).stride(options.stride).padding(options.padding));
   macs_ = y.size(1) * y.size(2) * y.size(3) * options.in * options.kernel * options.kernel;
@@ -66,6 +86,7 @@ void QLinearImpl::reset_parameters() {
 }
 
 torch::Tensor QLinearImpl::forward(const torch::Tensor& x) {
+  input_zeros.count(x);
   macs_ = in * out;
   return F::linear(x, effective_weight(), bias);
 }
@@ -76,11 +97,7 @@ void QLinearImpl::pretty_print(std::ostream& os) const {
 
 torch::Tensor ActImpl::forward(const torch::Tensor& x) {
   auto y = quantizer_ ? quantizer_->forward(x) : torch::relu(x);
-  if (tracking_) {
-    auto z = (y == 0).sum();
-    zeros_ = zeros_.defined() ? zeros_ + z : z;
-    total_ += y.numel();
-  }
+  output_zeros.count(y);
   return y;
 }
 
@@ -88,18 +105,6 @@ void ActImpl::set_quantizer(std::shared_ptr<ActQuantizer> q) {
   if (quantizer_) unregister_module("quantizer");
   quantizer_ = std::move(q);
   if (quantizer_) register_module("quantizer", quantizer_);
-}
-
-void ActImpl::start_tracking() {
-  tracking_ = true;
-  zeros_ = torch::Tensor();
-  total_ = 0;
-}
-
-double ActImpl::stop_tracking() {
-  tracking_ = false;
-  if (total_ == 0) return 0.0;
-  return double(zeros_.item<int64_t>()) / double(total_);
 }
 
 void ActImpl::pretty_print(std::ostream& os) const { os << (quantizer_ ? "Act(quantized)" : "Act(relu)"); }

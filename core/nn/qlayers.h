@@ -15,10 +15,28 @@
 
 namespace lowbit {
 
+/// Counts exact zeros of the tensors it is shown while on (evaluation passes): the
+/// activation sparsity of an Act's output and the input sparsity of a conv/linear layer.
+class ZeroCounter {
+ public:
+  void start();
+  void count(const torch::Tensor& x);
+  /// Fraction of exact zeros since start(); stops counting.
+  double stop();
+  bool on() const { return on_; }
+
+ private:
+  bool on_ = false;
+  torch::Tensor zeros_;
+  int64_t total_ = 0;
+};
+
 /// Common base of QConv2d and QLinear: a latent weight, an optional bias and an optional
-/// weight quantizer.
+/// weight quantizer. While input tracking is on it counts exact zeros of its input as it
+/// reaches the layer (after pooling): the energy model's per-layer input sparsity.
 class QLayerImpl : public torch::nn::Module {
  public:
+  ZeroCounter input_zeros;
   torch::Tensor weight;  ///< latent weight
   torch::Tensor bias;    ///< undefined when the layer has none
   /// The forward weight: the quantizer's output, or the latent weight itself.
@@ -70,16 +88,11 @@ class ActImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
   void set_quantizer(std::shared_ptr<ActQuantizer> q);
   const std::shared_ptr<ActQuantizer>& quantizer() const { return quantizer_; }
-  void start_tracking();
-  /// Fraction of exact zeros since start_tracking(); stops tracking.
-  double stop_tracking();
   void pretty_print(std::ostream& os) const override;
+  ZeroCounter output_zeros;
 
  private:
   std::shared_ptr<ActQuantizer> quantizer_;
-  bool tracking_ = false;
-  torch::Tensor zeros_;
-  int64_t total_ = 0;
 };
 
 /// A named reference to a quantizable layer of a model, in creation order.

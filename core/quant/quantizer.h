@@ -3,6 +3,7 @@
 // used in the forward pass. Quantizers are LibTorch modules so that their own parameters
 // (TTQ's Wp/Wn, SLB's logits) are registered, saved and optimised like any other.
 #pragma once
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -47,6 +48,14 @@ class WeightQuantizer : public torch::nn::Module {
   /// Forces the discrete (hard) forward even in training mode, for batch-norm
   /// recalibration of the discrete network (SLB).
   virtual void set_force_hard(bool on) {}
+  /// True when the training forward differs from the deployed (discrete) one, so that
+  /// batch-norm statistics of the discrete network need quant.bn_mode (SLB).
+  virtual bool soft_in_training() const { return false; }
+  /// The inverse temperature of a soft quantizer, NaN for the others.
+  virtual double temperature_value() const { return std::numeric_limits<double>::quiet_NaN(); }
+  /// Number of distinct weight values a layer can take (3 for ternary, 2 for binary, |V| for
+  /// SLB): the energy model tells multiply-free layers (<= 3 levels) from k-bit ones.
+  virtual int weight_levels() const { return 1 << weight_bits(); }
   /// True when the quantizer updates the latent weight itself (Bop) instead of the
   /// optimizer; the trainer then calls update() after every backward pass.
   virtual bool updates_latent_weight() const { return false; }

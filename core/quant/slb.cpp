@@ -59,6 +59,12 @@ std::vector<double> slb_values(int bits, const nlohmann::json& spec) {
   return v;
 }
 
+double slb_init_std(const std::vector<int64_t>& logit_shape) {
+  double fan_out = double(logit_shape.at(0));
+  for (size_t i = 2; i < logit_shape.size(); ++i) fan_out *= double(logit_shape[i]);
+  return std::sqrt(2.0 / fan_out);
+}
+
 torch::Tensor slb_soft_expectation(const torch::Tensor& logits, const torch::Tensor& values, double T) {
   return SoftExpectation::apply(logits, values, T);
 }
@@ -82,9 +88,10 @@ void SLBImpl::init_from(const torch::Tensor& w) {
     auto wn = (w / w.abs().max().clamp_min(1e-12) * vmax).unsqueeze(-1);
     a = -config.logit_init_scale * (wn - values).abs() / vmax;
   } else {
-    // He-normal over the weight's fan-in, as the port of the paper's code initialises them.
-    int64_t fan_in = w.numel() / w.size(0);
-    a = torch::randn(shape) * std::sqrt(2.0 / double(fan_in));
+    // He-normal, fan_out mode, over the logit tensor (out, in, kh, kw, K) as the golden-stick
+    // port does (HeNormal(mode='fan_out') on that 5-D shape): fan_out = size(0) times the
+    // product of the sizes after dim 1 = out * kh * kw * K (out * K for a linear layer).
+    a = torch::randn(shape) * slb_init_std(shape);
   }
   logits = register_parameter("logits", a.contiguous());
   last_argmax = register_buffer("last_argmax", a.argmax(-1));
@@ -101,7 +108,11 @@ torch::Tensor SLBImpl::forward(const torch::Tensor& w) {
   if (!hard) return soft();
   auto v = value_tensor();
   auto h = v.index_select(0, logits.argmax(-1).flatten()).view(logits.sizes().slice(0, logits.dim() - 1));
-  if (!is_training() || force_hard_ || !logits.requires_grad() || !torch::GradMode::is_enabled()) return h;
+  // After the window, "freeze" (the port's) is the one-hot forward with no gradient to the
+  // logits; "ste" keeps passing the soft gradient at the frozen temperature.
+  const bool frozen = hard_ && config.temp_after_window == "freeze";
+  if (!is_training() || force_hard_ || frozen || !logits.requires_grad() || !torch::GradMode::is_enabled())
+    return h;  // no gradient to the logits (arg-max); a learned scale still trains
   auto s = soft();
   return h.detach() + (s - s.detach());  // hard forward, soft gradient
 }

@@ -3,7 +3,10 @@
 // w.shape + [|V|]); the latent weight is unused.
 //   soft forward:  W = sum_v softmax(A * T)_v * v           (T: inverse temperature)
 //   hard forward:  W = V[argmax A]  (evaluation, export, and training after the window
-//                  closes; in training the gradient is the soft one, straight through)
+//                  closes). After the window, quant.temperature.after_window = freeze (the
+//                  golden-stick port's, default) sends no gradient to A; ste sends the soft
+//                  gradient at the frozen temperature straight through.
+// Initialisation: He-normal in fan_out mode over A's shape, as the port (see slb_init_std).
 // Memory: SoftExpectation is a custom autograd function that keeps only A (a parameter
 // anyway), V and T and recomputes the softmax in backward, so training holds no
 // [N, |V|] activation per layer between forward and backward:
@@ -20,6 +23,10 @@ namespace lowbit {
 /// linspace(-1, 1, 2^bits); [numbers] -> sorted list; {"grid": a} -> a * k / 2^(bits-1)
 /// for k = -2^(bits-1)..2^(bits-1) (a symmetric integer grid with 0, scaled to [-a, a]).
 std::vector<double> slb_values(int bits, const nlohmann::json& spec);
+
+/// The He-normal (fan_out) standard deviation for logits of `logit_shape` (w.shape + [K]):
+/// sqrt(2 / (shape[0] * prod(shape[2:]))), i.e. sqrt(2 / (out * kh * kw * K)) for a conv.
+double slb_init_std(const std::vector<int64_t>& logit_shape);
 
 /// W = sum_v softmax(A * T)_v * v over the last dimension, softmax recomputed in backward.
 /// logits: (..., K), values: (K) -> (...)
@@ -40,6 +47,9 @@ class SLBImpl : public WeightQuantizer {
   std::vector<torch::Tensor> scale_parameters() override;
   void set_progress(double t, int64_t epochs) override;
   void set_force_hard(bool on) override { force_hard_ = on; }
+  bool soft_in_training() const override { return true; }
+  double temperature_value() const override { return T_; }
+  int weight_levels() const override { return int(values.size(0)); }
   int weight_bits() const override {
     int b = 1;
     while ((int64_t(1) << b) < values.size(0)) ++b;

@@ -30,6 +30,7 @@ class TTQImpl : public WeightQuantizer {
   PackedWeight pack(const torch::Tensor& w) override;
   std::vector<torch::Tensor> scale_parameters() override { return {wp, wn}; }
   int weight_bits() const override { return 2; }
+  int weight_levels() const override { return 3; }  // {-Wn, 0, Wp}: ternary, not 4-level
   std::string describe() const override;
   /// The threshold delta for latent weight w (in the units of w).
   double delta(const torch::Tensor& w) const;

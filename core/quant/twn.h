@@ -14,6 +14,7 @@ class TWNImpl : public WeightQuantizer {
   bool supports_pack() const override { return true; }
   PackedWeight pack(const torch::Tensor& w) override;
   int weight_bits() const override { return 2; }
+  int weight_levels() const override { return 3; }  // {-a, 0, a}: ternary
   std::string describe() const override { return "TWN(delta=0.7*mean|w|)"; }
   /// delta and alpha of w.
   static std::pair<double, double> delta_alpha(const torch::Tensor& w);

@@ -21,29 +21,48 @@ double lr_at(const OptimConfig& o, int64_t epochs, double t) {
   return lr;
 }
 
+namespace {
+
+// The schedule's value at position p in [0, 1] of the window, `span` epochs after its start
+// (exp counts epochs, the others the fraction of the window).
+double schedule_value(const QuantConfig& q, int64_t epochs, double p, double span) {
+  const std::string& s = q.temp_schedule;
+  if (s == "exp") return q.temp_t0 * std::pow(q.temp_gamma, span);
+  if (s == "cos") return q.temp_t1 + (q.temp_t0 - q.temp_t1) * 0.5 * (1 + std::cos(M_PI * p));
+  if (s == "linear") return q.temp_t0 + (q.temp_t1 - q.temp_t0) * p;
+  if (s == "sgdr") {
+    double len = q.temp_period * double(epochs), pos = span;
+    while (len > 0 && pos >= len && len < 1e12) pos -= len, len *= q.temp_period_mult;
+    double c = len > 0 ? std::min(pos / len, 1.0) : 1.0;
+    return q.temp_t0 + (q.temp_t1 - q.temp_t0) * 0.5 * (1 - std::cos(M_PI * c));
+  }
+  return q.temp_t0;  // constant
+}
+
+// The golden-stick port (TemperatureScheduler.epoch_begin): 1-based epoch e,
+// s = int(E * start), f = int(E * end); T = T0 * gamma^(min(e, f) - s) when e > s, else T0;
+// the one-hot forward from e >= f on.
+Temperature port_temperature(const QuantConfig& q, int64_t epochs, double t) {
+  const int64_t e = int64_t(std::floor(t)) + 1;
+  const int64_t s = int64_t(double(epochs) * q.temp_start), f = int64_t(double(epochs) * q.temp_end);
+  const double span = e > s ? double(std::min(e, f) - s) : 0.0;
+  const double p = f > s ? span / double(f - s) : 1.0;
+  return {schedule_value(q, epochs, p, span), e >= f};
+}
+
+}  // namespace
+
 Temperature temperature_at(const QuantConfig& q, int64_t epochs, double t) {
+  if (q.temp_window == "port") return port_temperature(q, epochs, t);
   const double e0 = q.temp_start * double(epochs), e1 = q.temp_end * double(epochs);
-  auto value_at = [&](double e) {
-    e = std::clamp(e, e0, e1);
-    double p = e1 > e0 ? (e - e0) / (e1 - e0) : 1.0;
-    const std::string& s = q.temp_schedule;
-    if (s == "exp") return q.temp_t0 * std::pow(q.temp_gamma, e - e0);
-    if (s == "cos") return q.temp_t1 + (q.temp_t0 - q.temp_t1) * 0.5 * (1 + std::cos(M_PI * p));
-    if (s == "linear") return q.temp_t0 + (q.temp_t1 - q.temp_t0) * p;
-    if (s == "sgdr") {
-      double len = q.temp_period * double(epochs), pos = e - e0;
-      while (len > 0 && pos >= len && len < 1e12) pos -= len, len *= q.temp_period_mult;
-      double c = len > 0 ? std::min(pos / len, 1.0) : 1.0;
-      return q.temp_t0 + (q.temp_t1 - q.temp_t0) * 0.5 * (1 - std::cos(M_PI * c));
-    }
-    return q.temp_t0;  // constant
-  };
-  double e = q.temp_per_step ? t : std::floor(t);
+  double e = std::clamp(q.temp_per_step ? t : std::floor(t), e0, e1);
+  double p = e1 > e0 ? (e - e0) / (e1 - e0) : 1.0;
   Temperature out;
-  out.value = value_at(e);
-  // Hard argmax once the window has closed; a window that reaches the end of training
-  // keeps the forward soft to the last step (evaluation is argmax either way).
-  out.hard = q.temp_end < 1.0 && e >= e1;
+  out.value = schedule_value(q, epochs, p, e - e0);
+  // Hard arg-max once the window has closed; a window that reaches the end of training
+  // keeps the forward soft to the last step (evaluation is arg-max either way).
+  double raw = q.temp_per_step ? t : std::floor(t);
+  out.hard = q.temp_end < 1.0 && raw >= e1;
   return out;
 }
 

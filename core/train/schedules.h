@@ -26,6 +26,9 @@ struct Temperature {
 /// the first cycle period*epochs long and each next one period_mult times longer; constant T0.
 /// Before the window T = T0; after it the forward is hard argmax (value = the schedule's
 /// value at the end of the window). With per_step false, e is the whole epoch index.
+/// With q.temp_window == "port", the golden-stick port's integer arithmetic instead:
+/// 1-based epoch e, s = int(start*epochs), f = int(end*epochs), the schedule at min(e, f) - s
+/// epochs into the window (T0 while e <= s), hard from e >= f.
 Temperature temperature_at(const QuantConfig& q, int64_t epochs, double t);
 
 /// The names of the schedules, for the registry listing.

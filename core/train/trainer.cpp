@@ -16,7 +16,6 @@
 #include "core/nn/qlayers.h"
 #include "core/nn/state_bn.h"
 #include "core/quant/registry.h"
-#include "core/quant/slb.h"
 #include "core/train/interrupt.h"
 #include "core/train/schedules.h"
 
@@ -55,22 +54,45 @@ EvalResult evaluate(Network& model, const DataBundle& bundle, const Dataset& dat
 
 const void* key_of(const torch::Tensor& t) { return t.unsafeGetTensorImpl(); }
 
-// Recomputes the running statistics of the current batch-norm state from `batches`
-// training batches, with every quantizer in its discrete (hard) forward.
-void recalibrate_bn(Network& model, const std::vector<LayerRef>& qlayers, const DataBundle& data,
-                    const RunConfig& cfg, int64_t epoch, torch::Device device) {
-  torch::NoGradGuard no_grad;
+std::vector<std::shared_ptr<StateBatchNormImpl>> state_bns(Network& model) {
   std::vector<std::shared_ptr<StateBatchNormImpl>> bns;
   for (const auto& m : model.modules(false))
     if (auto bn = std::dynamic_pointer_cast<StateBatchNormImpl>(m)) bns.push_back(bn);
+  return bns;
+}
+
+void force_hard(const std::vector<LayerRef>& qlayers, bool on) {
+  for (auto& l : qlayers) l.layer->quantizer()->set_force_hard(on);
+}
+
+// bn_mode = calibrate_*: recomputes the running statistics (the one set) as the plain
+// average over the calibration batches of the discrete network's batch statistics: the
+// first n full training batches in file order, no augmentation, the same for every seed
+// and epoch (PyTorch's momentum=None cumulative average).
+void calibrate_bn(Network& model, const std::vector<LayerRef>& qlayers, const DataBundle& data,
+                  const RunConfig& cfg, torch::Device device) {
+  torch::NoGradGuard no_grad;
+  auto bns = state_bns(model);
   for (auto& bn : bns) bn->reset_running_stats(), bn->set_cumulative(true);
-  for (auto& l : qlayers) l.layer->quantizer()->set_force_hard(true);
+  force_hard(qlayers, true);
   model.train();
-  BatchLoader loader(data, data.train, cfg.batch_size, /*train=*/true, mix_seed(uint64_t(cfg.seed), 99), epoch, device);
-  int64_t n = std::min(cfg.quant.bn_calib_batches, loader.num_batches());
+  BatchLoader loader(data, data.train, cfg.batch_size, /*train=*/false, 0, 0, device);
+  const int64_t n = calibration_batches(cfg, data.train.size());
   for (int64_t b = 0; b < n; ++b) model.forward(loader.batch(b).first);
   for (auto& bn : bns) bn->set_cumulative(false);
-  for (auto& l : qlayers) l.layer->quantizer()->set_force_hard(false);
+  force_hard(qlayers, false);
+}
+
+// bn_mode = state: one discrete (one-hot) forward of the batch without gradient, in training
+// mode, so that the discrete statistics take the usual momentum update from the hard-weight
+// activations. The continuous statistics and the weights are untouched.
+void discrete_bn_pass(Network& model, const std::vector<LayerRef>& qlayers, const torch::Tensor& x) {
+  torch::NoGradGuard no_grad;
+  set_bn_state(model, BNState::kDiscrete);
+  force_hard(qlayers, true);
+  model.forward(x);
+  force_hard(qlayers, false);
+  set_bn_state(model, BNState::kContinuous);
 }
 
 // Reads tensor `dotted` ("layer1.0.conv1.weight") from an archive written by Module::save,
@@ -110,6 +132,60 @@ void load_init_checkpoint(Network& model, const std::string& path) {
 }
 
 }  // namespace
+
+int64_t calibration_batches(const RunConfig& cfg, int64_t train_size) {
+  return std::min(cfg.quant.bn_calib_batches, train_size / cfg.batch_size);
+}
+
+std::vector<ParamGroup> parameter_groups(Network& model, const RunConfig& cfg) {
+  // Latent weights a quantizer does not use (SLB) are frozen; weights a quantizer updates
+  // itself (Bop) stay out of every group.
+  std::set<const void*> frozen, owned, scales, quantizer_own, bn_and_bias;
+  for (auto& l : quant_layers(model)) {
+    if (l.layer->bias.defined()) bn_and_bias.insert(key_of(l.layer->bias));
+    if (auto& q = l.layer->quantizer()) {
+      if (!q->uses_latent_weight()) frozen.insert(key_of(l.layer->weight));
+      if (q->updates_latent_weight()) owned.insert(key_of(l.layer->weight));
+      for (auto& s : q->scale_parameters()) scales.insert(key_of(s));
+      for (auto& p : q->parameters()) quantizer_own.insert(key_of(p));
+    }
+  }
+  for (auto& [name, a] : act_layers(model))
+    if (a->quantizer())
+      for (auto& p : a->quantizer()->parameters()) scales.insert(key_of(p));  // PACT's clip
+  for (auto& bn : state_bns(model)) bn_and_bias.insert(key_of(bn->weight)), bn_and_bias.insert(key_of(bn->bias));
+  const double wd = cfg.optim.weight_decay;
+  std::vector<ParamGroup> g = {{"weights", {}, wd},
+                               {"bn_and_bias", {}, cfg.optim.bn_weight_decay ? wd : 0.0},
+                               {"scales", {}, cfg.quant.scale_weight_decay ? wd : 0.0},
+                               // SLB logits: decay would pull every distribution towards uniform.
+                               {"quantizer", {}, 0.0}};
+  for (auto& p : model.parameters()) {
+    const void* k = key_of(p);
+    if (frozen.count(k)) p.set_requires_grad(false);
+    else if (owned.count(k)) continue;
+    else if (scales.count(k)) g[2].params.push_back(p);
+    else if (quantizer_own.count(k)) g[3].params.push_back(p);
+    else if (bn_and_bias.count(k)) g[1].params.push_back(p);
+    else g[0].params.push_back(p);
+  }
+  return g;
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamGroup>& groups, const OptimConfig& o) {
+  std::vector<torch::optim::OptimizerParamGroup> pg;
+  for (auto& g : groups) {
+    if (g.params.empty()) continue;
+    if (o.name == "sgd")
+      pg.emplace_back(g.params, std::make_unique<torch::optim::SGDOptions>(
+                                    torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.nesterov).weight_decay(g.weight_decay)));
+    else
+      pg.emplace_back(g.params, std::make_unique<torch::optim::AdamOptions>(
+                                    torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}).weight_decay(g.weight_decay)));
+  }
+  if (o.name == "sgd") return std::make_unique<torch::optim::SGD>(pg, torch::optim::SGDOptions(o.lr));
+  return std::make_unique<torch::optim::Adam>(pg, torch::optim::AdamOptions(o.lr));
+}
 
 std::string checkpoint_path(const std::string& dir) { return dir + "/checkpoint.pt"; }
 
@@ -174,54 +250,22 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
   auto acts = act_layers(*model);
   model->to(device);
 
-  // ---- parameter groups: decay / no decay / scales; latent weights a quantizer owns are frozen ----
+  auto optimizer = make_optimizer(parameter_groups(*model, cfg), cfg.optim);
   // Weights a quantizer updates itself (Bop) keep their gradient but stay out of the optimizer.
-  std::set<const void*> frozen, owned, scales, no_decay;
   std::vector<torch::Tensor> owned_weights;
-  for (auto& l : all_layers) {
-    if (l.layer->bias.defined()) no_decay.insert(key_of(l.layer->bias));
-    if (auto& q = l.layer->quantizer()) {
-      if (!q->uses_latent_weight()) frozen.insert(key_of(l.layer->weight));
-      if (q->updates_latent_weight()) owned.insert(key_of(l.layer->weight)), owned_weights.push_back(l.layer->weight);
-      for (auto& s : q->scale_parameters()) scales.insert(key_of(s));
-      // Other quantizer parameters (SLB logits) are not decayed: decay would pull every
-      // distribution towards uniform.
-      for (auto& p : q->parameters()) no_decay.insert(key_of(p));
-    }
-  }
-  for (const auto& m : model->modules(false))
-    if (auto bn = std::dynamic_pointer_cast<StateBatchNormImpl>(m))
-      no_decay.insert(key_of(bn->weight)), no_decay.insert(key_of(bn->bias));
-  std::vector<torch::Tensor> g_decay, g_nodecay, g_scales;
-  for (auto& p : model->parameters()) {
-    const void* k = key_of(p);
-    if (frozen.count(k)) p.set_requires_grad(false);
-    else if (owned.count(k)) continue;
-    else if (scales.count(k)) g_scales.push_back(p);
-    else if (no_decay.count(k)) g_nodecay.push_back(p);
-    else g_decay.push_back(p);
-  }
-  const double wd = cfg.optim.weight_decay;
-  std::vector<std::pair<std::vector<torch::Tensor>, double>> groups = {
-      {g_decay, wd}, {g_nodecay, cfg.optim.bn_weight_decay ? wd : 0.0}, {g_scales, cfg.quant.scale_weight_decay ? wd : 0.0}};
-  std::unique_ptr<torch::optim::Optimizer> optimizer;
-  if (cfg.optim.name == "sgd") {
-    std::vector<torch::optim::OptimizerParamGroup> pg;
-    for (auto& [params, decay] : groups)
-      if (!params.empty())
-        pg.emplace_back(params, std::make_unique<torch::optim::SGDOptions>(
-                                    torch::optim::SGDOptions(cfg.optim.lr).momentum(cfg.optim.momentum)
-                                        .nesterov(cfg.optim.nesterov).weight_decay(decay)));
-    optimizer = std::make_unique<torch::optim::SGD>(pg, torch::optim::SGDOptions(cfg.optim.lr));
-  } else {
-    std::vector<torch::optim::OptimizerParamGroup> pg;
-    for (auto& [params, decay] : groups)
-      if (!params.empty())
-        pg.emplace_back(params, std::make_unique<torch::optim::AdamOptions>(
-                                    torch::optim::AdamOptions(cfg.optim.lr)
-                                        .betas({cfg.optim.beta1, cfg.optim.beta2}).weight_decay(decay)));
-    optimizer = std::make_unique<torch::optim::Adam>(pg, torch::optim::AdamOptions(cfg.optim.lr));
-  }
+  for (auto& l : all_layers)
+    if (auto& q = l.layer->quantizer(); q && q->updates_latent_weight()) owned_weights.push_back(l.layer->weight);
+
+  // ---- batch norm of a network trained through a soft forward (SLB): quant.bn_mode ----
+  const bool soft = std::any_of(qlayers.begin(), qlayers.end(),
+                                [](const LayerRef& l) { return l.layer->quantizer()->soft_in_training(); });
+  const std::string bn_mode = soft ? cfg.quant.bn_mode : "none";
+  const bool bn_state = bn_mode == "state";
+  if ((bn_mode == "calibrate_each_epoch" || bn_mode == "calibrate_after") &&
+      calibration_batches(cfg, data.train.size()) == 0)
+    throw ConfigError(fmt::format("quant.bn_mode: {} needs at least one full training batch, but the training set "
+                                  "has {} examples and batch_size is {} (lower batch_size or use more data)",
+                                  bn_mode, data.train.size(), cfg.batch_size));
 
   // ---- resume ----
   int64_t start_epoch = 0, best_epoch = -1;
@@ -262,7 +306,7 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
   TrainResult result;
   result.status = "done";
   std::map<std::string, double> last_metrics;
-  double epoch_seconds_sum = 0;
+  double epoch_seconds_sum = 0, bn_seconds_sum = 0;
   int64_t epochs_run = 0;
 
   for (int64_t epoch = start_epoch; epoch < cfg.epochs; ++epoch) {
@@ -276,6 +320,7 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     std::map<std::string, torch::Tensor> scale_grad_norm;
     torch::Tensor loss_sum = torch::zeros({}, torch::kFloat64), correct = torch::zeros({}, torch::kInt64);
     int64_t seen = 0;
+    double state_bn_seconds = 0;
     for (int64_t b = 0; b < nb; ++b) {
       if (interrupt_count().load() > 0) {
         RunEndEvent end{"interrupted", fmt::format("interrupted at epoch {}, batch {}", epoch + 1, b + 1), {}};
@@ -326,6 +371,11 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
         correct += out.argmax(1).eq(y).sum().to(torch::kCPU);
       }
       seen += y.size(0);
+      if (bn_state && (epoch * nb + b) % cfg.quant.state_bn_every == 0) {
+        const auto t0 = Clock::now();
+        discrete_bn_pass(*model, qlayers, x);  // after the step: the statistics of the new weights
+        state_bn_seconds += seconds_since(t0);
+      }
       if (b % 10 == 9 || b == nb - 1) {
         double secs = std::max(1e-9, seconds_since(epoch_t0));
         obs.on_batch({epoch, b + 1, nb, loss_sum.item<double>() / double(seen),
@@ -335,42 +385,40 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     if (result.status == "diverged") break;
     const double train_seconds = seconds_since(epoch_t0);
 
-    // ---- evaluation, with activation sparsity on the test set ----
+    // ---- batch-norm calibration (calibrate modes), then evaluation on the test set with
+    // activation sparsity and every layer's input sparsity ----
     EpochEvent ev;
     ev.epoch = epoch;
     ev.epochs = cfg.epochs;
-    // SLB batch norm: evaluate the discrete network before recalibration, then recalibrate
-    // per quant.bn_mode (state: the discrete statistics; calibrate_each_epoch: the only
-    // set; calibrate_after: once, after the last epoch) and evaluate again.
-    const bool slb = cfg.quant.method == "slb" && !qlayers.empty();
-    const std::string& bn_mode = cfg.quant.bn_mode;
-    const bool last_epoch = epoch + 1 == cfg.epochs;
-    // Without a recalibration this epoch, "before" is the test accuracy itself (set below):
-    // no second evaluation pass.
-    const bool recalibrate = slb && (bn_mode == "state" || bn_mode == "calibrate_each_epoch" ||
-                                     (bn_mode == "calibrate_after" && last_epoch));
-    if (slb) {
-      if (recalibrate) {
-        ev.metrics["test_acc_before_calib"] = evaluate(*model, data, data.test, cfg.eval_batch_size, device).acc;
-        if (bn_mode == "state") set_bn_state(*model, BNState::kDiscrete);
-        recalibrate_bn(*model, qlayers, data, cfg, epoch, device);
-      }
-      ev.metrics["temperature"] = std::dynamic_pointer_cast<SLBImpl>(qlayers.front().layer->quantizer())->temperature();
+    auto& m = ev.metrics;
+    const bool calibrate = bn_mode == "calibrate_each_epoch" || (bn_mode == "calibrate_after" && epoch + 1 == cfg.epochs);
+    double calib_seconds = 0;
+    if (calibrate) {
+      m["test_acc_before_calib"] = evaluate(*model, data, data.test, cfg.eval_batch_size, device).acc;
+      const auto t0 = Clock::now();
+      calibrate_bn(*model, qlayers, data, cfg, device);
+      calib_seconds = seconds_since(t0);
     }
-    for (auto& [name, a] : acts) a->start_tracking();
+    if (soft) {
+      m["temperature"] = qlayers.front().layer->quantizer()->temperature_value();
+      m["state_bn_seconds"] = state_bn_seconds;
+      m["calib_seconds"] = calib_seconds;
+    }
+    if (bn_state) set_bn_state(*model, BNState::kDiscrete);  // evaluation uses the discrete statistics
+    for (auto& [name, a] : acts) a->output_zeros.start();
+    for (auto& l : all_layers) l.layer->input_zeros.start();
     EvalResult test = evaluate(*model, data, data.test, cfg.eval_batch_size, device);
     double act_mean = 0;
     for (auto& [name, a] : acts) {
-      double s = a->stop_tracking();
+      double s = a->output_zeros.stop();
       act_mean += s / double(acts.size());
       ev.layers.push_back({name, "act_sparsity", s});
     }
-    auto& m = ev.metrics;
+    for (auto& l : all_layers) ev.layers.push_back({l.name, "in_sparsity", l.layer->input_zeros.stop()});
     m["train_loss"] = loss_sum.item<double>() / double(std::max<int64_t>(1, seen));
     m["train_acc"] = double(correct.item<int64_t>()) / double(std::max<int64_t>(1, seen));
     m["test_loss"] = test.loss;
     m["test_acc"] = test.acc;
-    if (slb && !recalibrate) m["test_acc_before_calib"] = test.acc;
     if (data.val.size() > 0) {
       EvalResult val = evaluate(*model, data, data.val, cfg.eval_batch_size, device);
       m["val_loss"] = val.loss, m["val_acc"] = val.acc;
@@ -389,6 +437,7 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
       ev.layers.push_back({l.name, "weights", double(l.layer->weight.numel())});
       if (l.first) ev.layers.push_back({l.name, "first", 1.0});
       ev.layers.push_back({l.name, "weight_bits", double(l.layer->quantizer() ? l.layer->quantizer()->weight_bits() : 32)});
+      if (l.layer->quantizer()) ev.layers.push_back({l.name, "weight_levels", double(l.layer->quantizer()->weight_levels())});
       if (grad_norm[i].defined()) ev.layers.push_back({l.name, "grad_norm", grad_norm[i].item<double>() / double(nb)});
       if (auto& q = l.layer->quantizer()) {
         StatMap s;
@@ -406,6 +455,7 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     if (sel > best_acc) best_acc = sel, best_epoch = epoch;
     m["epoch_seconds"] = seconds_since(epoch_t0);
     epoch_seconds_sum += m["epoch_seconds"];
+    bn_seconds_sum += state_bn_seconds + calib_seconds;
     ++epochs_run;
     last_metrics = m;
 
@@ -426,7 +476,7 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
       archive.write("config_hash", c10::IValue(hash));
       archive.write("config_json", c10::IValue(to_json(cfg).dump()));
       archive.write("spec", c10::IValue(std::vector<int64_t>{spec.channels, spec.height, spec.width, spec.classes}));
-      archive.write("bn_discrete", c10::IValue(cfg.quant.method == "slb" && cfg.quant.bn_mode == "state"));
+      archive.write("bn_discrete", c10::IValue(bn_state));
       archive.write("rng_state", at::Generator(at::detail::getDefaultCPUGenerator()).get_state());
       archive.save_to(ckpt + ".tmp");
       if (std::rename((ckpt + ".tmp").c_str(), ckpt.c_str()) != 0)
@@ -453,11 +503,12 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
   s["parameters"] = double(count_parameters(*model));
   double logits_bytes = 0;
   for (auto& l : qlayers)
-    if (auto slbq = std::dynamic_pointer_cast<SLBImpl>(l.layer->quantizer())) logits_bytes += double(slbq->logits.numel() * 4);
+    for (auto& p : l.layer->quantizer()->named_parameters(false))
+      if (p.key() == "logits") logits_bytes += double(p.value().numel() * p.value().element_size());
   if (logits_bytes > 0) s["logits_bytes"] = logits_bytes;
   double param_bytes = 0;
   for (auto& p : model->parameters())
-    if (p.requires_grad() || !frozen.count(key_of(p))) param_bytes += double(p.numel() * p.element_size());
+    if (p.requires_grad()) param_bytes += double(p.numel() * p.element_size());
   s["param_bytes"] = param_bytes;
   // Deployed size: quantized layers at their bits per weight, everything else float32
   // (lowbit export writes this plus a small header).
@@ -473,6 +524,7 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
   s["peak_rss_bytes"] = double(peak_rss_bytes());
   s["wall_seconds"] = seconds_since(run_t0);
   if (epochs_run > 0) s["mean_epoch_seconds"] = epoch_seconds_sum / double(epochs_run);
+  if (epochs_run > 0 && soft) s["mean_bn_seconds"] = bn_seconds_sum / double(epochs_run);
   if (result.status != "stopped") obs.on_run_end({result.status, result.error, s});
   return result;
 }

@@ -6,6 +6,9 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <torch/optim/optimizer.h>
 
 #include "core/config/run_config.h"
 #include "core/models/models.h"
@@ -25,6 +28,28 @@ struct TrainResult {
   std::string error;
   std::map<std::string, double> summary;
 };
+
+/// Parameters that share one weight-decay rule. Groups: "weights" (conv/linear weights:
+/// optim.weight_decay), "bn_and_bias" (batch-norm affine parameters and biases: only with
+/// optim.bn_weight_decay), "scales" (TTQ Wp/Wn, SLB learned scale, PACT clip: only with
+/// quant.scale_weight_decay), "quantizer" (the quantizer's other parameters, SLB logits:
+/// never decayed).
+struct ParamGroup {
+  std::string name;
+  std::vector<torch::Tensor> params;
+  double weight_decay = 0;
+};
+
+/// The optimizer's parameter groups for `model`. Latent weights that a quantizer does not
+/// use (SLB) are frozen (requires_grad false) and in no group; weights that a quantizer
+/// updates itself (Bop) are in no group.
+std::vector<ParamGroup> parameter_groups(Network& model, const RunConfig& cfg);
+
+/// SGD or Adam over `groups`, each with its own weight decay.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamGroup>& groups, const OptimConfig& o);
+
+/// Calibration batches for bn_mode calibrate_*: min(quant.bn_calib_batches, full batches).
+int64_t calibration_batches(const RunConfig& cfg, int64_t train_size);
 
 /// Runs one training run. Throws ConfigError/DataError on bad input (before training
 /// starts), Interrupted when interrupt_count() becomes non-zero (after on_run_end).

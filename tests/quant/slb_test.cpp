@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 #include <torch/torch.h>
 
+#include "core/data/dataset.h"
 #include "core/error.h"
 #include "core/models/models.h"
 #include "core/nn/qlayers.h"
@@ -96,6 +97,51 @@ TEST_CASE("slb: quantizer modes: soft in training, argmax in eval and after the 
   CHECK(st["temperature"] == Approx(std::pow(1.2, 4)));
 }
 
+// He-normal in fan_out mode over the logit tensor, as the golden-stick port initialises its
+// 5-D weight: std = sqrt(2 / (out * kh * kw * K)). Empirical std over 18,432 * K draws has
+// a relative standard error below 0.6%; tolerance 3%.
+TEST_CASE("slb: logits start He-normal with fan_out = out * k * k * |V| at 1, 2 and 4 bits") {
+  for (int bits : {1, 2, 4}) {
+    const int64_t K = int64_t(1) << bits;
+    QuantConfig q;
+    q.bits = bits;
+    SLBImpl s(q);
+    torch::manual_seed(1);
+    s.init_from(torch::randn({64, 32, 3, 3}));
+    const double expected = std::sqrt(2.0 / double(64 * 3 * 3 * K));
+    CHECK(slb_init_std({64, 32, 3, 3, K}) == Approx(expected).epsilon(1e-15));
+    CHECK_MESSAGE(s.logits.std().item<double>() == Approx(expected).epsilon(0.03), bits << " bits");
+    CHECK(std::abs(s.logits.mean().item<double>()) < expected * 0.03);
+  }
+  // A linear layer's logits (out, in, K): fan_out = out * K.
+  CHECK(slb_init_std({10, 128, 4}) == Approx(std::sqrt(2.0 / 40.0)).epsilon(1e-15));
+}
+
+TEST_CASE("slb: after the window, freeze sends no gradient to the logits, ste does") {
+  for (const char* mode : {"freeze", "ste"}) {
+    QuantConfig q;
+    q.bits = 2;
+    q.temp_after_window = mode;
+    SLBImpl s(q);
+    auto w = torch::randn({4, 3, 3, 3});
+    s.init_from(w);
+    s.train();
+    s.set_progress(7.0, 10);  // default window 0.2..0.6: closed
+    REQUIRE(s.hard());
+    auto out = s.forward(w);
+    s.eval();
+    CHECK(torch::equal(out.detach(), s.forward(w)));  // the one-hot forward either way
+    s.train();
+    if (std::string(mode) == "freeze") {
+      CHECK(!out.requires_grad());
+    } else {
+      (out * torch::randn_like(out)).sum().backward();
+      REQUIRE(s.logits.grad().defined());
+      CHECK(s.logits.grad().abs().sum().item<double>() > 0);
+    }
+  }
+}
+
 TEST_CASE("slb: checkpoint init puts the largest logit on the nearest value") {
   QuantConfig q;
   q.bits = 2;
@@ -162,6 +208,7 @@ TEST_CASE("slb: training end to end emits temperature, entropy, histograms and b
   cfg.epochs = 3;
   cfg.quant.temp_start = 0.0;
   cfg.quant.temp_end = 0.67;
+  cfg.quant.bn_mode = "calibrate_each_epoch";  // the mode that reports accuracy before calibration
   struct Rec : Observer {
     std::vector<EpochEvent> ev;
     void on_epoch_end(const EpochEvent& e) override { ev.push_back(e); }
@@ -176,4 +223,133 @@ TEST_CASE("slb: training end to end emits temperature, entropy, histograms and b
   for (auto& s : rec.ev[1].layers) keys.insert(s.key);
   for (const char* k : {"temperature", "entropy", "argmax_changed", "hist_0", "hist_3", "sparsity", "act_sparsity"})
     CHECK_MESSAGE(keys.count(k), k);
+}
+
+namespace {
+template <typename T>
+std::shared_ptr<T> named(Network& m, const std::string& name) {
+  for (auto& item : m.named_modules("", false))
+    if (item.key() == name) return std::dynamic_pointer_cast<T>(item.value());
+  return nullptr;
+}
+}  // namespace
+
+// bn_mode = state: after every step a no-gradient one-hot forward of the batch updates the
+// discrete statistics with momentum 0.1. With lr = 1e-30 no float32 weight can move, so the
+// two steps' hard networks are the initial one and the update can be computed by hand with
+// plain functional ops: r = 0.9 (0.9 r0 + 0.1 b0) + 0.1 b1, var unbiased. Tolerance 1e-5.
+TEST_CASE("slb: state batch norm: two steps give the hand-computed momentum update of the discrete statistics") {
+  auto cfg = lowbit::test::tiny_config();
+  cfg.quant.method = "slb";
+  cfg.quant.bits = 1;
+  cfg.quant.bn_mode = "state";
+  cfg.data.synthetic_train = 64;  // two batches of 32: two steps
+  cfg.epochs = 1;
+  cfg.optim.lr = 1e-30;
+  lowbit::test::TempDir dir;
+  TrainOptions o;
+  o.checkpoint_dir = dir.path;
+  Quiet quiet;
+  REQUIRE(train_run(cfg, o, quiet).status == "done");
+  auto trained = load_checkpoint_model(checkpoint_path(dir.path));
+
+  // The initial network (same seed) and the two training batches, by hand.
+  DataBundle data = load_data(cfg.data);
+  auto net = build_network(cfg, ModelSpec{data.channels, data.height, data.width, data.classes});
+  auto hard = [&](const std::string& layer) {
+    auto l = named<QLayerImpl>(*net, layer);
+    auto q = std::dynamic_pointer_cast<SLBImpl>(l->quantizer());
+    return q ? q->values.index_select(0, q->logits.argmax(-1).flatten()).view(l->weight.sizes()) : l->weight.detach();
+  };
+  namespace F = torch::nn::functional;
+  std::map<std::string, torch::Tensor> mean, var;
+  for (const std::string bn : {"bn1", "bn2", "bn3"}) mean[bn] = torch::zeros({1}), var[bn] = torch::ones({1});
+  torch::NoGradGuard g;
+  BatchLoader loader(data, data.train, cfg.batch_size, true, uint64_t(cfg.seed), 0, torch::kCPU);
+  REQUIRE(loader.num_batches() == 2);
+  for (int64_t b = 0; b < 2; ++b) {
+    auto x = loader.batch(b).first;
+    int i = 1;
+    for (const std::string layer : {"conv1", "conv2", "conv3"}) {
+      auto h = F::conv2d(x, hard(layer), F::Conv2dFuncOptions().padding(1));  // (B, C, H, W)
+      torch::Tensor m = h.mean({0, 2, 3});
+      torch::Tensor v_biased = h.var(std::vector<int64_t>{0, 2, 3}, false), v = h.var(std::vector<int64_t>{0, 2, 3}, true);
+      std::string bn = "bn" + std::to_string(i++);
+      mean[bn] = 0.9 * mean[bn] + 0.1 * m;
+      var[bn] = 0.9 * var[bn] + 0.1 * v;
+      x = torch::relu((h - m.view({1, -1, 1, 1})) / torch::sqrt(v_biased.view({1, -1, 1, 1}) + 1e-5));
+      if (layer != "conv3") x = F::max_pool2d(x, F::MaxPool2dFuncOptions(2));
+    }
+  }
+  for (const std::string bn : {"bn1", "bn2", "bn3"}) {
+    auto m = named<StateBatchNormImpl>(*trained.model, bn);
+    CHECK_MESSAGE(torch::allclose(m->running_mean_q, mean[bn], 1e-5, 1e-6), bn);
+    CHECK_MESSAGE(torch::allclose(m->running_var_q, var[bn], 1e-5, 1e-6), bn);
+    // bn1 follows a full-precision conv: both states see the same input. After an SLB layer
+    // the continuous (soft) statistics differ from the discrete ones.
+    if (bn != "bn1") CHECK_MESSAGE(!torch::allclose(m->running_mean, m->running_mean_q, 1e-3, 1e-4), bn);
+  }
+}
+
+// The four modes answer four different questions. Per-epoch test accuracy (and loss) differs
+// between every pair; the final accuracies of calibrate_after and calibrate_each_epoch are
+// equal by construction (the last calibration is a pure function of the final weights, and
+// running statistics never influence training in these modes).
+TEST_CASE("slb: the four bn modes give four different test_acc curves, and report their cost") {
+  auto cfg = lowbit::test::tiny_config();
+  cfg.quant.method = "slb";
+  cfg.quant.bits = 1;
+  cfg.epochs = 3;
+  cfg.data.synthetic_test = 192;
+  cfg.eval_batch_size = 64;
+  cfg.quant.bn_calib_batches = 2;
+  struct Rec : Observer {
+    std::vector<EpochEvent> ev;
+    std::map<std::string, double> summary;
+    void on_epoch_end(const EpochEvent& e) override { ev.push_back(e); }
+    void on_run_end(const RunEndEvent& e) override { summary = e.summary; }
+  };
+  std::map<std::string, std::vector<std::pair<double, double>>> curves;
+  std::map<std::string, Rec> recs;
+  for (const char* mode : {"state", "none", "calibrate_after", "calibrate_each_epoch"}) {
+    cfg.quant.bn_mode = mode;
+    auto& rec = recs[mode];
+    REQUIRE(train_run(cfg, {}, rec).status == "done");
+    REQUIRE(rec.ev.size() == 3);
+    for (auto& e : rec.ev) curves[mode].push_back({e.metrics.at("test_acc"), e.metrics.at("test_loss")});
+    CHECK(rec.summary.count("mean_bn_seconds"));
+  }
+  std::vector<std::string> modes = {"state", "none", "calibrate_after", "calibrate_each_epoch"};
+  for (size_t i = 0; i < modes.size(); ++i)
+    for (size_t j = i + 1; j < modes.size(); ++j) CHECK_MESSAGE(curves[modes[i]] != curves[modes[j]], modes[i] << " vs " << modes[j]);
+  CHECK(curves["calibrate_after"][0] == curves["none"][0]);  // uncalibrated until the last epoch
+  CHECK(curves["calibrate_after"][2].first == curves["calibrate_each_epoch"][2].first);
+  // Cost: state pays a discrete pass every step, calibration only where it calibrates.
+  CHECK(recs["state"].ev[0].metrics.at("state_bn_seconds") > 0);
+  CHECK(recs["state"].ev[0].metrics.at("calib_seconds") == 0);
+  CHECK(recs["none"].ev[0].metrics.at("state_bn_seconds") == 0);
+  CHECK(recs["calibrate_after"].ev[0].metrics.at("calib_seconds") == 0);
+  CHECK(recs["calibrate_after"].ev[2].metrics.at("calib_seconds") > 0);
+  CHECK(recs["calibrate_each_epoch"].ev[0].metrics.at("calib_seconds") > 0);
+  CHECK(recs["calibrate_each_epoch"].ev[0].metrics.count("test_acc_before_calib"));
+  CHECK(!recs["state"].ev[0].metrics.count("test_acc_before_calib"));
+}
+
+// Calibration uses the first n full training batches in file order (an unshuffled,
+// unaugmented loader, so the same for every seed and epoch); the short last batch never.
+TEST_CASE("slb: calibration batches are full batches, capped by the training set") {
+  auto cfg = lowbit::test::tiny_config();  // 96 examples, batch 32
+  cfg.quant.bn_calib_batches = 10;
+  CHECK(calibration_batches(cfg, 96) == 3);
+  CHECK(calibration_batches(cfg, 95) == 2);  // the short last batch is never used
+  cfg.quant.bn_calib_batches = 2;
+  CHECK(calibration_batches(cfg, 96) == 2);
+  cfg.quant.method = "slb";
+  cfg.quant.bn_mode = "calibrate_after";
+  cfg.data.synthetic_train = 20;
+  Quiet quiet;
+  CHECK_THROWS_WITH_AS(train_run(cfg, {}, quiet),
+                       "quant.bn_mode: calibrate_after needs at least one full training batch, but the training set has 20 "
+                       "examples and batch_size is 32 (lower batch_size or use more data)",
+                       ConfigError);
 }

@@ -51,7 +51,8 @@ void build_db(const std::string& path) {
     }
     s.write_epoch(c->id, {0, 2, {{"test_acc", a - 0.1}, {"act_sparsity_mean", 0.5}}, {{"conv2", "sparsity", 0.3}}});
     s.write_epoch(c->id, {1, 2, {{"test_acc", a}, {"act_sparsity_mean", 0.4}},
-                          {{"conv2", "sparsity", 0.25}, {"conv2", "macs", 1000}, {"conv2", "weights", 100}, {"conv2", "weight_bits", 2}}});
+                          {{"conv2", "sparsity", 0.25}, {"conv2", "macs", 1000}, {"conv2", "weights", 100}, {"conv2", "weight_bits", 2},
+                           {"conv2", "weight_levels", 3}, {"conv2", "in_sparsity", 0.4}}});
     s.finish_run(c->id, "done", "", {{"peak_rss_bytes", 1048576.0 * (100 + c->config.seed)}, {"packed_model_bytes", v ? 2048.0 : 4096.0}});
   }
 }
@@ -138,13 +139,16 @@ TEST_CASE("report: cost, layers and energy tables") {
   CHECK(cost.find("| A | 101.0 ± 1.00 (3) |") != std::string::npos);
   CHECK(cost.find("| B | **100.5 ± 0.707** (2)† |") != std::string::npos);
   std::string layers = slurp(d / "rep/layers.md");
-  CHECK(layers.find("| A | conv2 | **25.00 ± 0.00** (3) |") != std::string::npos);
-  // Energy: 1000 MACs at 0.9 pJ (ternary weights, float acts) x (1 - 0.25 weight sparsity)
-  // + 100 weights x 2 bits / 64 x 10 pJ = 675 + 31.25 pJ; conv2 is not the first layer, so
-  // the measured column multiplies compute by (1 - 0.4): 405 + 31.25.
+  // Per-layer statistics: no bold; statistics a layer does not record read n/a.
+  CHECK(layers.find("| A | conv2 | 25.00 ± 0.00 (3) | n/a | n/a | n/a | n/a | 40.00 ± 0.00 (3) |") != std::string::npos);
+  // Energy: 1000 MACs at 0.9 pJ (ternary weights, 3 levels, float input) = 900 pJ dense;
+  // with conv2's own measured input sparsity 0.4: 1000 x 0.6 x 0.9 = 540 pJ.
   std::string energy = slurp(d / "rep/energy.csv");
-  CHECK(energy.find("A,\"energy, dense activations (µJ)\",0.00070625,") != std::string::npos);
-  CHECK(energy.find("A,\"energy, measured activation sparsity (µJ)\",0.00043625,") != std::string::npos);
+  CHECK(energy.find("A,\"energy, dense inputs (µJ)\",0.0009,0,3,") != std::string::npos);
+  CHECK(energy.find("A,\"energy, measured input sparsity (µJ)\",0.00054,") != std::string::npos);
+  std::string energy_layers = slurp(d / "rep/energy_layers.csv");
+  CHECK(energy_layers.find("A,conv2,input sparsity,0.4,0,3,") != std::string::npos);
+  CHECK(energy_layers.find("A,conv2,pJ / MAC,0.9,") != std::string::npos);
 }
 
 TEST_CASE("report: plots are written as valid SVG and PNG when gnuplot is present") {
@@ -186,4 +190,75 @@ TEST_CASE("report: bad input names what exists") {
   o.out_dir = d / "rep2";
   CHECK_THROWS_WITH_AS(write_report(o), ("experiment 'empty' has no finished runs yet (0 runs; see lowbit status --db " + d / "empty.db" + ")").c_str(),
                        StoreError);
+}
+
+namespace {
+// Experiment "p": variants fp (the baseline) and ttq, 3 seeds each, all done.
+// test_acc: fp 0.9 x3, ttq 0.8 x3 (zero variance on both sides: no p-value).
+// Weight sparsity: fp conv1 0.55/0.60/0.65, conv2 0 x3; ttq conv1 0.1 x3, conv2 0.5/0.6/0.7.
+// Wp: ttq only. Packed bytes: fp 4096, ttq 1024 for every seed (cannot vary with the seed).
+void build_paired_db(const std::string& path) {
+  Store s(path, Store::Open::kMigrate);
+  int64_t e = s.upsert_experiment("p", "", R"({"name": "p", "variants": {"fp": {}, "ttq": {}}, "seeds": 3})");
+  std::vector<PlannedRun> runs;
+  for (std::string v : {"fp", "ttq"})
+    for (int seed = 0; seed < 3; ++seed) {
+      PlannedRun p;
+      p.config.seed = seed;
+      p.config.quant.method = v;
+      p.hash = config_hash(p.config);
+      p.variant = v;
+      runs.push_back(p);
+    }
+  s.add_runs(e, runs);
+  while (auto c = s.claim(e, Provenance{"h", "x", "cpu", 1, 1})) {
+    const bool fp = c->config.quant.method == "fp";
+    const int k = int(c->config.seed);
+    s.begin_run(c->id, 0);
+    std::vector<LayerStat> ls = {{"conv1", "sparsity", fp ? 0.55 + 0.05 * k : 0.1},
+                                 {"conv2", "sparsity", fp ? 0.0 : 0.5 + 0.1 * k},
+                                 {"act1", "act_sparsity", 0.5}};
+    if (!fp) ls.push_back({"conv2", "wp", 1.0 + 0.2 * k});
+    s.write_epoch(c->id, {0, 1, {{"test_acc", fp ? 0.9 : 0.8}}, ls});
+    s.finish_run(c->id, "done", "", {{"packed_model_bytes", fp ? 4096.0 : 1024.0}, {"peak_rss_bytes", 1048576.0 * (100 + k)}});
+  }
+}
+}  // namespace
+
+TEST_CASE("report: honest statistics: same-layer baseline, no star without variance, n/a, seed-invariant columns") {
+  TempDir d;
+  build_paired_db(d / "p.db");
+  ReportOptions o;
+  o.db = d / "p.db";
+  o.experiment = "p";
+  o.out_dir = d / "rep";
+  o.baseline = "fp";
+  o.plots = false;
+  o.formats = {"md"};
+  write_report(o);
+  // Both groups constant: Welch's t is undefined, so no star although the means differ.
+  CHECK(slurp(d / "rep/main.md").find("| variant | test_acc |\n| --- | ---: |\n| fp | **90.00 ± 0.00** (3) |\n| ttq | 80.00 ± 0.00 (3) |\n") !=
+        std::string::npos);
+  // Each layer is tested against the same layer of fp: ttq conv2 (0.6 ± 0.1) vs fp conv2
+  // (0 ± 0): t = 10.39, df = 2, p = 0.0091 (**); against fp conv1 it would be p = 1.
+  // ttq conv1 (0.1 ± 0) vs fp conv1 (0.6 ± 0.05): t = -17.3, df = 2, p = 0.0033 (**).
+  CHECK(slurp(d / "rep/layers.md") ==
+        "**p: weight layers at the last epoch** — mean ± standard deviation (n - 1) over seeds, (n) finished seeds; "
+        "† fewer finished seeds than requested (not averaged silently: n shows it); n/a: the metric does not apply to that row; "
+        "* p < 0.05, ** p < 0.01 (Welch's t-test against fp).\n\n"
+        "| variant | layer | weight sparsity | Wp / alpha | Wn | latent grad norm | SLB logits grad norm | input sparsity |\n"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        "| fp | conv1 | 60.00 ± 5.00 (3) | n/a | n/a | n/a | n/a | n/a |\n"
+        "| ttq | conv1 | 10.00 ± 0.00 (3)** | n/a | n/a | n/a | n/a | n/a |\n"
+        "| fp | conv2 | 0.00 ± 0.00 (3) | n/a | n/a | n/a | n/a | n/a |\n"
+        "| ttq | conv2 | 60.00 ± 10.00 (3)** | 1.20 ± 0.2 (3) | n/a | n/a | n/a | n/a |\n");
+  // Activation layers are their own table: no row of empty weight columns.
+  CHECK(slurp(d / "rep/activations.md").find("| fp | act1 | 50.00 ± 0.00 (3) |\n| ttq | act1 | 50.00 ± 0.00 (3) |\n") != std::string::npos);
+  // Packed bytes cannot vary with the seed: no spread, no test; smaller is bold.
+  std::string cost = slurp(d / "rep/cost.md");
+  CHECK(cost.find("values that cannot vary with the seed have no spread") != std::string::npos);
+  // Peak RSS ties (100/101/102 MiB in both): both bold. The fixture records no parameter
+  // bytes or times: n/a.
+  CHECK(cost.find("| fp | **101.0 ± 1.00** (3) | n/a | 4.00 (3) | n/a | n/a |\n") != std::string::npos);
+  CHECK(cost.find("| ttq | **101.0 ± 1.00** (3) | n/a | **1.00** (3) | n/a | n/a |\n") != std::string::npos);
 }

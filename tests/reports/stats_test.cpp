@@ -41,3 +41,13 @@ TEST_CASE("stats: Welch's t-test (tolerance 1e-6)") {
   CHECK(r2.p == Approx(0.066496033741).epsilon(1e-6));
   CHECK(std::isnan(welch_test(summarize({1}), summarize({1, 2})).p));
 }
+
+TEST_CASE("stats: constant groups have exactly zero spread and no Welch p-value") {
+  auto a = summarize({0.8, 0.8, 0.8}), b = summarize({0.9, 0.9, 0.9});
+  CHECK(a.mean == 0.8);  // not 0.8000000000000002 from the rounded sum
+  CHECK(a.std == 0.0);
+  CHECK(std::isnan(welch_test(a, b).p));  // t undefined: no star, although the means differ
+  CHECK(std::isnan(welch_test(a, a).p));
+  // One constant side is fine: the other's variance defines t.
+  CHECK(welch_test(summarize({0.5, 0.6, 0.7}), summarize({0.0, 0.0, 0.0})).p == doctest::Approx(0.00914).epsilon(0.01));
+}
