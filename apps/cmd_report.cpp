@@ -1,25 +1,15 @@
 // lowbit report: tables with error bars and curves for one experiment.
 #include <iostream>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "apps/cli.h"
 #include "apps/commands.h"
 #include "core/error.h"
+#include "core/util.h"
 #include "reports/report.h"
 
 namespace lowbit {
-
-namespace {
-std::vector<std::string> split_csv(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string p; std::getline(ss, p, ',');)
-    if (!p.empty()) out.push_back(p);
-  return out;
-}
-}  // namespace
 
 int cmd_report(const std::vector<std::string>& args) {
   po::options_description desc("options");
@@ -34,14 +24,15 @@ int cmd_report(const std::vector<std::string>& args) {
       ("out,o", po::value(&o.out_dir), "output directory (default results/<experiment>)")
       ("ci", po::value(&o.ci)->default_value(0), "show a Student-t confidence interval at this level (e.g. 95) instead of the std")
       ("baseline", po::value(&o.baseline), "variant to test every row against (Welch's t-test)")
-      ("table", po::value(&o.table)->default_value("all"), "main | cost | layers | energy | all")
+      ("tables", po::value(&o.table), "tables, comma-separated: main, cost, layers, energy, or all (default)")
+      ("table", po::value(&o.table), "the same as --tables")
       ("no-plots", "tables only");
   po::variables_map vm;
   if (!parse_args("report", args, desc, vm, nullptr, "--experiment NAME [--db results.db] [--out DIR]")) return kExitSuccess;
   if (o.ci != 0 && (o.ci <= 0 || o.ci >= 100)) throw ConfigError("--ci: expected a level in (0, 100), e.g. 95");
-  o.rows = split_csv(rows);
-  o.cols = split_csv(cols);
-  o.formats = split_csv(formats);
+  o.rows = split(rows, ',');
+  o.cols = split(cols, ',');
+  o.formats = split(formats, ',');
   o.plots = vm.count("no-plots") == 0;
   ReportResult r = write_report(o);
   for (auto& w : r.warnings) fmt::print(stderr, "lowbit: warning: {}\n", w);

@@ -20,6 +20,9 @@ bool glob_match(const std::string& pattern, const std::string& text);
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep);
 
+/// Splits at `sep`, dropping empty parts ("a,,b" -> {a, b}).
+std::vector<std::string> split(const std::string& s, char sep);
+
 /// Seconds as m:ss, or h:mm:ss from an hour on (progress lines, ETAs).
 std::string format_duration(double seconds);
 

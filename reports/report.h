@@ -17,7 +17,7 @@ struct ReportOptions {
   std::vector<std::string> formats = {"md", "csv", "tex"};
   double ci = 0;                       ///< e.g. 95: Student-t CI instead of the std
   std::string baseline;                ///< variant for Welch's t-test
-  std::string table = "all";           ///< main | cost | layers | energy | all
+  std::string table = "all";           ///< comma-separated names from report_tables(), or all
   bool plots = true;
 };
 

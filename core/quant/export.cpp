@@ -1,6 +1,7 @@
 #include "core/quant/export.h"
 
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -39,8 +40,16 @@ std::vector<uint8_t> unpack_bits(const std::vector<uint8_t>& bytes, int bits, si
   return out;
 }
 
-ExportStats export_model(Network& model, const RunConfig& cfg, const ModelSpec& spec, bool bn_discrete,
-                         const std::string& path) {
+namespace {
+
+// The whole .lbt content in memory: header and payload, and what they hold.
+struct PackedModel {
+  std::string header, payload;
+  ExportStats stats;
+};
+
+// Builds the .lbt content for `model`. Throws Error when a quantized layer cannot be packed.
+PackedModel pack_model(Network& model, const RunConfig& cfg, const ModelSpec& spec, bool bn_discrete) {
   torch::NoGradGuard g;
   ExportStats st;
   json header = {{"format", 1}, {"config", to_json(cfg)}, {"bn_state", bn_discrete ? "discrete" : "continuous"},
@@ -81,7 +90,24 @@ ExportStats export_model(Network& model, const RunConfig& cfg, const ModelSpec& 
   for (auto& p : model.named_parameters(true))
     if (p.key().find(".quantizer.") == std::string::npos) st.float_bytes += p.value().numel() * 4;
 
-  std::string h = header.dump();
+  PackedModel pm{header.dump(), std::move(payload), st};
+  pm.stats.packed_bytes = int64_t(16 + pm.header.size() + pm.payload.size());
+  return pm;
+}
+
+}  // namespace
+
+std::optional<int64_t> packed_model_bytes(Network& model, const RunConfig& cfg, const ModelSpec& spec, bool bn_discrete) {
+  for (auto& l : quant_layers(model))
+    if (l.layer->quantizer() && !l.layer->quantizer()->supports_pack()) return std::nullopt;
+  return pack_model(model, cfg, spec, bn_discrete).stats.packed_bytes;
+}
+
+ExportStats export_model(Network& model, const RunConfig& cfg, const ModelSpec& spec, bool bn_discrete,
+                         const std::string& path) {
+  PackedModel pm = pack_model(model, cfg, spec, bn_discrete);
+  const std::string& h = pm.header;
+  const std::string& payload = pm.payload;
   uint64_t hlen = h.size();
   std::ofstream out(path + ".tmp", std::ios::binary);
   if (!out) throw ConfigError("--out " + path + ": cannot be written (check the directory)");
@@ -91,8 +117,7 @@ ExportStats export_model(Network& model, const RunConfig& cfg, const ModelSpec& 
   out.close();
   if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
     throw Error(path + ": cannot be written (disk full?)");
-  st.packed_bytes = int64_t(16 + h.size() + payload.size());
-  return st;
+  return pm.stats;
 }
 
 LoadedModel load_packed_model(const std::string& path) {

@@ -5,7 +5,9 @@
 //   dL/dWp = sum of g over the positive set;  dL/dWn = -(sum of g over the negative set).
 // Differences from the official code, on purpose: the zero set is |w| <= delta (the
 // official code gives w = +1 at exactly w == delta); the threshold may be chosen per layer,
-// or so that a target fraction of weights is zero.
+// or so that a target fraction of weights is zero; and weight decay: the official code decays
+// Wp/Wn with the weights (regularize_cost('.*/W', ...) matches 'W', 'Wp' and 'Wn'), lowbit
+// only with quant.scale_weight_decay = true (off by default), which reproduces it.
 #pragma once
 #include "core/quant/quantizer.h"
 

@@ -1,7 +1,9 @@
 // The training loop: one RunConfig in, events out. It builds data and model, attaches the
 // quantizers, trains with the configured optimizer and schedules, evaluates each epoch,
-// collects per-layer statistics, checkpoints, resumes, and reports divergence. It never
-// writes results itself: observers do (console, JSON lines, SQLite).
+// collects per-layer statistics, checkpoints (core/train/checkpoint.h owns the format),
+// resumes, and reports divergence. It never writes results itself: observers do (console,
+// JSON lines, SQLite). It never names a quantizer: what a method needs (a soft training
+// forward, batch-norm handling, its own weight update) reaches it through WeightQuantizer.
 #pragma once
 #include <map>
 #include <memory>
@@ -12,6 +14,7 @@
 
 #include "core/config/run_config.h"
 #include "core/models/models.h"
+#include "core/train/checkpoint.h"
 #include "core/train/observer.h"
 
 namespace lowbit {
@@ -59,21 +62,8 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
 /// make_model + init.from_checkpoint (when load_init) + attach_quantizers, seeded by cfg.seed.
 std::shared_ptr<Network> build_network(const RunConfig& cfg, const ModelSpec& spec, bool load_init = true);
 
-/// A network rebuilt from a training checkpoint, weights loaded, batch-norm state set as
-/// the trainer evaluates it.
-struct CheckpointModel {
-  RunConfig config;
-  ModelSpec spec;
-  std::shared_ptr<Network> model;
-  bool bn_discrete = false;
-};
-CheckpointModel load_checkpoint_model(const std::string& path);
-
 /// Test-set accuracy of `model` on the data `cfg` names.
 double test_accuracy(Network& model, const RunConfig& cfg, const std::string& device = "cpu");
-
-/// Path of the checkpoint inside a directory.
-std::string checkpoint_path(const std::string& dir);
 
 /// Peak resident set size of this process in bytes.
 int64_t peak_rss_bytes();

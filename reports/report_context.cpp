@@ -1,0 +1,101 @@
+// The report registry and what its builders share: the lazily loaded series, row groups,
+// the main metric, and small helpers.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/util.h"
+#include "reports/report_registry.h"
+
+namespace lowbit {
+
+const std::vector<ReportTable>& report_tables() {
+  static const std::vector<ReportTable> tables = {
+      {"main", "the metric (--metric) per row, mean over seeds", main_table},
+      {"cost", "memory, size and time per run", cost_table},
+      {"layers", "per-layer statistics: weight layers and activation layers", layer_tables},
+      {"energy", "energy per inference and per layer (docs/ENERGY.md)", energy_tables},
+  };
+  return tables;
+}
+
+const LayerSeries& ReportContext::layers() {
+  if (!layers_)
+    layers_ = load_layer_series(db, e, {"sparsity", "wp", "wn", "alpha", "act_sparsity", "in_sparsity", "grad_norm",
+                                        "grad_norm_logits", "macs", "weights", "weight_bits", "weight_levels", "first",
+                                        "temperature"});
+  return *layers_;
+}
+
+const RunSeries& ReportContext::act_mean() {
+  if (!act_mean_) act_mean_ = load_metric_series(db, e, "act_sparsity_mean");
+  return *act_mean_;
+}
+
+std::vector<std::pair<std::string, std::vector<int64_t>>> ReportContext::groups() const {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  for (auto& r : e.runs) {
+    if (r.status != "done") continue;
+    std::vector<std::string> parts;
+    for (auto& k : rows) {
+      std::string v = key_value(r, k);
+      if (!v.empty()) parts.push_back(k == "variant" ? v : k + "=" + v);
+    }
+    std::string label = join(parts, " ");
+    auto it = std::find_if(out.begin(), out.end(), [&](auto& g) { return g.first == label; });
+    if (it == out.end()) out.push_back({label, {r.id}});
+    else it->second.push_back(r.id);
+  }
+  return out;
+}
+
+bool lower_is_better(const std::string& key) {
+  for (const char* w : {"loss", "bytes", "seconds", "energy", "rss"})
+    if (key.find(w) != std::string::npos) return true;
+  return false;
+}
+
+std::optional<double> layer_last(const LayerSeries& layers, int64_t run, const std::string& layer, const std::string& key) {
+  auto r = layers.find(run);
+  if (r == layers.end()) return std::nullopt;
+  auto l = r->second.find(layer);
+  if (l == r->second.end()) return std::nullopt;
+  auto k = l->second.find(key);
+  if (k == l->second.end() || k->second.empty()) return std::nullopt;
+  return k->second.back().second;
+}
+
+ExperimentData expand_by_layer(const ExperimentData& e, const LayerSeries& layers, bool activations) {
+  // Activation positions record only act_sparsity; conv/linear layers record the rest.
+  std::vector<std::string> names;
+  for (auto& r : e.runs)
+    if (auto it = layers.find(r.id); it != layers.end())
+      for (auto& [name, keys] : it->second)
+        if ((keys.count("act_sparsity") > 0) == activations && std::find(names.begin(), names.end(), name) == names.end())
+          names.push_back(name);
+  ExperimentData out = e;
+  out.runs.clear();
+  for (auto& name : names)
+    for (auto& r : e.runs) {
+      RunData copy = r;
+      copy.row_keys["layer"] = name;
+      out.runs.push_back(copy);
+    }
+  return out;
+}
+
+void drop_empty_rows(AggTable& t) {
+  for (size_t i = t.rows.size(); i-- > 0;)
+    if (std::none_of(t.cells[i].begin(), t.cells[i].end(), [](const Cell& c) { return c.s.n > 0; }))
+      t.rows.erase(t.rows.begin() + long(i)), t.cells.erase(t.cells.begin() + long(i));
+}
+
+std::function<std::optional<double>(const RunData&)> summary_value(const std::string& key) {
+  return [key](const RunData& r) -> std::optional<double> {
+    auto it = r.summary.find(key);
+    return it == r.summary.end() ? std::nullopt : std::optional<double>(it->second);
+  };
+}
+
+}  // namespace lowbit

@@ -1,0 +1,108 @@
+// The report's curves, one function each, registered in report_plots(): per-epoch metrics and
+// per-layer statistics as mean ± std bands over seeds per row group, and the Pareto plot.
+#include <algorithm>
+
+#include "reports/plots.h"
+#include "reports/report_registry.h"
+#include "reports/stats.h"
+
+namespace lowbit {
+
+namespace {
+
+// Mean and std over runs of per-epoch series, epoch by epoch.
+Series band(const std::string& label, const std::vector<std::vector<std::pair<int64_t, double>>>& runs) {
+  std::map<int64_t, std::vector<double>> by_epoch;
+  for (auto& r : runs)
+    for (auto& [e, v] : r) by_epoch[e].push_back(v);
+  Series s;
+  s.label = label;
+  for (auto& [e, vs] : by_epoch) {
+    auto sm = summarize(vs);
+    s.x.push_back(double(e));
+    s.mean.push_back(sm.mean);
+    s.std.push_back(sm.std);
+  }
+  return s;
+}
+
+// Records the files of a plot and links its PNG from report.md.
+void add(ReportContext& c, const std::vector<std::string>& files, const std::string& caption) {
+  for (auto& f : files) c.result.files.push_back(f);
+  if (files.empty()) return;
+  std::string png = files.back().substr(files.back().rfind('/') + 1);
+  c.plots_md += "![" + caption + "](" + png + ")\n\n";
+}
+
+// A per-epoch metric: one band per row group.
+void metric_plot(ReportContext& c, const std::string& key, const std::string& name, const std::string& title,
+                 const std::string& ylabel) {
+  RunSeries s = load_metric_series(c.db, c.e, key);
+  std::vector<Series> series;
+  for (auto& [label, ids] : c.groups()) {
+    std::vector<std::vector<std::pair<int64_t, double>>> runs;
+    for (auto id : ids)
+      if (auto it = s.find(id); it != s.end()) runs.push_back(it->second);
+    if (!runs.empty()) series.push_back(band(label, runs));
+  }
+  add(c, plot_lines(c.out_dir, name, title, "epoch", ylabel, series), title);
+}
+
+// Per-layer statistics: one band per row group and layer (and key, when several).
+void layer_plot(ReportContext& c, const std::vector<std::string>& keys, const std::string& name, const std::string& title,
+                const std::string& ylabel, bool logy) {
+  const LayerSeries& layers = c.layers();
+  std::vector<Series> series;
+  for (auto& [label, ids] : c.groups()) {
+    std::map<std::string, std::vector<std::vector<std::pair<int64_t, double>>>> per;
+    for (auto id : ids)
+      if (auto it = layers.find(id); it != layers.end())
+        for (auto& [layer, kv] : it->second)
+          for (auto& k : keys)
+            if (kv.count(k)) per[layer + (keys.size() > 1 ? " " + k : "")].push_back(kv.at(k));
+    for (auto& [lk, runs] : per) series.push_back(band(label + " " + lk, runs));
+  }
+  add(c, plot_lines(c.out_dir, name, title, "epoch", ylabel, series, logy), title);
+}
+
+// Accuracy (the main metric) against packed model size, 95% CI over seeds.
+void pareto_plot(ReportContext& c) {
+  std::vector<Point> pts;
+  for (auto& [label, ids] : c.groups()) {
+    std::vector<double> acc, size;
+    for (auto& r : c.e.runs) {
+      if (std::find(ids.begin(), ids.end(), r.id) == ids.end()) continue;
+      if (auto a = c.metric.value(r)) acc.push_back(*a * (c.metric.percent ? 100 : 1));
+      if (r.summary.count("packed_model_bytes")) size.push_back(r.summary.at("packed_model_bytes"));
+    }
+    if (acc.empty() || size.empty()) continue;
+    auto sa = summarize(acc);
+    pts.push_back({label, summarize(size).mean, sa.mean, sa.n > 1 ? ci_half_width(sa, 0.95) : 0});
+  }
+  add(c, plot_points(c.out_dir, "pareto", "Accuracy vs model size (95% CI over seeds)", "packed model size (bytes)",
+                     c.metric.key + (c.metric.percent ? " (%)" : ""), pts),
+      "Pareto: accuracy vs size");
+}
+
+}  // namespace
+
+const std::vector<ReportPlot>& report_plots() {
+  static const std::vector<ReportPlot> plots = {
+      {"test_acc", "Test accuracy (mean ± std over seeds)",
+       [](ReportContext& c) { metric_plot(c, "test_acc", "test_acc", "Test accuracy (mean ± std over seeds)", "test accuracy"); }},
+      {"act_sparsity", "Activation sparsity, network mean",
+       [](ReportContext& c) { metric_plot(c, "act_sparsity_mean", "act_sparsity", "Activation sparsity, network mean", "fraction of zeros"); }},
+      {"temperature", "SLB inverse temperature",
+       [](ReportContext& c) { metric_plot(c, "temperature", "temperature", "SLB inverse temperature", "T"); }},
+      {"weight_sparsity", "Weight sparsity per layer",
+       [](ReportContext& c) { layer_plot(c, {"sparsity"}, "weight_sparsity", "Weight sparsity per layer", "fraction of zero weights", false); }},
+      {"scales", "TTQ scales Wp / Wn per layer",
+       [](ReportContext& c) { layer_plot(c, {"wp", "wn"}, "scales", "TTQ scales Wp / Wn per layer", "scale", false); }},
+      {"grad_norm", "Latent-weight gradient norm per layer",
+       [](ReportContext& c) { layer_plot(c, {"grad_norm"}, "grad_norm", "Latent-weight gradient norm per layer", "||dL/dw|| (epoch mean)", true); }},
+      {"pareto", "Pareto: accuracy vs size", pareto_plot},
+  };
+  return plots;
+}
+
+}  // namespace lowbit

@@ -1,0 +1,151 @@
+// The main table: the metric (--metric KEY[:final|best|last-K-mean]) per row, mean over
+// seeds, optionally split into columns by config keys (--cols).
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/util.h"
+#include "reports/report_registry.h"
+
+namespace lowbit {
+
+namespace {
+
+// "test_acc:final", "test_acc:best", "test_acc:last-3-mean"; summary keys take no mode.
+struct MetricSpec {
+  std::string key, mode = "final";
+  int k = 1;
+  std::string label() const {
+    if (mode == "final") return key + " (final)";
+    if (mode == "best") return key + " (best epoch)";
+    return fmt::format("{} (mean of last {} epochs)", key, k);
+  }
+};
+
+MetricSpec parse_metric(const std::string& s) {
+  MetricSpec m;
+  auto colon = s.find(':');
+  m.key = s.substr(0, colon);
+  if (colon == std::string::npos) return m;
+  std::string mode = s.substr(colon + 1);
+  if (mode == "final" || mode == "best") {
+    m.mode = mode;
+  } else if (mode.rfind("last-", 0) == 0 && mode.size() > 10 && mode.substr(mode.size() - 5) == "-mean") {
+    m.mode = "last-k-mean";
+    try {
+      m.k = std::stoi(mode.substr(5, mode.size() - 10));
+    } catch (...) {
+      m.k = 0;
+    }
+    if (m.k < 1) throw ConfigError("--metric " + s + ": expected last-K-mean with K >= 1 (e.g. test_acc:last-3-mean)");
+  } else {
+    throw ConfigError("--metric " + s + ": unknown mode '" + mode + "' (final, best or last-K-mean)");
+  }
+  return m;
+}
+
+std::optional<double> series_value(const std::vector<std::pair<int64_t, double>>& s, const MetricSpec& m) {
+  if (s.empty()) return std::nullopt;
+  if (m.mode == "final") return s.back().second;
+  if (m.mode == "best") {
+    double b = s[0].second;
+    for (auto& [e, v] : s) b = lower_is_better(m.key) ? std::min(b, v) : std::max(b, v);
+    return b;
+  }
+  size_t k = std::min(s.size(), size_t(m.k));
+  double sum = 0;
+  for (size_t i = s.size() - k; i < s.size(); ++i) sum += s[i].second;
+  return sum / double(k);
+}
+
+// The value at the epoch where `selector` is best (the validation split), if recorded.
+std::optional<double> at_best_epoch(const std::vector<std::pair<int64_t, double>>& series,
+                                    const std::vector<std::pair<int64_t, double>>& selector, bool lower_better) {
+  auto best = selector.front();
+  for (auto& ev : selector)
+    if (lower_better ? ev.second < best.second : ev.second > best.second) best = ev;
+  for (auto& [epoch, v] : series)
+    if (epoch == best.first) return v;
+  return std::nullopt;
+}
+
+}  // namespace
+
+ReportMetric resolve_metric(Db& db, ExperimentData& e, const std::string& spec_text) {
+  MetricSpec metric = parse_metric(spec_text);
+  auto mkeys = metric_keys(db, e), skeys = summary_keys(db, e);
+  const bool is_metric = std::find(mkeys.begin(), mkeys.end(), metric.key) != mkeys.end();
+  const bool is_summary = std::find(skeys.begin(), skeys.end(), metric.key) != skeys.end();
+  if (!is_metric && !is_summary) {
+    std::vector<std::string> valid = mkeys;
+    valid.insert(valid.end(), skeys.begin(), skeys.end());
+    throw ConfigError("--metric: no metric '" + metric.key + "' in " + e.name + did_you_mean(metric.key, valid) +
+                      " (per-epoch: " + join(mkeys, ", ") + "; per-run: " + join(skeys, ", ") + ")");
+  }
+  ReportMetric m;
+  m.key = metric.key;
+  m.percent = metric.key.size() > 4 && metric.key.substr(metric.key.size() - 4) == "_acc";
+  m.lower_better = lower_is_better(metric.key);
+  if (!is_metric) {
+    m.value = summary_value(metric.key);
+    m.label = metric.key;
+    if (metric.key.rfind("best_test_", 0) == 0) m.label += " (selected on the test set: optimistic)";
+    return m;
+  }
+  auto series = std::make_shared<RunSeries>(load_metric_series(db, e, metric.key));
+  // A best epoch of a test metric is chosen on the validation split where the run has one
+  // (test_acc at the epoch of the best val_acc); chosen on the test set it is optimistic,
+  // and the label says so.
+  const bool select_on_val = metric.mode == "best" && metric.key.rfind("test_", 0) == 0;
+  auto selector = std::make_shared<RunSeries>(select_on_val ? load_metric_series(db, e, "val_" + metric.key.substr(5)) : RunSeries{});
+  const bool lower = m.lower_better;
+  m.value = [series, selector, metric, select_on_val, lower](const RunData& r) -> std::optional<double> {
+    auto it = series->find(r.id);
+    if (it == series->end()) return std::nullopt;
+    auto sel = selector->find(r.id);
+    if (select_on_val && sel != selector->end() && !sel->second.empty()) return at_best_epoch(it->second, sel->second, lower);
+    return series_value(it->second, metric);
+  };
+  m.label = metric.label();
+  if (select_on_val) {
+    bool on_test = std::any_of(e.runs.begin(), e.runs.end(), [&](const RunData& r) {
+      auto sel = selector->find(r.id);
+      return series->count(r.id) && (sel == selector->end() || sel->second.empty());
+    });
+    m.label = on_test ? metric.key + " (best epoch, selected on the test set: optimistic)"
+                      : metric.key + " (at the epoch of the best val_" + metric.key.substr(5) + ")";
+  }
+  return m;
+}
+
+std::vector<AggTable> main_table(ReportContext& c) {
+  const ReportMetric& m = c.metric;
+  std::vector<ColumnSpec> cols;
+  if (c.opt.cols.empty()) {
+    cols.push_back({m.key, m.value, {}, m.percent, m.lower_better});
+  } else {
+    // One column per distinct combination of the --cols keys, in order of appearance.
+    std::vector<std::vector<std::string>> seen;
+    for (auto& r : c.e.runs) {
+      std::vector<std::string> v;
+      for (auto& k : c.opt.cols) v.push_back(key_value(r, k));
+      if (std::find(seen.begin(), seen.end(), v) != seen.end()) continue;
+      seen.push_back(v);
+      std::vector<std::string> parts;
+      for (size_t i = 0; i < v.size(); ++i)
+        if (!v[i].empty()) parts.push_back(c.opt.cols[i] == "variant" ? v[i] : c.opt.cols[i] + "=" + v[i]);
+      auto keys = c.opt.cols;
+      cols.push_back({join(parts, " "), m.value,
+                      [keys, v](const RunData& run) {
+                        for (size_t i = 0; i < keys.size(); ++i)
+                          if (key_value(run, keys[i]) != v[i]) return false;
+                        return true;
+                      },
+                      m.percent, m.lower_better});
+    }
+  }
+  return {aggregate("main", c.e.name + ": " + m.label + (m.percent ? ", %" : ""), c.e, c.rows, cols, c.topt)};
+}
+
+}  // namespace lowbit
