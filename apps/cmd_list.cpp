@@ -1,43 +1,46 @@
-// lowbit list: the registries (models, quantizers, schedules) and config keys.
+// lowbit list: the names tables (models, quantizers, activation quantizers, schedules,
+// datasets) and the config keys.
+#include <tuple>
+
 #include <fmt/format.h>
 
 #include "apps/cli.h"
 #include "apps/commands.h"
 #include "core/config/run_config.h"
 #include "core/error.h"
-#include "core/models/models.h"
-#include "core/quant/registry.h"
-#include "core/train/schedules.h"
+#include "core/config/names.h"
 #include "core/util.h"
 
 namespace lowbit {
 
 int cmd_list(const std::vector<std::string>& args) {
+  // Every list is a names table of core/config/names.h: what configs accept is what is shown.
+  const std::vector<std::tuple<std::string, std::string, const std::vector<NameEntry>*>> lists = {
+      {"models", "models (model)", &model_names()},
+      {"quantizers", "quantizers (quant.method)", &quantizer_names()},
+      {"activations", "activation quantizers (quant.act.method)", &activation_quantizer_names()},
+      {"schedules", "temperature schedules (quant.temperature.schedule)", &temperature_schedule_names()},
+      {"schedules", "learning-rate schedules (optim.schedule)", &lr_schedule_names()},
+      {"datasets", "datasets (data.name)", &dataset_names()}};
+  std::vector<std::string> kinds = {"all", "keys"};
+  for (auto& [kind, title, table] : lists)
+    if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
   po::options_description desc("options");
   std::string what;
-  desc.add_options()("what", po::value(&what)->default_value("all"), "models | quantizers | schedules | keys");
+  desc.add_options()("what", po::value(&what)->default_value("all"), join(kinds, " | ").c_str());
   po::positional_options_description pos;
   pos.add("what", 1);
   po::variables_map vm;
-  if (!parse_args("list", args, desc, vm, &pos, "[models|quantizers|schedules|keys]")) return kExitSuccess;
-  const std::vector<std::string> kinds = {"all", "models", "quantizers", "schedules", "keys"};
+  if (!parse_args("list", args, desc, vm, &pos, "[" + join(kinds, "|") + "]")) return kExitSuccess;
   if (std::find(kinds.begin(), kinds.end(), what) == kinds.end())
     throw ConfigError("lowbit list: unknown list '" + what + "'" + did_you_mean(what, kinds));
-  if (what == "all" || what == "models") {
-    fmt::print("models:\n");
-    for (const auto& m : model_registry()) fmt::print("  {:<10} {}\n", m.name, m.description);
+  for (auto& [kind, title, table] : lists) {
+    if (what != "all" && what != kind) continue;
+    fmt::print("{}:\n", title);
+    for (const auto& e : *table) fmt::print("  {:<14} {}\n", e.name, e.description);
   }
-  if (what == "all" || what == "quantizers") {
-    fmt::print("quantizers (quant.method):\n");
-    for (const auto& q : quantizer_registry()) fmt::print("  {:<10} {}\n", q.name, q.description);
-  }
-  if (what == "all" || what == "schedules") {
-    fmt::print("temperature schedules (quant.temperature.schedule): {}\n", join(temperature_schedules(), ", "));
-    fmt::print("lr schedules (optim.schedule): constant, step, multistep, cosine\n");
-  }
-  if (what == "keys") {
+  if (what == "keys")
     for (const auto& f : config_fields()) fmt::print("{:<28} {}\n", f.path, f.doc);
-  }
   return kExitSuccess;
 }
 

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/config/names.h"
 #include "core/error.h"
 #include "core/quant/registry.h"
 #include "core/util.h"
@@ -16,9 +17,8 @@ using nlohmann::json;
 using nlohmann::ordered_json;
 
 ModelSpec model_spec_for(const DataConfig& d) {
-  if (d.name == "cifar10") return {3, 32, 32, 10};
-  if (d.name == "synthetic") return {d.synthetic_channels, d.synthetic_size, d.synthetic_size, d.synthetic_classes};
-  return {1, 28, 28, 10};
+  DataShape s = data_shape(d);
+  return {s.channels, s.height, s.width, s.classes};
 }
 
 namespace {

@@ -1,5 +1,7 @@
 #include "core/config/run_config.h"
 
+#include "core/config/names.h"
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -229,11 +231,11 @@ std::vector<ConfigField> make_fields() {
   f.push_back(int_field("batch_size", "Training mini-batch size.", [](RunConfig& c) -> auto& { return c.batch_size; }, 1, 1 << 20));
   f.push_back(int_field("eval_batch_size", "Batch size for evaluation passes.", [](RunConfig& c) -> auto& { return c.eval_batch_size; }, 1, 1 << 20));
   f.push_back(str_field("model", "Network architecture (see `lowbit list models`).", [](RunConfig& c) -> auto& { return c.model; },
-                        {"small_cnn", "resnet20", "resnet32", "resnet44", "resnet56", "vgg_small"}));
+                        names_of(model_names())));
   f.push_back(str_field("init.from_checkpoint", "Checkpoint whose matching parameters initialise the model (e.g. a full-precision run for TTQ); \"\" = none.", [](RunConfig& c) -> auto& { return c.init_from_checkpoint; }));
   f.push_back(int_field("checkpoint.every", "Write a resumable checkpoint every N epochs (needs an output directory).", [](RunConfig& c) -> auto& { return c.checkpoint_every; }, 1, 100000));
 
-  f.push_back(str_field("data.name", "Dataset.", [](RunConfig& c) -> auto& { return c.data.name; }, {"fashion_mnist", "mnist", "cifar10", "synthetic"}));
+  f.push_back(str_field("data.name", "Dataset.", [](RunConfig& c) -> auto& { return c.data.name; }, names_of(dataset_names())));
   f.push_back(str_field("data.dir", "Directory of the dataset files; \"\" = /usr/share/datasets/fashion-mnist for fashion_mnist (required for mnist and cifar10).", [](RunConfig& c) -> auto& { return c.data.dir; }));
   f.push_back(int_field("data.train_limit", "Use only the first N training examples; 0 = all.", [](RunConfig& c) -> auto& { return c.data.train_limit; }, 0, INT64_MAX));
   f.push_back(int_field("data.test_limit", "Use only the first N test examples; 0 = all.", [](RunConfig& c) -> auto& { return c.data.test_limit; }, 0, INT64_MAX));
@@ -255,14 +257,14 @@ std::vector<ConfigField> make_fields() {
   f.push_back(bool_field("optim.bn_weight_decay", "Also apply optim.weight_decay to batch-norm affine parameters and biases. Never touches SLB logits (never decayed) or learned scales (quant.scale_weight_decay).", [](RunConfig& c) -> auto& { return c.optim.bn_weight_decay; }));
   f.push_back(num_field("optim.beta1", "Adam beta1.", [](RunConfig& c) -> auto& { return c.optim.beta1; }, 0, 1, Bound::kClosed, Bound::kOpen));
   f.push_back(num_field("optim.beta2", "Adam beta2.", [](RunConfig& c) -> auto& { return c.optim.beta2; }, 0, 1, Bound::kClosed, Bound::kOpen));
-  f.push_back(str_field("optim.schedule", "Learning-rate schedule, evaluated every step.", [](RunConfig& c) -> auto& { return c.optim.schedule; }, {"constant", "step", "multistep", "cosine"}));
+  f.push_back(str_field("optim.schedule", "Learning-rate schedule, evaluated every step.", [](RunConfig& c) -> auto& { return c.optim.schedule; }, names_of(lr_schedule_names())));
   f.push_back(int_field("optim.step_size", "step: multiply the lr by optim.gamma every N epochs.", [](RunConfig& c) -> auto& { return c.optim.step_size; }, 1, 100000));
   f.push_back(int_list_field("optim.milestones", "multistep: epochs at which the lr is multiplied by optim.gamma.", [](RunConfig& c) -> auto& { return c.optim.milestones; }));
   f.push_back(num_field("optim.gamma", "step/multistep: lr decay factor.", [](RunConfig& c) -> auto& { return c.optim.gamma; }, 0, 1, Bound::kOpen, Bound::kClosed));
   f.push_back(num_field("optim.warmup_epochs", "Linear warm-up from 0 to optim.lr over this many epochs (fractions allowed).", [](RunConfig& c) -> auto& { return c.optim.warmup_epochs; }, 0, kInf));
   f.push_back(num_field("optim.min_lr", "cosine: final learning rate.", [](RunConfig& c) -> auto& { return c.optim.min_lr; }, 0, kInf));
 
-  f.push_back(str_field("quant.method", "Weight quantizer (see `lowbit list quantizers`).", [](RunConfig& c) -> auto& { return c.quant.method; }, {"fp", "ttq", "twn", "sign", "dorefa", "bop", "slb"}));
+  f.push_back(str_field("quant.method", "Weight quantizer (see `lowbit list quantizers`).", [](RunConfig& c) -> auto& { return c.quant.method; }, names_of(quantizer_names())));
   f.push_back(int_field("quant.bits", "Weight bits for dorefa (1..8) and slb (1..8); ternary and binary methods ignore it.", [](RunConfig& c) -> auto& { return c.quant.bits; }, 1, 8));
   f.push_back(str_list_field("quant.skip", "Layers kept in full precision: names, globs, or the positions first / last.", [](RunConfig& c) -> auto& { return c.quant.skip; }));
   f.push_back(per_layer_field("quant.threshold", "TTQ threshold factor t: delta = t * max|w|. One number for all layers, or {layer name or glob: t}: an exact name beats a glob, a longer glob beats a shorter one, \"*\" is the fallback.", [](RunConfig& c) -> auto& { return c.quant.threshold; }, 0, 1, false));
@@ -271,7 +273,7 @@ std::vector<ConfigField> make_fields() {
   f.push_back(str_field("quant.scale_init", "TTQ: initial Wp/Wn: one (1.0) or mean (mean |w| over the positive / negative set).", [](RunConfig& c) -> auto& { return c.quant.scale_init; }, {"one", "mean"}));
   f.push_back(bool_field("quant.scale_weight_decay", "Apply optim.weight_decay to the learned scales: TTQ Wp/Wn, the SLB learned scale and the PACT clip. The official TTQ code decays Wp/Wn with the weights (its regularize_cost('.*/W') matches them): set true to reproduce it.", [](RunConfig& c) -> auto& { return c.quant.scale_weight_decay; }));
   f.push_back(str_field("quant.scaling", "sign: scale of the binary weights: none, layer (mean|w|, XNOR-style) or channel (mean|w| per output channel).", [](RunConfig& c) -> auto& { return c.quant.scaling; }, {"none", "layer", "channel"}));
-  f.push_back(str_field("quant.act.method", "Activation quantizer after each ReLU position: none (ReLU), sign (1 bit, clipped STE), dorefa (k-bit uniform on [0, 1]), pact (k-bit with a learned clip).", [](RunConfig& c) -> auto& { return c.quant.act_method; }, {"none", "sign", "dorefa", "pact"}));
+  f.push_back(str_field("quant.act.method", "Activation quantizer after each ReLU position: none (ReLU), sign (1 bit, clipped STE), dorefa (k-bit uniform on [0, 1]), pact (k-bit with a learned clip).", [](RunConfig& c) -> auto& { return c.quant.act_method; }, names_of(activation_quantizer_names())));
   f.push_back(int_field("quant.act.bits", "Activation bits for dorefa / pact.", [](RunConfig& c) -> auto& { return c.quant.act_bits; }, 1, 8));
   f.push_back(num_field("quant.act.clip", "pact: initial clip value alpha.", [](RunConfig& c) -> auto& { return c.quant.act_clip; }, 0, kInf, Bound::kOpen));
   f.push_back(num_field("quant.bop.gamma", "Bop adaptivity rate gamma (m <- (1 - gamma) m + gamma g).", [](RunConfig& c) -> auto& { return c.quant.bop_gamma; }, 0, 1, Bound::kOpen, Bound::kClosed));
@@ -280,7 +282,7 @@ std::vector<ConfigField> make_fields() {
   f.push_back(json_field("quant.value_set", "\"linspace\", \"learned_scale\", [numbers] or {\"grid\": a}", "SLB value set V: linspace(-1, 1, 2^bits) (the paper's), a learned per-layer scale times linspace, an explicit list, or the symmetric integer grid scaled to [-a, a].", [](RunConfig& c) -> auto& { return c.quant.value_set; }, check_value_set));
   f.push_back(str_field("quant.logit_init", "SLB logits initialisation: he (He-normal, fan_out mode over the logit tensor as the golden-stick port: std = sqrt(2 / (out * kh * kw * |V|)) for a conv, sqrt(2 / (out * |V|)) for a linear layer) or checkpoint (from the distance of the checkpoint's weight to each value).", [](RunConfig& c) -> auto& { return c.quant.logit_init; }, {"he", "checkpoint"}));
   f.push_back(num_field("quant.logit_init_scale", "SLB checkpoint init: logits = -scale * |w - v| / max|w|.", [](RunConfig& c) -> auto& { return c.quant.logit_init_scale; }, 0, kInf, Bound::kOpen));
-  f.push_back(str_field("quant.temperature.schedule", "SLB inverse-temperature schedule inside the window [start, end] of training.", [](RunConfig& c) -> auto& { return c.quant.temp_schedule; }, {"exp", "cos", "linear", "sgdr", "constant"}));
+  f.push_back(str_field("quant.temperature.schedule", "SLB inverse-temperature schedule inside the window [start, end] of training.", [](RunConfig& c) -> auto& { return c.quant.temp_schedule; }, names_of(temperature_schedule_names())));
   f.push_back(num_field("quant.temperature.t0", "SLB initial inverse temperature T0.", [](RunConfig& c) -> auto& { return c.quant.temp_t0; }, 0, kInf, Bound::kOpen));
   f.push_back(num_field("quant.temperature.t1", "SLB final inverse temperature for cos, linear and sgdr.", [](RunConfig& c) -> auto& { return c.quant.temp_t1; }, 0, kInf, Bound::kOpen));
   f.push_back(num_field("quant.temperature.gamma", "SLB exp schedule: T = T0 * gamma^(e - e_start) per epoch inside the window.", [](RunConfig& c) -> auto& { return c.quant.temp_gamma; }, 1, kInf));

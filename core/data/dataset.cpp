@@ -6,6 +6,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
+#include "core/config/names.h"
 #include "core/error.h"
 
 namespace lowbit {
@@ -133,9 +134,11 @@ Dataset make_synthetic(int64_t n, int64_t channels, int64_t size, int64_t classe
 }
 
 DataBundle load_data(const DataConfig& cfg) {
+  const DataShape shape = data_shape(cfg);  // throws for an unknown data.name
   DataBundle b;
   b.name = cfg.name;
   b.normalize = cfg.normalize;
+  b.classes = shape.classes;
   Dataset train, test;
   if (cfg.name == "fashion_mnist" || cfg.name == "mnist") {
     std::string dir = cfg.dir.empty() ? kFashionDir : cfg.dir;
@@ -152,7 +155,6 @@ DataBundle load_data(const DataConfig& cfg) {
       throw DataError(fmt::format("{}: {} training images but {} labels (or test {} vs {}); {}", dir,
                                   train.images.size(0), train.labels.size(0), test.images.size(0),
                                   test.labels.size(0), hint));
-    b.classes = 10;
     if (cfg.name == "fashion_mnist") b.mean = {0.2860}, b.std = {0.3530};
     else b.mean = {0.1307}, b.std = {0.3081};
   } else if (cfg.name == "cifar10") {
@@ -160,7 +162,6 @@ DataBundle load_data(const DataConfig& cfg) {
     for (int i = 1; i <= 5; ++i) parts.push_back(cfg.dir + "/data_batch_" + std::to_string(i) + ".bin");
     train = read_cifar_batches(parts);
     test = read_cifar_batches({cfg.dir + "/test_batch.bin"});
-    b.classes = 10;
     b.mean = {0.4914, 0.4822, 0.4465};
     b.std = {0.2470, 0.2435, 0.2616};
     b.augment = cfg.augment;
@@ -172,12 +173,14 @@ DataBundle load_data(const DataConfig& cfg) {
     train = {all.images.narrow(0, 0, cfg.synthetic_train), all.labels.narrow(0, 0, cfg.synthetic_train)};
     test = {all.images.narrow(0, cfg.synthetic_train, cfg.synthetic_test),
             all.labels.narrow(0, cfg.synthetic_train, cfg.synthetic_test)};
-    b.classes = cfg.synthetic_classes;
     b.mean.assign(cfg.synthetic_channels, 0.5);
     b.std.assign(cfg.synthetic_channels, 0.19);
-  } else {
-    throw ConfigError("data.name: unknown dataset '" + cfg.name + "'");
   }
+  for (const Dataset* d : {&train, &test})
+    if (d->images.size(1) != shape.channels || d->images.size(2) != shape.height || d->images.size(3) != shape.width)
+      throw DataError(fmt::format("{}: images are {}x{}x{}, expected {}x{}x{} for {}", cfg.dir.empty() ? cfg.name : cfg.dir,
+                                  d->images.size(1), d->images.size(2), d->images.size(3), shape.channels, shape.height,
+                                  shape.width, cfg.name));
   if (int64_t max_label = train.labels.max().item<int64_t>(); max_label >= b.classes)
     throw DataError(fmt::format("{}: label {} out of range for {} classes", cfg.name, max_label, b.classes));
 

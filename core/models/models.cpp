@@ -146,15 +146,12 @@ class VggSmall : public Network {
 
 const std::vector<ModelEntry>& model_registry() {
   static const std::vector<ModelEntry> registry = {
-      {"small_cnn", "3 conv (32/64/128) + BN + ReLU, 2 max-pools, global average pool, linear",
-       [](const ModelSpec& s) { return std::make_shared<SmallCnn>(s); }},
-      {"resnet20", "CIFAR ResNet-20 (He et al. 2016, option-A shortcuts, ~0.27M parameters)",
-       [](const ModelSpec& s) { return std::make_shared<CifarResNet>(s, 20); }},
-      {"resnet32", "CIFAR ResNet-32", [](const ModelSpec& s) { return std::make_shared<CifarResNet>(s, 32); }},
-      {"resnet44", "CIFAR ResNet-44", [](const ModelSpec& s) { return std::make_shared<CifarResNet>(s, 44); }},
-      {"resnet56", "CIFAR ResNet-56", [](const ModelSpec& s) { return std::make_shared<CifarResNet>(s, 56); }},
-      {"vgg_small", "VGG-Small (LQ-Nets / SLB): 128-128-M-256-256-M-512-512-M-FC",
-       [](const ModelSpec& s) { return std::make_shared<VggSmall>(s); }},
+      {"small_cnn", [](const ModelSpec& s) { return std::make_shared<SmallCnn>(s); }},
+      {"resnet20", [](const ModelSpec& s) { return std::make_shared<CifarResNet>(s, 20); }},
+      {"resnet32", [](const ModelSpec& s) { return std::make_shared<CifarResNet>(s, 32); }},
+      {"resnet44", [](const ModelSpec& s) { return std::make_shared<CifarResNet>(s, 44); }},
+      {"resnet56", [](const ModelSpec& s) { return std::make_shared<CifarResNet>(s, 56); }},
+      {"vgg_small", [](const ModelSpec& s) { return std::make_shared<VggSmall>(s); }},
   };
   return registry;
 }

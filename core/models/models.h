@@ -23,13 +23,14 @@ class Network : public torch::nn::Module {
   virtual torch::Tensor forward(torch::Tensor x) = 0;
 };
 
+/// A model's factory; the name and its description are in model_names()
+/// (core/config/names.h), which a test checks against this registry.
 struct ModelEntry {
   std::string name;
-  std::string description;
   std::function<std::shared_ptr<Network>(const ModelSpec&)> make;
 };
 
-/// The model registry: the one table of names that --help and errors list.
+/// The model factories, one per name of model_names().
 const std::vector<ModelEntry>& model_registry();
 
 /// Builds a registered model; throws ConfigError("unknown model 'x', did you mean 'y'?").

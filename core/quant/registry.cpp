@@ -14,9 +14,11 @@
 namespace lowbit {
 
 const std::vector<QuantizerEntry>& quantizer_registry() {
+  // One factory per name of quantizer_names() (core/config/names.h), which holds the
+  // descriptions; a test checks that the two lists are the same.
   static const std::vector<QuantizerEntry> registry = {
-      {"fp", "full precision (no quantizer)", nullptr},
-      {"ttq", "Trained Ternary Quantization (Zhu et al. 2017): {-Wn, 0, +Wp}, learned scales",
+      {"fp", nullptr},
+      {"ttq",
        [](const QuantConfig& q, const LayerQuantSettings& s) {
          TTQOptions o;
          o.threshold = s.threshold;
@@ -25,26 +27,33 @@ const std::vector<QuantizerEntry>& quantizer_registry() {
          o.scale_init = q.scale_init;
          return std::make_shared<TTQImpl>(o);
        }},
-      {"twn", "Ternary Weight Networks (Li et al. 2016): delta = 0.7 mean|w|, one scale per layer",
-       [](const QuantConfig&, const LayerQuantSettings&) { return std::make_shared<TWNImpl>(); }},
-      {"sign", "BinaryConnect / XNOR-style sign with optional scaling (quant.scaling), clipped STE",
-       [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<SignImpl>(q.scaling); }},
-      {"dorefa", "DoReFa k-bit weights (quant.bits), STE",
-       [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<DoReFaImpl>(int(q.bits)); }},
-      {"slb", "SLB (Yang et al. 2020): search over a value set with temperature-annealed softmax logits",
-       [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<SLBImpl>(q); }},
-      {"bop", "Bop (Helwegen et al. 2019): binary weights flipped by gradient momentum, no latent weights",
-       [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<BopImpl>(q.bop_gamma, q.bop_tau); }},
+      {"twn", [](const QuantConfig&, const LayerQuantSettings&) { return std::make_shared<TWNImpl>(); }},
+      {"sign", [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<SignImpl>(q.scaling); }},
+      {"dorefa", [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<DoReFaImpl>(int(q.bits)); }},
+      {"bop", [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<BopImpl>(q.bop_gamma, q.bop_tau); }},
+      {"slb", [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<SLBImpl>(q); }},
+  };
+  return registry;
+}
+
+const std::vector<ActQuantizerEntry>& act_quantizer_registry() {
+  // One factory per name of activation_quantizer_names(); "none" is ReLU (nullptr).
+  static const std::vector<ActQuantizerEntry> registry = {
+      {"none", nullptr},
+      {"sign", [](const QuantConfig&) { return std::make_shared<SignActImpl>(); }},
+      {"dorefa", [](const QuantConfig& q) { return std::make_shared<DoReFaActImpl>(int(q.act_bits)); }},
+      {"pact", [](const QuantConfig& q) { return std::make_shared<PACTImpl>(int(q.act_bits), q.act_clip); }},
   };
   return registry;
 }
 
 std::shared_ptr<ActQuantizer> make_act_quantizer(const QuantConfig& q) {
-  if (q.act_method == "none") return nullptr;
-  if (q.act_method == "sign") return std::make_shared<SignActImpl>();
-  if (q.act_method == "dorefa") return std::make_shared<DoReFaActImpl>(int(q.act_bits));
-  if (q.act_method == "pact") return std::make_shared<PACTImpl>(int(q.act_bits), q.act_clip);
-  throw ConfigError("quant.act.method: unknown activation quantizer '" + q.act_method + "'");
+  std::vector<std::string> names;
+  for (const auto& e : act_quantizer_registry()) {
+    if (e.name == q.act_method) return e.make ? e.make(q) : nullptr;
+    names.push_back(e.name);
+  }
+  throw ConfigError("quant.act.method: unknown activation quantizer '" + q.act_method + "'" + did_you_mean(q.act_method, names));
 }
 
 namespace {

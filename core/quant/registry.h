@@ -21,14 +21,24 @@ struct LayerQuantSettings {
   double target_sparsity = -1;  ///< < 0: off
 };
 
+/// A weight quantizer's factory; the name and its description are in quantizer_names()
+/// (core/config/names.h).
 struct QuantizerEntry {
   std::string name;
-  std::string description;
   /// nullptr for "fp".
   std::function<std::shared_ptr<WeightQuantizer>(const QuantConfig&, const LayerQuantSettings&)> make;
 };
 
 const std::vector<QuantizerEntry>& quantizer_registry();
+
+/// An activation quantizer's factory; names and descriptions in activation_quantizer_names().
+struct ActQuantizerEntry {
+  std::string name;
+  /// nullptr for "none" (ReLU).
+  std::function<std::shared_ptr<ActQuantizer>(const QuantConfig&)> make;
+};
+
+const std::vector<ActQuantizerEntry>& act_quantizer_registry();
 
 /// Attaches quantizers to `model` per `q`; returns the quantized layers (skipped ones
 /// excluded). Throws ConfigError when a skip entry or per-layer glob matches no layer.

@@ -66,9 +66,5 @@ Temperature temperature_at(const QuantConfig& q, int64_t epochs, double t) {
   return out;
 }
 
-const std::vector<std::string>& temperature_schedules() {
-  static const std::vector<std::string> names = {"exp", "cos", "linear", "sgdr", "constant"};
-  return names;
-}
 
 }  // namespace lowbit

@@ -31,7 +31,4 @@ struct Temperature {
 /// epochs into the window (T0 while e <= s), hard from e >= f.
 Temperature temperature_at(const QuantConfig& q, int64_t epochs, double t);
 
-/// The names of the schedules, for the registry listing.
-const std::vector<std::string>& temperature_schedules();
-
 }  // namespace lowbit
