@@ -73,11 +73,11 @@ AggTable aggregate(const std::string& name, const std::string& title, const Expe
       if (best < 0 || (cols[c].lower_better ? m < bm : m > bm)) best = int(i);
     }
     if (best < 0) continue;
-    // Ties are all best; a column where every row ties has no best.
+    // Ties are all best; a column where every row ties, or only one row has data, has no best.
     size_t with_data = 0, tied = 0;
     for (size_t i = 0; i < t.rows.size(); ++i)
       if (t.cells[i][c].s.n > 0) ++with_data, tied += t.cells[i][c].s.mean == t.cells[size_t(best)][c].s.mean;
-    if (with_data > 1 && tied == with_data) continue;
+    if (with_data < 2 || tied == with_data) continue;
     for (size_t i = 0; i < t.rows.size(); ++i)
       if (t.cells[i][c].s.n > 0 && t.cells[i][c].s.mean == t.cells[size_t(best)][c].s.mean) t.cells[i][c].best = true;
   }
