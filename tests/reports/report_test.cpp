@@ -262,3 +262,28 @@ TEST_CASE("report: honest statistics: same-layer baseline, no star without varia
   CHECK(cost.find("| fp | 101.0 ± 1.00 (3) | n/a | 4.00 (3) | n/a | n/a |\n") != std::string::npos);
   CHECK(cost.find("| ttq | 101.0 ± 1.00 (3) | n/a | **1.00** (3) | n/a | n/a |\n") != std::string::npos);
 }
+
+TEST_CASE("report: a best epoch is chosen on the validation split, and labelled optimistic when chosen on test") {
+  TempDir d;
+  build_db(d / "r.db");  // no val_acc: the best test_acc is selected on the test set
+  ReportOptions o = options(d);
+  o.table = "main";
+  o.plots = false;
+  o.formats = {"md"};
+  o.metric = "test_acc:best";
+  write_report(o);
+  CHECK(slurp(d / "rep/main.md").rfind("**t: test_acc (best epoch, selected on the test set: optimistic), %**", 0) == 0);
+  {
+    // Every run gets a validation series whose best epoch (0) is not test_acc's best (1).
+    Store s(d / "r.db", Store::Open::kMigrate);
+    for (int64_t run = 1; run <= 6; ++run) {
+      s.write_epoch(run, {0, 2, {{"val_acc", 0.9}}, {}});
+      s.write_epoch(run, {1, 2, {{"val_acc", 0.5}}, {}});
+    }
+  }
+  write_report(o);
+  std::string md = slurp(d / "rep/main.md");
+  CHECK(md.rfind("**t: test_acc (at the epoch of the best val_acc), %**", 0) == 0);
+  // Epoch 0's test_acc: A 0.80, 0.82, 0.84 -> 82.00 ± 2.00.
+  CHECK(md.find("| A | **82.00 ± 2.00** (3) |") != std::string::npos);
+}
