@@ -1,5 +1,6 @@
 #include "core/config/run_config.h"
 
+#include "core/config/member_count.h"
 #include "core/config/names.h"
 
 #include <cmath>
@@ -221,6 +222,14 @@ void check_value_set(const json& v) {
   bad(path, "expected \"linspace\", \"learned_scale\", a list of numbers or {\"grid\": a > 0}, got " +
                 describe(v));
 }
+
+// One table row per struct member. A member added to a config struct fails the build here
+// until the count is raised, and a test (tests/config_fields_test.cpp) fails until the table
+// has its row: a field can no longer be left out of parsing, the hash and the database.
+static_assert(count_members<DataConfig>() == 13, "DataConfig changed: add the member's row to make_fields() and update this count");
+static_assert(count_members<OptimConfig>() == 14, "OptimConfig changed: add the member's row to make_fields() and update this count");
+static_assert(count_members<QuantConfig>() == 31, "QuantConfig changed: add the member's row to make_fields() and update this count");
+static_assert(count_members<RunConfig>() == 11, "RunConfig changed: add the member's row to make_fields() and update this count");
 
 std::vector<ConfigField> make_fields() {
   std::vector<ConfigField> f;
