@@ -1,5 +1,9 @@
 // Helpers shared by the subcommand files: option parsing with one-line errors.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below apps/
+#ifndef LOWBIT_MAY_INCLUDE_APPS
+#error "apps/cli.h included from a room that may not include apps/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <string>
 #include <vector>
 

@@ -1,5 +1,4 @@
-// lowbit export: a training checkpoint -> packed model (.lbt); lowbit eval: test accuracy
-// of a checkpoint or a packed model.
+// lowbit export: a training checkpoint -> packed model (.lbt).
 #include <torch/torch.h>
 
 #include <fmt/format.h>
@@ -25,30 +24,6 @@ int cmd_export(const std::vector<std::string>& args) {
   fmt::print("wrote {}: {} quantized layers ({} weights) packed\n", out, st.packed_layers, st.packed_weights);
   fmt::print("full-precision bytes {}  packed bytes {}  ratio {:.2f}x\n", st.float_bytes, st.packed_bytes,
              double(st.float_bytes) / double(st.packed_bytes));
-  return kExitSuccess;
-}
-
-int cmd_eval(const std::vector<std::string>& args) {
-  po::options_description desc("options");
-  std::string checkpoint, model, device;
-  int threads = 0;
-  desc.add_options()("checkpoint", po::value(&checkpoint), "training checkpoint")
-      ("model", po::value(&model), "packed model (.lbt)")
-      ("threads,t", po::value(&threads)->default_value(0), "LibTorch threads (0 = all cores)")
-      ("device,d", po::value(&device)->default_value("cpu"), "cpu or cuda");
-  po::variables_map vm;
-  if (!parse_args("eval", args, desc, vm, nullptr, "--checkpoint FILE | --model MODEL.lbt")) return kExitSuccess;
-  if (checkpoint.empty() == model.empty()) throw ConfigError("lowbit eval: give exactly one of --checkpoint and --model");
-  torch::set_num_threads(resolve_threads(threads));
-  double acc;
-  if (!checkpoint.empty()) {
-    CheckpointModel cm = load_checkpoint_model(checkpoint);
-    acc = test_accuracy(*cm.model, cm.config, device);
-  } else {
-    LoadedModel lm = load_packed_model(model);
-    acc = test_accuracy(*lm.model, lm.config, device);
-  }
-  fmt::print("test_acc {:.6f}\n", acc);
   return kExitSuccess;
 }
 

@@ -2,6 +2,10 @@
 // subcommand, each handler in its own apps/cmd_*.cpp. `lowbit --help` prints this table.
 // No torch here: main.cpp stays a cheap translation unit.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below apps/
+#ifndef LOWBIT_MAY_INCLUDE_APPS
+#error "apps/commands.h included from a room that may not include apps/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <string>
 #include <vector>
 

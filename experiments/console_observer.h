@@ -2,6 +2,10 @@
 // terminal it rewrites itself in place; otherwise (CI logs, files) it prints one plain
 // line per epoch.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below experiments/
+#ifndef LOWBIT_MAY_INCLUDE_EXPERIMENTS
+#error "experiments/console_observer.h included from a room that may not include experiments/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <chrono>
 #include <cstdio>
 #include <string>

@@ -10,6 +10,10 @@
 // process (PR_SET_PDEATHSIG), so kill -9 of the grid leaves no orphan; the next `lowbit
 // grid` reclaims their runs and resumes them from their checkpoints.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below experiments/
+#ifndef LOWBIT_MAY_INCLUDE_EXPERIMENTS
+#error "experiments/runner.h included from a room that may not include experiments/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <string>
 
 namespace lowbit {

@@ -11,6 +11,10 @@
 // variant's own axes x each seed. Each run is base, then the variant, then the axis values,
 // then the seed, applied to the defaults. Its identity is the hash of its canonical JSON.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below experiments/
+#ifndef LOWBIT_MAY_INCLUDE_EXPERIMENTS
+#error "experiments/spec.h included from a room that may not include experiments/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <string>
 #include <vector>
 

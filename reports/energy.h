@@ -15,6 +15,10 @@
 // Not modelled, the same for every method: weight sparsity (a zero weight still occupies its
 // MAC slot), weight and activation memory traffic.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below reports/
+#ifndef LOWBIT_MAY_INCLUDE_REPORTS
+#error "reports/energy.h included from a room that may not include reports/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <string>
 #include <vector>
 

@@ -1,6 +1,10 @@
 // Curves with gnuplot: one mean line and a ±std band over seeds per group, written as SVG
 // and PNG. Without gnuplot nothing is drawn and the caller says so; tables never depend on it.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below reports/
+#ifndef LOWBIT_MAY_INCLUDE_REPORTS
+#error "reports/plots.h included from a room that may not include reports/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <string>
 #include <vector>
 

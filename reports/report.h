@@ -2,6 +2,10 @@
 // Writes into out_dir: report.md (tables inline, plots linked, provenance footer),
 // <table>.csv / .tex / .md for each table, and the plots as SVG and PNG.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below reports/
+#ifndef LOWBIT_MAY_INCLUDE_REPORTS
+#error "reports/report.h included from a room that may not include reports/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <string>
 #include <vector>
 

@@ -3,6 +3,10 @@
 // draws one figure. `lowbit report --tables a,b` and report.md read these lists, and a new
 // table is one registration here plus its own file in reports/tables/.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below reports/
+#ifndef LOWBIT_MAY_INCLUDE_REPORTS
+#error "reports/report_registry.h included from a room that may not include reports/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <functional>
 #include <map>
 #include <optional>

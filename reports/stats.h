@@ -3,6 +3,10 @@
 // The t distribution comes from the regularized incomplete beta function, evaluated by its
 // continued fraction (Numerical Recipes, 3rd ed., 6.4), accurate to ~1e-12 here.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below reports/
+#ifndef LOWBIT_MAY_INCLUDE_REPORTS
+#error "reports/stats.h included from a room that may not include reports/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <vector>
 
 namespace lowbit {

@@ -2,6 +2,10 @@
 // by metric), each cell mean ± spread (n), rendered as markdown, CSV and LaTeX. Reports
 // never compute from anything but the database (tracker/report_data.h).
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below reports/
+#ifndef LOWBIT_MAY_INCLUDE_REPORTS
+#error "reports/table.h included from a room that may not include reports/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <functional>
 #include <optional>
 #include <string>

@@ -3,6 +3,10 @@
 // layer and key) and summary.json. On resume, lines of epochs at or after the resumed
 // epoch are dropped first, so every (epoch, key) appears once.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below tracker/
+#ifndef LOWBIT_MAY_INCLUDE_TRACKER
+#error "tracker/jsonl_observer.h included from a room that may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <fstream>
 #include <string>
 

@@ -2,6 +2,10 @@
 // reports. Every function here opens or takes a read-only connection: a query can never
 // change recorded results.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below tracker/
+#ifndef LOWBIT_MAY_INCLUDE_TRACKER
+#error "tracker/queries.h included from a room that may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <map>
 #include <string>
 #include <vector>

@@ -2,6 +2,10 @@
 // per-epoch series of chosen metrics and layer statistics. Each loader records the SQL it
 // ran, so that a report can print the query behind every table.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below tracker/
+#ifndef LOWBIT_MAY_INCLUDE_TRACKER
+#error "tracker/report_data.h included from a room that may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <map>
 #include <string>
 #include <vector>

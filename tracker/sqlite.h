@@ -2,6 +2,10 @@
 // The tracker room is the only code that includes this (and speaks SQL). Errors become
 // StoreError with the database path and SQLite's message.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below tracker/
+#ifndef LOWBIT_MAY_INCLUDE_TRACKER
+#error "tracker/sqlite.h included from a room that may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <sqlite3.h>
 
 #include <cstdint>

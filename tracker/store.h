@@ -7,6 +7,10 @@
 // `lowbit grid` does once before its workers start; workers open with kExisting and refuse a
 // database of another schema version.
 #pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below tracker/
+#ifndef LOWBIT_MAY_INCLUDE_TRACKER
+#error "tracker/store.h included from a room that may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
+#endif
 #include <map>
 #include <memory>
 #include <mutex>

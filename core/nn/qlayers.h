@@ -1,7 +1,8 @@
-// Quantizable layers. Every conv and linear layer of every model is a QConv2d or
-// QLinear created through LayerFactory, so that quantizers can be attached by name or
-// position later; every ReLU position is an Act, which either applies ReLU or an
-// activation quantizer and counts exact zeros for the activation-sparsity statistic.
+// Quantizable layers. Every conv and linear layer of every model is a QConv2d or QLinear
+// registered under its module path (core/models), so that quantizers can be attached by
+// name or position later; every ReLU position is an Act, which either applies ReLU or an
+// activation quantizer. Both count exact zeros while tracking (evaluation): the Act its
+// output (activation sparsity), the layer its input (the energy model's input sparsity).
 #pragma once
 #include <memory>
 #include <string>
@@ -46,7 +47,6 @@ class QLayerImpl : public torch::nn::Module {
   const std::shared_ptr<WeightQuantizer>& quantizer() const { return quantizer_; }
   /// Number of multiply-accumulates per example of the last forward (set in forward).
   int64_t macs() const { return macs_; }
-  virtual bool is_conv() const = 0;
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
 
  protected:
@@ -63,7 +63,6 @@ class QConv2dImpl : public QLayerImpl {
  public:
   explicit QConv2dImpl(QConv2dOptions o);
   void reset_parameters();
-  bool is_conv() const override { return true; }
   /// x: (B, in, H, W) -> (B, out, H', W')
   torch::Tensor forward(const torch::Tensor& x) override;
   void pretty_print(std::ostream& os) const override;
@@ -74,7 +73,6 @@ class QLinearImpl : public QLayerImpl {
  public:
   QLinearImpl(int64_t in, int64_t out, bool bias = true);
   void reset_parameters();
-  bool is_conv() const override { return false; }
   /// x: (B, in) -> (B, out)
   torch::Tensor forward(const torch::Tensor& x) override;
   void pretty_print(std::ostream& os) const override;

@@ -31,12 +31,6 @@ void StateBatchNormImpl::reset_running_stats() {
   (q ? running_var_q : running_var).fill_(1);
 }
 
-void StateBatchNormImpl::copy_continuous_to_discrete() {
-  torch::NoGradGuard g;
-  running_mean_q.copy_(running_mean);
-  running_var_q.copy_(running_var);
-}
-
 void StateBatchNormImpl::pretty_print(std::ostream& os) const {
   os << "StateBatchNorm(" << features_ << ", eps=" << eps_ << ", momentum=" << momentum_ << ")";
 }

@@ -19,8 +19,6 @@ class StateBatchNormImpl : public torch::nn::Module {
   BNState state() const { return state_; }
   /// Resets the running statistics of the current state (before recalibration).
   void reset_running_stats();
-  /// Copies the continuous statistics into the discrete state.
-  void copy_continuous_to_discrete();
   /// Uses a cumulative moving average (momentum = None in PyTorch) while recalibrating.
   void set_cumulative(bool on) { cumulative_ = on; batches_ = 0; }
   void pretty_print(std::ostream& os) const override;
