@@ -37,7 +37,9 @@ int cmd_grid(const std::vector<std::string>& args) {
   o.retry_failed = vm.count("retry-failed") > 0;
   o.dry_run = vm.count("dry-run") > 0;
   o.exe = self_exe();
-  return run_grid(file, o);
+  GridSummary s = run_grid(file, o);
+  if (s.interrupted) return kExitInterrupted;
+  return s.failed + s.diverged > 0 ? kExitFailure : kExitSuccess;
 }
 
 }  // namespace lowbit

@@ -45,7 +45,7 @@ int cmd_train(const std::vector<std::string>& args) {
   opt.checkpoint_dir = out;
   opt.resume = vm.count("resume") > 0;
   TrainResult r = train_run(cfg, opt, obs);
-  if (r.status == "diverged") throw Error("run diverged: " + r.error + "; metrics so far are in " + out);
+  if (r.status == RunStatus::kDiverged) throw Error("run diverged: " + r.error + "; metrics so far are in " + out);
 
   auto& s = r.summary;
   fmt::print("final_test_acc {:.4f}  best_test_acc {:.4f}  mean_epoch_seconds {:.1f}  peak_rss_mb {:.0f}  threads {}\n",

@@ -18,7 +18,9 @@ int cmd_worker(const std::vector<std::string>& args) {
   if (!parse_args("worker", args, desc, vm)) return kExitSuccess;
   std::string cmd = "lowbit worker";
   for (auto& a : args) cmd += " " + a;
-  return run_worker(db, experiment, threads, device, cmd);
+  WorkerOutcome w = run_worker(db, experiment, threads, device, cmd);
+  if (!w.claimed || w.status == RunStatus::kDone) return kExitSuccess;
+  return w.status == RunStatus::kInterrupted ? kExitInterrupted : kExitFailure;
 }
 
 }  // namespace lowbit

@@ -45,7 +45,7 @@ void ConsoleObserver::on_epoch_end(const EpochEvent& e) {
 
 void ConsoleObserver::on_run_end(const RunEndEvent& e) {
   if (tty_) fmt::print(out_, "\r\033[K");
-  if (e.status != "done") fmt::print(out_, "{}run {}: {}\n", prefix_, e.status, e.error);
+  if (e.status != RunStatus::kDone) fmt::print(out_, "{}run {}: {}\n", prefix_, to_string(e.status), e.error);
   std::fflush(out_);
 }
 

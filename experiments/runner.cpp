@@ -62,7 +62,7 @@ pid_t spawn_worker(const GridOptions& opt, const std::string& experiment, int th
 
 }  // namespace
 
-int run_grid(const std::string& spec_path, const GridOptions& opt) {
+GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   ExperimentSpec spec = load_experiment(spec_path);  // every run validated before anything starts
 
   if (opt.dry_run) {
@@ -70,7 +70,7 @@ int run_grid(const std::string& spec_path, const GridOptions& opt) {
     for (auto& r : spec.runs)
       fmt::print("{:<16}  {:<12}  {:<40}  {}\n", r.hash, r.variant, r.varying.dump(), r.config.seed);
     fmt::print("{} runs\n", spec.runs.size());
-    return kExitSuccess;
+    return {};
   }
   if (opt.workers < 1 || opt.workers > kMaxWorkers) throw ConfigError(fmt::format("--workers: expected 1..{}", kMaxWorkers));
 
@@ -89,7 +89,7 @@ int run_grid(const std::string& spec_path, const GridOptions& opt) {
   int retried = opt.retry_failed ? store.retry_failed(exp_id) : 0;
   auto c0 = store.counts(exp_id);
   fmt::print("{}: {} runs ({} new, {} done, {} reclaimed{}) in {}\n", spec.name, spec.runs.size(), added,
-             c0["done"], reclaimed, opt.retry_failed ? fmt::format(", {} retried", retried) : "", opt.db);
+             c0[RunStatus::kDone], reclaimed, opt.retry_failed ? fmt::format(", {} retried", retried) : "", opt.db);
   std::fflush(stdout);
 
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
@@ -104,15 +104,15 @@ int run_grid(const std::string& spec_path, const GridOptions& opt) {
   std::vector<pid_t> live;
   bool forwarded = false, tty = ::isatty(STDOUT_FILENO) != 0;
   const auto t0 = std::chrono::steady_clock::now();
-  const int64_t done0 = c0["done"];
-  auto claimable = [&](std::map<std::string, int64_t>& c) { return c["pending"] + c["interrupted"]; };
+  const int64_t done0 = c0[RunStatus::kDone];
+  auto claimable = [&](std::map<RunStatus, int64_t>& c) { return c[RunStatus::kPending] + c[RunStatus::kInterrupted]; };
   int64_t last_line = -1;
   while (true) {
     auto c = store.counts(exp_id);
     // Keep N workers while there is work and no interrupt; a worker not yet counted as
     // running may still be about to claim, hence live < claimable + running.
     while (interrupt_count().load() == 0 && int(live.size()) < opt.workers && claimable(c) > 0 &&
-           int64_t(live.size()) < claimable(c) + c["running"]) {
+           int64_t(live.size()) < claimable(c) + c[RunStatus::kRunning]) {
       pid_t pid = spawn_worker(opt, spec.name, threads);
       for (int i = 0; i < kMaxWorkers; ++i)
         if (g_children[i] == 0) { g_children[i] = pid; break; }
@@ -138,12 +138,12 @@ int run_grid(const std::string& spec_path, const GridOptions& opt) {
       }
     }
     c = store.counts(exp_id);
-    int64_t total = int64_t(spec.runs.size()), done = c["done"], finished = done + c["failed"] + c["diverged"];
+    int64_t total = int64_t(spec.runs.size()), done = c[RunStatus::kDone], finished = done + c[RunStatus::kFailed] + c[RunStatus::kDiverged];
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     int64_t new_done = done - done0;
     std::string eta = new_done > 0 ? format_duration(elapsed / double(new_done) * double(total - finished)) : "?";
     std::string line = fmt::format("{}: {}/{} done, {} running, {} failed, {} diverged, {} pending | {} elapsed, ETA {}",
-                                   spec.name, done, total, c["running"], c["failed"], c["diverged"],
+                                   spec.name, done, total, c[RunStatus::kRunning], c[RunStatus::kFailed], c[RunStatus::kDiverged],
                                    claimable(c), format_duration(elapsed), eta);
     if (tty) fmt::print("\r\033[K{}", line), std::fflush(stdout);
     else if (finished != last_line) fmt::print("{}\n", line), std::fflush(stdout), last_line = finished;
@@ -152,16 +152,17 @@ int run_grid(const std::string& spec_path, const GridOptions& opt) {
   }
   if (tty) fmt::print("\n");
   auto c = store.counts(exp_id);
-  if (interrupt_count().load() > 0) {
-    fmt::print("grid: interrupted; {} done, {} interrupted. Run the same command again to resume.\n", c["done"], c["interrupted"]);
-    return kExitInterrupted;
-  }
-  fmt::print("grid: {} done, {} failed, {} diverged (lowbit status --db {})\n", c["done"], c["failed"], c["diverged"], opt.db);
-  return c["failed"] + c["diverged"] > 0 ? kExitFailure : kExitSuccess;
+  GridSummary s{c[RunStatus::kDone], c[RunStatus::kFailed], c[RunStatus::kDiverged], c[RunStatus::kInterrupted],
+                interrupt_count().load() > 0};
+  if (s.interrupted)
+    fmt::print("grid: interrupted; {} done, {} interrupted. Run the same command again to resume.\n", s.done, s.interrupted_runs);
+  else
+    fmt::print("grid: {} done, {} failed, {} diverged (lowbit status --db {})\n", s.done, s.failed, s.diverged, opt.db);
+  return s;
 }
 
-int run_worker(const std::string& db, const std::string& experiment, int threads, const std::string& device,
-               const std::string& command_line) {
+WorkerOutcome run_worker(const std::string& db, const std::string& experiment, int threads, const std::string& device,
+                         const std::string& command_line) {
   torch::set_num_threads(threads);
   Store store(db, Store::Open::kExisting);
   Provenance p;
@@ -171,7 +172,7 @@ int run_worker(const std::string& db, const std::string& experiment, int threads
   p.device = device;
   p.command_line = command_line;
   auto claimed = store.claim(store.experiment_id(experiment), p);
-  if (!claimed) return kExitSuccess;
+  if (!claimed) return {};
 
   // Heartbeat while the run lives, so that other hosts can tell a silent run from a slow one.
   std::mutex mu;
@@ -196,7 +197,7 @@ int run_worker(const std::string& db, const std::string& experiment, int threads
     if (beat.joinable()) beat.join();
   };
 
-  int code = kExitSuccess;
+  WorkerOutcome outcome{true, RunStatus::kDone};
   const std::string dir = run_dir(db, claimed->hash);
   try {
     make_dirs(dir, "run directory");
@@ -210,19 +211,19 @@ int run_worker(const std::string& db, const std::string& experiment, int threads
     if (::access(ckpt.c_str(), R_OK) == 0) store.add_artifact(claimed->id, "checkpoint", ckpt, sha256_file(ckpt));
     auto acc = r.summary.count("final_test_acc") ? r.summary["final_test_acc"] : 0.0;
     fmt::print("run {} ({}, seed {}): {} test_acc {:.4f} in {:.0f}s\n", claimed->hash, claimed->variant,
-               claimed->config.seed, r.status, acc, r.summary["wall_seconds"]);
-    if (r.status != "done") code = kExitFailure;
+               claimed->config.seed, to_string(r.status), acc, r.summary["wall_seconds"]);
+    outcome.status = r.status;
   } catch (const Interrupted&) {
-    code = kExitInterrupted;  // the trainer already marked the run interrupted
+    outcome.status = RunStatus::kInterrupted;  // the trainer already marked the run interrupted
   } catch (const std::exception& e) {
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));
-    store.finish_run(claimed->id, "failed", what, {});
+    store.finish_run(claimed->id, RunStatus::kFailed, what, {});
     fmt::print(stderr, "run {}: failed: {}\n", claimed->hash, what);
-    code = kExitFailure;
+    outcome.status = RunStatus::kFailed;
   }
   stop_beat();
-  return code;
+  return outcome;
 }
 
 }  // namespace lowbit

@@ -16,6 +16,8 @@
 #endif
 #include <string>
 
+#include "core/run_status.h"
+
 namespace lowbit {
 
 struct GridOptions {
@@ -28,13 +30,25 @@ struct GridOptions {
   std::string exe;  ///< the lowbit binary the workers run (/proc/self/exe)
 };
 
-/// Returns an exit code (0 all done, 1 some failed, 130 interrupted).
-int run_grid(const std::string& spec_path, const GridOptions& opt);
+/// How a grid ended; `lowbit grid` maps it to an exit code.
+struct GridSummary {
+  int64_t done = 0, failed = 0, diverged = 0, interrupted_runs = 0;
+  bool interrupted = false;  ///< stopped by SIGINT/SIGTERM
+};
 
-/// One worker: claims one run of `experiment` and trains it. Returns 0 (trained or nothing
-/// left), 1 (the run failed), 130 (interrupted).
-int run_worker(const std::string& db, const std::string& experiment, int threads, const std::string& device,
-               const std::string& command_line);
+/// Registers the experiment and its runs, then runs the pending ones with opt.workers
+/// worker processes (or, with opt.dry_run, lists them and trains nothing).
+GridSummary run_grid(const std::string& spec_path, const GridOptions& opt);
+
+/// What one worker did: whether it claimed a run, and how that run ended.
+struct WorkerOutcome {
+  bool claimed = false;
+  RunStatus status = RunStatus::kDone;
+};
+
+/// One worker: claims one run of `experiment` and trains it.
+WorkerOutcome run_worker(const std::string& db, const std::string& experiment, int threads, const std::string& device,
+                         const std::string& command_line);
 
 /// Directory for a run's checkpoint: next to the database, <db>.runs/<hash>.
 std::string run_dir(const std::string& db, const std::string& hash);

@@ -57,7 +57,7 @@ std::vector<std::string> row_keys(const ReportOptions& opt, const ExperimentData
 }
 
 void check_experiment(const ReportOptions& opt, const ExperimentData& e) {
-  int64_t done = std::count_if(e.runs.begin(), e.runs.end(), [](const RunData& r) { return r.status == "done"; });
+  int64_t done = std::count_if(e.runs.begin(), e.runs.end(), [](const RunData& r) { return r.status == RunStatus::kDone; });
   if (done == 0)
     throw StoreError("experiment '" + e.name + "' has no finished runs yet (" + std::to_string(e.runs.size()) +
                          " runs; see lowbit status --db " + opt.db + ")", true);
@@ -120,7 +120,7 @@ ReportResult write_report(const ReportOptions& opt) {
       for (auto& p : report_plots()) p.build(c);
   }
 
-  const auto done = std::count_if(e.runs.begin(), e.runs.end(), [](const RunData& r) { return r.status == "done"; });
+  const auto done = std::count_if(e.runs.begin(), e.runs.end(), [](const RunData& r) { return r.status == RunStatus::kDone; });
   std::string md = "# " + e.name + "\n\n" + (e.description.empty() ? "" : e.description + "\n\n") +
                    fmt::format("{} runs, {} finished. Tables: {}.\n\n", e.runs.size(), done, join(opt.formats, ", ")) + body +
                    (c.plots_md.empty() ? "" : "## Curves\n\n" + c.plots_md) + provenance_footer(c);

@@ -36,7 +36,7 @@ const RunSeries& ReportContext::act_mean() {
 std::vector<std::pair<std::string, std::vector<int64_t>>> ReportContext::groups() const {
   std::vector<std::pair<std::string, std::vector<int64_t>>> out;
   for (auto& r : e.runs) {
-    if (r.status != "done") continue;
+    if (r.status != RunStatus::kDone) continue;
     std::vector<std::string> parts;
     for (auto& k : rows) {
       std::string v = key_value(r, k);

@@ -49,7 +49,7 @@ AggTable aggregate(const std::string& name, const std::string& title, const Expe
     for (size_t c = 0; c < cols.size(); ++c) {
       if (cols[c].filter && !cols[c].filter(r)) continue;
       ++requested[it->second][c];
-      if (r.status != "done") continue;
+      if (r.status != RunStatus::kDone) continue;
       ++done[it->second][c];
       if (auto v = cols[c].value(r)) values[it->second][c].push_back(*v);
     }

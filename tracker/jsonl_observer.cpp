@@ -71,7 +71,7 @@ void JsonlObserver::on_epoch_end(const EpochEvent& e) {
 }
 
 void JsonlObserver::on_run_end(const RunEndEvent& e) {
-  json j = {{"status", e.status}, {"summary", e.summary}};
+  json j = {{"status", to_string(e.status)}, {"summary", e.summary}};
   if (!e.error.empty()) j["error"] = e.error;
   std::ofstream(dir_ + "/summary.json") << j.dump(2) << "\n";
 }

@@ -1,3 +1,4 @@
+#include "core/run_status.h"
 #include "tracker/queries.h"
 
 #include <unistd.h>
@@ -167,14 +168,14 @@ std::string status_report(Db& db, const std::string& experiment) {
   const double now = now_unix();
   for (const auto& name : names) {
     int64_t id = experiment_id_or_throw(db, name);
-    std::map<std::string, int64_t> counts;
+    std::map<RunStatus, int64_t> counts;
     auto c = db.prepare("SELECT status, count(*) FROM runs WHERE experiment_id = ? GROUP BY status");
     c.bind(1, id);
     int64_t total = 0;
-    while (c.step()) counts[c.get_text(0)] = c.get_int(1), total += c.get_int(1);
+    while (c.step()) counts[parse_run_status(c.get_text(0))] = c.get_int(1), total += c.get_int(1);
     out += fmt::format("experiment {}: {} runs:", name, total);
-    for (const char* s : {"done", "running", "pending", "interrupted", "failed", "diverged"})
-      if (counts[s]) out += fmt::format(" {} {}", counts[s], s);
+    for (RunStatus s : all_run_statuses())
+      if (counts[s]) out += fmt::format(" {} {}", counts[s], to_string(s));
     out += "\n";
     auto r = db.prepare("SELECT id, config_hash, variant, seed, epoch, heartbeat_at, host, pid, json_extract(config_json, '$.epochs') "
                         "FROM runs WHERE experiment_id = ? AND status = 'running' ORDER BY id");
@@ -206,13 +207,16 @@ std::string status_report(Db& db, const std::string& experiment) {
     out += fmt::format("  {:<{}}", "configuration", width);
     for (int64_t s : seeds) out += fmt::format(" {:>6}", "seed" + std::to_string(s));
     out += "\n";
-    auto mark = [](const std::string& s) {
-      if (s == "done") return "done";
-      if (s == "running") return "run";
-      if (s == "failed") return "FAIL";
-      if (s == "diverged") return "DIV";
-      if (s == "interrupted") return "intr";
-      if (s == "pending") return "-";
+    auto mark = [](const std::string& name) {
+      switch (parse_run_status(name)) {
+        case RunStatus::kDone: return "done";
+        case RunStatus::kRunning: return "run";
+        case RunStatus::kFailed: return "FAIL";
+        case RunStatus::kDiverged: return "DIV";
+        case RunStatus::kInterrupted: return "intr";
+        case RunStatus::kPending: return "-";
+        case RunStatus::kStopped: return "stop";
+      }
       return "?";
     };
     for (auto& o : order) {

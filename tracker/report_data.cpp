@@ -43,7 +43,7 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
     d.id = r.get_int(0);
     d.seed = r.get_int(1);
     d.variant = r.get_text(2);
-    d.status = r.get_text(3);
+    d.status = parse_run_status(r.get_text(3));
     d.git_commit = r.get_text(4);
     d.config = json::parse(r.get_text(5));
     d.varying = json::parse(r.get_text(6));

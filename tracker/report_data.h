@@ -2,6 +2,7 @@
 // per-epoch series of chosen metrics and layer statistics. Each loader records the SQL it
 // ran, so that a report can print the query behind every table.
 #pragma once
+#include "core/run_status.h"
 #include "lowbit_room.h"  // the build refuses this header in rooms below tracker/
 #ifndef LOWBIT_MAY_INCLUDE_TRACKER
 #error "tracker/report_data.h included from a room that may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
@@ -18,7 +19,8 @@ namespace lowbit {
 
 struct RunData {
   int64_t id = 0, seed = 0;
-  std::string variant, status, git_commit;
+  std::string variant, git_commit;
+  RunStatus status = RunStatus::kPending;
   nlohmann::json config;   ///< resolved config (nested)
   nlohmann::json varying;  ///< axis values of this run
   std::map<std::string, double> summary;

@@ -294,14 +294,14 @@ void Store::write_epoch(int64_t run_id, const EpochEvent& e) {
   tx.commit();
 }
 
-void Store::finish_run(int64_t run_id, const std::string& status, const std::string& error,
+void Store::finish_run(int64_t run_id, RunStatus status, const std::string& error,
                        const std::map<std::string, double>& summary) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
   auto s = db_.prepare("INSERT OR REPLACE INTO summaries(run_id, key, value) VALUES (?, ?, ?)");
   for (const auto& [k, v] : summary) s.bind(1, run_id).bind(2, k).bind(3, v), s.run();
   db_.prepare("UPDATE runs SET status = ?, error = ?, finished_at = ?, heartbeat_at = ? WHERE id = ?")
-      .bind(1, status).bind(2, error.empty() ? SqlValue() : SqlValue(error)).bind(3, now_iso()).bind(4, now_unix())
+      .bind(1, std::string(to_string(status))).bind(2, error.empty() ? SqlValue() : SqlValue(error)).bind(3, now_iso()).bind(4, now_unix())
       .bind(5, run_id).run();
   tx.commit();
 }
@@ -321,12 +321,13 @@ void Store::add_artifact(int64_t run_id, const std::string& kind, const std::str
   tx.commit();
 }
 
-std::map<std::string, int64_t> Store::counts(int64_t experiment_id) {
+std::map<RunStatus, int64_t> Store::counts(int64_t experiment_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::map<std::string, int64_t> out;
+  std::map<RunStatus, int64_t> out;
+  for (RunStatus s : all_run_statuses()) out[s] = 0;
   auto q = db_.prepare("SELECT status, count(*) FROM runs WHERE experiment_id = ? GROUP BY status");
   q.bind(1, experiment_id);
-  while (q.step()) out[q.get_text(0)] = q.get_int(1);
+  while (q.step()) out[parse_run_status(q.get_text(0))] = q.get_int(1);
   return out;
 }
 

@@ -7,6 +7,7 @@
 // `lowbit grid` does once before its workers start; workers open with kExisting and refuse a
 // database of another schema version.
 #pragma once
+#include "core/run_status.h"
 #include "lowbit_room.h"  // the build refuses this header in rooms below tracker/
 #ifndef LOWBIT_MAY_INCLUDE_TRACKER
 #error "tracker/store.h included from a room that may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
@@ -75,13 +76,18 @@ class Store {
   /// Run lifecycle writes (each one IMMEDIATE transaction).
   void begin_run(int64_t run_id, int64_t start_epoch);
   void write_epoch(int64_t run_id, const EpochEvent& e);
-  void finish_run(int64_t run_id, const std::string& status, const std::string& error,
+  void finish_run(int64_t run_id, RunStatus status, const std::string& error,
                   const std::map<std::string, double>& summary);
+  /// The same with the status by name (parse_run_status), for tools and tests.
+  void finish_run(int64_t run_id, const std::string& status, const std::string& error,
+                  const std::map<std::string, double>& summary) {
+    finish_run(run_id, parse_run_status(status), error, summary);
+  }
   void heartbeat(int64_t run_id);
   void add_artifact(int64_t run_id, const std::string& kind, const std::string& path, const std::string& sha256);
 
   /// Status counts of an experiment's runs.
-  std::map<std::string, int64_t> counts(int64_t experiment_id);
+  std::map<RunStatus, int64_t> counts(int64_t experiment_id);
 
  private:
   void migrate();

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/run_status.h"
+
 namespace lowbit {
 
 struct RunConfig;
@@ -41,7 +43,7 @@ struct EpochEvent {
 
 /// status: done | diverged | failed | interrupted.
 struct RunEndEvent {
-  std::string status;
+  RunStatus status = RunStatus::kDone;
   std::string error;
   std::map<std::string, double> summary;  ///< final_test_acc, best_test_acc, peak_rss_bytes, ...
 };

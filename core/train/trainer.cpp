@@ -183,7 +183,7 @@ EpochTraining train_epoch(Run& run, int64_t epoch, Observer& obs) {
   const int64_t nb = tr.batches = loader.num_batches();
   for (int64_t b = 0; b < nb; ++b) {
     if (interrupt_count().load() > 0) {
-      obs.on_run_end({"interrupted", fmt::format("interrupted at epoch {}, batch {}", epoch + 1, b + 1), {}});
+      obs.on_run_end({RunStatus::kInterrupted, fmt::format("interrupted at epoch {}, batch {}", epoch + 1, b + 1), {}});
       throw Interrupted("interrupted at epoch " + std::to_string(epoch + 1) + "; re-run the same command to resume");
     }
     const double t = double(epoch) + double(b) / double(nb);
@@ -428,13 +428,13 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
                     count_parameters(*run.model)});
 
   TrainResult result;
-  result.status = "done";
+  result.status = RunStatus::kDone;
   RunTotals totals;
   for (int64_t epoch = state.epoch + 1; epoch < cfg.epochs; ++epoch) {
     const auto epoch_t0 = Clock::now();
     EpochTraining tr = train_epoch(run, epoch, obs);
     if (!tr.diverged.empty()) {
-      result.status = "diverged", result.error = tr.diverged;
+      result.status = RunStatus::kDiverged, result.error = tr.diverged;
       break;
     }
     EpochEvent ev = evaluate_epoch(run, epoch, tr);
@@ -455,12 +455,12 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     if (!ckpt.empty() && ((epoch + 1) % cfg.checkpoint_every == 0 || epoch + 1 == cfg.epochs))
       write_checkpoint(ckpt, *run.model, *run.optimizer, cfg, run.spec, run.bn_discrete(), state);
     if (opt.stop_after_epoch > 0 && epoch + 1 >= opt.stop_after_epoch && epoch + 1 < cfg.epochs) {
-      result.status = "stopped";
+      result.status = RunStatus::kStopped;
       break;
     }
   }
   result.summary = run_summary(run, totals, state, run_t0);
-  if (result.status != "stopped") obs.on_run_end({result.status, result.error, result.summary});
+  if (result.status != RunStatus::kStopped) obs.on_run_end({result.status, result.error, result.summary});
   return result;
 }
 

@@ -27,7 +27,7 @@ struct TrainOptions {
 };
 
 struct TrainResult {
-  std::string status;  ///< done | diverged | stopped (stop_after_epoch)
+  RunStatus status = RunStatus::kDone;  ///< done, diverged or stopped (stop_after_epoch)
   std::string error;
   std::map<std::string, double> summary;
 };
