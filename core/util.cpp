@@ -89,4 +89,11 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
+std::string csv_quote(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
 }  // namespace lowbit

@@ -20,6 +20,9 @@ bool glob_match(const std::string& pattern, const std::string& text);
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep);
 
+/// A CSV field: quoted (with doubled quotes) when it holds a comma, a quote or a newline.
+std::string csv_quote(const std::string& s);
+
 /// Splits at `sep`, dropping empty parts ("a,,b" -> {a, b}).
 std::vector<std::string> split(const std::string& s, char sep);
 

@@ -56,9 +56,7 @@ std::vector<Axis> read_axes(const ordered_json& j, const std::string& where) {
 
 // The value at a dotted path of a config's JSON (null when absent).
 json value_at(const json& cfg_json, const std::string& path) {
-  std::string ptr = "/" + path;
-  std::replace(ptr.begin(), ptr.end(), '.', '/');
-  json::json_pointer p(ptr);
+  auto p = config_pointer(path);
   return cfg_json.contains(p) ? cfg_json[p] : json();
 }
 

@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include "core/config/run_config.h"
+#include "core/util.h"
+
 namespace lowbit {
 
 using nlohmann::json;
@@ -14,9 +17,7 @@ std::string key_value(const RunData& r, const std::string& key) {
   if (key == "seed") return std::to_string(r.seed);
   if (auto it = r.row_keys.find(key); it != r.row_keys.end()) return it->second;
   if (r.varying.is_object() && r.varying.contains(key) && r.varying[key].is_null()) return "";
-  std::string ptr = "/" + key;
-  std::replace(ptr.begin(), ptr.end(), '.', '/');
-  json::json_pointer p(ptr);
+  auto p = config_pointer(key);
   if (!r.config.contains(p)) return "";
   const json& v = r.config[p];
   if (v.is_string()) return v.get<std::string>();
@@ -186,12 +187,8 @@ std::string render_markdown(const AggTable& t) {
 }
 
 std::string render_csv(const AggTable& t) {
-  auto q = [](const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string o = "\"";
-    for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return o + "\"";
-  };
+  auto q = csv_quote;
+
   auto num = [](double v) { return std::isnan(v) ? std::string() : fmt::format("{}", v); };
   std::string out;
   for (auto& k : t.row_keys) out += q(k) + ",";

@@ -53,8 +53,6 @@ std::vector<std::string> experiment_names(Db& db) {
   return out;
 }
 
-namespace {
-
 int64_t experiment_id_or_throw(Db& db, const std::string& name) {
   auto st = db.prepare("SELECT id FROM experiments WHERE name = ?");
   if (st.bind(1, name).step()) return st.get_int(0);
@@ -62,8 +60,6 @@ int64_t experiment_id_or_throw(Db& db, const std::string& name) {
   throw StoreError("no experiment '" + name + "' in " + db.path() + did_you_mean(name, names) +
                        " (experiments: " + (names.empty() ? "none" : join(names, ", ")) + ")", true);
 }
-
-}  // namespace
 
 Table query_runs(Db& db, const std::string& experiment, const std::vector<std::string>& where) {
   std::vector<int64_t> exps;
@@ -115,12 +111,7 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
 std::string format_table(const Table& t, const std::string& format) {
   std::string out;
   if (format == "csv") {
-    auto quote = [](const std::string& s) {
-      if (s.find_first_of(",\"\n") == std::string::npos) return s;
-      std::string q = "\"";
-      for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-      return q + "\"";
-    };
+    auto quote = csv_quote;
     for (size_t i = 0; i < t.columns.size(); ++i) out += (i ? "," : "") + quote(t.columns[i]);
     out += "\n";
     for (auto& r : t.rows) {

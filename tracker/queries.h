@@ -43,4 +43,8 @@ std::string format_table(const Table& t, const std::string& format);
 /// and heartbeat age, and the completeness matrix (configurations x seeds).
 std::string status_report(Db& db, const std::string& experiment);
 
+/// The id of experiment `name`; throws StoreError "no experiment 'x' in DB, did you mean
+/// 'y'? (experiments: ...)" when there is none.
+int64_t experiment_id_or_throw(Db& db, const std::string& name);
+
 }  // namespace lowbit

@@ -12,13 +12,10 @@ using nlohmann::json;
 
 ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
   ExperimentData e;
+  experiment_id_or_throw(db, experiment);  // names the experiments there are
   const std::string q_exp = "SELECT id, name, description, spec_json FROM experiments WHERE name = ?";
   auto st = db.prepare(q_exp);
-  if (!st.bind(1, experiment).step()) {
-    auto names = experiment_names(db);
-    throw StoreError("no experiment '" + experiment + "' in " + db.path() + did_you_mean(experiment, names) +
-                         " (experiments: " + (names.empty() ? "none" : join(names, ", ")) + ")", true);
-  }
+  st.bind(1, experiment).step();
   int64_t id = e.id = st.get_int(0);
   e.name = st.get_text(1);
   e.description = st.get_text(2);

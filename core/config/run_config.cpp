@@ -407,16 +407,17 @@ void validate(const RunConfig& c, const std::string& source) {
     fail("quant.value_set: at most 256 values");
 }
 
+json::json_pointer config_pointer(const std::string& dotted) {
+  std::string p = "/" + dotted;
+  std::replace(p.begin(), p.end(), '.', '/');
+  return json::json_pointer(p);
+}
+
 json to_json(const RunConfig& cfg) {
   json out = json::object();
   for (const auto& f : config_fields()) {
     json v = f.get(cfg);
-    out[json::json_pointer("/" + [&] {
-      std::string p = f.path;
-      for (auto& ch : p)
-        if (ch == '.') ch = '/';
-      return p;
-    }())] = v;
+    out[config_pointer(f.path)] = v;
   }
   return out;
 }

@@ -242,6 +242,9 @@ void apply_set(RunConfig& cfg, const std::string& assignment);
 /// Cross-field checks (e.g. milestones increasing); throws ConfigError.
 void validate(const RunConfig& cfg, const std::string& source);
 
+/// The JSON pointer of a dotted key path in the nested form ("optim.lr" -> "/optim/lr").
+nlohmann::json::json_pointer config_pointer(const std::string& dotted);
+
 /// Nested JSON with every field, keys sorted: the canonical form.
 nlohmann::json to_json(const RunConfig& cfg);
 
