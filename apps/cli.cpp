@@ -7,8 +7,9 @@
 
 namespace lowbit {
 
-bool parse_args(const std::string& cmd, const std::vector<std::string>& args, po::options_description& desc,
-                po::variables_map& vm, const po::positional_options_description* pos, const std::string& usage) {
+bool parse_args(const std::string& cmd, const std::vector<std::string>& args,
+                po::options_description& desc, po::variables_map& vm,
+                const po::positional_options_description* pos, const std::string& usage) {
   desc.add_options()("help,h", "show this help");
   try {
     po::command_line_parser parser(args);

@@ -2,7 +2,7 @@
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below apps/
 #ifndef LOWBIT_MAY_INCLUDE_APPS
-#error "apps/cli.h included from a room that may not include apps/ (docs/ARCHITECTURE.md: rooms)"
+#error "this room may not include apps/ (docs/ARCHITECTURE.md: rooms)"
 #endif
 #include <string>
 #include <vector>
@@ -15,8 +15,9 @@ namespace po = boost::program_options;
 
 /// Parses `args` against `desc` (and positional names); prints help and returns false
 /// when --help was given. Throws ConfigError("lowbit <cmd>: ...") on a bad option.
-bool parse_args(const std::string& cmd, const std::vector<std::string>& args, po::options_description& desc,
-                po::variables_map& vm, const po::positional_options_description* pos = nullptr,
+bool parse_args(const std::string& cmd, const std::vector<std::string>& args,
+                po::options_description& desc, po::variables_map& vm,
+                const po::positional_options_description* pos = nullptr,
                 const std::string& usage = "");
 
 /// The thread count to use: --threads when given (> 0), else the number of cores.

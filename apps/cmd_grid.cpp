@@ -23,17 +23,20 @@ int cmd_grid(const std::vector<std::string>& args) {
   po::options_description desc("options");
   std::string file;
   GridOptions o;
-  desc.add_options()("file", po::value(&file)->required(), "experiment definition (JSON)")
-      ("db", po::value(&o.db)->default_value(o.db), "results database (SQLite)")
-      ("workers,w", po::value(&o.workers)->default_value(1), "worker processes")
-      ("threads-per-worker", po::value(&o.threads_per_worker)->default_value(0), "LibTorch threads per worker (0 = cores / workers)")
-      ("device,d", po::value(&o.device)->default_value("cpu"), "cpu or cuda")
-      ("retry-failed", "run failed and diverged runs again")
-      ("dry-run", "validate and list the runs; train nothing");
+  desc.add_options()("file", po::value(&file)->required(), "experiment definition (JSON)")(
+      "db", po::value(&o.db)->default_value(o.db), "results database (SQLite)")(
+      "workers,w", po::value(&o.workers)->default_value(1), "worker processes")(
+      "threads-per-worker", po::value(&o.threads_per_worker)->default_value(0),
+      "LibTorch threads per worker (0 = cores / workers)")(
+      "device,d", po::value(&o.device)->default_value("cpu"), "cpu or cuda")(
+      "retry-failed", "run failed and diverged runs again")(
+      "dry-run", "validate and list the runs; train nothing");
   po::positional_options_description pos;
   pos.add("file", 1);
   po::variables_map vm;
-  if (!parse_args("grid", args, desc, vm, &pos, "FILE.json [--db results.db] [--workers N] [--dry-run]")) return kExitSuccess;
+  if (!parse_args("grid", args, desc, vm, &pos,
+                  "FILE.json [--db results.db] [--workers N] [--dry-run]"))
+    return kExitSuccess;
   o.retry_failed = vm.count("retry-failed") > 0;
   o.dry_run = vm.count("dry-run") > 0;
   o.exe = self_exe();

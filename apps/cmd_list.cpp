@@ -19,7 +19,8 @@ int cmd_list(const std::vector<std::string>& args) {
       {"models", "models (model)", &model_names()},
       {"quantizers", "quantizers (quant.method)", &quantizer_names()},
       {"activations", "activation quantizers (quant.act.method)", &activation_quantizer_names()},
-      {"schedules", "temperature schedules (quant.temperature.schedule)", &temperature_schedule_names()},
+      {"schedules", "temperature schedules (quant.temperature.schedule)",
+       &temperature_schedule_names()},
       {"schedules", "learning-rate schedules (optim.schedule)", &lr_schedule_names()},
       {"datasets", "datasets (data.name)", &dataset_names()}};
   std::vector<std::string> kinds = {"all", "keys"};

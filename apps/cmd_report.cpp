@@ -15,21 +15,27 @@ int cmd_report(const std::vector<std::string>& args) {
   po::options_description desc("options");
   ReportOptions o;
   std::string rows, cols, formats = "md,csv,tex";
-  desc.add_options()("db", po::value(&o.db)->default_value(o.db), "results database (opened read-only)")
-      ("experiment,e", po::value(&o.experiment)->required(), "experiment name")
-      ("rows", po::value(&rows), "grouping keys, comma-separated (default: variant and the experiment's axes)")
-      ("cols", po::value(&cols), "keys whose values become columns (e.g. epochs, quant.bn_mode)")
-      ("metric,m", po::value(&o.metric)->default_value(o.metric), "KEY[:final|best|last-K-mean]")
-      ("format,f", po::value(&formats)->default_value(formats), "md,csv,tex")
-      ("out,o", po::value(&o.out_dir), "output directory (default results/<experiment>)")
-      ("ci", po::value(&o.ci)->default_value(0), "show a Student-t confidence interval at this level (e.g. 95) instead of the std")
-      ("baseline", po::value(&o.baseline), "variant to test every row against (Welch's t-test)")
-      ("tables", po::value(&o.table), "tables, comma-separated: main, cost, layers, energy, or all (default)")
-      ("table", po::value(&o.table), "the same as --tables")
-      ("no-plots", "tables only");
+  desc.add_options()("db", po::value(&o.db)->default_value(o.db),
+                     "results database (opened read-only)")(
+      "experiment,e", po::value(&o.experiment)->required(), "experiment name")(
+      "rows", po::value(&rows),
+      "grouping keys, comma-separated (default: variant and the experiment's axes)")(
+      "cols", po::value(&cols), "keys whose values become columns (e.g. epochs, quant.bn_mode)")(
+      "metric,m", po::value(&o.metric)->default_value(o.metric), "KEY[:final|best|last-K-mean]")(
+      "format,f", po::value(&formats)->default_value(formats), "md,csv,tex")(
+      "out,o", po::value(&o.out_dir), "output directory (default results/<experiment>)")(
+      "ci", po::value(&o.ci)->default_value(0),
+      "show a Student-t confidence interval at this level (e.g. 95) instead of the std")(
+      "baseline", po::value(&o.baseline), "variant to test every row against (Welch's t-test)")(
+      "tables", po::value(&o.table),
+      "tables, comma-separated: main, cost, layers, energy, or all (default)")(
+      "table", po::value(&o.table), "the same as --tables")("no-plots", "tables only");
   po::variables_map vm;
-  if (!parse_args("report", args, desc, vm, nullptr, "--experiment NAME [--db results.db] [--out DIR]")) return kExitSuccess;
-  if (o.ci != 0 && (o.ci <= 0 || o.ci >= 100)) throw ConfigError("--ci: expected a level in (0, 100), e.g. 95");
+  if (!parse_args("report", args, desc, vm, nullptr,
+                  "--experiment NAME [--db results.db] [--out DIR]"))
+    return kExitSuccess;
+  if (o.ci != 0 && (o.ci <= 0 || o.ci >= 100))
+    throw ConfigError("--ci: expected a level in (0, 100), e.g. 95");
   o.rows = split(rows, ',');
   o.cols = split(cols, ',');
   o.formats = split(formats, ',');

@@ -11,8 +11,8 @@ namespace lowbit {
 int cmd_status(const std::vector<std::string>& args) {
   po::options_description desc("options");
   std::string db, experiment;
-  desc.add_options()("db", po::value(&db)->default_value("results/results.db"), "results database")
-      ("experiment,e", po::value(&experiment), "only this experiment");
+  desc.add_options()("db", po::value(&db)->default_value("results/results.db"), "results database")(
+      "experiment,e", po::value(&experiment), "only this experiment");
   po::variables_map vm;
   if (!parse_args("status", args, desc, vm)) return kExitSuccess;
   auto conn = open_readonly(db);

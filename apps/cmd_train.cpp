@@ -18,15 +18,15 @@ int cmd_train(const std::vector<std::string>& args) {
   std::string config, out, device;
   std::vector<std::string> sets;
   int threads = 0;
-  desc.add_options()
-      ("config,c", po::value(&config)->required(), "experiment run config (JSON)")
-      ("set,s", po::value(&sets)->composing(), "override a key: --set optim.lr=0.05 (repeatable)")
-      ("out,o", po::value(&out), "output directory (default results/runs/<name>-<hash>)")
-      ("threads,t", po::value(&threads)->default_value(0), "LibTorch threads (0 = all cores)")
-      ("device,d", po::value(&device)->default_value("cpu"), "cpu or cuda")
-      ("resume", "continue from the checkpoint in --out when one exists");
+  desc.add_options()("config,c", po::value(&config)->required(), "experiment run config (JSON)")(
+      "set,s", po::value(&sets)->composing(), "override a key: --set optim.lr=0.05 (repeatable)")(
+      "out,o", po::value(&out), "output directory (default results/runs/<name>-<hash>)")(
+      "threads,t", po::value(&threads)->default_value(0), "LibTorch threads (0 = all cores)")(
+      "device,d", po::value(&device)->default_value("cpu"), "cpu or cuda")(
+      "resume", "continue from the checkpoint in --out when one exists");
   po::variables_map vm;
-  if (!parse_args("train", args, desc, vm, nullptr, "--config FILE.json [--set key=value ...] [--out DIR]"))
+  if (!parse_args("train", args, desc, vm, nullptr,
+                  "--config FILE.json [--set key=value ...] [--out DIR]"))
     return kExitSuccess;
   if (device != "cpu" && device.rfind("cuda", 0) != 0)
     throw ConfigError("--device: expected cpu or cuda, got '" + device + "'");
@@ -45,12 +45,15 @@ int cmd_train(const std::vector<std::string>& args) {
   opt.checkpoint_dir = out;
   opt.resume = vm.count("resume") > 0;
   TrainResult r = train_run(cfg, opt, obs);
-  if (r.status == RunStatus::kDiverged) throw Error("run diverged: " + r.error + "; metrics so far are in " + out);
+  if (r.status == RunStatus::kDiverged)
+    throw Error("run diverged: " + r.error + "; metrics so far are in " + out);
 
   auto& s = r.summary;
-  fmt::print("final_test_acc {:.4f}  best_test_acc {:.4f}  mean_epoch_seconds {:.1f}  peak_rss_mb {:.0f}  threads {}\n",
-             s["final_test_acc"], s.count("best_test_acc") ? s["best_test_acc"] : s["best_val_acc"],
-             s["mean_epoch_seconds"], s["peak_rss_bytes"] / 1048576.0, n_threads);
+  fmt::print(
+      "final_test_acc {:.4f}  best_test_acc {:.4f}  mean_epoch_seconds {:.1f}  peak_rss_mb {:.0f}  "
+      "threads {}\n",
+      s["final_test_acc"], s.count("best_test_acc") ? s["best_test_acc"] : s["best_val_acc"],
+      s["mean_epoch_seconds"], s["peak_rss_bytes"] / 1048576.0, n_threads);
   fmt::print("results in {}\n", out);
   return kExitSuccess;
 }

@@ -10,10 +10,10 @@ int cmd_worker(const std::vector<std::string>& args) {
   po::options_description desc("options (internal: started by lowbit grid)");
   std::string db, experiment, device;
   int threads = 1;
-  desc.add_options()("db", po::value(&db)->required(), "results database")
-      ("experiment", po::value(&experiment)->required(), "experiment name")
-      ("threads", po::value(&threads)->default_value(1), "LibTorch threads")
-      ("device", po::value(&device)->default_value("cpu"), "cpu or cuda");
+  desc.add_options()("db", po::value(&db)->required(), "results database")(
+      "experiment", po::value(&experiment)->required(), "experiment name")(
+      "threads", po::value(&threads)->default_value(1), "LibTorch threads")(
+      "device", po::value(&device)->default_value("cpu"), "cpu or cuda");
   po::variables_map vm;
   if (!parse_args("worker", args, desc, vm)) return kExitSuccess;
   std::string cmd = "lowbit worker";

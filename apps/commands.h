@@ -4,7 +4,7 @@
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below apps/
 #ifndef LOWBIT_MAY_INCLUDE_APPS
-#error "apps/commands.h included from a room that may not include apps/ (docs/ARCHITECTURE.md: rooms)"
+#error "this room may not include apps/ (docs/ARCHITECTURE.md: rooms)"
 #endif
 #include <string>
 #include <vector>

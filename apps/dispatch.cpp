@@ -14,11 +14,16 @@ namespace lowbit {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"train", "train one run from a JSON config", cmd_train},
-      {"grid", "run an experiment grid (axes x variants x seeds) into the results database", cmd_grid},
+      {"grid", "run an experiment grid (axes x variants x seeds) into the results database",
+       cmd_grid},
       {"status", "counts, running runs and the completeness matrix of each experiment", cmd_status},
-      {"report", "tables with error bars (md, csv, tex), energy and cost tables, curves", cmd_report},
-      {"query", "list runs with their varying keys and final metrics, or run read-only SQL", cmd_query},
-      {"export", "pack a checkpoint's quantized layers (2 bits per ternary weight) into a .lbt file", cmd_export},
+      {"report", "tables with error bars (md, csv, tex), energy and cost tables, curves",
+       cmd_report},
+      {"query", "list runs with their varying keys and final metrics, or run read-only SQL",
+       cmd_query},
+      {"export",
+       "pack a checkpoint's quantized layers (2 bits per ternary weight) into a .lbt file",
+       cmd_export},
       {"eval", "test accuracy of a checkpoint or a packed model", cmd_eval},
       {"worker", "(internal) claim and train one run of a grid", cmd_worker},
       {"list", "list models, quantizers, schedules or config keys", cmd_list},
@@ -33,16 +38,20 @@ void on_signal(int sig) {
   // First signal: ask the run to stop cleanly. Second: leave now; SQLite's journal and the
   // atomic checkpoint rename keep what was recorded intact.
   if (interrupt_count().fetch_add(1) >= 1) _exit(kExitInterrupted);
-  const char msg[] = "\nlowbit: interrupt received, stopping after this batch (press Ctrl-C again to quit now)\n";
+  const char msg[] =
+      "\nlowbit: interrupt received, stopping after this batch (press Ctrl-C again to quit now)\n";
   ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
   (void)ignored;
 }
 
 void print_help() {
-  std::cout << "lowbit " << LOWBIT_VERSION << " - a harness for research on low-bit neural networks\n\n"
-            << "usage: lowbit <command> [options]   (lowbit <command> --help for its options)\n\ncommands:\n";
+  std::cout << "lowbit " << LOWBIT_VERSION
+            << " - a harness for research on low-bit neural networks\n\n"
+            << "usage: lowbit <command> [options]   (lowbit <command> --help for its "
+               "options)\n\ncommands:\n";
   for (const auto& c : commands())
-    if (std::string(c.name) != "worker") std::cout << fmt::format("  {:<8} {}\n", c.name, c.description);
+    if (std::string(c.name) != "worker")
+      std::cout << fmt::format("  {:<8} {}\n", c.name, c.description);
 }
 
 }  // namespace

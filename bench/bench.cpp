@@ -24,7 +24,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // Wraps an observer and adds up the time spent in it.
 struct Timed : Observer {
@@ -37,9 +39,15 @@ struct Timed : Observer {
     f();
     seconds += since(t);
   }
-  void on_run_start(const RunStartEvent& e) override { time([&] { inner.on_run_start(e); }); }
-  void on_epoch_end(const EpochEvent& e) override { time([&] { inner.on_epoch_end(e); }); }
-  void on_run_end(const RunEndEvent& e) override { time([&] { inner.on_run_end(e); }); }
+  void on_run_start(const RunStartEvent& e) override {
+    time([&] { inner.on_run_start(e); });
+  }
+  void on_epoch_end(const EpochEvent& e) override {
+    time([&] { inner.on_epoch_end(e); });
+  }
+  void on_run_end(const RunEndEvent& e) override {
+    time([&] { inner.on_run_end(e); });
+  }
 };
 
 int bench_tracker() {
@@ -60,8 +68,10 @@ int bench_tracker() {
   auto t0 = Clock::now();
   train_run(cfg, {}, timed);
   double total = since(t0);
-  fmt::print("tracker: {:.1f} s run (2 epochs of 10,000 Fashion-MNIST images, TTQ small_cnn), {:.4f} s in the tracker = {:.3f}% (goal <= 1%)\n",
-             total, timed.seconds, 100 * timed.seconds / total);
+  fmt::print(
+      "tracker: {:.1f} s run (2 epochs of 10,000 Fashion-MNIST images, TTQ small_cnn), {:.4f} s in "
+      "the tracker = {:.3f}% (goal <= 1%)\n",
+      total, timed.seconds, 100 * timed.seconds / total);
   return 0;
 }
 
@@ -70,7 +80,8 @@ int bench_query(const std::string& dir) {
   std::remove(db.c_str());
   {
     Store s(db, Store::Open::kMigrate);
-    int64_t e = s.upsert_experiment("big", "10,000 runs", R"({"name": "big", "axes": {"optim.lr": [0.1, 0.05]}, "seeds": 5})");
+    int64_t e = s.upsert_experiment(
+        "big", "10,000 runs", R"({"name": "big", "axes": {"optim.lr": [0.1, 0.05]}, "seeds": 5})");
     std::vector<PlannedRun> runs;
     for (int i = 0; i < 10000; ++i) {
       RunConfig c;
@@ -87,21 +98,27 @@ int bench_query(const std::string& dir) {
     Transaction tx(s.db());
     auto m = s.db().prepare("INSERT INTO metrics(run_id, epoch, key, value) VALUES (?, ?, ?, ?)");
     auto sm = s.db().prepare("INSERT INTO summaries(run_id, key, value) VALUES (?, ?, ?)");
-    const char* keys[] = {"train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_seconds", "act_sparsity_mean", "train_seconds", "images_per_second", "val_acc"};
+    const char* keys[] = {
+        "train_loss",    "train_acc",         "test_loss",     "test_acc",          "lr",
+        "epoch_seconds", "act_sparsity_mean", "train_seconds", "images_per_second", "val_acc"};
     for (int64_t run = 1; run <= 10000; ++run) {
       for (int ep = 1; ep <= 10; ++ep)
-        for (auto* k : keys) m.bind(1, run).bind(2, int64_t(ep)).bind(3, k).bind(4, 0.5 + 0.01 * ep), m.run();
-      for (auto* k : {"final_test_acc", "peak_rss_bytes", "wall_seconds", "packed_model_bytes"}) sm.bind(1, run).bind(2, k).bind(3, 1.0), sm.run();
+        for (auto* k : keys)
+          m.bind(1, run).bind(2, int64_t(ep)).bind(3, k).bind(4, 0.5 + 0.01 * ep), m.run();
+      for (auto* k : {"final_test_acc", "peak_rss_bytes", "wall_seconds", "packed_model_bytes"})
+        sm.bind(1, run).bind(2, k).bind(3, 1.0), sm.run();
     }
     s.db().exec("UPDATE runs SET status = 'done'");
     tx.commit();
-    fmt::print("query: built {} with 10,000 runs and 1,000,000 metric rows in {:.1f} s\n", db, since(t));
+    fmt::print("query: built {} with 10,000 runs and 1,000,000 metric rows in {:.1f} s\n", db,
+               since(t));
   }
   auto conn = open_readonly(db);
   auto t = Clock::now();
   auto table = query_runs(*conn, "big", {});
   std::string text = format_table(table, "table");
-  fmt::print("query: lowbit query runs over 10,000 runs: {} rows in {:.3f} s (goal <= 1 s)\n", table.rows.size(), since(t));
+  fmt::print("query: lowbit query runs over 10,000 runs: {} rows in {:.3f} s (goal <= 1 s)\n",
+             table.rows.size(), since(t));
   t = Clock::now();
   ReportOptions o;
   o.db = db;
@@ -114,7 +131,8 @@ int bench_query(const std::string& dir) {
   t = Clock::now();
   o.table = "all";
   write_report(o);
-  fmt::print("report: all tables (main, cost, layers, energy) over 10,000 runs in {:.3f} s\n", since(t));
+  fmt::print("report: all tables (main, cost, layers, energy) over 10,000 runs in {:.3f} s\n",
+             since(t));
   return 0;
 }
 
@@ -130,14 +148,18 @@ int bench_slb(const std::string& method, int bits) {
   cfg.quant.method = method;
   cfg.quant.bits = bits;
   cfg.quant.bn_mode = "none";
-  struct Quiet : Observer {} quiet;
+  struct Quiet : Observer {
+  } quiet;
   auto t = Clock::now();
   auto r = train_run(cfg, {}, quiet);
   double secs = r.summary["mean_epoch_seconds"];
   (void)t;
-  fmt::print("slb-bench: {:<4} bits {}  step {:.1f} ms  peak RSS {:.0f} MiB  logits {:.0f} KiB  parameters {:.0f} KiB\n", method,
-             method == "fp" ? 32 : bits, 1000 * secs / 20, r.summary["peak_rss_bytes"] / 1048576,
-             r.summary.count("logits_bytes") ? r.summary["logits_bytes"] / 1024 : 0.0, r.summary["param_bytes"] / 1024);
+  fmt::print(
+      "slb-bench: {:<4} bits {}  step {:.1f} ms  peak RSS {:.0f} MiB  logits {:.0f} KiB  "
+      "parameters {:.0f} KiB\n",
+      method, method == "fp" ? 32 : bits, 1000 * secs / 20, r.summary["peak_rss_bytes"] / 1048576,
+      r.summary.count("logits_bytes") ? r.summary["logits_bytes"] / 1024 : 0.0,
+      r.summary["param_bytes"] / 1024);
   return 0;
 }
 

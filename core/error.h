@@ -9,8 +9,8 @@ namespace lowbit {
 /// Exit codes of the `lowbit` binary.
 enum ExitCode : int {
   kExitSuccess = 0,
-  kExitFailure = 1,      // anything that is not the user's input
-  kExitBadInput = 2,     // config, data, arguments, database path
+  kExitFailure = 1,   // anything that is not the user's input
+  kExitBadInput = 2,  // config, data, arguments, database path
   kExitInterrupted = 130,
 };
 

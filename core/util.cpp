@@ -34,12 +34,15 @@ std::string nearest(const std::string& name, const std::vector<std::string>& can
     auto dot = c.rfind('.');
     if (dot != std::string::npos && c.substr(dot + 1) == name) d = 1;
     // A truncated name ("optim.mom") points at what it abbreviates.
-    if (name.size() >= 3 && c.size() > name.size() && c.compare(0, name.size(), name) == 0) d = std::min<size_t>(d, 1);
+    if (name.size() >= 3 && c.size() > name.size() && c.compare(0, name.size(), name) == 0)
+      d = std::min<size_t>(d, 1);
     // And a name that extends a valid one ("cosine") points at it ("cos").
-    if (c.size() >= 3 && name.size() > c.size() && name.compare(0, c.size(), c) == 0) d = std::min<size_t>(d, 2);
+    if (c.size() >= 3 && name.size() > c.size() && name.compare(0, c.size(), c) == 0)
+      d = std::min<size_t>(d, 2);
     // Ties go to the candidate sharing the longer prefix ("optim.lrate" -> "optim.lr").
     size_t prefix = common_prefix(c);
-    if (d < best_d || (d == best_d && prefix > best_prefix)) best_d = d, best = c, best_prefix = prefix;
+    if (d < best_d || (d == best_d && prefix > best_prefix))
+      best_d = d, best = c, best_prefix = prefix;
   }
   size_t limit = std::max<size_t>(2, name.size() / 3);
   return best_d <= limit ? best : "";
@@ -75,7 +78,8 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
 
 std::string format_duration(double seconds) {
   int64_t t = int64_t(seconds + 0.5);
-  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60) : fmt::format("{}:{:02}", t / 60, t % 60);
+  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+                   : fmt::format("{}:{:02}", t / 60, t % 60);
 }
 
 std::vector<std::string> split(const std::string& s, char sep) {

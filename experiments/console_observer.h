@@ -4,7 +4,7 @@
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below experiments/
 #ifndef LOWBIT_MAY_INCLUDE_EXPERIMENTS
-#error "experiments/console_observer.h included from a room that may not include experiments/ (docs/ARCHITECTURE.md: rooms)"
+#error "this room may not include experiments/ (docs/ARCHITECTURE.md: rooms)"
 #endif
 #include <chrono>
 #include <cstdio>

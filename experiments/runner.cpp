@@ -46,11 +46,11 @@ pid_t spawn_worker(const GridOptions& opt, const std::string& experiment, int th
   pid_t pid = ::fork();
   if (pid < 0) throw Error("cannot start a worker process (fork failed)");
   if (pid == 0) {
-    ::setpgid(0, 0);                   // Ctrl-C reaches the grid only; it forwards once
+    ::setpgid(0, 0);                     // Ctrl-C reaches the grid only; it forwards once
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // and the worker dies with the grid
     std::string t = std::to_string(threads);
-    std::vector<std::string> args = {opt.exe, "worker", "--db", opt.db, "--experiment", experiment,
-                                     "--threads", t, "--device", opt.device};
+    std::vector<std::string> args = {opt.exe,    "worker",    "--db", opt.db,     "--experiment",
+                                     experiment, "--threads", t,      "--device", opt.device};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -68,19 +68,24 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   if (opt.dry_run) {
     fmt::print("{:<16}  {:<12}  {:<40}  {}\n", "hash", "variant", "varying", "seed");
     for (auto& r : spec.runs)
-      fmt::print("{:<16}  {:<12}  {:<40}  {}\n", r.hash, r.variant, r.varying.dump(), r.config.seed);
+      fmt::print("{:<16}  {:<12}  {:<40}  {}\n", r.hash, r.variant, r.varying.dump(),
+                 r.config.seed);
     fmt::print("{} runs\n", spec.runs.size());
     return {};
   }
-  if (opt.workers < 1 || opt.workers > kMaxWorkers) throw ConfigError(fmt::format("--workers: expected 1..{}", kMaxWorkers));
+  if (opt.workers < 1 || opt.workers > kMaxWorkers)
+    throw ConfigError(fmt::format("--workers: expected 1..{}", kMaxWorkers));
 
   auto slash = opt.db.rfind('/');
   if (slash != std::string::npos) {
     std::string dir = opt.db.substr(0, slash);
     if (::access(dir.c_str(), F_OK) != 0)
-      throw StoreError("--db " + opt.db + ": directory " + dir + " does not exist (create it or choose another --db)", true);
+      throw StoreError("--db " + opt.db + ": directory " + dir +
+                           " does not exist (create it or choose another --db)",
+                       true);
     if (::access(dir.c_str(), W_OK) != 0)
-      throw StoreError("--db " + opt.db + ": directory " + dir + " is not writable (choose another --db)", true);
+      throw StoreError(
+          "--db " + opt.db + ": directory " + dir + " is not writable (choose another --db)", true);
   }
   Store store(opt.db, Store::Open::kMigrate);
   int64_t exp_id = store.upsert_experiment(spec.name, spec.description, spec.raw.dump());
@@ -88,12 +93,14 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   int reclaimed = store.reclaim_stale(kStaleSeconds);
   int retried = opt.retry_failed ? store.retry_failed(exp_id) : 0;
   auto c0 = store.counts(exp_id);
-  fmt::print("{}: {} runs ({} new, {} done, {} reclaimed{}) in {}\n", spec.name, spec.runs.size(), added,
-             c0[RunStatus::kDone], reclaimed, opt.retry_failed ? fmt::format(", {} retried", retried) : "", opt.db);
+  fmt::print("{}: {} runs ({} new, {} done, {} reclaimed{}) in {}\n", spec.name, spec.runs.size(),
+             added, c0[RunStatus::kDone], reclaimed,
+             opt.retry_failed ? fmt::format(", {} retried", retried) : "", opt.db);
   std::fflush(stdout);
 
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  const int threads = opt.threads_per_worker > 0 ? opt.threads_per_worker : std::max(1, cores / opt.workers);
+  const int threads =
+      opt.threads_per_worker > 0 ? opt.threads_per_worker : std::max(1, cores / opt.workers);
 
   struct sigaction sa {};
   sa.sa_handler = grid_signal;
@@ -105,7 +112,9 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   bool forwarded = false, tty = ::isatty(STDOUT_FILENO) != 0;
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t done0 = c0[RunStatus::kDone];
-  auto claimable = [&](std::map<RunStatus, int64_t>& c) { return c[RunStatus::kPending] + c[RunStatus::kInterrupted]; };
+  auto claimable = [&](std::map<RunStatus, int64_t>& c) {
+    return c[RunStatus::kPending] + c[RunStatus::kInterrupted];
+  };
   int64_t last_line = -1;
   while (true) {
     auto c = store.counts(exp_id);
@@ -115,13 +124,18 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
            int64_t(live.size()) < claimable(c) + c[RunStatus::kRunning]) {
       pid_t pid = spawn_worker(opt, spec.name, threads);
       for (int i = 0; i < kMaxWorkers; ++i)
-        if (g_children[i] == 0) { g_children[i] = pid; break; }
+        if (g_children[i] == 0) {
+          g_children[i] = pid;
+          break;
+        }
       live.push_back(pid);
     }
     if (interrupt_count().load() > 0 && !forwarded) {
       for (pid_t p : live) ::kill(p, SIGINT);
       forwarded = true;
-      fmt::print("\ngrid: interrupt: workers are stopping after their current batch (Ctrl-C again to kill them)\n");
+      fmt::print(
+          "\ngrid: interrupt: workers are stopping after their current batch (Ctrl-C again to kill "
+          "them)\n");
       std::fflush(stdout);
     }
     // Reap finished workers.
@@ -138,31 +152,39 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
       }
     }
     c = store.counts(exp_id);
-    int64_t total = int64_t(spec.runs.size()), done = c[RunStatus::kDone], finished = done + c[RunStatus::kFailed] + c[RunStatus::kDiverged];
+    int64_t total = int64_t(spec.runs.size()), done = c[RunStatus::kDone],
+            finished = done + c[RunStatus::kFailed] + c[RunStatus::kDiverged];
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     int64_t new_done = done - done0;
-    std::string eta = new_done > 0 ? format_duration(elapsed / double(new_done) * double(total - finished)) : "?";
-    std::string line = fmt::format("{}: {}/{} done, {} running, {} failed, {} diverged, {} pending | {} elapsed, ETA {}",
-                                   spec.name, done, total, c[RunStatus::kRunning], c[RunStatus::kFailed], c[RunStatus::kDiverged],
-                                   claimable(c), format_duration(elapsed), eta);
-    if (tty) fmt::print("\r\033[K{}", line), std::fflush(stdout);
-    else if (finished != last_line) fmt::print("{}\n", line), std::fflush(stdout), last_line = finished;
+    std::string eta =
+        new_done > 0 ? format_duration(elapsed / double(new_done) * double(total - finished)) : "?";
+    std::string line = fmt::format(
+        "{}: {}/{} done, {} running, {} failed, {} diverged, {} pending | {} elapsed, ETA {}",
+        spec.name, done, total, c[RunStatus::kRunning], c[RunStatus::kFailed],
+        c[RunStatus::kDiverged], claimable(c), format_duration(elapsed), eta);
+    if (tty)
+      fmt::print("\r\033[K{}", line), std::fflush(stdout);
+    else if (finished != last_line)
+      fmt::print("{}\n", line), std::fflush(stdout), last_line = finished;
     if (live.empty() && (claimable(c) == 0 || interrupt_count().load() > 0)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
   if (tty) fmt::print("\n");
   auto c = store.counts(exp_id);
-  GridSummary s{c[RunStatus::kDone], c[RunStatus::kFailed], c[RunStatus::kDiverged], c[RunStatus::kInterrupted],
-                interrupt_count().load() > 0};
+  GridSummary s{c[RunStatus::kDone], c[RunStatus::kFailed], c[RunStatus::kDiverged],
+                c[RunStatus::kInterrupted], interrupt_count().load() > 0};
   if (s.interrupted)
-    fmt::print("grid: interrupted; {} done, {} interrupted. Run the same command again to resume.\n", s.done, s.interrupted_runs);
+    fmt::print(
+        "grid: interrupted; {} done, {} interrupted. Run the same command again to resume.\n",
+        s.done, s.interrupted_runs);
   else
-    fmt::print("grid: {} done, {} failed, {} diverged (lowbit status --db {})\n", s.done, s.failed, s.diverged, opt.db);
+    fmt::print("grid: {} done, {} failed, {} diverged (lowbit status --db {})\n", s.done, s.failed,
+               s.diverged, opt.db);
   return s;
 }
 
-WorkerOutcome run_worker(const std::string& db, const std::string& experiment, int threads, const std::string& device,
-                         const std::string& command_line) {
+WorkerOutcome run_worker(const std::string& db, const std::string& experiment, int threads,
+                         const std::string& device, const std::string& command_line) {
   torch::set_num_threads(threads);
   Store store(db, Store::Open::kExisting);
   Provenance p;
@@ -208,10 +230,12 @@ WorkerOutcome run_worker(const std::string& db, const std::string& experiment, i
     o.resume = true;
     TrainResult r = train_run(claimed->config, o, tracker);
     std::string ckpt = checkpoint_path(dir);
-    if (::access(ckpt.c_str(), R_OK) == 0) store.add_artifact(claimed->id, "checkpoint", ckpt, sha256_file(ckpt));
+    if (::access(ckpt.c_str(), R_OK) == 0)
+      store.add_artifact(claimed->id, "checkpoint", ckpt, sha256_file(ckpt));
     auto acc = r.summary.count("final_test_acc") ? r.summary["final_test_acc"] : 0.0;
-    fmt::print("run {} ({}, seed {}): {} test_acc {:.4f} in {:.0f}s\n", claimed->hash, claimed->variant,
-               claimed->config.seed, to_string(r.status), acc, r.summary["wall_seconds"]);
+    fmt::print("run {} ({}, seed {}): {} test_acc {:.4f} in {:.0f}s\n", claimed->hash,
+               claimed->variant, claimed->config.seed, to_string(r.status), acc,
+               r.summary["wall_seconds"]);
     outcome.status = r.status;
   } catch (const Interrupted&) {
     outcome.status = RunStatus::kInterrupted;  // the trainer already marked the run interrupted

@@ -12,7 +12,7 @@
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below experiments/
 #ifndef LOWBIT_MAY_INCLUDE_EXPERIMENTS
-#error "experiments/runner.h included from a room that may not include experiments/ (docs/ARCHITECTURE.md: rooms)"
+#error "this room may not include experiments/ (docs/ARCHITECTURE.md: rooms)"
 #endif
 #include <string>
 
@@ -47,8 +47,8 @@ struct WorkerOutcome {
 };
 
 /// One worker: claims one run of `experiment` and trains it.
-WorkerOutcome run_worker(const std::string& db, const std::string& experiment, int threads, const std::string& device,
-                         const std::string& command_line);
+WorkerOutcome run_worker(const std::string& db, const std::string& experiment, int threads,
+                         const std::string& device, const std::string& command_line);
 
 /// Directory for a run's checkpoint: next to the database, <db>.runs/<hash>.
 std::string run_dir(const std::string& db, const std::string& hash);

@@ -26,7 +26,8 @@ namespace {
 json plain(const ordered_json& j) { return json::parse(j.dump()); }
 
 // Applies {path: value} pairs (flat keys) through apply_json so that errors name the key.
-void apply_axis(RunConfig& cfg, const std::string& key, const ordered_json& value, const std::string& where) {
+void apply_axis(RunConfig& cfg, const std::string& key, const ordered_json& value,
+                const std::string& where) {
   json nested = plain(value);
   std::vector<std::string> parts;
   std::stringstream ss(key);
@@ -75,10 +76,12 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
   spec.raw = ordered_json::parse(text);
   const auto& raw = spec.raw;
   if (!raw.is_object()) throw ConfigError(source + ": expected a JSON object");
-  const std::vector<std::string> known = {"name", "description", "base", "axes", "variants", "exclude", "seeds"};
+  const std::vector<std::string> known = {"name",     "description", "base", "axes",
+                                          "variants", "exclude",     "seeds"};
   for (auto& [k, v] : raw.items())
     if (std::find(known.begin(), known.end(), k) == known.end())
-      throw ConfigError(source + ": unknown key '" + k + "'" + did_you_mean(k, known) + " (experiment keys: " + join(known, ", ") + ")");
+      throw ConfigError(source + ": unknown key '" + k + "'" + did_you_mean(k, known) +
+                        " (experiment keys: " + join(known, ", ") + ")");
   if (!raw.contains("name") || !raw["name"].is_string() || raw["name"].get<std::string>().empty())
     throw ConfigError(source + ": name: expected a non-empty string");
   spec.name = raw["name"];
@@ -95,15 +98,18 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
       for (int64_t i = 0; i < s.get<int64_t>(); ++i) seeds.push_back(i);
     } else if (s.is_array() && !s.empty()) {
       for (auto& x : s) {
-        if (!x.is_number_integer() || x.get<int64_t>() < 0) throw ConfigError(source + ": seeds: expected non-negative integers, got " + x.dump());
+        if (!x.is_number_integer() || x.get<int64_t>() < 0)
+          throw ConfigError(source + ": seeds: expected non-negative integers, got " + x.dump());
         seeds.push_back(x.get<int64_t>());
       }
     } else {
-      throw ConfigError(source + ": seeds: expected a count >= 1 or a list of seeds, got " + s.dump());
+      throw ConfigError(source + ": seeds: expected a count >= 1 or a list of seeds, got " +
+                        s.dump());
     }
   }
 
-  auto global_axes = read_axes(raw.contains("axes") ? raw["axes"] : ordered_json(), source + ": axes");
+  auto global_axes =
+      read_axes(raw.contains("axes") ? raw["axes"] : ordered_json(), source + ": axes");
   for (auto& a : global_axes) spec.axis_keys.push_back(a.key);
 
   std::vector<std::pair<std::string, ordered_json>> variants;
@@ -117,11 +123,14 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
 
   std::vector<ordered_json> excludes;
   if (raw.contains("exclude")) {
-    if (!raw["exclude"].is_array()) throw ConfigError(source + ": exclude: expected a list of {key: value} rules");
+    if (!raw["exclude"].is_array())
+      throw ConfigError(source + ": exclude: expected a list of {key: value} rules");
     for (auto& e : raw["exclude"]) {
-      if (!e.is_object() || e.empty()) throw ConfigError(source + ": exclude: each rule is a non-empty object {key: value}");
+      if (!e.is_object() || e.empty())
+        throw ConfigError(source + ": exclude: each rule is a non-empty object {key: value}");
       for (auto& [k, v] : e.items())
-        if (k != "variant" && std::find(config_paths().begin(), config_paths().end(), k) == config_paths().end()) {
+        if (k != "variant" &&
+            std::find(config_paths().begin(), config_paths().end(), k) == config_paths().end()) {
           auto paths = config_paths();
           throw ConfigError(source + ": exclude: unknown key '" + k + "'" + did_you_mean(k, paths));
         }
@@ -138,7 +147,8 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
     if (vcfg.contains("axes")) {
       for (auto& a : read_axes(vcfg["axes"], where + ".axes")) {
         axes.push_back(a);
-        if (std::find(spec.axis_keys.begin(), spec.axis_keys.end(), a.key) == spec.axis_keys.end()) spec.axis_keys.push_back(a.key);
+        if (std::find(spec.axis_keys.begin(), spec.axis_keys.end(), a.key) == spec.axis_keys.end())
+          spec.axis_keys.push_back(a.key);
       }
       vcfg.erase("axes");
     }
@@ -151,7 +161,9 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
       ordered_json varying = ordered_json::object();
       for (size_t a = 0; a < axes.size(); ++a) {
         apply_axis(c, axes[a].key, axes[a].values[idx[a]],
-                   fmt::format("{}: {}axes.{}[{}]", source, a < global_axes.size() ? "" : "variants." + vname + ".", axes[a].key, idx[a]));
+                   fmt::format("{}: {}axes.{}[{}]", source,
+                               a < global_axes.size() ? "" : "variants." + vname + ".", axes[a].key,
+                               idx[a]));
         varying[axes[a].key] = axes[a].values[idx[a]];
       }
       c.name = spec.name;
@@ -177,7 +189,8 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
         p.varying = plain(varying);
         std::string here = fmt::format("variant {} {} seed {}", vname, varying.dump(), seed);
         if (auto it = seen.find(p.hash); it != seen.end())
-          throw ConfigError(source + ": " + here + " and " + it->second + " are the same run (hash " + p.hash +
+          throw ConfigError(source + ": " + here + " and " + it->second +
+                            " are the same run (hash " + p.hash +
                             "); make the variants differ or drop one");
         seen[p.hash] = here;
         spec.runs.push_back(std::move(p));

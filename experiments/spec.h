@@ -13,7 +13,7 @@
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below experiments/
 #ifndef LOWBIT_MAY_INCLUDE_EXPERIMENTS
-#error "experiments/spec.h included from a room that may not include experiments/ (docs/ARCHITECTURE.md: rooms)"
+#error "this room may not include experiments/ (docs/ARCHITECTURE.md: rooms)"
 #endif
 #include <string>
 #include <vector>

@@ -17,7 +17,7 @@
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below reports/
 #ifndef LOWBIT_MAY_INCLUDE_REPORTS
-#error "reports/energy.h included from a room that may not include reports/ (docs/ARCHITECTURE.md: rooms)"
+#error "this room may not include reports/ (docs/ARCHITECTURE.md: rooms)"
 #endif
 #include <string>
 #include <vector>

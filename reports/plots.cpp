@@ -11,7 +11,8 @@ namespace lowbit {
 
 namespace {
 
-const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
 std::string gp_quote(const std::string& s) {
   std::string o = "\"";
@@ -27,12 +28,16 @@ std::string gp_quote(const std::string& s) {
 std::string gp_path(const std::string& s) { return "'" + s + "'"; }
 
 // Runs `script` once per terminal; returns the files that exist afterwards.
-std::vector<std::string> render(const std::string& out_dir, const std::string& name, const std::string& body) {
+std::vector<std::string> render(const std::string& out_dir, const std::string& name,
+                                const std::string& body) {
   std::vector<std::string> files;
-  for (auto [ext, term] : {std::pair<std::string, std::string>{"svg", "svg size 800,500 dynamic enhanced font 'Helvetica,12'"},
+  for (auto [ext, term] : {std::pair<std::string, std::string>{
+                               "svg", "svg size 800,500 dynamic enhanced font 'Helvetica,12'"},
                            {"png", "pngcairo size 800,500 enhanced font 'Helvetica,11'"}}) {
     std::string gp = out_dir + "/" + name + "." + ext + ".gp";
-    std::ofstream(gp) << "set terminal " << term << "\nset output " << gp_path(out_dir + "/" + name + "." + ext) << "\n" << body;
+    std::ofstream(gp) << "set terminal " << term << "\nset output "
+                      << gp_path(out_dir + "/" + name + "." + ext) << "\n"
+                      << body;
     std::string cmd = "gnuplot " + gp + " 2>" + gp + ".err";
     if (std::system(cmd.c_str()) == 0) files.push_back(out_dir + "/" + name + "." + ext);
     if (!getenv("LOWBIT_KEEP_GP")) std::remove(gp.c_str()), std::remove((gp + ".err").c_str());
@@ -44,8 +49,9 @@ std::vector<std::string> render(const std::string& out_dir, const std::string& n
 
 bool gnuplot_available() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
-std::vector<std::string> plot_lines(const std::string& out_dir, const std::string& name, const std::string& title,
-                                    const std::string& xlabel, const std::string& ylabel, const std::vector<Series>& series,
+std::vector<std::string> plot_lines(const std::string& out_dir, const std::string& name,
+                                    const std::string& title, const std::string& xlabel,
+                                    const std::string& ylabel, const std::vector<Series>& series,
                                     bool logy) {
   if (series.empty()) return {};
   std::string data = out_dir + "/" + name + ".dat";
@@ -53,35 +59,43 @@ std::vector<std::string> plot_lines(const std::string& out_dir, const std::strin
   // One block per series (two blank lines apart): x mean std.
   for (auto& s : series) {
     out << "# " << s.label << "\n";
-    for (size_t i = 0; i < s.x.size(); ++i) out << s.x[i] << " " << s.mean[i] << " " << s.std[i] << "\n";
+    for (size_t i = 0; i < s.x.size(); ++i)
+      out << s.x[i] << " " << s.mean[i] << " " << s.std[i] << "\n";
     out << "\n\n";
   }
   out.close();
-  std::string body = fmt::format("set title {}\nset xlabel {}\nset ylabel {}\nset key outside right\nset grid\n{}", gp_quote(title),
-                                 gp_quote(xlabel), gp_quote(ylabel), logy ? "set logscale y\n" : "");
+  std::string body = fmt::format(
+      "set title {}\nset xlabel {}\nset ylabel {}\nset key outside right\nset grid\n{}",
+      gp_quote(title), gp_quote(xlabel), gp_quote(ylabel), logy ? "set logscale y\n" : "");
   body += "set style fill transparent solid 0.18 noborder\nplot ";
   for (size_t i = 0; i < series.size(); ++i) {
     const char* color = kColors[i % 10];
-    body += fmt::format("{}{} index {} using 1:($2-$3):($2+$3) with filledcurves lc rgb '{}' notitle, "
-                        "'' index {} using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc rgb '{}' title {}",
-                        i ? ", " : "", gp_path(data), i, color, i, color, gp_quote(series[i].label));
+    body += fmt::format(
+        "{}{} index {} using 1:($2-$3):($2+$3) with filledcurves lc rgb '{}' notitle, "
+        "'' index {} using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc rgb '{}' title {}",
+        i ? ", " : "", gp_path(data), i, color, i, color, gp_quote(series[i].label));
   }
   body += "\n";
   return render(out_dir, name, body);
 }
 
-std::vector<std::string> plot_points(const std::string& out_dir, const std::string& name, const std::string& title,
-                                     const std::string& xlabel, const std::string& ylabel, const std::vector<Point>& points) {
+std::vector<std::string> plot_points(const std::string& out_dir, const std::string& name,
+                                     const std::string& title, const std::string& xlabel,
+                                     const std::string& ylabel, const std::vector<Point>& points) {
   if (points.empty()) return {};
   std::string data = out_dir + "/" + name + ".dat";
   std::ofstream out(data);
-  for (auto& p : points) out << "# " << p.label << "\n" << p.x << " " << p.y << " " << p.yerr << "\n\n\n";
+  for (auto& p : points)
+    out << "# " << p.label << "\n" << p.x << " " << p.y << " " << p.yerr << "\n\n\n";
   out.close();
-  std::string body = fmt::format("set title {}\nset xlabel {}\nset ylabel {}\nset logscale x\nset key outside right\nset grid\nset offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1\nplot ",
-                                 gp_quote(title), gp_quote(xlabel), gp_quote(ylabel));
+  std::string body = fmt::format(
+      "set title {}\nset xlabel {}\nset ylabel {}\nset logscale x\nset key outside right\nset "
+      "grid\nset offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1\nplot ",
+      gp_quote(title), gp_quote(xlabel), gp_quote(ylabel));
   for (size_t i = 0; i < points.size(); ++i)
-    body += fmt::format("{}{} index {} using 1:2:3 with yerrorbars pt 7 ps 1.2 lw 2 lc rgb '{}' title {}", i ? ", " : "",
-                        gp_path(data), i, kColors[i % 10], gp_quote(points[i].label));
+    body += fmt::format(
+        "{}{} index {} using 1:2:3 with yerrorbars pt 7 ps 1.2 lw 2 lc rgb '{}' title {}",
+        i ? ", " : "", gp_path(data), i, kColors[i % 10], gp_quote(points[i].label));
   body += "\n";
   return render(out_dir, name, body);
 }

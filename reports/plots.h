@@ -3,7 +3,7 @@
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below reports/
 #ifndef LOWBIT_MAY_INCLUDE_REPORTS
-#error "reports/plots.h included from a room that may not include reports/ (docs/ARCHITECTURE.md: rooms)"
+#error "this room may not include reports/ (docs/ARCHITECTURE.md: rooms)"
 #endif
 #include <string>
 #include <vector>
@@ -26,12 +26,14 @@ struct Point {
 bool gnuplot_available();
 
 /// Draws `series` into out_dir/name.svg and name.png; returns the files written.
-std::vector<std::string> plot_lines(const std::string& out_dir, const std::string& name, const std::string& title,
-                                    const std::string& xlabel, const std::string& ylabel, const std::vector<Series>& series,
+std::vector<std::string> plot_lines(const std::string& out_dir, const std::string& name,
+                                    const std::string& title, const std::string& xlabel,
+                                    const std::string& ylabel, const std::vector<Series>& series,
                                     bool logy = false);
 
 /// Accuracy against size: one point per group with CI whiskers, log x.
-std::vector<std::string> plot_points(const std::string& out_dir, const std::string& name, const std::string& title,
-                                     const std::string& xlabel, const std::string& ylabel, const std::vector<Point>& points);
+std::vector<std::string> plot_points(const std::string& out_dir, const std::string& name,
+                                     const std::string& title, const std::string& xlabel,
+                                     const std::string& ylabel, const std::vector<Point>& points);
 
 }  // namespace lowbit

@@ -20,22 +20,26 @@
 
 namespace lowbit {
 
-ReportMetric resolve_metric(Db& db, ExperimentData& e, const std::string& spec_text);  // tables/main_table.cpp
+ReportMetric resolve_metric(Db& db, ExperimentData& e,
+                            const std::string& spec_text);  // tables/main_table.cpp
 
 namespace {
 
 // The registered tables that --table names (comma-separated; "all" = every one).
 std::vector<const ReportTable*> selected_tables(const ReportOptions& opt) {
   for (auto& f : opt.formats)
-    if (f != "md" && f != "csv" && f != "tex") throw ConfigError("--format: unknown format '" + f + "' (md, csv, tex)");
+    if (f != "md" && f != "csv" && f != "tex")
+      throw ConfigError("--format: unknown format '" + f + "' (md, csv, tex)");
   std::vector<std::string> names = {"all"};
   for (auto& t : report_tables()) names.push_back(t.name);
   std::vector<const ReportTable*> out;
   for (auto& want : split(opt.table, ',')) {
     if (std::find(names.begin(), names.end(), want) == names.end())
-      throw ConfigError("--table: unknown table '" + want + "'" + did_you_mean(want, names) + " (" + join(names, ", ") + ")");
+      throw ConfigError("--table: unknown table '" + want + "'" + did_you_mean(want, names) + " (" +
+                        join(names, ", ") + ")");
     for (auto& t : report_tables())
-      if ((want == "all" || want == t.name) && std::find(out.begin(), out.end(), &t) == out.end()) out.push_back(&t);
+      if ((want == "all" || want == t.name) && std::find(out.begin(), out.end(), &t) == out.end())
+        out.push_back(&t);
   }
   return out;
 }
@@ -57,15 +61,20 @@ std::vector<std::string> row_keys(const ReportOptions& opt, const ExperimentData
 }
 
 void check_experiment(const ReportOptions& opt, const ExperimentData& e) {
-  int64_t done = std::count_if(e.runs.begin(), e.runs.end(), [](const RunData& r) { return r.status == RunStatus::kDone; });
+  int64_t done = std::count_if(e.runs.begin(), e.runs.end(),
+                               [](const RunData& r) { return r.status == RunStatus::kDone; });
   if (done == 0)
-    throw StoreError("experiment '" + e.name + "' has no finished runs yet (" + std::to_string(e.runs.size()) +
-                         " runs; see lowbit status --db " + opt.db + ")", true);
-  if (!opt.baseline.empty() && std::none_of(e.runs.begin(), e.runs.end(), [&](auto& r) { return r.variant == opt.baseline; })) {
+    throw StoreError("experiment '" + e.name + "' has no finished runs yet (" +
+                         std::to_string(e.runs.size()) + " runs; see lowbit status --db " + opt.db +
+                         ")",
+                     true);
+  if (!opt.baseline.empty() && std::none_of(e.runs.begin(), e.runs.end(),
+                                            [&](auto& r) { return r.variant == opt.baseline; })) {
     std::set<std::string> vs;
     for (auto& r : e.runs) vs.insert(r.variant);
-    throw ConfigError("--baseline: no variant '" + opt.baseline + "' in " + e.name + " (variants: " +
-                      join(std::vector<std::string>(vs.begin(), vs.end()), ", ") + ")");
+    throw ConfigError("--baseline: no variant '" + opt.baseline + "' in " + e.name +
+                      " (variants: " + join(std::vector<std::string>(vs.begin(), vs.end()), ", ") +
+                      ")");
   }
 }
 
@@ -88,9 +97,12 @@ std::string provenance_footer(const ReportContext& c) {
     if (!r.git_commit.empty()) commits.insert(r.git_commit.substr(0, 12));
   std::string md = "---\n\n### Provenance\n\n";
   md += fmt::format("- database: `{}`, sha256 `{}`\n", c.opt.db, sha256_file(c.opt.db));
-  md += fmt::format("- lowbit {} (report written by commit {})\n", LOWBIT_VERSION, std::string(build_git_commit()).substr(0, 12));
+  md += fmt::format("- lowbit {} (report written by commit {})\n", LOWBIT_VERSION,
+                    std::string(build_git_commit()).substr(0, 12));
   md += "- git commits of the runs: " +
-        (commits.empty() ? std::string("none recorded") : "`" + join({commits.begin(), commits.end()}, "`, `") + "`") + "\n";
+        (commits.empty() ? std::string("none recorded")
+                         : "`" + join({commits.begin(), commits.end()}, "`, `") + "`") +
+        "\n";
   md += "- queries behind the tables:\n\n```sql\n";
   for (auto& q : c.e.queries) md += q + ";\n";
   return md + "```\n";
@@ -105,25 +117,36 @@ ReportResult write_report(const ReportOptions& opt) {
   auto db = open_readonly(opt.db);
   ExperimentData e = load_experiment_data(*db, opt.experiment);
   check_experiment(opt, e);
-  ReportContext c{opt, *db, e, row_keys(opt, e), TableOptions{opt.ci / 100.0, opt.baseline, {}},
-                  resolve_metric(*db, e, opt.metric), opt.out_dir.empty() ? "results/" + e.name : opt.out_dir, res};
+  ReportContext c{opt,
+                  *db,
+                  e,
+                  row_keys(opt, e),
+                  TableOptions{opt.ci / 100.0, opt.baseline, {}},
+                  resolve_metric(*db, e, opt.metric),
+                  opt.out_dir.empty() ? "results/" + e.name : opt.out_dir,
+                  res};
   make_dirs(c.out_dir, "--out");
 
   std::string body;
   for (auto* t : tables)
     for (auto& table : t->build(c)) body += write_table(table, c);
-  const bool main = std::any_of(tables.begin(), tables.end(), [](auto* t) { return t->name == "main"; });
+  const bool main =
+      std::any_of(tables.begin(), tables.end(), [](auto* t) { return t->name == "main"; });
   if (opt.plots && main) {
     if (!gnuplot_available())
-      res.warnings.push_back("gnuplot not found: plots skipped (install gnuplot-nox); the tables are complete");
+      res.warnings.push_back(
+          "gnuplot not found: plots skipped (install gnuplot-nox); the tables are complete");
     else
       for (auto& p : report_plots()) p.build(c);
   }
 
-  const auto done = std::count_if(e.runs.begin(), e.runs.end(), [](const RunData& r) { return r.status == RunStatus::kDone; });
+  const auto done = std::count_if(e.runs.begin(), e.runs.end(),
+                                  [](const RunData& r) { return r.status == RunStatus::kDone; });
   std::string md = "# " + e.name + "\n\n" + (e.description.empty() ? "" : e.description + "\n\n") +
-                   fmt::format("{} runs, {} finished. Tables: {}.\n\n", e.runs.size(), done, join(opt.formats, ", ")) + body +
-                   (c.plots_md.empty() ? "" : "## Curves\n\n" + c.plots_md) + provenance_footer(c);
+                   fmt::format("{} runs, {} finished. Tables: {}.\n\n", e.runs.size(), done,
+                               join(opt.formats, ", ")) +
+                   body + (c.plots_md.empty() ? "" : "## Curves\n\n" + c.plots_md) +
+                   provenance_footer(c);
   res.report_md = c.out_dir + "/report.md";
   std::ofstream(res.report_md) << md;
   res.files.push_back(res.report_md);

@@ -4,7 +4,7 @@
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below reports/
 #ifndef LOWBIT_MAY_INCLUDE_REPORTS
-#error "reports/report.h included from a room that may not include reports/ (docs/ARCHITECTURE.md: rooms)"
+#error "this room may not include reports/ (docs/ARCHITECTURE.md: rooms)"
 #endif
 #include <string>
 #include <vector>
@@ -14,14 +14,14 @@ namespace lowbit {
 struct ReportOptions {
   std::string db = "results/results.db";
   std::string experiment;
-  std::string out_dir;                 ///< default results/<experiment>
-  std::vector<std::string> rows;       ///< grouping keys; default variant + the experiment's axes
-  std::vector<std::string> cols;       ///< keys whose values become columns; default none
+  std::string out_dir;            ///< default results/<experiment>
+  std::vector<std::string> rows;  ///< grouping keys; default variant + the experiment's axes
+  std::vector<std::string> cols;  ///< keys whose values become columns; default none
   std::string metric = "test_acc:final";
   std::vector<std::string> formats = {"md", "csv", "tex"};
-  double ci = 0;                       ///< e.g. 95: Student-t CI instead of the std
-  std::string baseline;                ///< variant for Welch's t-test
-  std::string table = "all";           ///< comma-separated names from report_tables(), or all
+  double ci = 0;              ///< e.g. 95: Student-t CI instead of the std
+  std::string baseline;       ///< variant for Welch's t-test
+  std::string table = "all";  ///< comma-separated names from report_tables(), or all
   bool plots = true;
 };
 

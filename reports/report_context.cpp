@@ -22,9 +22,10 @@ const std::vector<ReportTable>& report_tables() {
 
 const LayerSeries& ReportContext::layers() {
   if (!layers_)
-    layers_ = load_layer_series(db, e, {"sparsity", "wp", "wn", "alpha", "act_sparsity", "in_sparsity", "grad_norm",
-                                        "grad_norm_logits", "macs", "weights", "weight_bits", "weight_levels", "first",
-                                        "temperature"});
+    layers_ = load_layer_series(db, e,
+                                {"sparsity", "wp", "wn", "alpha", "act_sparsity", "in_sparsity",
+                                 "grad_norm", "grad_norm_logits", "macs", "weights", "weight_bits",
+                                 "weight_levels", "first", "temperature"});
   return *layers_;
 }
 
@@ -44,8 +45,10 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> ReportContext::groups(
     }
     std::string label = join(parts, " ");
     auto it = std::find_if(out.begin(), out.end(), [&](auto& g) { return g.first == label; });
-    if (it == out.end()) out.push_back({label, {r.id}});
-    else it->second.push_back(r.id);
+    if (it == out.end())
+      out.push_back({label, {r.id}});
+    else
+      it->second.push_back(r.id);
   }
   return out;
 }
@@ -56,7 +59,8 @@ bool lower_is_better(const std::string& key) {
   return false;
 }
 
-std::optional<double> layer_last(const LayerSeries& layers, int64_t run, const std::string& layer, const std::string& key) {
+std::optional<double> layer_last(const LayerSeries& layers, int64_t run, const std::string& layer,
+                                 const std::string& key) {
   auto r = layers.find(run);
   if (r == layers.end()) return std::nullopt;
   auto l = r->second.find(layer);
@@ -66,13 +70,15 @@ std::optional<double> layer_last(const LayerSeries& layers, int64_t run, const s
   return k->second.back().second;
 }
 
-ExperimentData expand_by_layer(const ExperimentData& e, const LayerSeries& layers, bool activations) {
+ExperimentData expand_by_layer(const ExperimentData& e, const LayerSeries& layers,
+                               bool activations) {
   // Activation positions record only act_sparsity; conv/linear layers record the rest.
   std::vector<std::string> names;
   for (auto& r : e.runs)
     if (auto it = layers.find(r.id); it != layers.end())
       for (auto& [name, keys] : it->second)
-        if ((keys.count("act_sparsity") > 0) == activations && std::find(names.begin(), names.end(), name) == names.end())
+        if ((keys.count("act_sparsity") > 0) == activations &&
+            std::find(names.begin(), names.end(), name) == names.end())
           names.push_back(name);
   ExperimentData out = e;
   out.runs.clear();

@@ -11,7 +11,8 @@ namespace lowbit {
 namespace {
 
 // Mean and std over runs of per-epoch series, epoch by epoch.
-Series band(const std::string& label, const std::vector<std::vector<std::pair<int64_t, double>>>& runs) {
+Series band(const std::string& label,
+            const std::vector<std::vector<std::pair<int64_t, double>>>& runs) {
   std::map<int64_t, std::vector<double>> by_epoch;
   for (auto& r : runs)
     for (auto& [e, v] : r) by_epoch[e].push_back(v);
@@ -35,8 +36,8 @@ void add(ReportContext& c, const std::vector<std::string>& files, const std::str
 }
 
 // A per-epoch metric: one band per row group.
-void metric_plot(ReportContext& c, const std::string& key, const std::string& name, const std::string& title,
-                 const std::string& ylabel) {
+void metric_plot(ReportContext& c, const std::string& key, const std::string& name,
+                 const std::string& title, const std::string& ylabel) {
   RunSeries s = load_metric_series(c.db, c.e, key);
   std::vector<Series> series;
   for (auto& [label, ids] : c.groups()) {
@@ -49,8 +50,8 @@ void metric_plot(ReportContext& c, const std::string& key, const std::string& na
 }
 
 // Per-layer statistics: one band per row group and layer (and key, when several).
-void layer_plot(ReportContext& c, const std::vector<std::string>& keys, const std::string& name, const std::string& title,
-                const std::string& ylabel, bool logy) {
+void layer_plot(ReportContext& c, const std::vector<std::string>& keys, const std::string& name,
+                const std::string& title, const std::string& ylabel, bool logy) {
   const LayerSeries& layers = c.layers();
   std::vector<Series> series;
   for (auto& [label, ids] : c.groups()) {
@@ -79,8 +80,10 @@ void pareto_plot(ReportContext& c) {
     auto sa = summarize(acc);
     pts.push_back({label, summarize(size).mean, sa.mean, sa.n > 1 ? ci_half_width(sa, 0.95) : 0});
   }
-  add(c, plot_points(c.out_dir, "pareto", "Accuracy vs model size (95% CI over seeds)", "packed model size (bytes)",
-                     c.metric.key + (c.metric.percent ? " (%)" : ""), pts),
+  add(c,
+      plot_points(c.out_dir, "pareto", "Accuracy vs model size (95% CI over seeds)",
+                  "packed model size (bytes)", c.metric.key + (c.metric.percent ? " (%)" : ""),
+                  pts),
       "Pareto: accuracy vs size");
 }
 
@@ -89,17 +92,33 @@ void pareto_plot(ReportContext& c) {
 const std::vector<ReportPlot>& report_plots() {
   static const std::vector<ReportPlot> plots = {
       {"test_acc", "Test accuracy (mean ± std over seeds)",
-       [](ReportContext& c) { metric_plot(c, "test_acc", "test_acc", "Test accuracy (mean ± std over seeds)", "test accuracy"); }},
+       [](ReportContext& c) {
+         metric_plot(c, "test_acc", "test_acc", "Test accuracy (mean ± std over seeds)",
+                     "test accuracy");
+       }},
       {"act_sparsity", "Activation sparsity, network mean",
-       [](ReportContext& c) { metric_plot(c, "act_sparsity_mean", "act_sparsity", "Activation sparsity, network mean", "fraction of zeros"); }},
+       [](ReportContext& c) {
+         metric_plot(c, "act_sparsity_mean", "act_sparsity", "Activation sparsity, network mean",
+                     "fraction of zeros");
+       }},
       {"temperature", "SLB inverse temperature",
-       [](ReportContext& c) { metric_plot(c, "temperature", "temperature", "SLB inverse temperature", "T"); }},
+       [](ReportContext& c) {
+         metric_plot(c, "temperature", "temperature", "SLB inverse temperature", "T");
+       }},
       {"weight_sparsity", "Weight sparsity per layer",
-       [](ReportContext& c) { layer_plot(c, {"sparsity"}, "weight_sparsity", "Weight sparsity per layer", "fraction of zero weights", false); }},
+       [](ReportContext& c) {
+         layer_plot(c, {"sparsity"}, "weight_sparsity", "Weight sparsity per layer",
+                    "fraction of zero weights", false);
+       }},
       {"scales", "TTQ scales Wp / Wn per layer",
-       [](ReportContext& c) { layer_plot(c, {"wp", "wn"}, "scales", "TTQ scales Wp / Wn per layer", "scale", false); }},
+       [](ReportContext& c) {
+         layer_plot(c, {"wp", "wn"}, "scales", "TTQ scales Wp / Wn per layer", "scale", false);
+       }},
       {"grad_norm", "Latent-weight gradient norm per layer",
-       [](ReportContext& c) { layer_plot(c, {"grad_norm"}, "grad_norm", "Latent-weight gradient norm per layer", "||dL/dw|| (epoch mean)", true); }},
+       [](ReportContext& c) {
+         layer_plot(c, {"grad_norm"}, "grad_norm", "Latent-weight gradient norm per layer",
+                    "||dL/dw|| (epoch mean)", true);
+       }},
       {"pareto", "Pareto: accuracy vs size", pareto_plot},
   };
   return plots;

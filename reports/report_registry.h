@@ -5,7 +5,7 @@
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below reports/
 #ifndef LOWBIT_MAY_INCLUDE_REPORTS
-#error "reports/report_registry.h included from a room that may not include reports/ (docs/ARCHITECTURE.md: rooms)"
+#error "this room may not include reports/ (docs/ARCHITECTURE.md: rooms)"
 #endif
 #include <functional>
 #include <map>
@@ -25,8 +25,8 @@ using RunSeries = std::map<int64_t, std::vector<std::pair<int64_t, double>>>;
 /// The metric of the main table (--metric): its value per run and its label.
 struct ReportMetric {
   std::string key;
-  std::string label;      ///< e.g. "test_acc (final)"
-  bool percent = false;   ///< an accuracy: shown in %
+  std::string label;     ///< e.g. "test_acc (final)"
+  bool percent = false;  ///< an accuracy: shown in %
   bool lower_better = false;
   std::function<std::optional<double>(const RunData&)> value;
 };
@@ -34,9 +34,16 @@ struct ReportMetric {
 /// What every table and plot builder reads: the experiment, how rows are grouped, the
 /// metric, and the per-layer series (loaded once, on first use).
 struct ReportContext {
-  ReportContext(const ReportOptions& o, Db& d, ExperimentData& ex, std::vector<std::string> row_keys, TableOptions t,
-                ReportMetric m, std::string out, ReportResult& r)
-      : opt(o), db(d), e(ex), rows(std::move(row_keys)), topt(std::move(t)), metric(std::move(m)), out_dir(std::move(out)),
+  ReportContext(const ReportOptions& o, Db& d, ExperimentData& ex,
+                std::vector<std::string> row_keys, TableOptions t, ReportMetric m, std::string out,
+                ReportResult& r)
+      : opt(o),
+        db(d),
+        e(ex),
+        rows(std::move(row_keys)),
+        topt(std::move(t)),
+        metric(std::move(m)),
+        out_dir(std::move(out)),
         result(r) {}
   const ReportOptions& opt;
   Db& db;
@@ -86,10 +93,12 @@ std::vector<AggTable> energy_tables(ReportContext& c);
 /// True for keys where smaller is better (loss, bytes, seconds, energy, RSS).
 bool lower_is_better(const std::string& key);
 /// The last recorded value of a per-layer statistic.
-std::optional<double> layer_last(const LayerSeries& layers, int64_t run, const std::string& layer, const std::string& key);
+std::optional<double> layer_last(const LayerSeries& layers, int64_t run, const std::string& layer,
+                                 const std::string& key);
 /// One copy of every run per weight layer (activations = false) or activation layer, with
 /// the row key "layer": the rows of per-layer tables.
-ExperimentData expand_by_layer(const ExperimentData& e, const LayerSeries& layers, bool activations);
+ExperimentData expand_by_layer(const ExperimentData& e, const LayerSeries& layers,
+                               bool activations);
 /// Removes rows in which no cell has a value.
 void drop_empty_rows(AggTable& t);
 /// A run's summary value as a column.

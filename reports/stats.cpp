@@ -61,7 +61,8 @@ double beta_cf(double a, double b, double x) {
 double incomplete_beta(double a, double b, double x) {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
-  double lbt = std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
+  double lbt =
+      std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
   double bt = std::exp(lbt);
   if (x < (a + 1) / (a + b + 2)) return bt * beta_cf(a, b, x) / a;
   return 1 - bt * beta_cf(b, a, 1 - x) / b;

@@ -26,7 +26,8 @@ std::string key_value(const RunData& r, const std::string& key) {
 }
 
 AggTable aggregate(const std::string& name, const std::string& title, const ExperimentData& e,
-                   const std::vector<std::string>& row_keys, const std::vector<ColumnSpec>& cols, const TableOptions& opt) {
+                   const std::vector<std::string>& row_keys, const std::vector<ColumnSpec>& cols,
+                   const TableOptions& opt) {
   AggTable t;
   t.name = name;
   t.title = title;
@@ -77,22 +78,27 @@ AggTable aggregate(const std::string& name, const std::string& title, const Expe
     // Ties are all best; a column where every row ties, or only one row has data, has no best.
     size_t with_data = 0, tied = 0;
     for (size_t i = 0; i < t.rows.size(); ++i)
-      if (t.cells[i][c].s.n > 0) ++with_data, tied += t.cells[i][c].s.mean == t.cells[size_t(best)][c].s.mean;
+      if (t.cells[i][c].s.n > 0)
+        ++with_data, tied += t.cells[i][c].s.mean == t.cells[size_t(best)][c].s.mean;
     if (with_data < 2 || tied == with_data) continue;
     for (size_t i = 0; i < t.rows.size(); ++i)
-      if (t.cells[i][c].s.n > 0 && t.cells[i][c].s.mean == t.cells[size_t(best)][c].s.mean) t.cells[i][c].best = true;
+      if (t.cells[i][c].s.n > 0 && t.cells[i][c].s.mean == t.cells[size_t(best)][c].s.mean)
+        t.cells[i][c].best = true;
   }
   // Welch's t-test against the baseline row: the row whose variant is the baseline and that
   // agrees on opt.baseline_match (the first such row).
   if (!opt.baseline.empty()) {
-    auto pos = [&](const std::string& k) { return size_t(std::find(row_keys.begin(), row_keys.end(), k) - row_keys.begin()); };
+    auto pos = [&](const std::string& k) {
+      return size_t(std::find(row_keys.begin(), row_keys.end(), k) - row_keys.begin());
+    };
     const size_t vpos = pos("variant");
     auto baseline_of = [&](size_t i) -> int {
       for (size_t j = 0; j < t.rows.size(); ++j) {
         if (vpos >= row_keys.size() || t.rows[j][vpos] != opt.baseline) continue;
         bool same = true;
         for (auto& k : opt.baseline_match)
-          if (size_t kp = pos(k); kp < row_keys.size() && t.rows[j][kp] != t.rows[i][kp]) same = false;
+          if (size_t kp = pos(k); kp < row_keys.size() && t.rows[j][kp] != t.rows[i][kp])
+            same = false;
         if (same) return int(j);
       }
       return -1;
@@ -101,18 +107,23 @@ AggTable aggregate(const std::string& name, const std::string& title, const Expe
       int base = baseline_of(i);
       if (base < 0 || base == int(i)) continue;
       for (size_t c = 0; c < cols.size(); ++c)
-        if (!cols[c].seed_invariant) t.cells[i][c].p = welch_test(t.cells[i][c].s, t.cells[size_t(base)][c].s).p;
+        if (!cols[c].seed_invariant)
+          t.cells[i][c].p = welch_test(t.cells[i][c].s, t.cells[size_t(base)][c].s).p;
     }
   }
   int n_max = 0;
   for (auto& row : t.cells)
     for (auto& cell : row) n_max = std::max(n_max, cell.requested);
   t.spread_note = opt.ci_level > 0
-                      ? fmt::format("mean ± {:.0f}% confidence half-width (Student's t, n - 1 degrees of freedom) over seeds, (n) finished seeds",
-                                    opt.ci_level * 100)
+                      ? fmt::format(
+                            "mean ± {:.0f}% confidence half-width (Student's t, n - 1 degrees of "
+                            "freedom) over seeds, (n) finished seeds",
+                            opt.ci_level * 100)
                       : "mean ± standard deviation (n - 1) over seeds, (n) finished seeds";
-  bool any_best = std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.mark_best; });
-  bool any_invariant = std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.seed_invariant; });
+  bool any_best =
+      std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.mark_best; });
+  bool any_invariant =
+      std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.seed_invariant; });
   if (any_best) t.spread_note += "; best per column in bold";
   t.spread_note += "; † fewer finished seeds than requested (not averaged silently: n shows it)";
   if (any_invariant) t.spread_note += "; values that cannot vary with the seed have no spread";
@@ -120,7 +131,8 @@ AggTable aggregate(const std::string& name, const std::string& title, const Expe
   for (auto& row : t.cells)
     for (auto& cell : row) any_na = any_na || (cell.s.n == 0 && cell.done > 0);
   if (any_na) t.spread_note += "; n/a: the metric does not apply to that row";
-  if (!opt.baseline.empty()) t.spread_note += "; * p < 0.05, ** p < 0.01 (Welch's t-test against " + opt.baseline + ")";
+  if (!opt.baseline.empty())
+    t.spread_note += "; * p < 0.05, ** p < 0.01 (Welch's t-test against " + opt.baseline + ")";
   return t;
 }
 
@@ -137,7 +149,9 @@ std::string number(const ColumnSpec& c, double v) {
   return fmt::format("{:.3g}", x);
 }
 
-std::string stars(double p) { return p < 0 || std::isnan(p) ? "" : p < 0.01 ? "**" : p < 0.05 ? "*" : ""; }
+std::string stars(double p) {
+  return p < 0 || std::isnan(p) ? "" : p < 0.01 ? "**" : p < 0.05 ? "*" : "";
+}
 
 // "mean ± spread (n)" with markers; `tex` selects LaTeX spelling.
 std::string cell_text(const AggTable& t, size_t i, size_t c, bool tex) {
@@ -148,9 +162,12 @@ std::string cell_text(const AggTable& t, size_t i, size_t c, bool tex) {
   if (cell.s.n == 0) return fmt::format("– (0/{})", cell.requested);
   double spread = t.opt.ci_level > 0 ? cell.ci : cell.s.std;
   std::string core = number(col, cell.s.mean);
-  if (cell.s.n > 1 && !std::isnan(spread) && !col.seed_invariant) core += (tex ? " \\pm " : " ± ") + number(col, spread);
-  if (tex) core = cell.best ? "$\\mathbf{" + core + "}$" : "$" + core + "$";
-  else if (cell.best) core = "**" + core + "**";
+  if (cell.s.n > 1 && !std::isnan(spread) && !col.seed_invariant)
+    core += (tex ? " \\pm " : " ± ") + number(col, spread);
+  if (tex)
+    core = cell.best ? "$\\mathbf{" + core + "}$" : "$" + core + "$";
+  else if (cell.best)
+    core = "**" + core + "**";
   std::string out = core + fmt::format(" ({})", cell.s.n);
   if (cell.incomplete()) out += tex ? "$^\\dagger$" : "†";
   std::string s = stars(cell.p);
@@ -161,7 +178,8 @@ std::string cell_text(const AggTable& t, size_t i, size_t c, bool tex) {
 std::string tex_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '_' || c == '%' || c == '&' || c == '#' || c == '$' || c == '{' || c == '}') out += '\\';
+    if (c == '_' || c == '%' || c == '&' || c == '#' || c == '$' || c == '{' || c == '}')
+      out += '\\';
     out += c;
   }
   return out;
@@ -199,10 +217,12 @@ std::string render_csv(const AggTable& t) {
       if (cell.requested == 0) continue;
       for (auto& v : t.rows[i]) out += q(v) + ",";
       double ci = t.opt.ci_level > 0 ? cell.ci : ci_half_width(cell.s, 0.95);
-      out += q(t.cols[c].label) + "," + (cell.s.n ? num(cell.s.mean) : "") + "," + (cell.s.n ? num(cell.s.std) : "") + "," +
-             std::to_string(cell.s.n) + "," + std::to_string(cell.requested) + "," +
-             (cell.s.n > 1 ? num(cell.s.mean - ci) : "") + "," + (cell.s.n > 1 ? num(cell.s.mean + ci) : "") + "," +
-             (cell.p >= 0 ? num(cell.p) : "") + "," + (cell.incomplete() ? "1" : "0") + "," + (cell.best ? "1" : "0") + "\n";
+      out += q(t.cols[c].label) + "," + (cell.s.n ? num(cell.s.mean) : "") + "," +
+             (cell.s.n ? num(cell.s.std) : "") + "," + std::to_string(cell.s.n) + "," +
+             std::to_string(cell.requested) + "," + (cell.s.n > 1 ? num(cell.s.mean - ci) : "") +
+             "," + (cell.s.n > 1 ? num(cell.s.mean + ci) : "") + "," +
+             (cell.p >= 0 ? num(cell.p) : "") + "," + (cell.incomplete() ? "1" : "0") + "," +
+             (cell.best ? "1" : "0") + "\n";
     }
   return out;
 }
@@ -211,10 +231,13 @@ std::string render_latex(const AggTable& t) {
   std::string spec(t.row_keys.size(), 'l');
   spec += std::string(t.cols.size(), 'r');
   std::string note = t.spread_note;
-  for (auto [from, to] : {std::pair<std::string, std::string>{"±", "$\\pm$"}, {"†", "$^\\dagger$"}, {"<", "$<$"}})
-    for (size_t p = 0; (p = note.find(from, p)) != std::string::npos; p += to.size()) note.replace(p, from.size(), to);
-  std::string out = "\\begin{table}[t]\n\\centering\n\\caption{" + tex_escape(t.title) + ": " + note + ".}\n\\label{tab:" +
-                    t.name + "}\n\\begin{tabular}{" + spec + "}\n\\toprule\n";
+  for (auto [from, to] :
+       {std::pair<std::string, std::string>{"±", "$\\pm$"}, {"†", "$^\\dagger$"}, {"<", "$<$"}})
+    for (size_t p = 0; (p = note.find(from, p)) != std::string::npos; p += to.size())
+      note.replace(p, from.size(), to);
+  std::string out = "\\begin{table}[t]\n\\centering\n\\caption{" + tex_escape(t.title) + ": " +
+                    note + ".}\n\\label{tab:" + t.name + "}\n\\begin{tabular}{" + spec +
+                    "}\n\\toprule\n";
   std::vector<std::string> head;
   for (auto& k : t.row_keys) head.push_back(tex_escape(k));
   for (auto& c : t.cols) head.push_back(tex_escape(c.label));

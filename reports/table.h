@@ -4,7 +4,7 @@
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below reports/
 #ifndef LOWBIT_MAY_INCLUDE_REPORTS
-#error "reports/table.h included from a room that may not include reports/ (docs/ARCHITECTURE.md: rooms)"
+#error "this room may not include reports/ (docs/ARCHITECTURE.md: rooms)"
 #endif
 #include <functional>
 #include <optional>
@@ -21,9 +21,9 @@ struct ColumnSpec {
   std::string label;
   std::function<std::optional<double>(const RunData&)> value;
   std::function<bool(const RunData&)> filter;  ///< empty: every run
-  bool percent = false;       ///< values are fractions, shown as percent
-  bool lower_better = false;  ///< for the best-cell mark
-  double scale = 1.0;         ///< display multiplier (e.g. 1/2^20 for MiB); CSV stays unscaled
+  bool percent = false;                        ///< values are fractions, shown as percent
+  bool lower_better = false;                   ///< for the best-cell mark
+  double scale = 1.0;  ///< display multiplier (e.g. 1/2^20 for MiB); CSV stays unscaled
   /// True for values that cannot vary with the seed (parameter bytes, MACs): printed
   /// without a spread and never tested against the baseline.
   bool seed_invariant = false;
@@ -32,8 +32,8 @@ struct ColumnSpec {
 };
 
 struct TableOptions {
-  double ci_level = 0;     ///< 0: show the std; e.g. 0.95: the Student-t CI half-width
-  std::string baseline;    ///< a variant: Welch's t-test of every other row against it
+  double ci_level = 0;   ///< 0: show the std; e.g. 0.95: the Student-t CI half-width
+  std::string baseline;  ///< a variant: Welch's t-test of every other row against it
   /// Row keys on which a row and its baseline row must agree (e.g. "layer": each layer is
   /// tested against the same layer of the baseline). Other keys are ignored.
   std::vector<std::string> baseline_match;
@@ -42,9 +42,10 @@ struct TableOptions {
 struct Cell {
   Summary s;
   int requested = 0;  ///< runs planned for the cell (every status)
-  int done = 0;       ///< finished runs in the cell; done > 0 with n == 0: the metric does not apply (n/a)
-  double ci = 0;      ///< CI half-width (NaN when n < 2)
-  double p = -1;      ///< Welch p-value vs the baseline row; < 0: none
+  int done =
+      0;  ///< finished runs in the cell; done > 0 with n == 0: the metric does not apply (n/a)
+  double ci = 0;  ///< CI half-width (NaN when n < 2)
+  double p = -1;  ///< Welch p-value vs the baseline row; < 0: none
   bool best = false;
   bool incomplete() const { return s.n < requested; }
 };

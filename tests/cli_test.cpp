@@ -26,9 +26,11 @@ TEST_CASE("cli: --version, --help, unknown command") {
 
 TEST_CASE("cli: train on a tiny synthetic config writes metrics as JSON lines") {
   TempDir d;
-  std::ofstream(d / "c.json") << R"({"data": {"name": "synthetic", "synthetic": {"train": 64, "test": 32, "size": 8, "classes": 3}},
+  std::ofstream(d / "c.json")
+      << R"({"data": {"name": "synthetic", "synthetic": {"train": 64, "test": 32, "size": 8, "classes": 3}},
     "epochs": 2, "batch_size": 32, "optim": {"lr": 0.05}})";
-  auto r = run_lowbit("train --config " + d / "c.json" + " --out " + d / "out --threads 1 --set seed=3");
+  auto r =
+      run_lowbit("train --config " + d / "c.json" + " --out " + d / "out --threads 1 --set seed=3");
   CHECK(r.code == 0);
   CHECK(r.out.find("final_test_acc") != std::string::npos);
   std::ifstream in(d / "out/metrics.jsonl");
@@ -50,10 +52,13 @@ TEST_CASE("cli: train on a tiny synthetic config writes metrics as JSON lines") 
 
 TEST_CASE("cli: a missing data file is exit 2 with one line naming the file and the fix") {
   TempDir d;
-  std::ofstream(d / "c.json") << R"({"data": {"name": "fashion_mnist", "dir": ")" + d.path + R"("}})";
+  std::ofstream(d / "c.json") << R"({"data": {"name": "fashion_mnist", "dir": ")" + d.path +
+                                     R"("}})";
   auto r = run_lowbit("train --config " + d / "c.json" + " --out " + d / "out");
   CHECK(r.code == 2);
-  CHECK(r.out == "lowbit: " + d.path + "/train-images-idx3-ubyte.gz: no such file; install dataset-fashion-mnist (scripts/install-deps.sh) or set data.dir\n");
+  CHECK(r.out == "lowbit: " + d.path +
+                     "/train-images-idx3-ubyte.gz: no such file; install dataset-fashion-mnist "
+                     "(scripts/install-deps.sh) or set data.dir\n");
 }
 
 TEST_CASE("cli: config errors are exit 2 with the file and key path") {
@@ -61,15 +66,20 @@ TEST_CASE("cli: config errors are exit 2 with the file and key path") {
   std::ofstream(d / "c.json") << R"({"optim": {"lr": "fast"}})";
   auto r = run_lowbit("train --config " + d / "c.json");
   CHECK(r.code == 2);
-  CHECK(r.out == "lowbit: " + d / "c.json" + ": optim.lr: expected a number, got string \"fast\"\n");
+  CHECK(r.out ==
+        "lowbit: " + d / "c.json" + ": optim.lr: expected a number, got string \"fast\"\n");
   auto missing = run_lowbit("train --config " + d / "nope.json");
   CHECK(missing.code == 2);
-  CHECK(missing.out == "lowbit: " + d / "nope.json" + ": cannot open config file (check the path)\n");
+  CHECK(missing.out ==
+        "lowbit: " + d / "nope.json" + ": cannot open config file (check the path)\n");
   auto noarg = run_lowbit("train");
   CHECK(noarg.code == 2);
-  CHECK(noarg.out == "lowbit: lowbit train: the option '--config' is required but missing (see lowbit train --help)\n");
+  CHECK(noarg.out ==
+        "lowbit: lowbit train: the option '--config' is required but missing (see lowbit train "
+        "--help)\n");
   std::ofstream(d / "ok.json") << R"({"epochs": 1})";
-  auto set = run_lowbit("train --config " + d / "ok.json" + " --set optim.lr=0.1 --set optim.mom=0.5");
+  auto set =
+      run_lowbit("train --config " + d / "ok.json" + " --set optim.lr=0.1 --set optim.mom=0.5");
   CHECK(set.code == 2);
   CHECK(set.out == "lowbit: --set: unknown key 'optim.mom', did you mean 'optim.momentum'?\n");
 }

@@ -27,7 +27,8 @@ struct Probe {
 
 TEST_CASE("config: every member of every config struct has exactly one row in the field table") {
   CHECK(count_members<Probe>() == 5);  // the counter itself, on every kind of member type
-  const size_t data = rows_with_prefix("data."), optim = rows_with_prefix("optim."), quant = rows_with_prefix("quant.");
+  const size_t data = rows_with_prefix("data."), optim = rows_with_prefix("optim."),
+               quant = rows_with_prefix("quant.");
   CHECK(data == count_members<DataConfig>());
   CHECK(optim == count_members<OptimConfig>());
   CHECK(quant == count_members<QuantConfig>());
@@ -59,7 +60,8 @@ TEST_CASE("config: run_config.h documents every member with the table's meaning 
   RunConfig defaults;
   size_t checked = 0;
   for (auto& f : config_fields()) {
-    std::string expected = "`" + f.path + "`: " + f.doc + " Default: " + f.get(defaults).dump() + ".";
+    std::string expected =
+        "`" + f.path + "`: " + f.doc + " Default: " + f.get(defaults).dump() + ".";
     CHECK_MESSAGE(std::find(blocks.begin(), blocks.end(), expected) != blocks.end(),
                   "core/config/run_config.h lacks: /// " << expected);
     ++checked;

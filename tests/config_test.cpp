@@ -11,7 +11,9 @@ using namespace lowbit;
 using nlohmann::json;
 
 namespace {
-std::string error_of(const std::function<void()>& f) { return lowbit::test::error_message<ConfigError>(f); }
+std::string error_of(const std::function<void()>& f) {
+  return lowbit::test::error_message<ConfigError>(f);
+}
 }  // namespace
 
 TEST_CASE("config: defaults are filled and round-trip through JSON") {
@@ -35,7 +37,11 @@ TEST_CASE("config: defaults are filled and round-trip through JSON") {
 
 TEST_CASE("config: nested and flat keys") {
   RunConfig c;
-  apply_json(c, json::parse(R"({"optim": {"lr": 0.05}, "data.train_limit": 100, "quant": {"temperature": {"t0": 2}}})"), "f.json");
+  apply_json(
+      c,
+      json::parse(
+          R"({"optim": {"lr": 0.05}, "data.train_limit": 100, "quant": {"temperature": {"t0": 2}}})"),
+      "f.json");
   CHECK(c.optim.lr == 0.05);
   CHECK(c.data.train_limit == 100);
   CHECK(c.quant.temp_t0 == 2.0);
@@ -43,11 +49,13 @@ TEST_CASE("config: nested and flat keys") {
 
 TEST_CASE("config: unknown key names the path and suggests the nearest") {
   RunConfig c;
-  CHECK(error_of([&] { apply_json(c, json::parse(R"({"optim": {"lrr": 0.1}})"), "configs/x.json"); }) ==
-        "configs/x.json: unknown key 'optim.lrr', did you mean 'optim.lr'?");
+  CHECK(error_of([&] {
+          apply_json(c, json::parse(R"({"optim": {"lrr": 0.1}})"), "configs/x.json");
+        }) == "configs/x.json: unknown key 'optim.lrr', did you mean 'optim.lr'?");
   CHECK(error_of([&] { apply_json(c, json::parse(R"({"epoch": 3})"), "configs/x.json"); }) ==
         "configs/x.json: unknown key 'epoch', did you mean 'epochs'?");
-  CHECK(error_of([&] { apply_json(c, json::parse(R"({"zzzzzzzz": 3})"), "a.json"); }) == "a.json: unknown key 'zzzzzzzz'");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"zzzzzzzz": 3})"), "a.json"); }) ==
+        "a.json: unknown key 'zzzzzzzz'");
 }
 
 TEST_CASE("config: wrong types and ranges name the expected type") {
@@ -56,10 +64,12 @@ TEST_CASE("config: wrong types and ranges name the expected type") {
         "x.json: optim.lr: expected a number, got string \"0.1\"");
   CHECK(error_of([&] { apply_json(c, json::parse(R"({"epochs": 2.5})"), "x.json"); }) ==
         "x.json: epochs: expected an integer, got 2.5");
-  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"threshold": 1.5}})"), "configs/x.json"); }) ==
-        "configs/x.json: quant.threshold: expected a number in (0, 1), got 1.5");
+  CHECK(error_of([&] {
+          apply_json(c, json::parse(R"({"quant": {"threshold": 1.5}})"), "configs/x.json");
+        }) == "configs/x.json: quant.threshold: expected a number in (0, 1), got 1.5");
   CHECK(error_of([&] { apply_json(c, json::parse(R"({"model": "resnet21"})"), "x.json"); }) ==
-        "x.json: model: unknown value 'resnet21', did you mean 'resnet20'? (one of small_cnn, resnet20, resnet32, resnet44, resnet56, vgg_small)");
+        "x.json: model: unknown value 'resnet21', did you mean 'resnet20'? (one of small_cnn, "
+        "resnet20, resnet32, resnet44, resnet56, vgg_small)");
   CHECK(error_of([&] { apply_json(c, json::parse(R"({"data": 3})"), "x.json"); }) ==
         "x.json: data: expected an object of settings, got 3");
   CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"bits": 0}})"), "x.json"); }) ==
@@ -76,13 +86,16 @@ TEST_CASE("config: --set uses the same paths") {
   CHECK(c.model == "resnet20");
   CHECK(c.quant.temp_schedule == "cos");
   CHECK(c.quant.threshold["conv2"] == 0.1);
-  CHECK(error_of([&] { apply_set(c, "optim.lrate=1"); }) == "--set: unknown key 'optim.lrate', did you mean 'optim.lr'?");
-  CHECK(error_of([&] { apply_set(c, "novalue"); }) == "--set novalue: expected key=value (e.g. optim.lr=0.05)");
+  CHECK(error_of([&] { apply_set(c, "optim.lrate=1"); }) ==
+        "--set: unknown key 'optim.lrate', did you mean 'optim.lr'?");
+  CHECK(error_of([&] { apply_set(c, "novalue"); }) ==
+        "--set novalue: expected key=value (e.g. optim.lr=0.05)");
 }
 
 TEST_CASE("config: syntax errors give line and column") {
-  CHECK(error_of([] { parse_json_text("{\n  \"epochs\": 3,\n  \"seed\": ,\n}", "bad.json"); })
-            .rfind("bad.json:3:11: syntax error", 0) == 0);
+  CHECK(error_of([] {
+          parse_json_text("{\n  \"epochs\": 3,\n  \"seed\": ,\n}", "bad.json");
+        }).rfind("bad.json:3:11: syntax error", 0) == 0);
 }
 
 TEST_CASE("config: cross-field validation") {
@@ -90,10 +103,12 @@ TEST_CASE("config: cross-field validation") {
   c.quant.temp_start = 0.6;
   c.quant.temp_end = 0.2;
   CHECK(error_of([&] { validate(c, "x.json"); }) ==
-        "x.json: quant.temperature.end: the window ends (0.2) before it starts (0.6); set end >= start");
+        "x.json: quant.temperature.end: the window ends (0.2) before it starts (0.6); set end >= "
+        "start");
   RunConfig d;
   d.optim.milestones = {10, 5};
-  CHECK(error_of([&] { validate(d, "x.json"); }) == "x.json: optim.milestones: expected increasing epochs, got [10,5]");
+  CHECK(error_of([&] { validate(d, "x.json"); }) ==
+        "x.json: optim.milestones: expected increasing epochs, got [10,5]");
 }
 
 TEST_CASE("config: hash ignores key order and number spelling") {
@@ -118,30 +133,42 @@ TEST_CASE("config: docs/CONFIG.md is the generated key reference") {
 
 TEST_CASE("config: quantizer and SLB bad input names the key") {
   RunConfig c;
-  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"method": "tqq"}})"), "x.json"); }) ==
-        "x.json: quant.method: unknown value 'tqq', did you mean 'ttq'? (one of fp, ttq, twn, sign, dorefa, bop, slb)");
+  CHECK(
+      error_of([&] { apply_json(c, json::parse(R"({"quant": {"method": "tqq"}})"), "x.json"); }) ==
+      "x.json: quant.method: unknown value 'tqq', did you mean 'ttq'? (one of fp, ttq, twn, sign, "
+      "dorefa, bop, slb)");
   CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"bits": 9}})"), "x.json"); }) ==
         "x.json: quant.bits: expected an integer in [1, 8], got 9");
-  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"temperature": {"schedule": "cosine"}}})"), "x.json"); }) ==
-        "x.json: quant.temperature.schedule: unknown value 'cosine', did you mean 'cos'? (one of exp, cos, linear, sgdr, constant)");
-  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"bn_calib_batches": 0}})"), "x.json"); }) ==
-        "x.json: quant.bn_calib_batches: expected an integer in [1, 1000000], got 0");
+  CHECK(error_of([&] {
+          apply_json(c, json::parse(R"({"quant": {"temperature": {"schedule": "cosine"}}})"),
+                     "x.json");
+        }) ==
+        "x.json: quant.temperature.schedule: unknown value 'cosine', did you mean 'cos'? (one of "
+        "exp, cos, linear, sgdr, constant)");
+  CHECK(error_of([&] {
+          apply_json(c, json::parse(R"({"quant": {"bn_calib_batches": 0}})"), "x.json");
+        }) == "x.json: quant.bn_calib_batches: expected an integer in [1, 1000000], got 0");
   CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"threshold": 0}})"), "x.json"); }) ==
         "x.json: quant.threshold: expected a number in (0, 1), got 0");
-  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"threshold": {"conv2": 1.2}}})"), "x.json"); }) ==
-        "x.json: quant.threshold.conv2: expected a number in (0, 1), got 1.2");
-  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"value_set": [1]}})"), "x.json"); }) ==
-        "x.json: quant.value_set: expected at least 2 values, got 1");
-  CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"act": {"bits": 0}}})"), "x.json"); }) ==
-        "x.json: quant.act.bits: expected an integer in [1, 8], got 0");
+  CHECK(error_of([&] {
+          apply_json(c, json::parse(R"({"quant": {"threshold": {"conv2": 1.2}}})"), "x.json");
+        }) == "x.json: quant.threshold.conv2: expected a number in (0, 1), got 1.2");
+  CHECK(error_of([&] {
+          apply_json(c, json::parse(R"({"quant": {"value_set": [1]}})"), "x.json");
+        }) == "x.json: quant.value_set: expected at least 2 values, got 1");
+  CHECK(error_of([&] {
+          apply_json(c, json::parse(R"({"quant": {"act": {"bits": 0}}})"), "x.json");
+        }) == "x.json: quant.act.bits: expected an integer in [1, 8], got 0");
 }
 
 TEST_CASE("cli: a bad quantizer setting stops before anything starts") {
   lowbit::test::TempDir d;
-  std::ofstream(d / "c.json") << R"({"data": {"name": "synthetic"}, "quant": {"method": "ttq", "threshold": {"layer9.*": 0.1}}})";
+  std::ofstream(d / "c.json")
+      << R"({"data": {"name": "synthetic"}, "quant": {"method": "ttq", "threshold": {"layer9.*": 0.1}}})";
   auto r = lowbit::test::run_lowbit("train --config " + d / "c.json" + " --out " + d / "out");
   CHECK(r.code == 2);
-  CHECK(r.out == "lowbit: quant.threshold.layer9.*: matches no quantized layer (quantized: conv2, conv3)\n");
+  CHECK(r.out ==
+        "lowbit: quant.threshold.layer9.*: matches no quantized layer (quantized: conv2, conv3)\n");
   std::ifstream metrics(d / "out/metrics.jsonl");
   CHECK(!metrics.good());
 }

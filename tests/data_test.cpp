@@ -34,14 +34,16 @@ TEST_CASE("idx: wrong magic, truncated, wrong size, missing, corrupt gzip") {
   std::string full = idx_images(3, 4, 4);
   write_file(d / "trunc", full.substr(0, full.size() - 5));
   CHECK(data_error([&] { read_idx(d / "trunc", kHint); }) ==
-        d / "trunc" + ": wrong size (43 bytes of data, expected 48 for dimensions 3x4x4); " + kHint);
+        d / "trunc" + ": wrong size (43 bytes of data, expected 48 for dimensions 3x4x4); " +
+            kHint);
   write_file(d / "long", full + "xx");
   CHECK(data_error([&] { read_idx(d / "long", kHint); }) ==
         d / "long" + ": wrong size (50 bytes of data, expected 48 for dimensions 3x4x4); " + kHint);
   write_file(d / "tiny", "ab");
   CHECK(data_error([&] { read_idx(d / "tiny", kHint); }) ==
         d / "tiny" + ": truncated (2 bytes, shorter than an IDX header); " + kHint);
-  CHECK(data_error([&] { read_idx(d / "nope.gz", kHint); }) == d / "nope.gz" + ": no such file; " + kHint);
+  CHECK(data_error([&] { read_idx(d / "nope.gz", kHint); }) ==
+        d / "nope.gz" + ": no such file; " + kHint);
   // A gzip stream cut in the middle.
   write_gz(d / "full.gz", full);
   std::ifstream in(d / "full.gz", std::ios::binary);
@@ -73,7 +75,8 @@ TEST_CASE("data: a missing file names the file and the fix") {
   TempDir d;
   DataConfig c;
   c.dir = d.path;
-  CHECK(data_error([&] { load_data(c); }) == d / "train-images-idx3-ubyte.gz" + ": no such file; " + kHint);
+  CHECK(data_error([&] { load_data(c); }) ==
+        d / "train-images-idx3-ubyte.gz" + ": no such file; " + kHint);
 }
 
 TEST_CASE("cifar: reads records, rejects wrong sizes and labels") {
@@ -90,12 +93,15 @@ TEST_CASE("cifar: reads records, rejects wrong sizes and labels") {
   CHECK(ds.images[1][0][0][1].item<int>() == 2);  // k = 1, i = 1
   write_file(d / "short.bin", rec.substr(0, 5000));
   CHECK(data_error([&] { read_cifar_batches({d / "short.bin"}); })
-            .rfind(d / "short.bin" + ": wrong size (5000 bytes, not a multiple of the 3073-byte record)", 0) == 0);
+            .rfind(d / "short.bin" +
+                       ": wrong size (5000 bytes, not a multiple of the 3073-byte record)",
+                   0) == 0);
   std::string bad = rec;
   bad[0] = char(42);
   write_file(d / "bad.bin", bad);
-  CHECK(data_error([&] { read_cifar_batches({d / "bad.bin"}); })
-            .rfind(d / "bad.bin" + ": label 42 out of range 0..9", 0) == 0);
+  CHECK(data_error([&] {
+          read_cifar_batches({d / "bad.bin"});
+        }).rfind(d / "bad.bin" + ": label 42 out of range 0..9", 0) == 0);
 }
 
 TEST_CASE("cifar: augmentation is seeded and keeps shapes") {
@@ -113,8 +119,8 @@ TEST_CASE("cifar: augmentation is seeded and keeps shapes") {
   auto b = load_data(c);
   CHECK(b.train.size() == 40);
   CHECK(b.augment);
-  BatchLoader l1(b, b.train, 16, true, 7, 3, torch::kCPU), l2(b, b.train, 16, true, 7, 3, torch::kCPU),
-      l3(b, b.train, 16, true, 8, 3, torch::kCPU);
+  BatchLoader l1(b, b.train, 16, true, 7, 3, torch::kCPU),
+      l2(b, b.train, 16, true, 7, 3, torch::kCPU), l3(b, b.train, 16, true, 8, 3, torch::kCPU);
   auto [x1, y1] = l1.batch(1);
   auto [x2, y2] = l2.batch(1);
   auto [x3, y3] = l3.batch(1);
@@ -143,8 +149,8 @@ TEST_CASE("loader: order is a function of (seed, epoch) and covers every example
   DataBundle b;
   b.train = make_synthetic(50, 1, 4, 3, 0.1, 2);
   b.channels = 1, b.height = 4, b.width = 4, b.classes = 3, b.mean = {0.5}, b.std = {0.2};
-  BatchLoader e0(b, b.train, 16, true, 1, 0, torch::kCPU), e0b(b, b.train, 16, true, 1, 0, torch::kCPU),
-      e1(b, b.train, 16, true, 1, 1, torch::kCPU);
+  BatchLoader e0(b, b.train, 16, true, 1, 0, torch::kCPU),
+      e0b(b, b.train, 16, true, 1, 0, torch::kCPU), e1(b, b.train, 16, true, 1, 1, torch::kCPU);
   CHECK(e0.num_batches() == 4);
   std::vector<torch::Tensor> ys;
   for (int i = 0; i < 4; ++i) ys.push_back(e0.batch(i).second);

@@ -30,7 +30,8 @@ TEST_CASE("models: parameter counts") {
   // VGG-Small on CIFAR-10: 4.66M conv + 8192*10+10 fc.
   int64_t vgg_convs = 9 * (3 * 128 + 128 * 128 + 128 * 256 + 256 * 256 + 256 * 512 + 512 * 512);
   int64_t vgg_bn = 2 * (128 + 128 + 256 + 256 + 512 + 512);
-  CHECK(count_parameters(*make_model("vgg_small", {3, 32, 32, 10})) == vgg_convs + vgg_bn + 512 * 16 * 10 + 10);
+  CHECK(count_parameters(*make_model("vgg_small", {3, 32, 32, 10})) ==
+        vgg_convs + vgg_bn + 512 * 16 * 10 + 10);
 }
 
 TEST_CASE("models: layers are named and ordered for per-layer settings") {
@@ -58,4 +59,3 @@ TEST_CASE("models: unknown name suggests the nearest") {
     CHECK(std::string(e.what()) == "unknown model 'resnet2O', did you mean 'resnet20'?");
   }
 }
-

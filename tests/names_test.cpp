@@ -26,15 +26,19 @@ std::string field_type(const std::string& path) {
 }
 }  // namespace
 
-TEST_CASE("names: every factory registry covers exactly its names table, and the config accepts exactly them") {
+TEST_CASE(
+    "names: every factory registry covers exactly its names table, and the config accepts exactly "
+    "them") {
   CHECK(registry_names(quantizer_registry()) == names_of(quantizer_names()));
   CHECK(registry_names(act_quantizer_registry()) == names_of(activation_quantizer_names()));
   CHECK(registry_names(model_registry()) == names_of(model_names()));
   CHECK(field_type("quant.method") == "one of " + join(names_of(quantizer_names()), ", "));
-  CHECK(field_type("quant.act.method") == "one of " + join(names_of(activation_quantizer_names()), ", "));
+  CHECK(field_type("quant.act.method") ==
+        "one of " + join(names_of(activation_quantizer_names()), ", "));
   CHECK(field_type("model") == "one of " + join(names_of(model_names()), ", "));
   CHECK(field_type("optim.schedule") == "one of " + join(names_of(lr_schedule_names()), ", "));
-  CHECK(field_type("quant.temperature.schedule") == "one of " + join(names_of(temperature_schedule_names()), ", "));
+  CHECK(field_type("quant.temperature.schedule") ==
+        "one of " + join(names_of(temperature_schedule_names()), ", "));
   CHECK(field_type("data.name") == "one of " + join(names_of(dataset_names()), ", "));
   // Every dataset has a shape without loading it; an unknown one is an error, not 1x28x28.
   for (auto& name : names_of(dataset_names())) {
@@ -44,7 +48,9 @@ TEST_CASE("names: every factory registry covers exactly its names table, and the
   }
   DataConfig bad;
   bad.name = "cifar100";
-  CHECK_THROWS_WITH_AS(data_shape(bad), "data.name: unknown dataset 'cifar100', did you mean 'cifar10'?", ConfigError);
+  CHECK_THROWS_WITH_AS(data_shape(bad),
+                       "data.name: unknown dataset 'cifar100', did you mean 'cifar10'?",
+                       ConfigError);
   // Every activation quantizer name builds (or is ReLU).
   for (auto& name : names_of(activation_quantizer_names())) {
     QuantConfig q;

@@ -73,9 +73,9 @@ TEST_CASE("temperature: sgdr restarts with growing periods") {
   CHECK(temperature_at(q, 100, 0).value == Approx(1));
   CHECK(temperature_at(q, 100, 5).value == Approx(6));
   CHECK(temperature_at(q, 100, 9.999).value == Approx(11).epsilon(1e-3));
-  CHECK(temperature_at(q, 100, 10).value == Approx(1));   // restart
-  CHECK(temperature_at(q, 100, 20).value == Approx(6));   // middle of the 20-epoch cycle
-  CHECK(temperature_at(q, 100, 30).value == Approx(1));   // restart
+  CHECK(temperature_at(q, 100, 10).value == Approx(1));  // restart
+  CHECK(temperature_at(q, 100, 20).value == Approx(6));  // middle of the 20-epoch cycle
+  CHECK(temperature_at(q, 100, 30).value == Approx(1));  // restart
   CHECK(temperature_at(q, 100, 50).value == Approx(6));
 }
 
@@ -101,11 +101,19 @@ TEST_CASE("temperature: the port's window arithmetic, E = 8 and E = 500, by hand
     }
   }
   // E = 500: s = 100, f = 300.
-  struct Row { int e; double T; bool hard; };
-  const Row rows[] = {{1, 1.0, false},   {100, 1.0, false},
-                      {101, 1.2, false}, {102, 1.44, false},
-                      {200, std::pow(1.2, 100), false}, {299, std::pow(1.2, 199), false},
-                      {300, std::pow(1.2, 200), true},  {301, std::pow(1.2, 200), true},
+  struct Row {
+    int e;
+    double T;
+    bool hard;
+  };
+  const Row rows[] = {{1, 1.0, false},
+                      {100, 1.0, false},
+                      {101, 1.2, false},
+                      {102, 1.44, false},
+                      {200, std::pow(1.2, 100), false},
+                      {299, std::pow(1.2, 199), false},
+                      {300, std::pow(1.2, 200), true},
+                      {301, std::pow(1.2, 200), true},
                       {500, std::pow(1.2, 200), true}};
   for (auto& r : rows) {
     auto T = temperature_at(q, 500, double(r.e - 1));

@@ -114,7 +114,8 @@ inline std::string last_line(const std::string& s) {
   size_t end = s.find_last_not_of('\n');
   if (end == std::string::npos) return "";
   size_t start = s.rfind('\n', end);
-  return s.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+  return s.substr(start == std::string::npos ? 0 : start + 1,
+                  end - (start == std::string::npos ? 0 : start + 1) + 1);
 }
 
 }  // namespace lowbit::test

@@ -35,7 +35,8 @@ TEST_CASE("train: a tiny synthetic run learns and emits every documented metric"
   auto res = train_run(c, {}, r);
   CHECK(res.status == "done");
   REQUIRE(r.epochs.size() == 3);
-  for (const char* k : {"train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_seconds", "act_sparsity_mean"})
+  for (const char* k : {"train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_seconds",
+                        "act_sparsity_mean"})
     CHECK_MESSAGE(r.epochs[0].metrics.count(k), k);
   CHECK(r.epochs.back().metrics["test_acc"] > 0.6);  // 4 classes: chance is 0.25
   CHECK(r.epochs.back().metrics["train_loss"] < r.epochs.front().metrics["train_loss"]);
@@ -67,7 +68,8 @@ TEST_CASE("train: same config and seed give bit-identical metrics; another seed 
   c.seed = 1;
   train_run(c, {}, other);
   REQUIRE(a.epochs.size() == b.epochs.size());
-  for (size_t i = 0; i < a.epochs.size(); ++i) CHECK(timeless(a.epochs[i].metrics) == timeless(b.epochs[i].metrics));
+  for (size_t i = 0; i < a.epochs.size(); ++i)
+    CHECK(timeless(a.epochs[i].metrics) == timeless(b.epochs[i].metrics));
   CHECK(timeless(a.epochs[0].metrics) != timeless(other.epochs[0].metrics));
 }
 
@@ -156,7 +158,8 @@ TEST_CASE("train: init.from_checkpoint loads the weights of a previous run") {
   ModelSpec spec{1, 8, 8, 4};
   auto loaded = build_network(next, spec);
   auto reference = load_checkpoint_model(checkpoint_path(d.path));
-  double loaded_acc = test_accuracy(*loaded, next), ref_acc = test_accuracy(*reference.model, reference.config);
+  double loaded_acc = test_accuracy(*loaded, next),
+         ref_acc = test_accuracy(*reference.model, reference.config);
   CHECK(loaded_acc == ref_acc);
   CHECK(ref_acc == fp_acc);
   next.init_from_checkpoint = "";
@@ -169,7 +172,9 @@ TEST_CASE("train: init.from_checkpoint loads the weights of a previous run") {
   CHECK(train_run(ttq, {}, r_ttq).status == "done");
   ttq.init_from_checkpoint = d / "missing.pt";
   CHECK_THROWS_WITH_AS(train_run(ttq, {}, r_ttq),
-                       ("init.from_checkpoint: " + d / "missing.pt" + ": no such file (train the full-precision run first, or fix the path)").c_str(),
+                       ("init.from_checkpoint: " + d / "missing.pt" +
+                        ": no such file (train the full-precision run first, or fix the path)")
+                           .c_str(),
                        ConfigError);
 }
 
@@ -188,7 +193,9 @@ double decay_of(const std::vector<ParamGroup>& groups, const std::string& name) 
 }
 }  // namespace
 
-TEST_CASE("train: weight decay: SLB logits never, scales and PACT's clip only with quant.scale_weight_decay") {
+TEST_CASE(
+    "train: weight decay: SLB logits never, scales and PACT's clip only with "
+    "quant.scale_weight_decay") {
   RunConfig c = tiny_config();
   c.optim.weight_decay = 1e-3;
   c.optim.bn_weight_decay = true;  // must not reach logits or scales

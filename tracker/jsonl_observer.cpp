@@ -26,10 +26,12 @@ void make_dirs(const std::string& dir, const std::string& what) {
     if (part.empty()) continue;
     path += part + "/";
     if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
-      throw ConfigError(what + " " + dir + ": cannot create directory (" + std::strerror(errno) + ")");
+      throw ConfigError(what + " " + dir + ": cannot create directory (" + std::strerror(errno) +
+                        ")");
   }
   if (::access(dir.c_str(), W_OK) != 0)
-    throw ConfigError(what + " " + dir + ": directory is not writable (choose another " + what + ")");
+    throw ConfigError(what + " " + dir + ": directory is not writable (choose another " + what +
+                      ")");
 }
 
 namespace {
@@ -41,7 +43,8 @@ void truncate_from_epoch(const std::string& path, int64_t epoch) {
   std::vector<std::string> keep;
   for (std::string line; std::getline(in, line);) {
     auto j = json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.contains("epoch") && j["epoch"].get<int64_t>() < epoch + 1) keep.push_back(line);
+    if (!j.is_discarded() && j.contains("epoch") && j["epoch"].get<int64_t>() < epoch + 1)
+      keep.push_back(line);
   }
   in.close();
   std::ofstream out(path, std::ios::trunc);
@@ -63,9 +66,12 @@ void JsonlObserver::on_run_start(const RunStartEvent& e) {
 
 void JsonlObserver::on_epoch_end(const EpochEvent& e) {
   // Epochs are 1-based in files, as people count them.
-  for (const auto& [k, v] : e.metrics) metrics_ << json{{"epoch", e.epoch + 1}, {"key", k}, {"value", v}}.dump() << "\n";
+  for (const auto& [k, v] : e.metrics)
+    metrics_ << json{{"epoch", e.epoch + 1}, {"key", k}, {"value", v}}.dump() << "\n";
   for (const auto& s : e.layers)
-    layers_ << json{{"epoch", e.epoch + 1}, {"layer", s.layer}, {"key", s.key}, {"value", s.value}}.dump() << "\n";
+    layers_ << json{{"epoch", e.epoch + 1}, {"layer", s.layer}, {"key", s.key}, {"value", s.value}}
+                   .dump()
+            << "\n";
   metrics_.flush();
   layers_.flush();
 }

@@ -17,11 +17,13 @@ using nlohmann::json;
 
 std::unique_ptr<Db> open_readonly(const std::string& path) {
   if (::access(path.c_str(), F_OK) != 0)
-    throw StoreError(path + ": no such results database (run lowbit grid first, or pass --db)", true);
+    throw StoreError(path + ": no such results database (run lowbit grid first, or pass --db)",
+                     true);
   auto db = std::make_unique<Db>(path, Db::Mode::kReadOnly);
   auto st = db->prepare("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='runs'");
   st.step();
-  if (st.get_int(0) == 0) throw StoreError(path + ": not a lowbit results database (no runs table)", true);
+  if (st.get_int(0) == 0)
+    throw StoreError(path + ": not a lowbit results database (no runs table)", true);
   return db;
 }
 
@@ -42,7 +44,10 @@ Table collect(Statement& st) {
 Table run_sql(Db& db, const std::string& sql) {
   Statement st = db.prepare(sql);
   if (!st.readonly())
-    throw StoreError("refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH or PRAGMA writes)", true);
+    throw StoreError(
+        "refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH or PRAGMA "
+        "writes)",
+        true);
   return collect(st);
 }
 
@@ -58,7 +63,8 @@ int64_t experiment_id_or_throw(Db& db, const std::string& name) {
   if (st.bind(1, name).step()) return st.get_int(0);
   auto names = experiment_names(db);
   throw StoreError("no experiment '" + name + "' in " + db.path() + did_you_mean(name, names) +
-                       " (experiments: " + (names.empty() ? "none" : join(names, ", ")) + ")", true);
+                       " (experiments: " + (names.empty() ? "none" : join(names, ", ")) + ")",
+                   true);
 }
 
 Table query_runs(Db& db, const std::string& experiment, const std::vector<std::string>& where) {
@@ -68,33 +74,44 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
   std::string exp_filter = exps.empty() ? "" : fmt::format(" AND r.experiment_id = {}", exps[0]);
   std::vector<std::string> varying;
   {
-    auto st = db.prepare("SELECT c.key FROM run_config c JOIN runs r ON r.id = c.run_id WHERE c.key NOT IN ('seed', 'name')" +
-                         exp_filter + " GROUP BY c.key HAVING count(DISTINCT quote(c.value)) > 1 ORDER BY c.key");
+    auto st = db.prepare(
+        "SELECT c.key FROM run_config c JOIN runs r ON r.id = c.run_id WHERE c.key NOT IN ('seed', "
+        "'name')" +
+        exp_filter + " GROUP BY c.key HAVING count(DISTINCT quote(c.value)) > 1 ORDER BY c.key");
     while (st.step()) varying.push_back(st.get_text(0));
   }
   std::string sql = "SELECT r.id AS run, e.name AS experiment, r.variant, r.seed, r.status";
   for (size_t i = 0; i < varying.size(); ++i)
-    sql += fmt::format(", (SELECT value FROM run_config WHERE run_id = r.id AND key = ?{}) AS \"{}\"", i + 1, varying[i]);
+    sql +=
+        fmt::format(", (SELECT value FROM run_config WHERE run_id = r.id AND key = ?{}) AS \"{}\"",
+                    i + 1, varying[i]);
   for (const char* k : {"final_test_acc", "best_test_acc", "wall_seconds", "peak_rss_bytes"})
-    sql += fmt::format(", (SELECT value FROM summaries WHERE run_id = r.id AND key = '{}') AS {}", k, k);
+    sql += fmt::format(", (SELECT value FROM summaries WHERE run_id = r.id AND key = '{}') AS {}",
+                       k, k);
   sql += " FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE 1 = 1" + exp_filter;
   std::vector<SqlValue> binds;
   for (auto& v : varying) binds.push_back(v);
   auto paths = config_paths();
   for (const auto& w : where) {
     auto eq = w.find('=');
-    if (eq == std::string::npos) throw ConfigError("--where " + w + ": expected key=value (e.g. quant.method=ttq)");
+    if (eq == std::string::npos)
+      throw ConfigError("--where " + w + ": expected key=value (e.g. quant.method=ttq)");
     std::string key = w.substr(0, eq), text = w.substr(eq + 1);
     json parsed = json::parse(text, nullptr, false);
     SqlValue value = text;
-    if (!parsed.is_discarded() && parsed.is_number_integer()) value = parsed.get<int64_t>();
-    else if (!parsed.is_discarded() && parsed.is_number()) value = parsed.get<double>();
-    else if (!parsed.is_discarded() && parsed.is_boolean()) value = int64_t(parsed.get<bool>());
+    if (!parsed.is_discarded() && parsed.is_number_integer())
+      value = parsed.get<int64_t>();
+    else if (!parsed.is_discarded() && parsed.is_number())
+      value = parsed.get<double>();
+    else if (!parsed.is_discarded() && parsed.is_boolean())
+      value = int64_t(parsed.get<bool>());
     if (key == "variant" || key == "status" || key == "seed") {
       sql += " AND r." + key + " = ?" + std::to_string(binds.size() + 1);
     } else if (std::find(paths.begin(), paths.end(), key) != paths.end()) {
-      sql += fmt::format(" AND EXISTS (SELECT 1 FROM run_config WHERE run_id = r.id AND key = ?{} AND value = ?{})",
-                         binds.size() + 1, binds.size() + 2);
+      sql += fmt::format(
+          " AND EXISTS (SELECT 1 FROM run_config WHERE run_id = r.id AND key = ?{} AND value = "
+          "?{})",
+          binds.size() + 1, binds.size() + 2);
       binds.push_back(key);
     } else {
       paths.insert(paths.end(), {"variant", "status", "seed"});
@@ -115,7 +132,8 @@ std::string format_table(const Table& t, const std::string& format) {
     for (size_t i = 0; i < t.columns.size(); ++i) out += (i ? "," : "") + quote(t.columns[i]);
     out += "\n";
     for (auto& r : t.rows) {
-      for (size_t i = 0; i < r.size(); ++i) out += (i ? "," : "") + quote(sql_value_text(r[i], true));
+      for (size_t i = 0; i < r.size(); ++i)
+        out += (i ? "," : "") + quote(sql_value_text(r[i], true));
       out += "\n";
     }
     return out;
@@ -126,16 +144,21 @@ std::string format_table(const Table& t, const std::string& format) {
       json o = json::object();
       for (size_t i = 0; i < r.size(); ++i) {
         const auto& v = r[i];
-        if (auto* x = std::get_if<int64_t>(&v)) o[t.columns[i]] = *x;
-        else if (auto* d = std::get_if<double>(&v)) o[t.columns[i]] = *d;
-        else if (auto* s = std::get_if<std::string>(&v)) o[t.columns[i]] = *s;
-        else o[t.columns[i]] = nullptr;
+        if (auto* x = std::get_if<int64_t>(&v))
+          o[t.columns[i]] = *x;
+        else if (auto* d = std::get_if<double>(&v))
+          o[t.columns[i]] = *d;
+        else if (auto* s = std::get_if<std::string>(&v))
+          o[t.columns[i]] = *s;
+        else
+          o[t.columns[i]] = nullptr;
       }
       arr.push_back(o);
     }
     return arr.dump(2) + "\n";
   }
-  if (format != "table") throw ConfigError("--format: expected table, csv or json, got '" + format + "'");
+  if (format != "table")
+    throw ConfigError("--format: expected table, csv or json, got '" + format + "'");
   std::vector<size_t> w(t.columns.size());
   for (size_t i = 0; i < t.columns.size(); ++i) w[i] = t.columns[i].size();
   for (auto& r : t.rows)
@@ -145,7 +168,8 @@ std::string format_table(const Table& t, const std::string& format) {
   for (size_t i = 0; i < t.columns.size(); ++i) out += std::string(w[i], '-') + "  ";
   out += "\n";
   for (auto& r : t.rows) {
-    for (size_t i = 0; i < r.size(); ++i) out += fmt::format("{:<{}}  ", sql_value_text(r[i]), w[i]);
+    for (size_t i = 0; i < r.size(); ++i)
+      out += fmt::format("{:<{}}  ", sql_value_text(r[i]), w[i]);
     out += "\n";
   }
   out += fmt::format("({} rows)\n", t.rows.size());
@@ -153,14 +177,16 @@ std::string format_table(const Table& t, const std::string& format) {
 }
 
 std::string status_report(Db& db, const std::string& experiment) {
-  std::vector<std::string> names = experiment.empty() ? experiment_names(db) : std::vector<std::string>{experiment};
+  std::vector<std::string> names =
+      experiment.empty() ? experiment_names(db) : std::vector<std::string>{experiment};
   if (names.empty()) return db.path() + ": no experiments yet\n";
   std::string out;
   const double now = now_unix();
   for (const auto& name : names) {
     int64_t id = experiment_id_or_throw(db, name);
     std::map<RunStatus, int64_t> counts;
-    auto c = db.prepare("SELECT status, count(*) FROM runs WHERE experiment_id = ? GROUP BY status");
+    auto c =
+        db.prepare("SELECT status, count(*) FROM runs WHERE experiment_id = ? GROUP BY status");
     c.bind(1, id);
     int64_t total = 0;
     while (c.step()) counts[parse_run_status(c.get_text(0))] = c.get_int(1), total += c.get_int(1);
@@ -168,23 +194,29 @@ std::string status_report(Db& db, const std::string& experiment) {
     for (RunStatus s : all_run_statuses())
       if (counts[s]) out += fmt::format(" {} {}", counts[s], to_string(s));
     out += "\n";
-    auto r = db.prepare("SELECT id, config_hash, variant, seed, epoch, heartbeat_at, host, pid, json_extract(config_json, '$.epochs') "
-                        "FROM runs WHERE experiment_id = ? AND status = 'running' ORDER BY id");
+    auto r = db.prepare(
+        "SELECT id, config_hash, variant, seed, epoch, heartbeat_at, host, pid, "
+        "json_extract(config_json, '$.epochs') "
+        "FROM runs WHERE experiment_id = ? AND status = 'running' ORDER BY id");
     r.bind(1, id);
     while (r.step())
-      out += fmt::format("  running: run {} {} ({}, seed {}) epoch {}/{} on {} pid {}, heartbeat {:.0f}s ago\n", r.get_int(0),
-                         r.get_text(1), r.get_text(2), r.get_int(3), r.get_int(4), r.get_int(8), r.get_text(6), r.get_int(7),
-                         r.is_null(5) ? 0.0 : now - r.get_double(5));
-    auto f = db.prepare("SELECT id, config_hash, variant, seed, status, error FROM runs WHERE experiment_id = ? AND "
-                        "status IN ('failed', 'diverged') ORDER BY id");
+      out += fmt::format(
+          "  running: run {} {} ({}, seed {}) epoch {}/{} on {} pid {}, heartbeat {:.0f}s ago\n",
+          r.get_int(0), r.get_text(1), r.get_text(2), r.get_int(3), r.get_int(4), r.get_int(8),
+          r.get_text(6), r.get_int(7), r.is_null(5) ? 0.0 : now - r.get_double(5));
+    auto f = db.prepare(
+        "SELECT id, config_hash, variant, seed, status, error FROM runs WHERE experiment_id = ? "
+        "AND "
+        "status IN ('failed', 'diverged') ORDER BY id");
     f.bind(1, id);
     while (f.step())
-      out += fmt::format("  {}: run {} {} ({}, seed {}): {}\n", f.get_text(4), f.get_int(0), f.get_text(1), f.get_text(2),
-                         f.get_int(3), f.get_text(5));
+      out += fmt::format("  {}: run {} {} ({}, seed {}): {}\n", f.get_text(4), f.get_int(0),
+                         f.get_text(1), f.get_text(2), f.get_int(3), f.get_text(5));
     // Completeness matrix: one row per configuration (variant + axis values), one column per seed.
     std::map<std::string, std::map<int64_t, std::string>> cells;
     std::set<int64_t> seeds;
-    auto m = db.prepare("SELECT variant, varying_json, seed, status FROM runs WHERE experiment_id = ? ORDER BY id");
+    auto m = db.prepare(
+        "SELECT variant, varying_json, seed, status FROM runs WHERE experiment_id = ? ORDER BY id");
     m.bind(1, id);
     std::vector<std::string> order;
     while (m.step()) {
@@ -200,19 +232,27 @@ std::string status_report(Db& db, const std::string& experiment) {
     out += "\n";
     auto mark = [](const std::string& name) {
       switch (parse_run_status(name)) {
-        case RunStatus::kDone: return "done";
-        case RunStatus::kRunning: return "run";
-        case RunStatus::kFailed: return "FAIL";
-        case RunStatus::kDiverged: return "DIV";
-        case RunStatus::kInterrupted: return "intr";
-        case RunStatus::kPending: return "-";
-        case RunStatus::kStopped: return "stop";
+        case RunStatus::kDone:
+          return "done";
+        case RunStatus::kRunning:
+          return "run";
+        case RunStatus::kFailed:
+          return "FAIL";
+        case RunStatus::kDiverged:
+          return "DIV";
+        case RunStatus::kInterrupted:
+          return "intr";
+        case RunStatus::kPending:
+          return "-";
+        case RunStatus::kStopped:
+          return "stop";
       }
       return "?";
     };
     for (auto& o : order) {
       out += fmt::format("  {:<{}}", o, width);
-      for (int64_t s : seeds) out += fmt::format(" {:>6}", cells[o].count(s) ? mark(cells[o][s]) : "miss");
+      for (int64_t s : seeds)
+        out += fmt::format(" {:>6}", cells[o].count(s) ? mark(cells[o][s]) : "miss");
       out += "\n";
     }
   }

@@ -13,7 +13,8 @@ using nlohmann::json;
 ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
   ExperimentData e;
   experiment_id_or_throw(db, experiment);  // names the experiments there are
-  const std::string q_exp = "SELECT id, name, description, spec_json FROM experiments WHERE name = ?";
+  const std::string q_exp =
+      "SELECT id, name, description, spec_json FROM experiments WHERE name = ?";
   auto st = db.prepare(q_exp);
   st.bind(1, experiment).step();
   int64_t id = e.id = st.get_int(0);
@@ -27,12 +28,15 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
       for (auto& [vn, v] : e.spec["variants"].items())
         if (v.is_object() && v.contains("axes") && v["axes"].is_object())
           for (auto& [k, x] : v["axes"].items())
-            if (std::find(e.axis_keys.begin(), e.axis_keys.end(), k) == e.axis_keys.end()) e.axis_keys.push_back(k);
+            if (std::find(e.axis_keys.begin(), e.axis_keys.end(), k) == e.axis_keys.end())
+              e.axis_keys.push_back(k);
   }
   e.queries.push_back(q_exp);
   const std::string q_runs = fmt::format(
-      "SELECT id, seed, variant, status, COALESCE(git_commit, ''), config_json, varying_json FROM runs "
-      "WHERE experiment_id = {} ORDER BY id", id);
+      "SELECT id, seed, variant, status, COALESCE(git_commit, ''), config_json, varying_json FROM "
+      "runs "
+      "WHERE experiment_id = {} ORDER BY id",
+      id);
   auto r = db.prepare(q_runs);
   std::map<int64_t, size_t> index;
   while (r.step()) {
@@ -54,7 +58,9 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
     for (auto& k : e.axis_keys)
       if (!run.varying.contains(k)) run.varying[k] = nullptr;
   const std::string q_sum = fmt::format(
-      "SELECT s.run_id, s.key, s.value FROM summaries s JOIN runs r ON r.id = s.run_id WHERE r.experiment_id = {}", id);
+      "SELECT s.run_id, s.key, s.value FROM summaries s JOIN runs r ON r.id = s.run_id WHERE "
+      "r.experiment_id = {}",
+      id);
   auto s = db.prepare(q_sum);
   while (s.step()) e.runs[index[s.get_int(0)]].summary[s.get_text(1)] = s.get_double(2);
   e.queries.push_back(q_sum);
@@ -67,9 +73,11 @@ std::string experiment_filter(const ExperimentData& e) {
 }
 }  // namespace
 
-std::map<int64_t, std::vector<std::pair<int64_t, double>>> load_metric_series(Db& db, ExperimentData& e, const std::string& key) {
+std::map<int64_t, std::vector<std::pair<int64_t, double>>> load_metric_series(
+    Db& db, ExperimentData& e, const std::string& key) {
   std::map<int64_t, std::vector<std::pair<int64_t, double>>> out;
-  const std::string sql = "SELECT run_id, epoch, value FROM metrics WHERE key = ? AND " + experiment_filter(e) + " ORDER BY run_id, epoch";
+  const std::string sql = "SELECT run_id, epoch, value FROM metrics WHERE key = ? AND " +
+                          experiment_filter(e) + " ORDER BY run_id, epoch";
   auto st = db.prepare(sql);
   st.bind(1, key);
   while (st.step()) out[st.get_int(0)].emplace_back(st.get_int(1), st.get_double(2));
@@ -81,24 +89,29 @@ LayerSeries load_layer_series(Db& db, ExperimentData& e, const std::vector<std::
   LayerSeries out;
   std::string in;
   for (auto& k : keys) in += (in.empty() ? "'" : ",'") + k + "'";
-  const std::string sql = "SELECT run_id, layer, key, epoch, value FROM layer_stats WHERE key IN (" + in + ") AND " +
-                          experiment_filter(e) + " ORDER BY run_id, layer, key, epoch";
+  const std::string sql =
+      "SELECT run_id, layer, key, epoch, value FROM layer_stats WHERE key IN (" + in + ") AND " +
+      experiment_filter(e) + " ORDER BY run_id, layer, key, epoch";
   auto st = db.prepare(sql);
-  while (st.step()) out[st.get_int(0)][st.get_text(1)][st.get_text(2)].emplace_back(st.get_int(3), st.get_double(4));
+  while (st.step())
+    out[st.get_int(0)][st.get_text(1)][st.get_text(2)].emplace_back(st.get_int(3),
+                                                                    st.get_double(4));
   e.queries.push_back(sql);
   return out;
 }
 
 std::vector<std::string> metric_keys(Db& db, ExperimentData& e) {
   std::vector<std::string> out;
-  auto st = db.prepare("SELECT DISTINCT key FROM metrics WHERE " + experiment_filter(e) + " ORDER BY key");
+  auto st = db.prepare("SELECT DISTINCT key FROM metrics WHERE " + experiment_filter(e) +
+                       " ORDER BY key");
   while (st.step()) out.push_back(st.get_text(0));
   return out;
 }
 
 std::vector<std::string> summary_keys(Db& db, ExperimentData& e) {
   std::vector<std::string> out;
-  auto st = db.prepare("SELECT DISTINCT key FROM summaries WHERE " + experiment_filter(e) + " ORDER BY key");
+  auto st = db.prepare("SELECT DISTINCT key FROM summaries WHERE " + experiment_filter(e) +
+                       " ORDER BY key");
   while (st.step()) out.push_back(st.get_text(0));
   return out;
 }

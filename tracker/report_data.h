@@ -2,11 +2,11 @@
 // per-epoch series of chosen metrics and layer statistics. Each loader records the SQL it
 // ran, so that a report can print the query behind every table.
 #pragma once
-#include "core/run_status.h"
 #include "lowbit_room.h"  // the build refuses this header in rooms below tracker/
 #ifndef LOWBIT_MAY_INCLUDE_TRACKER
-#error "tracker/report_data.h included from a room that may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
+#error "this room may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
 #endif
+#include "core/run_status.h"
 #include <map>
 #include <string>
 #include <vector>
@@ -42,11 +42,13 @@ struct ExperimentData {
 ExperimentData load_experiment_data(Db& db, const std::string& experiment);
 
 /// (epoch, value) series of metric `key` for every run of the experiment: run id -> series.
-std::map<int64_t, std::vector<std::pair<int64_t, double>>> load_metric_series(Db& db, ExperimentData& e,
-                                                                             const std::string& key);
+std::map<int64_t, std::vector<std::pair<int64_t, double>>> load_metric_series(
+    Db& db, ExperimentData& e, const std::string& key);
 
 /// Per-layer series: run id -> layer -> key -> (epoch, value), for the given keys.
-using LayerSeries = std::map<int64_t, std::map<std::string, std::map<std::string, std::vector<std::pair<int64_t, double>>>>>;
+using LayerSeries =
+    std::map<int64_t,
+             std::map<std::string, std::map<std::string, std::vector<std::pair<int64_t, double>>>>>;
 LayerSeries load_layer_series(Db& db, ExperimentData& e, const std::vector<std::string>& keys);
 
 /// The metric keys recorded for the experiment (per epoch) and the summary keys.

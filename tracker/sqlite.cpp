@@ -24,7 +24,8 @@ int readonly_authorizer(void*, int action, const char*, const char*, const char*
 }  // namespace
 
 Db::Db(const std::string& path, Mode mode) : path_(path) {
-  int flags = mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int flags =
+      mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
@@ -32,8 +33,10 @@ Db::Db(const std::string& path, Mode mode) : path_(path) {
     db_ = nullptr;
     if (mode == Mode::kReadOnly)
       throw StoreError(path + ": cannot open results database (" + msg + "); check --db", true);
-    throw StoreError(path + ": cannot create or open results database (" + msg +
-                         "); check that the directory exists and is writable, or choose another --db", true);
+    throw StoreError(
+        path + ": cannot create or open results database (" + msg +
+            "); check that the directory exists and is writable, or choose another --db",
+        true);
   }
   sqlite3_busy_timeout(db_, 30000);
   sqlite3_extended_result_codes(db_, 1);
@@ -49,12 +52,16 @@ Db::~Db() { sqlite3_close_v2(db_); }
 void Db::fail(const std::string& what) const {
   int code = sqlite3_extended_errcode(db_);
   std::string msg = sqlite3_errmsg(db_);
-  bool bad_input = code == SQLITE_READONLY || (code & 0xff) == SQLITE_READONLY || code == SQLITE_AUTH ||
-                   (code & 0xff) == SQLITE_CANTOPEN || (code & 0xff) == SQLITE_NOTADB || (code & 0xff) == SQLITE_ERROR;
+  bool bad_input = code == SQLITE_READONLY || (code & 0xff) == SQLITE_READONLY ||
+                   code == SQLITE_AUTH || (code & 0xff) == SQLITE_CANTOPEN ||
+                   (code & 0xff) == SQLITE_NOTADB || (code & 0xff) == SQLITE_ERROR;
   std::string hint;
-  if ((code & 0xff) == SQLITE_READONLY) hint = "; the database or its directory is read-only: choose a writable --db";
-  else if ((code & 0xff) == SQLITE_BUSY) hint = "; another process holds the database locked for over 30 s";
-  else if ((code & 0xff) == SQLITE_NOTADB || (code & 0xff) == SQLITE_CORRUPT) hint = "; the file is not a lowbit results database";
+  if ((code & 0xff) == SQLITE_READONLY)
+    hint = "; the database or its directory is read-only: choose a writable --db";
+  else if ((code & 0xff) == SQLITE_BUSY)
+    hint = "; another process holds the database locked for over 30 s";
+  else if ((code & 0xff) == SQLITE_NOTADB || (code & 0xff) == SQLITE_CORRUPT)
+    hint = "; the file is not a lowbit results database";
   throw StoreError(path_ + ": " + what + ": " + msg + hint, bad_input);
 }
 
@@ -71,7 +78,10 @@ Statement Db::prepare(const std::string& sql) { return Statement(*this, sql); }
 Statement::Statement(Db& db, const std::string& sql) : db_(db) {
   if (sqlite3_prepare_v2(db.handle(), sql.c_str(), int(sql.size()), &st_, nullptr) != SQLITE_OK) {
     if (sqlite3_errcode(db.handle()) == SQLITE_AUTH)
-      throw StoreError("refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH or PRAGMA writes)", true);
+      throw StoreError(
+          "refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH or "
+          "PRAGMA writes)",
+          true);
     db.fail("bad SQL");
   }
 }
@@ -80,9 +90,12 @@ Statement::~Statement() { sqlite3_finalize(st_); }
 
 Statement& Statement::bind(int i, const SqlValue& v) {
   int rc;
-  if (std::holds_alternative<std::monostate>(v)) rc = sqlite3_bind_null(st_, i);
-  else if (auto* x = std::get_if<int64_t>(&v)) rc = sqlite3_bind_int64(st_, i, *x);
-  else if (auto* d = std::get_if<double>(&v)) rc = sqlite3_bind_double(st_, i, *d);
+  if (std::holds_alternative<std::monostate>(v))
+    rc = sqlite3_bind_null(st_, i);
+  else if (auto* x = std::get_if<int64_t>(&v))
+    rc = sqlite3_bind_int64(st_, i, *x);
+  else if (auto* d = std::get_if<double>(&v))
+    rc = sqlite3_bind_double(st_, i, *d);
   else {
     auto& s = std::get<std::string>(v);
     rc = sqlite3_bind_text(st_, i, s.data(), int(s.size()), SQLITE_TRANSIENT);
@@ -111,15 +124,20 @@ void Statement::reset() {
 
 std::string Statement::get_text(int i) const {
   auto p = sqlite3_column_text(st_, i);
-  return p ? std::string(reinterpret_cast<const char*>(p), size_t(sqlite3_column_bytes(st_, i))) : std::string();
+  return p ? std::string(reinterpret_cast<const char*>(p), size_t(sqlite3_column_bytes(st_, i)))
+           : std::string();
 }
 
 SqlValue Statement::get(int i) const {
   switch (sqlite3_column_type(st_, i)) {
-    case SQLITE_INTEGER: return get_int(i);
-    case SQLITE_FLOAT: return get_double(i);
-    case SQLITE_NULL: return std::monostate{};
-    default: return get_text(i);
+    case SQLITE_INTEGER:
+      return get_int(i);
+    case SQLITE_FLOAT:
+      return get_double(i);
+    case SQLITE_NULL:
+      return std::monostate{};
+    default:
+      return get_text(i);
   }
 }
 
@@ -137,7 +155,8 @@ void Transaction::commit() {
 std::string sql_value_text(const SqlValue& v, bool full) {
   if (std::holds_alternative<std::monostate>(v)) return "";
   if (auto* x = std::get_if<int64_t>(&v)) return std::to_string(*x);
-  if (auto* d = std::get_if<double>(&v)) return full ? fmt::format("{}", *d) : fmt::format("{:.6g}", *d);
+  if (auto* d = std::get_if<double>(&v))
+    return full ? fmt::format("{}", *d) : fmt::format("{:.6g}", *d);
   return std::get<std::string>(v);
 }
 

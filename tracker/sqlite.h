@@ -4,7 +4,7 @@
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below tracker/
 #ifndef LOWBIT_MAY_INCLUDE_TRACKER
-#error "tracker/sqlite.h included from a room that may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
+#error "this room may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
 #endif
 #include <sqlite3.h>
 

@@ -41,11 +41,16 @@ std::vector<std::pair<std::string, SqlValue>> typed_config(const RunConfig& cfg)
   for (const auto& f : config_fields()) {
     json v = f.get(cfg);
     SqlValue s;
-    if (v.is_boolean()) s = int64_t(v.get<bool>());
-    else if (v.is_number_integer()) s = v.get<int64_t>();
-    else if (v.is_number()) s = v.get<double>();
-    else if (v.is_string()) s = v.get<std::string>();
-    else if (!v.is_null()) s = v.dump();
+    if (v.is_boolean())
+      s = int64_t(v.get<bool>());
+    else if (v.is_number_integer())
+      s = v.get<int64_t>();
+    else if (v.is_number())
+      s = v.get<double>();
+    else if (v.is_string())
+      s = v.get<std::string>();
+    else if (!v.is_null())
+      s = v.dump();
     out.emplace_back(f.path, s);
   }
   return out;
@@ -62,7 +67,7 @@ bool process_alive(int64_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
   if (!std::getline(stat, line)) return true;  // no /proc: trust kill()
-  auto close = line.rfind(')');               // the state follows "(comm) "
+  auto close = line.rfind(')');                // the state follows "(comm) "
   char state = close != std::string::npos && close + 2 < line.size() ? line[close + 2] : 'R';
   return state != 'Z' && state != 'X';
 }
@@ -115,18 +120,23 @@ Store::Store(const std::string& path, Open how) : db_(path, Db::Mode::kReadWrite
       auto st = db_.prepare("PRAGMA journal_mode=WAL");
       if (st.step() && st.get_text(0) != "wal")
         throw StoreError(path + ": cannot use WAL mode (journal_mode " + st.get_text(0) +
-                             "); keep the database on a local disk, not a network file system", true);
+                             "); keep the database on a local disk, not a network file system",
+                         true);
     }  // the statement must be finished before the migration's transaction commits
     migrate();
   } else if (schema_version() != kSchemaVersion) {
-    throw StoreError(fmt::format("{}: schema version {} (this lowbit uses {}); run lowbit grid on it once to migrate",
-                                 path, schema_version(), kSchemaVersion), true);
+    throw StoreError(
+        fmt::format(
+            "{}: schema version {} (this lowbit uses {}); run lowbit grid on it once to migrate",
+            path, schema_version(), kSchemaVersion),
+        true);
   }
   db_.exec("PRAGMA synchronous=NORMAL");
 }
 
 int Store::schema_version() {
-  auto t = db_.prepare("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'");
+  auto t = db_.prepare(
+      "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'");
   t.step();
   if (t.get_int(0) == 0) return 0;
   auto v = db_.prepare("SELECT version FROM schema_version");
@@ -137,7 +147,10 @@ void Store::migrate() {
   Transaction tx(db_);
   int v = schema_version();
   if (v > kSchemaVersion)
-    throw StoreError(fmt::format("{}: schema version {} is newer than this lowbit ({}); upgrade lowbit", db_.path(), v, kSchemaVersion), true);
+    throw StoreError(
+        fmt::format("{}: schema version {} is newer than this lowbit ({}); upgrade lowbit",
+                    db_.path(), v, kSchemaVersion),
+        true);
   if (v < 1) {
     db_.exec(kMigration1);
     db_.exec("UPDATE schema_version SET version = 1");
@@ -146,11 +159,13 @@ void Store::migrate() {
     db_.exec(kMigration2);
     // Backfill the typed config rows of runs recorded under version 1.
     auto runs = db_.prepare("SELECT id, config_json FROM runs");
-    auto ins = db_.prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
+    auto ins =
+        db_.prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
     while (runs.step()) {
       RunConfig cfg;
       apply_json(cfg, json::parse(runs.get_text(1)), "run " + std::to_string(runs.get_int(0)));
-      for (auto& [k, val] : typed_config(cfg)) ins.bind(1, runs.get_int(0)).bind(2, k).bind(3, val), ins.run();
+      for (auto& [k, val] : typed_config(cfg))
+        ins.bind(1, runs.get_int(0)).bind(2, k).bind(3, val), ins.run();
     }
     db_.exec("UPDATE schema_version SET version = 2");
   }
@@ -168,16 +183,27 @@ void Store::create_views() {
     cols += fmt::format(",\n  MAX(CASE WHEN c.key = '{}' THEN c.value END) AS \"{}\"", f.path, c);
   }
   db_.exec("DROP VIEW IF EXISTS run_params");
-  db_.exec("CREATE VIEW run_params AS SELECT r.id AS run_id, e.name AS experiment, r.variant, r.status, r.config_hash" + cols +
-           "\nFROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN run_config c ON c.run_id = r.id GROUP BY r.id");
+  db_.exec(
+      "CREATE VIEW run_params AS SELECT r.id AS run_id, e.name AS experiment, r.variant, r.status, "
+      "r.config_hash" +
+      cols +
+      "\nFROM runs r JOIN experiments e ON e.id = r.experiment_id JOIN run_config c ON c.run_id = "
+      "r.id GROUP BY r.id");
 }
 
-int64_t Store::upsert_experiment(const std::string& name, const std::string& description, const std::string& spec_json) {
+int64_t Store::upsert_experiment(const std::string& name, const std::string& description,
+                                 const std::string& spec_json) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
-  db_.prepare("INSERT INTO experiments(name, description, spec_json, created_at) VALUES (?, ?, ?, ?) "
-              "ON CONFLICT(name) DO UPDATE SET spec_json = excluded.spec_json, description = excluded.description")
-      .bind(1, name).bind(2, description).bind(3, spec_json).bind(4, now_iso()).run();
+  db_.prepare(
+         "INSERT INTO experiments(name, description, spec_json, created_at) VALUES (?, ?, ?, ?) "
+         "ON CONFLICT(name) DO UPDATE SET spec_json = excluded.spec_json, description = "
+         "excluded.description")
+      .bind(1, name)
+      .bind(2, description)
+      .bind(3, spec_json)
+      .bind(4, now_iso())
+      .run();
   auto q = db_.prepare("SELECT id FROM experiments WHERE name = ?");
   q.bind(1, name).step();
   int64_t id = q.get_int(0);
@@ -187,7 +213,8 @@ int64_t Store::upsert_experiment(const std::string& name, const std::string& des
 
 int64_t Store::experiment_id(const std::string& name) {
   auto q = db_.prepare("SELECT id FROM experiments WHERE name = ?");
-  if (!q.bind(1, name).step()) throw StoreError(db_.path() + ": no experiment '" + name + "'", true);
+  if (!q.bind(1, name).step())
+    throw StoreError(db_.path() + ": no experiment '" + name + "'", true);
   return q.get_int(0);
 }
 
@@ -195,18 +222,25 @@ int Store::add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs) 
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
   auto ins = db_.prepare(
-      "INSERT OR IGNORE INTO runs(experiment_id, config_hash, config_json, seed, status, variant, varying_json) "
+      "INSERT OR IGNORE INTO runs(experiment_id, config_hash, config_json, seed, status, variant, "
+      "varying_json) "
       "VALUES (?, ?, ?, ?, 'pending', ?, ?)");
-  auto cfg_ins = db_.prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
+  auto cfg_ins =
+      db_.prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
   int added = 0;
   for (const auto& r : runs) {
-    ins.bind(1, experiment_id).bind(2, r.hash).bind(3, to_json(r.config).dump()).bind(4, r.config.seed)
-        .bind(5, r.variant).bind(6, r.varying.dump());
+    ins.bind(1, experiment_id)
+        .bind(2, r.hash)
+        .bind(3, to_json(r.config).dump())
+        .bind(4, r.config.seed)
+        .bind(5, r.variant)
+        .bind(6, r.varying.dump());
     ins.run();
     if (db_.changes() == 0) continue;
     ++added;
     int64_t id = db_.last_insert_id();
-    for (auto& [k, v] : typed_config(r.config)) cfg_ins.bind(1, id).bind(2, k).bind(3, v), cfg_ins.run();
+    for (auto& [k, v] : typed_config(r.config))
+      cfg_ins.bind(1, id).bind(2, k).bind(3, v), cfg_ins.run();
   }
   tx.commit();
   return added;
@@ -224,8 +258,10 @@ int Store::reclaim_stale(double stale_seconds) {
     bool silent = !q.is_null(3) && now - q.get_double(3) > stale_seconds;
     if (gone || silent) stale.push_back(q.get_int(0));
   }
-  auto up = db_.prepare("UPDATE runs SET status = 'interrupted', error = ? WHERE id = ? AND status = 'running'");
-  for (int64_t id : stale) up.bind(1, "worker process gone; reclaimed at " + now_iso()).bind(2, id), up.run();
+  auto up = db_.prepare(
+      "UPDATE runs SET status = 'interrupted', error = ? WHERE id = ? AND status = 'running'");
+  for (int64_t id : stale)
+    up.bind(1, "worker process gone; reclaimed at " + now_iso()).bind(2, id), up.run();
   tx.commit();
   return int(stale.size());
 }
@@ -233,8 +269,11 @@ int Store::reclaim_stale(double stale_seconds) {
 int Store::retry_failed(int64_t experiment_id) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
-  db_.prepare("UPDATE runs SET status = 'pending', error = NULL WHERE experiment_id = ? AND status IN ('failed', 'diverged')")
-      .bind(1, experiment_id).run();
+  db_.prepare(
+         "UPDATE runs SET status = 'pending', error = NULL WHERE experiment_id = ? AND status IN "
+         "('failed', 'diverged')")
+      .bind(1, experiment_id)
+      .run();
   int n = db_.changes();
   tx.commit();
   return n;
@@ -243,8 +282,9 @@ int Store::retry_failed(int64_t experiment_id) {
 std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& p) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
-  auto q = db_.prepare("SELECT id, config_json, config_hash, variant FROM runs WHERE experiment_id = ? AND "
-                       "status IN ('pending', 'interrupted') ORDER BY id LIMIT 1");
+  auto q = db_.prepare(
+      "SELECT id, config_json, config_hash, variant FROM runs WHERE experiment_id = ? AND "
+      "status IN ('pending', 'interrupted') ORDER BY id LIMIT 1");
   if (!q.bind(1, experiment_id).step()) return std::nullopt;
   ClaimedRun c;
   c.id = q.get_int(0);
@@ -256,18 +296,36 @@ std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& 
   std::string diff = build_git_diff();
   if (!diff.empty()) {
     std::string sha = sha256_hex(diff);
-    db_.prepare("INSERT OR IGNORE INTO diffs(sha256, diff) VALUES (?, ?)").bind(1, sha).bind(2, diff).run();
+    db_.prepare("INSERT OR IGNORE INTO diffs(sha256, diff) VALUES (?, ?)")
+        .bind(1, sha)
+        .bind(2, diff)
+        .run();
     auto d = db_.prepare("SELECT id FROM diffs WHERE sha256 = ?");
     d.bind(1, sha).step();
     diff_id = d.get_int(0);
   }
-  db_.prepare("UPDATE runs SET status = 'running', host = ?, pid = ?, heartbeat_at = ?, "
-              "started_at = COALESCE(started_at, ?), finished_at = NULL, attempts = attempts + 1, threads = ?, "
-              "device = ?, git_commit = ?, git_dirty = ?, diff_id = ?, lowbit_version = ?, torch_version = ?, "
-              "compiler = ?, command_line = ?, error = NULL WHERE id = ?")
-      .bind(1, p.host).bind(2, p.pid).bind(3, now_unix()).bind(4, now_iso()).bind(5, p.threads).bind(6, p.device)
-      .bind(7, build_git_commit()).bind(8, int64_t(build_git_dirty())).bind(9, diff_id).bind(10, LOWBIT_VERSION)
-      .bind(11, TORCH_VERSION).bind(12, LOWBIT_CXX_COMPILER).bind(13, p.command_line).bind(14, c.id).run();
+  db_.prepare(
+         "UPDATE runs SET status = 'running', host = ?, pid = ?, heartbeat_at = ?, "
+         "started_at = COALESCE(started_at, ?), finished_at = NULL, attempts = attempts + 1, "
+         "threads = ?, "
+         "device = ?, git_commit = ?, git_dirty = ?, diff_id = ?, lowbit_version = ?, "
+         "torch_version = ?, "
+         "compiler = ?, command_line = ?, error = NULL WHERE id = ?")
+      .bind(1, p.host)
+      .bind(2, p.pid)
+      .bind(3, now_unix())
+      .bind(4, now_iso())
+      .bind(5, p.threads)
+      .bind(6, p.device)
+      .bind(7, build_git_commit())
+      .bind(8, int64_t(build_git_dirty()))
+      .bind(9, diff_id)
+      .bind(10, LOWBIT_VERSION)
+      .bind(11, TORCH_VERSION)
+      .bind(12, LOWBIT_CXX_COMPILER)
+      .bind(13, p.command_line)
+      .bind(14, c.id)
+      .run();
   tx.commit();
   return c;
 }
@@ -277,8 +335,15 @@ void Store::begin_run(int64_t run_id, int64_t start_epoch) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
   for (const char* t : {"metrics", "layer_stats"})
-    db_.prepare(std::string("DELETE FROM ") + t + " WHERE run_id = ? AND epoch > ?").bind(1, run_id).bind(2, start_epoch).run();
-  db_.prepare("UPDATE runs SET epoch = ?, heartbeat_at = ? WHERE id = ?").bind(1, start_epoch).bind(2, now_unix()).bind(3, run_id).run();
+    db_.prepare(std::string("DELETE FROM ") + t + " WHERE run_id = ? AND epoch > ?")
+        .bind(1, run_id)
+        .bind(2, start_epoch)
+        .run();
+  db_.prepare("UPDATE runs SET epoch = ?, heartbeat_at = ? WHERE id = ?")
+      .bind(1, start_epoch)
+      .bind(2, now_unix())
+      .bind(3, run_id)
+      .run();
   tx.commit();
 }
 
@@ -286,11 +351,20 @@ void Store::write_epoch(int64_t run_id, const EpochEvent& e) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
   const int64_t epoch = e.epoch + 1;  // 1-based, as people count epochs
-  auto m = db_.prepare("INSERT OR REPLACE INTO metrics(run_id, epoch, key, value) VALUES (?, ?, ?, ?)");
-  for (const auto& [k, v] : e.metrics) m.bind(1, run_id).bind(2, epoch).bind(3, k).bind(4, v), m.run();
-  auto l = db_.prepare("INSERT OR REPLACE INTO layer_stats(run_id, epoch, layer, key, value) VALUES (?, ?, ?, ?, ?)");
-  for (const auto& s : e.layers) l.bind(1, run_id).bind(2, epoch).bind(3, s.layer).bind(4, s.key).bind(5, s.value), l.run();
-  db_.prepare("UPDATE runs SET epoch = ?, heartbeat_at = ? WHERE id = ?").bind(1, epoch).bind(2, now_unix()).bind(3, run_id).run();
+  auto m =
+      db_.prepare("INSERT OR REPLACE INTO metrics(run_id, epoch, key, value) VALUES (?, ?, ?, ?)");
+  for (const auto& [k, v] : e.metrics)
+    m.bind(1, run_id).bind(2, epoch).bind(3, k).bind(4, v), m.run();
+  auto l = db_.prepare(
+      "INSERT OR REPLACE INTO layer_stats(run_id, epoch, layer, key, value) VALUES (?, ?, ?, ?, "
+      "?)");
+  for (const auto& s : e.layers)
+    l.bind(1, run_id).bind(2, epoch).bind(3, s.layer).bind(4, s.key).bind(5, s.value), l.run();
+  db_.prepare("UPDATE runs SET epoch = ?, heartbeat_at = ? WHERE id = ?")
+      .bind(1, epoch)
+      .bind(2, now_unix())
+      .bind(3, run_id)
+      .run();
   tx.commit();
 }
 
@@ -300,24 +374,37 @@ void Store::finish_run(int64_t run_id, RunStatus status, const std::string& erro
   Transaction tx(db_);
   auto s = db_.prepare("INSERT OR REPLACE INTO summaries(run_id, key, value) VALUES (?, ?, ?)");
   for (const auto& [k, v] : summary) s.bind(1, run_id).bind(2, k).bind(3, v), s.run();
-  db_.prepare("UPDATE runs SET status = ?, error = ?, finished_at = ?, heartbeat_at = ? WHERE id = ?")
-      .bind(1, std::string(to_string(status))).bind(2, error.empty() ? SqlValue() : SqlValue(error)).bind(3, now_iso()).bind(4, now_unix())
-      .bind(5, run_id).run();
+  db_.prepare(
+         "UPDATE runs SET status = ?, error = ?, finished_at = ?, heartbeat_at = ? WHERE id = ?")
+      .bind(1, std::string(to_string(status)))
+      .bind(2, error.empty() ? SqlValue() : SqlValue(error))
+      .bind(3, now_iso())
+      .bind(4, now_unix())
+      .bind(5, run_id)
+      .run();
   tx.commit();
 }
 
 void Store::heartbeat(int64_t run_id) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
-  db_.prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'").bind(1, now_unix()).bind(2, run_id).run();
+  db_.prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'")
+      .bind(1, now_unix())
+      .bind(2, run_id)
+      .run();
   tx.commit();
 }
 
-void Store::add_artifact(int64_t run_id, const std::string& kind, const std::string& path, const std::string& sha) {
+void Store::add_artifact(int64_t run_id, const std::string& kind, const std::string& path,
+                         const std::string& sha) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
   db_.prepare("INSERT OR REPLACE INTO artifacts(run_id, kind, path, sha256) VALUES (?, ?, ?, ?)")
-      .bind(1, run_id).bind(2, kind).bind(3, path).bind(4, sha).run();
+      .bind(1, run_id)
+      .bind(2, kind)
+      .bind(3, path)
+      .bind(4, sha)
+      .run();
   tx.commit();
 }
 

@@ -7,11 +7,11 @@
 // `lowbit grid` does once before its workers start; workers open with kExisting and refuse a
 // database of another schema version.
 #pragma once
-#include "core/run_status.h"
 #include "lowbit_room.h"  // the build refuses this header in rooms below tracker/
 #ifndef LOWBIT_MAY_INCLUDE_TRACKER
-#error "tracker/store.h included from a room that may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
+#error "this room may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
 #endif
+#include "core/run_status.h"
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,7 +59,8 @@ class Store {
   int schema_version();
 
   /// Inserts the experiment if new (spec updated when changed); returns its id.
-  int64_t upsert_experiment(const std::string& name, const std::string& description, const std::string& spec_json);
+  int64_t upsert_experiment(const std::string& name, const std::string& description,
+                            const std::string& spec_json);
   /// Inserts runs not yet present (by config hash) as pending; returns how many were new.
   int add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs);
   int64_t experiment_id(const std::string& name);
@@ -84,7 +85,8 @@ class Store {
     finish_run(run_id, parse_run_status(status), error, summary);
   }
   void heartbeat(int64_t run_id);
-  void add_artifact(int64_t run_id, const std::string& kind, const std::string& path, const std::string& sha256);
+  void add_artifact(int64_t run_id, const std::string& kind, const std::string& path,
+                    const std::string& sha256);
 
   /// Status counts of an experiment's runs.
   std::map<RunStatus, int64_t> counts(int64_t experiment_id);
@@ -110,7 +112,9 @@ class TrackerObserver : public Observer {
   TrackerObserver(Store& store, int64_t run_id) : store_(store), run_id_(run_id) {}
   void on_run_start(const RunStartEvent& e) override { store_.begin_run(run_id_, e.start_epoch); }
   void on_epoch_end(const EpochEvent& e) override { store_.write_epoch(run_id_, e); }
-  void on_run_end(const RunEndEvent& e) override { store_.finish_run(run_id_, e.status, e.error, e.summary); }
+  void on_run_end(const RunEndEvent& e) override {
+    store_.finish_run(run_id_, e.status, e.error, e.summary);
+  }
 
  private:
   Store& store_;

@@ -31,8 +31,10 @@ constexpr bool braces_init(...) {
 /// REQUIRES: T is an aggregate without base classes or array members.
 template <class T, class... A>
 constexpr size_t count_members() {
-  if constexpr (detail::braces_init<T, A..., detail::AnyInit>(0)) return count_members<T, A..., detail::AnyInit>();
-  else return sizeof...(A);
+  if constexpr (detail::braces_init<T, A..., detail::AnyInit>(0))
+    return count_members<T, A..., detail::AnyInit>();
+  else
+    return sizeof...(A);
 }
 
 }  // namespace lowbit

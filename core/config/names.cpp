@@ -10,10 +10,14 @@ const std::vector<NameEntry>& quantizer_names() {
       {"fp", "full precision (no quantizer)"},
       {"ttq", "Trained Ternary Quantization (Zhu et al. 2017): {-Wn, 0, +Wp}, learned scales"},
       {"twn", "Ternary Weight Networks (Li et al. 2016): delta = 0.7 mean|w|, one scale per layer"},
-      {"sign", "BinaryConnect / XNOR-style sign with optional scaling (quant.scaling), clipped STE"},
+      {"sign",
+       "BinaryConnect / XNOR-style sign with optional scaling (quant.scaling), clipped STE"},
       {"dorefa", "DoReFa k-bit weights (quant.bits), STE"},
-      {"bop", "Bop (Helwegen et al. 2019): binary weights flipped by gradient momentum, no latent weights"},
-      {"slb", "SLB (Yang et al. 2020): search over a value set with temperature-annealed softmax logits"},
+      {"bop",
+       "Bop (Helwegen et al. 2019): binary weights flipped by gradient momentum, no latent "
+       "weights"},
+      {"slb",
+       "SLB (Yang et al. 2020): search over a value set with temperature-annealed softmax logits"},
   };
   return t;
 }
@@ -55,7 +59,8 @@ const std::vector<NameEntry>& temperature_schedule_names() {
       {"exp", "T = T0 * gamma^(epochs into the window)"},
       {"cos", "half cosine from T0 to T1 over the window"},
       {"linear", "linear from T0 to T1 over the window"},
-      {"sgdr", "cosine cycles from T0 to T1 that restart (warm restarts), each period_mult times longer"},
+      {"sgdr",
+       "cosine cycles from T0 to T1 that restart (warm restarts), each period_mult times longer"},
       {"constant", "T0 throughout"},
   };
   return t;
@@ -63,7 +68,8 @@ const std::vector<NameEntry>& temperature_schedule_names() {
 
 const std::vector<NameEntry>& dataset_names() {
   static const std::vector<NameEntry> t = {
-      {"fashion_mnist", "Fashion-MNIST (IDX), default directory from the Debian package dataset-fashion-mnist"},
+      {"fashion_mnist",
+       "Fashion-MNIST (IDX), default directory from the Debian package dataset-fashion-mnist"},
       {"mnist", "MNIST (IDX) from data.dir"},
       {"cifar10", "CIFAR-10 binary version from data.dir"},
       {"synthetic", "deterministic class prototypes plus Gaussian noise (data.synthetic.*)"},
@@ -80,8 +86,10 @@ std::vector<std::string> names_of(const std::vector<NameEntry>& table) {
 DataShape data_shape(const DataConfig& d) {
   if (d.name == "fashion_mnist" || d.name == "mnist") return {1, 28, 28, 10};
   if (d.name == "cifar10") return {3, 32, 32, 10};
-  if (d.name == "synthetic") return {d.synthetic_channels, d.synthetic_size, d.synthetic_size, d.synthetic_classes};
-  throw ConfigError("data.name: unknown dataset '" + d.name + "'" + did_you_mean(d.name, names_of(dataset_names())));
+  if (d.name == "synthetic")
+    return {d.synthetic_channels, d.synthetic_size, d.synthetic_size, d.synthetic_classes};
+  throw ConfigError("data.name: unknown dataset '" + d.name + "'" +
+                    did_you_mean(d.name, names_of(dataset_names())));
 }
 
 }  // namespace lowbit

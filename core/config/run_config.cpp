@@ -20,12 +20,18 @@ using nlohmann::json;
 
 std::string describe(const json& v) {
   switch (v.type()) {
-    case json::value_t::string: return "string " + v.dump();
-    case json::value_t::boolean: return "boolean " + v.dump();
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "a list";
-    default: return v.dump();
+    case json::value_t::string:
+      return "string " + v.dump();
+    case json::value_t::boolean:
+      return "boolean " + v.dump();
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "a list";
+    default:
+      return v.dump();
   }
 }
 
@@ -46,7 +52,8 @@ ConfigField int_field(std::string path, std::string doc, Get get, int64_t lo, in
                     (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
     if (!integral) bad(path, "expected an integer, got " + describe(v));
     int64_t x = v.is_number_float() ? int64_t(v.get<double>()) : v.get<int64_t>();
-    if (x < lo || x > hi) bad(path, fmt::format("expected an integer in [{}, {}], got {}", lo, hi, x));
+    if (x < lo || x > hi)
+      bad(path, fmt::format("expected an integer in [{}, {}], got {}", lo, hi, x));
     get(c) = x;
   };
   return f;
@@ -123,7 +130,8 @@ ConfigField int_list_field(std::string path, std::string doc, Get get) {
     if (!v.is_array()) bad(path, "expected a list of integers, got " + describe(v));
     std::vector<int64_t> out;
     for (const auto& e : v) {
-      if (!e.is_number_integer()) bad(path, "expected a list of integers, got element " + describe(e));
+      if (!e.is_number_integer())
+        bad(path, "expected a list of integers, got element " + describe(e));
       out.push_back(e.get<int64_t>());
     }
     get(c) = out;
@@ -162,9 +170,12 @@ ConfigField per_layer_field(std::string path, std::string doc, Get get, double l
   f.get = [get](const RunConfig& c) { return get(const_cast<RunConfig&>(c)); };
   f.set = [get, path, lo, hi, allow_null](RunConfig& c, const json& v) {
     auto check = [&](const json& x, const std::string& where) -> double {
-      if (!x.is_number()) bad(where, "expected a number in (" + fmt::format("{}, {}", lo, hi) + "), got " + describe(x));
+      if (!x.is_number())
+        bad(where,
+            "expected a number in (" + fmt::format("{}, {}", lo, hi) + "), got " + describe(x));
       double d = x.get<double>();
-      if (!(d > lo && d < hi)) bad(where, fmt::format("expected a number in ({}, {}), got {}", lo, hi, x.dump()));
+      if (!(d > lo && d < hi))
+        bad(where, fmt::format("expected a number in ({}, {}), got {}", lo, hi, x.dump()));
       return d;
     };
     if (v.is_null() && allow_null) {
@@ -219,93 +230,297 @@ void check_value_set(const json& v) {
   if (v.is_object() && v.size() == 1 && v.contains("grid") && v["grid"].is_number() &&
       v["grid"].get<double>() > 0)
     return;
-  bad(path, "expected \"linspace\", \"learned_scale\", a list of numbers or {\"grid\": a > 0}, got " +
-                describe(v));
+  bad(path,
+      "expected \"linspace\", \"learned_scale\", a list of numbers or {\"grid\": a > 0}, got " +
+          describe(v));
 }
 
 // One table row per struct member. A member added to a config struct fails the build here
 // until the count is raised, and a test (tests/config_fields_test.cpp) fails until the table
 // has its row: a field can no longer be left out of parsing, the hash and the database.
-static_assert(count_members<DataConfig>() == 13, "DataConfig changed: add the member's row to make_fields() and update this count");
-static_assert(count_members<OptimConfig>() == 14, "OptimConfig changed: add the member's row to make_fields() and update this count");
-static_assert(count_members<QuantConfig>() == 31, "QuantConfig changed: add the member's row to make_fields() and update this count");
-static_assert(count_members<RunConfig>() == 11, "RunConfig changed: add the member's row to make_fields() and update this count");
+static_assert(count_members<DataConfig>() == 13,
+              "DataConfig changed: add the member's row to make_fields() and update this count");
+static_assert(count_members<OptimConfig>() == 14,
+              "OptimConfig changed: add the member's row to make_fields() and update this count");
+static_assert(count_members<QuantConfig>() == 31,
+              "QuantConfig changed: add the member's row to make_fields() and update this count");
+static_assert(count_members<RunConfig>() == 11,
+              "RunConfig changed: add the member's row to make_fields() and update this count");
 
 std::vector<ConfigField> make_fields() {
   std::vector<ConfigField> f;
-  // clang-format off
-  f.push_back(str_field("name", "Human-readable run name (not part of identity beyond the hash).", [](RunConfig& c) -> auto& { return c.name; }));
-  f.push_back(int_field("seed", "Seed for weight initialisation, data order and augmentation.", [](RunConfig& c) -> auto& { return c.seed; }, 0, INT64_MAX));
-  f.push_back(int_field("epochs", "Number of training epochs.", [](RunConfig& c) -> auto& { return c.epochs; }, 1, 100000));
-  f.push_back(int_field("batch_size", "Training mini-batch size.", [](RunConfig& c) -> auto& { return c.batch_size; }, 1, 1 << 20));
-  f.push_back(int_field("eval_batch_size", "Batch size for evaluation passes.", [](RunConfig& c) -> auto& { return c.eval_batch_size; }, 1, 1 << 20));
-  f.push_back(str_field("model", "Network architecture (see `lowbit list models`).", [](RunConfig& c) -> auto& { return c.model; },
-                        names_of(model_names())));
-  f.push_back(str_field("init.from_checkpoint", "Checkpoint whose matching parameters initialise the model (e.g. a full-precision run for TTQ); \"\" = none.", [](RunConfig& c) -> auto& { return c.init_from_checkpoint; }));
-  f.push_back(int_field("checkpoint.every", "Write a resumable checkpoint every N epochs (needs an output directory).", [](RunConfig& c) -> auto& { return c.checkpoint_every; }, 1, 100000));
+  f.push_back(str_field(
+      "name", "Human-readable run name (not part of identity beyond the hash).",
+      [](RunConfig & c) -> auto& { return c.name; }));
+  f.push_back(int_field(
+      "seed", "Seed for weight initialisation, data order and augmentation.",
+      [](RunConfig & c) -> auto& { return c.seed; }, 0, INT64_MAX));
+  f.push_back(int_field(
+      "epochs", "Number of training epochs.", [](RunConfig & c) -> auto& { return c.epochs; }, 1,
+      100000));
+  f.push_back(int_field(
+      "batch_size", "Training mini-batch size.",
+      [](RunConfig & c) -> auto& { return c.batch_size; }, 1, 1 << 20));
+  f.push_back(int_field(
+      "eval_batch_size", "Batch size for evaluation passes.",
+      [](RunConfig & c) -> auto& { return c.eval_batch_size; }, 1, 1 << 20));
+  f.push_back(str_field(
+      "model", "Network architecture (see `lowbit list models`).",
+      [](RunConfig & c) -> auto& { return c.model; }, names_of(model_names())));
+  f.push_back(str_field(
+      "init.from_checkpoint",
+      "Checkpoint whose matching parameters initialise the model (e.g. a full-precision run for "
+      "TTQ); \"\" = none.",
+      [](RunConfig & c) -> auto& { return c.init_from_checkpoint; }));
+  f.push_back(int_field(
+      "checkpoint.every",
+      "Write a resumable checkpoint every N epochs (needs an output directory).",
+      [](RunConfig & c) -> auto& { return c.checkpoint_every; }, 1, 100000));
 
-  f.push_back(str_field("data.name", "Dataset.", [](RunConfig& c) -> auto& { return c.data.name; }, names_of(dataset_names())));
-  f.push_back(str_field("data.dir", "Directory of the dataset files; \"\" = /usr/share/datasets/fashion-mnist for fashion_mnist (required for mnist and cifar10).", [](RunConfig& c) -> auto& { return c.data.dir; }));
-  f.push_back(int_field("data.train_limit", "Use only the first N training examples; 0 = all.", [](RunConfig& c) -> auto& { return c.data.train_limit; }, 0, INT64_MAX));
-  f.push_back(int_field("data.test_limit", "Use only the first N test examples; 0 = all.", [](RunConfig& c) -> auto& { return c.data.test_limit; }, 0, INT64_MAX));
-  f.push_back(num_field("data.val_fraction", "Fraction of the training set held out (from its end) as a validation split, reported as val_acc.", [](RunConfig& c) -> auto& { return c.data.val_fraction; }, 0, 1, Bound::kClosed, Bound::kOpen));
-  f.push_back(bool_field("data.augment", "Standard CIFAR-10 augmentation (pad 4 + random 32x32 crop + horizontal flip), seeded; ignored for other datasets.", [](RunConfig& c) -> auto& { return c.data.augment; }));
-  f.push_back(bool_field("data.normalize", "Normalise inputs with the dataset's mean and std (Fashion-MNIST 0.2860/0.3530).", [](RunConfig& c) -> auto& { return c.data.normalize; }));
-  f.push_back(int_field("data.synthetic.train", "Synthetic dataset: training examples.", [](RunConfig& c) -> auto& { return c.data.synthetic_train; }, 1, 10000000));
-  f.push_back(int_field("data.synthetic.test", "Synthetic dataset: test examples.", [](RunConfig& c) -> auto& { return c.data.synthetic_test; }, 1, 10000000));
-  f.push_back(int_field("data.synthetic.channels", "Synthetic dataset: image channels.", [](RunConfig& c) -> auto& { return c.data.synthetic_channels; }, 1, 64));
-  f.push_back(int_field("data.synthetic.size", "Synthetic dataset: image height and width.", [](RunConfig& c) -> auto& { return c.data.synthetic_size; }, 4, 512));
-  f.push_back(int_field("data.synthetic.classes", "Synthetic dataset: number of classes.", [](RunConfig& c) -> auto& { return c.data.synthetic_classes; }, 2, 1000));
-  f.push_back(num_field("data.synthetic.noise", "Synthetic dataset: std of the Gaussian noise added to each class prototype.", [](RunConfig& c) -> auto& { return c.data.synthetic_noise; }, 0, kInf));
+  f.push_back(str_field(
+      "data.name", "Dataset.", [](RunConfig & c) -> auto& { return c.data.name; },
+      names_of(dataset_names())));
+  f.push_back(str_field(
+      "data.dir",
+      "Directory of the dataset files; \"\" = /usr/share/datasets/fashion-mnist for fashion_mnist "
+      "(required for mnist and cifar10).",
+      [](RunConfig & c) -> auto& { return c.data.dir; }));
+  f.push_back(int_field(
+      "data.train_limit", "Use only the first N training examples; 0 = all.",
+      [](RunConfig & c) -> auto& { return c.data.train_limit; }, 0, INT64_MAX));
+  f.push_back(int_field(
+      "data.test_limit", "Use only the first N test examples; 0 = all.",
+      [](RunConfig & c) -> auto& { return c.data.test_limit; }, 0, INT64_MAX));
+  f.push_back(num_field(
+      "data.val_fraction",
+      "Fraction of the training set held out (from its end) as a validation split, reported as "
+      "val_acc.",
+      [](RunConfig & c) -> auto& { return c.data.val_fraction; }, 0, 1, Bound::kClosed,
+      Bound::kOpen));
+  f.push_back(bool_field(
+      "data.augment",
+      "Standard CIFAR-10 augmentation (pad 4 + random 32x32 crop + horizontal flip), seeded; "
+      "ignored for other datasets.",
+      [](RunConfig & c) -> auto& { return c.data.augment; }));
+  f.push_back(bool_field(
+      "data.normalize",
+      "Normalise inputs with the dataset's mean and std (Fashion-MNIST 0.2860/0.3530).",
+      [](RunConfig & c) -> auto& { return c.data.normalize; }));
+  f.push_back(int_field(
+      "data.synthetic.train", "Synthetic dataset: training examples.",
+      [](RunConfig & c) -> auto& { return c.data.synthetic_train; }, 1, 10000000));
+  f.push_back(int_field(
+      "data.synthetic.test", "Synthetic dataset: test examples.",
+      [](RunConfig & c) -> auto& { return c.data.synthetic_test; }, 1, 10000000));
+  f.push_back(int_field(
+      "data.synthetic.channels", "Synthetic dataset: image channels.",
+      [](RunConfig & c) -> auto& { return c.data.synthetic_channels; }, 1, 64));
+  f.push_back(int_field(
+      "data.synthetic.size", "Synthetic dataset: image height and width.",
+      [](RunConfig & c) -> auto& { return c.data.synthetic_size; }, 4, 512));
+  f.push_back(int_field(
+      "data.synthetic.classes", "Synthetic dataset: number of classes.",
+      [](RunConfig & c) -> auto& { return c.data.synthetic_classes; }, 2, 1000));
+  f.push_back(num_field(
+      "data.synthetic.noise",
+      "Synthetic dataset: std of the Gaussian noise added to each class prototype.",
+      [](RunConfig & c) -> auto& { return c.data.synthetic_noise; }, 0, kInf));
 
-  f.push_back(str_field("optim.name", "Optimizer for all parameters (Bop, when quant.method = bop, takes the binary weights).", [](RunConfig& c) -> auto& { return c.optim.name; }, {"sgd", "adam"}));
-  f.push_back(num_field("optim.lr", "Peak learning rate.", [](RunConfig& c) -> auto& { return c.optim.lr; }, 0, kInf, Bound::kOpen));
-  f.push_back(num_field("optim.momentum", "SGD momentum.", [](RunConfig& c) -> auto& { return c.optim.momentum; }, 0, 1, Bound::kClosed, Bound::kOpen));
-  f.push_back(bool_field("optim.nesterov", "SGD with Nesterov momentum.", [](RunConfig& c) -> auto& { return c.optim.nesterov; }));
-  f.push_back(num_field("optim.weight_decay", "L2 weight decay on conv/linear weights; other parameters only as optim.bn_weight_decay and quant.scale_weight_decay say, SLB logits never.", [](RunConfig& c) -> auto& { return c.optim.weight_decay; }, 0, kInf));
-  f.push_back(bool_field("optim.bn_weight_decay", "Also apply optim.weight_decay to batch-norm affine parameters and biases. Never touches SLB logits (never decayed) or learned scales (quant.scale_weight_decay).", [](RunConfig& c) -> auto& { return c.optim.bn_weight_decay; }));
-  f.push_back(num_field("optim.beta1", "Adam beta1.", [](RunConfig& c) -> auto& { return c.optim.beta1; }, 0, 1, Bound::kClosed, Bound::kOpen));
-  f.push_back(num_field("optim.beta2", "Adam beta2.", [](RunConfig& c) -> auto& { return c.optim.beta2; }, 0, 1, Bound::kClosed, Bound::kOpen));
-  f.push_back(str_field("optim.schedule", "Learning-rate schedule, evaluated every step.", [](RunConfig& c) -> auto& { return c.optim.schedule; }, names_of(lr_schedule_names())));
-  f.push_back(int_field("optim.step_size", "step: multiply the lr by optim.gamma every N epochs.", [](RunConfig& c) -> auto& { return c.optim.step_size; }, 1, 100000));
-  f.push_back(int_list_field("optim.milestones", "multistep: epochs at which the lr is multiplied by optim.gamma.", [](RunConfig& c) -> auto& { return c.optim.milestones; }));
-  f.push_back(num_field("optim.gamma", "step/multistep: lr decay factor.", [](RunConfig& c) -> auto& { return c.optim.gamma; }, 0, 1, Bound::kOpen, Bound::kClosed));
-  f.push_back(num_field("optim.warmup_epochs", "Linear warm-up from 0 to optim.lr over this many epochs (fractions allowed).", [](RunConfig& c) -> auto& { return c.optim.warmup_epochs; }, 0, kInf));
-  f.push_back(num_field("optim.min_lr", "cosine: final learning rate.", [](RunConfig& c) -> auto& { return c.optim.min_lr; }, 0, kInf));
+  f.push_back(str_field(
+      "optim.name",
+      "Optimizer for all parameters (Bop, when quant.method = bop, takes the binary weights).",
+      [](RunConfig & c) -> auto& { return c.optim.name; }, {"sgd", "adam"}));
+  f.push_back(num_field(
+      "optim.lr", "Peak learning rate.", [](RunConfig & c) -> auto& { return c.optim.lr; }, 0, kInf,
+      Bound::kOpen));
+  f.push_back(num_field(
+      "optim.momentum", "SGD momentum.", [](RunConfig & c) -> auto& { return c.optim.momentum; }, 0,
+      1, Bound::kClosed, Bound::kOpen));
+  f.push_back(bool_field(
+      "optim.nesterov", "SGD with Nesterov momentum.",
+      [](RunConfig & c) -> auto& { return c.optim.nesterov; }));
+  f.push_back(num_field(
+      "optim.weight_decay",
+      "L2 weight decay on conv/linear weights; other parameters only as optim.bn_weight_decay and "
+      "quant.scale_weight_decay say, SLB logits never.",
+      [](RunConfig & c) -> auto& { return c.optim.weight_decay; }, 0, kInf));
+  f.push_back(bool_field(
+      "optim.bn_weight_decay",
+      "Also apply optim.weight_decay to batch-norm affine parameters and biases. Never touches SLB "
+      "logits (never decayed) or learned scales (quant.scale_weight_decay).",
+      [](RunConfig & c) -> auto& { return c.optim.bn_weight_decay; }));
+  f.push_back(num_field(
+      "optim.beta1", "Adam beta1.", [](RunConfig & c) -> auto& { return c.optim.beta1; }, 0, 1,
+      Bound::kClosed, Bound::kOpen));
+  f.push_back(num_field(
+      "optim.beta2", "Adam beta2.", [](RunConfig & c) -> auto& { return c.optim.beta2; }, 0, 1,
+      Bound::kClosed, Bound::kOpen));
+  f.push_back(str_field(
+      "optim.schedule", "Learning-rate schedule, evaluated every step.",
+      [](RunConfig & c) -> auto& { return c.optim.schedule; }, names_of(lr_schedule_names())));
+  f.push_back(int_field(
+      "optim.step_size", "step: multiply the lr by optim.gamma every N epochs.",
+      [](RunConfig & c) -> auto& { return c.optim.step_size; }, 1, 100000));
+  f.push_back(int_list_field(
+      "optim.milestones", "multistep: epochs at which the lr is multiplied by optim.gamma.",
+      [](RunConfig & c) -> auto& { return c.optim.milestones; }));
+  f.push_back(num_field(
+      "optim.gamma", "step/multistep: lr decay factor.",
+      [](RunConfig & c) -> auto& { return c.optim.gamma; }, 0, 1, Bound::kOpen, Bound::kClosed));
+  f.push_back(num_field(
+      "optim.warmup_epochs",
+      "Linear warm-up from 0 to optim.lr over this many epochs (fractions allowed).",
+      [](RunConfig & c) -> auto& { return c.optim.warmup_epochs; }, 0, kInf));
+  f.push_back(num_field(
+      "optim.min_lr", "cosine: final learning rate.",
+      [](RunConfig & c) -> auto& { return c.optim.min_lr; }, 0, kInf));
 
-  f.push_back(str_field("quant.method", "Weight quantizer (see `lowbit list quantizers`).", [](RunConfig& c) -> auto& { return c.quant.method; }, names_of(quantizer_names())));
-  f.push_back(int_field("quant.bits", "Weight bits for dorefa (1..8) and slb (1..8); ternary and binary methods ignore it.", [](RunConfig& c) -> auto& { return c.quant.bits; }, 1, 8));
-  f.push_back(str_list_field("quant.skip", "Layers kept in full precision: names, globs, or the positions first / last.", [](RunConfig& c) -> auto& { return c.quant.skip; }));
-  f.push_back(per_layer_field("quant.threshold", "TTQ threshold factor t: delta = t * max|w|. One number for all layers, or {layer name or glob: t}: an exact name beats a glob, a longer glob beats a shorter one, \"*\" is the fallback.", [](RunConfig& c) -> auto& { return c.quant.threshold; }, 0, 1, false));
-  f.push_back(per_layer_field("quant.target_sparsity", "TTQ threshold rule: choose delta per layer so that this fraction of weights is zero (overrides quant.threshold where set). null = off.", [](RunConfig& c) -> auto& { return c.quant.target_sparsity; }, 0, 1, true));
-  f.push_back(bool_field("quant.normalize_latent", "TTQ: scale latent weights to [-1, 1] by max|w| before thresholding (the paper's description; the official code does not).", [](RunConfig& c) -> auto& { return c.quant.normalize_latent; }));
-  f.push_back(str_field("quant.scale_init", "TTQ: initial Wp/Wn: one (1.0) or mean (mean |w| over the positive / negative set).", [](RunConfig& c) -> auto& { return c.quant.scale_init; }, {"one", "mean"}));
-  f.push_back(bool_field("quant.scale_weight_decay", "Apply optim.weight_decay to the learned scales: TTQ Wp/Wn, the SLB learned scale and the PACT clip. The official TTQ code decays Wp/Wn with the weights (its regularize_cost('.*/W') matches them): set true to reproduce it.", [](RunConfig& c) -> auto& { return c.quant.scale_weight_decay; }));
-  f.push_back(str_field("quant.scaling", "sign: scale of the binary weights: none, layer (mean|w|, XNOR-style) or channel (mean|w| per output channel).", [](RunConfig& c) -> auto& { return c.quant.scaling; }, {"none", "layer", "channel"}));
-  f.push_back(str_field("quant.act.method", "Activation quantizer after each ReLU position: none (ReLU), sign (1 bit, clipped STE), dorefa (k-bit uniform on [0, 1]), pact (k-bit with a learned clip).", [](RunConfig& c) -> auto& { return c.quant.act_method; }, names_of(activation_quantizer_names())));
-  f.push_back(int_field("quant.act.bits", "Activation bits for dorefa / pact.", [](RunConfig& c) -> auto& { return c.quant.act_bits; }, 1, 8));
-  f.push_back(num_field("quant.act.clip", "pact: initial clip value alpha.", [](RunConfig& c) -> auto& { return c.quant.act_clip; }, 0, kInf, Bound::kOpen));
-  f.push_back(num_field("quant.bop.gamma", "Bop adaptivity rate gamma (m <- (1 - gamma) m + gamma g).", [](RunConfig& c) -> auto& { return c.quant.bop_gamma; }, 0, 1, Bound::kOpen, Bound::kClosed));
-  f.push_back(num_field("quant.bop.tau", "Bop threshold tau: flip where |m| > tau and sign(m) = sign(w).", [](RunConfig& c) -> auto& { return c.quant.bop_tau; }, 0, kInf));
+  f.push_back(str_field(
+      "quant.method", "Weight quantizer (see `lowbit list quantizers`).",
+      [](RunConfig & c) -> auto& { return c.quant.method; }, names_of(quantizer_names())));
+  f.push_back(int_field(
+      "quant.bits",
+      "Weight bits for dorefa (1..8) and slb (1..8); ternary and binary methods ignore it.",
+      [](RunConfig & c) -> auto& { return c.quant.bits; }, 1, 8));
+  f.push_back(str_list_field(
+      "quant.skip", "Layers kept in full precision: names, globs, or the positions first / last.",
+      [](RunConfig & c) -> auto& { return c.quant.skip; }));
+  f.push_back(per_layer_field(
+      "quant.threshold",
+      "TTQ threshold factor t: delta = t * max|w|. One number for all layers, or {layer name or "
+      "glob: t}: an exact name beats a glob, a longer glob beats a shorter one, \"*\" is the "
+      "fallback.",
+      [](RunConfig & c) -> auto& { return c.quant.threshold; }, 0, 1, false));
+  f.push_back(per_layer_field(
+      "quant.target_sparsity",
+      "TTQ threshold rule: choose delta per layer so that this fraction of weights is zero "
+      "(overrides quant.threshold where set). null = off.",
+      [](RunConfig & c) -> auto& { return c.quant.target_sparsity; }, 0, 1, true));
+  f.push_back(bool_field(
+      "quant.normalize_latent",
+      "TTQ: scale latent weights to [-1, 1] by max|w| before thresholding (the paper's "
+      "description; the official code does not).",
+      [](RunConfig & c) -> auto& { return c.quant.normalize_latent; }));
+  f.push_back(str_field(
+      "quant.scale_init",
+      "TTQ: initial Wp/Wn: one (1.0) or mean (mean |w| over the positive / negative set).",
+      [](RunConfig & c) -> auto& { return c.quant.scale_init; }, {"one", "mean"}));
+  f.push_back(bool_field(
+      "quant.scale_weight_decay",
+      "Apply optim.weight_decay to the learned scales: TTQ Wp/Wn, the SLB learned scale and the "
+      "PACT clip. The official TTQ code decays Wp/Wn with the weights (its regularize_cost('.*/W') "
+      "matches them): set true to reproduce it.",
+      [](RunConfig & c) -> auto& { return c.quant.scale_weight_decay; }));
+  f.push_back(str_field("quant.scaling",
+                        "sign: scale of the binary weights: none, layer (mean|w|, XNOR-style) or "
+                        "channel (mean|w| per output channel).",
+                        [](RunConfig & c) -> auto& { return c.quant.scaling; },
+                        {"none", "layer", "channel"}));
+  f.push_back(str_field(
+      "quant.act.method",
+      "Activation quantizer after each ReLU position: none (ReLU), sign (1 bit, clipped STE), "
+      "dorefa (k-bit uniform on [0, 1]), pact (k-bit with a learned clip).",
+      [](RunConfig & c) -> auto& { return c.quant.act_method; },
+      names_of(activation_quantizer_names())));
+  f.push_back(int_field(
+      "quant.act.bits", "Activation bits for dorefa / pact.",
+      [](RunConfig & c) -> auto& { return c.quant.act_bits; }, 1, 8));
+  f.push_back(num_field(
+      "quant.act.clip", "pact: initial clip value alpha.",
+      [](RunConfig & c) -> auto& { return c.quant.act_clip; }, 0, kInf, Bound::kOpen));
+  f.push_back(num_field(
+      "quant.bop.gamma", "Bop adaptivity rate gamma (m <- (1 - gamma) m + gamma g).",
+      [](RunConfig & c) -> auto& { return c.quant.bop_gamma; }, 0, 1, Bound::kOpen,
+      Bound::kClosed));
+  f.push_back(num_field(
+      "quant.bop.tau", "Bop threshold tau: flip where |m| > tau and sign(m) = sign(w).",
+      [](RunConfig & c) -> auto& { return c.quant.bop_tau; }, 0, kInf));
 
-  f.push_back(json_field("quant.value_set", "\"linspace\", \"learned_scale\", [numbers] or {\"grid\": a}", "SLB value set V: linspace(-1, 1, 2^bits) (the paper's), a learned per-layer scale times linspace, an explicit list, or the symmetric integer grid scaled to [-a, a].", [](RunConfig& c) -> auto& { return c.quant.value_set; }, check_value_set));
-  f.push_back(str_field("quant.logit_init", "SLB logits initialisation: he (He-normal, fan_out mode over the logit tensor as the golden-stick port: std = sqrt(2 / (out * kh * kw * |V|)) for a conv, sqrt(2 / (out * |V|)) for a linear layer) or checkpoint (from the distance of the checkpoint's weight to each value).", [](RunConfig& c) -> auto& { return c.quant.logit_init; }, {"he", "checkpoint"}));
-  f.push_back(num_field("quant.logit_init_scale", "SLB checkpoint init: logits = -scale * |w - v| / max|w|.", [](RunConfig& c) -> auto& { return c.quant.logit_init_scale; }, 0, kInf, Bound::kOpen));
-  f.push_back(str_field("quant.temperature.schedule", "SLB inverse-temperature schedule inside the window [start, end] of training.", [](RunConfig& c) -> auto& { return c.quant.temp_schedule; }, names_of(temperature_schedule_names())));
-  f.push_back(num_field("quant.temperature.t0", "SLB initial inverse temperature T0.", [](RunConfig& c) -> auto& { return c.quant.temp_t0; }, 0, kInf, Bound::kOpen));
-  f.push_back(num_field("quant.temperature.t1", "SLB final inverse temperature for cos, linear and sgdr.", [](RunConfig& c) -> auto& { return c.quant.temp_t1; }, 0, kInf, Bound::kOpen));
-  f.push_back(num_field("quant.temperature.gamma", "SLB exp schedule: T = T0 * gamma^(e - e_start) per epoch inside the window.", [](RunConfig& c) -> auto& { return c.quant.temp_gamma; }, 1, kInf));
-  f.push_back(num_field("quant.temperature.start", "Start of the temperature window as a fraction of training.", [](RunConfig& c) -> auto& { return c.quant.temp_start; }, 0, 1));
-  f.push_back(num_field("quant.temperature.end", "End of the temperature window as a fraction of training; after it the forward pass is hard arg-max (see quant.temperature.after_window).", [](RunConfig& c) -> auto& { return c.quant.temp_end; }, 0, 1));
-  f.push_back(num_field("quant.temperature.period", "sgdr: first cycle length as a fraction of training.", [](RunConfig& c) -> auto& { return c.quant.temp_period; }, 0, 1, Bound::kOpen, Bound::kClosed));
-  f.push_back(num_field("quant.temperature.period_mult", "sgdr: each cycle is this many times longer than the previous.", [](RunConfig& c) -> auto& { return c.quant.temp_period_mult; }, 1, kInf));
-  f.push_back(bool_field("quant.temperature.per_step", "Update the temperature every step instead of every epoch.", [](RunConfig& c) -> auto& { return c.quant.temp_per_step; }));
-  f.push_back(str_field("quant.temperature.window", "SLB: how start/end map to epochs. fractional: the window is [start*epochs, end*epochs] in (fractional) epochs, hard forward after it when end < 1. port: the golden-stick port's integer arithmetic: with 1-based epoch e, s = int(start*epochs), f = int(end*epochs), T = T0 * gamma^(min(e, f) - s) for e > s (T0 before), hard forward from e >= f (even when end = 1); per epoch.", [](RunConfig& c) -> auto& { return c.quant.temp_window; }, {"fractional", "port"}));
-  f.push_back(str_field("quant.temperature.after_window", "SLB after the temperature window: freeze (the port's: one-hot forward, no gradient to the logits; only batch norm and full-precision layers keep training) or ste (hard forward, the soft gradient at the frozen temperature reaches the logits, so the arg-max can still change).", [](RunConfig& c) -> auto& { return c.quant.temp_after_window; }, {"freeze", "ste"}));
-  f.push_back(str_field("quant.bn_mode", "SLB batch norm. state: two sets of statistics; every quant.state_bn_every steps a no-gradient discrete (one-hot) forward of the batch updates the discrete set with momentum 0.1, and evaluation uses it. calibrate_each_epoch: one set, recomputed from the calibration batches (quant.bn_calib_batches) after every epoch. calibrate_after: recomputed once, after the last epoch; earlier epochs' test_acc is uncalibrated. none: never recalibrated (evaluation uses the statistics of the soft forward).", [](RunConfig& c) -> auto& { return c.quant.bn_mode; }, {"state", "none", "calibrate_after", "calibrate_each_epoch"}));
-  f.push_back(int_field("quant.state_bn_every", "SLB bn_mode state: run the discrete forward that updates the discrete statistics every N training steps.", [](RunConfig& c) -> auto& { return c.quant.state_bn_every; }, 1, 1000000));
-  f.push_back(int_field("quant.bn_calib_batches", "SLB calibrate modes: number of calibration batches: the first N full training batches in file order, without augmentation, the same for every seed and epoch (fewer if the training set has fewer full batches).", [](RunConfig& c) -> auto& { return c.quant.bn_calib_batches; }, 1, 1000000));
-  // clang-format on
+  f.push_back(json_field(
+      "quant.value_set", "\"linspace\", \"learned_scale\", [numbers] or {\"grid\": a}",
+      "SLB value set V: linspace(-1, 1, 2^bits) (the paper's), a learned per-layer scale times "
+      "linspace, an explicit list, or the symmetric integer grid scaled to [-a, a].",
+      [](RunConfig & c) -> auto& { return c.quant.value_set; }, check_value_set));
+  f.push_back(str_field("quant.logit_init",
+                        "SLB logits initialisation: he (He-normal, fan_out mode over the logit "
+                        "tensor as the golden-stick port: std = sqrt(2 / (out * kh * kw * |V|)) "
+                        "for a conv, sqrt(2 / (out * |V|)) for a linear layer) or checkpoint (from "
+                        "the distance of the checkpoint's weight to each value).",
+                        [](RunConfig & c) -> auto& { return c.quant.logit_init; },
+                        {"he", "checkpoint"}));
+  f.push_back(num_field(
+      "quant.logit_init_scale", "SLB checkpoint init: logits = -scale * |w - v| / max|w|.",
+      [](RunConfig & c) -> auto& { return c.quant.logit_init_scale; }, 0, kInf, Bound::kOpen));
+  f.push_back(str_field(
+      "quant.temperature.schedule",
+      "SLB inverse-temperature schedule inside the window [start, end] of training.",
+      [](RunConfig & c) -> auto& { return c.quant.temp_schedule; },
+      names_of(temperature_schedule_names())));
+  f.push_back(num_field(
+      "quant.temperature.t0", "SLB initial inverse temperature T0.",
+      [](RunConfig & c) -> auto& { return c.quant.temp_t0; }, 0, kInf, Bound::kOpen));
+  f.push_back(num_field(
+      "quant.temperature.t1", "SLB final inverse temperature for cos, linear and sgdr.",
+      [](RunConfig & c) -> auto& { return c.quant.temp_t1; }, 0, kInf, Bound::kOpen));
+  f.push_back(num_field(
+      "quant.temperature.gamma",
+      "SLB exp schedule: T = T0 * gamma^(e - e_start) per epoch inside the window.",
+      [](RunConfig & c) -> auto& { return c.quant.temp_gamma; }, 1, kInf));
+  f.push_back(num_field(
+      "quant.temperature.start", "Start of the temperature window as a fraction of training.",
+      [](RunConfig & c) -> auto& { return c.quant.temp_start; }, 0, 1));
+  f.push_back(num_field(
+      "quant.temperature.end",
+      "End of the temperature window as a fraction of training; after it the forward pass is hard "
+      "arg-max (see quant.temperature.after_window).",
+      [](RunConfig & c) -> auto& { return c.quant.temp_end; }, 0, 1));
+  f.push_back(num_field(
+      "quant.temperature.period", "sgdr: first cycle length as a fraction of training.",
+      [](RunConfig & c) -> auto& { return c.quant.temp_period; }, 0, 1, Bound::kOpen,
+      Bound::kClosed));
+  f.push_back(num_field(
+      "quant.temperature.period_mult",
+      "sgdr: each cycle is this many times longer than the previous.",
+      [](RunConfig & c) -> auto& { return c.quant.temp_period_mult; }, 1, kInf));
+  f.push_back(bool_field(
+      "quant.temperature.per_step", "Update the temperature every step instead of every epoch.",
+      [](RunConfig & c) -> auto& { return c.quant.temp_per_step; }));
+  f.push_back(str_field(
+      "quant.temperature.window",
+      "SLB: how start/end map to epochs. fractional: the window is [start*epochs, end*epochs] in "
+      "(fractional) epochs, hard forward after it when end < 1. port: the golden-stick port's "
+      "integer arithmetic: with 1-based epoch e, s = int(start*epochs), f = int(end*epochs), T = "
+      "T0 * gamma^(min(e, f) - s) for e > s (T0 before), hard forward from e >= f (even when end = "
+      "1); per epoch.",
+      [](RunConfig & c) -> auto& { return c.quant.temp_window; }, {"fractional", "port"}));
+  f.push_back(str_field("quant.temperature.after_window",
+                        "SLB after the temperature window: freeze (the port's: one-hot forward, no "
+                        "gradient to the logits; only batch norm and full-precision layers keep "
+                        "training) or ste (hard forward, the soft gradient at the frozen "
+                        "temperature reaches the logits, so the arg-max can still change).",
+                        [](RunConfig & c) -> auto& { return c.quant.temp_after_window; },
+                        {"freeze", "ste"}));
+  f.push_back(str_field(
+      "quant.bn_mode",
+      "SLB batch norm. state: two sets of statistics; every quant.state_bn_every steps a "
+      "no-gradient discrete (one-hot) forward of the batch updates the discrete set with momentum "
+      "0.1, and evaluation uses it. calibrate_each_epoch: one set, recomputed from the calibration "
+      "batches (quant.bn_calib_batches) after every epoch. calibrate_after: recomputed once, after "
+      "the last epoch; earlier epochs' test_acc is uncalibrated. none: never recalibrated "
+      "(evaluation uses the statistics of the soft forward).",
+      [](RunConfig & c) -> auto& { return c.quant.bn_mode; },
+      {"state", "none", "calibrate_after", "calibrate_each_epoch"}));
+  f.push_back(int_field(
+      "quant.state_bn_every",
+      "SLB bn_mode state: run the discrete forward that updates the discrete statistics every N "
+      "training steps.",
+      [](RunConfig & c) -> auto& { return c.quant.state_bn_every; }, 1, 1000000));
+  f.push_back(int_field(
+      "quant.bn_calib_batches",
+      "SLB calibrate modes: number of calibration batches: the first N full training batches in "
+      "file order, without augmentation, the same for every seed and epoch (fewer if the training "
+      "set has fewer full batches).",
+      [](RunConfig & c) -> auto& { return c.quant.bn_calib_batches; }, 1, 1000000));
   return f;
 }
 
@@ -336,7 +551,8 @@ bool is_prefix_of_field(const std::string& path) {
   return false;
 }
 
-void apply_object(RunConfig& cfg, const json& j, const std::string& prefix, const std::string& source) {
+void apply_object(RunConfig& cfg, const json& j, const std::string& prefix,
+                  const std::string& source) {
   for (const auto& [key, value] : j.items()) {
     std::string path = prefix.empty() ? key : prefix + "." + key;
     try {
@@ -361,8 +577,8 @@ void apply_object(RunConfig& cfg, const json& j, const std::string& prefix, cons
 
 void apply_json(RunConfig& cfg, const json& j, const std::string& source) {
   if (!j.is_object()) {
-    throw ConfigError((source.empty() ? "" : source + ": ") + "expected a JSON object of settings, got " +
-                      describe(j));
+    throw ConfigError((source.empty() ? "" : source + ": ") +
+                      "expected a JSON object of settings, got " + describe(j));
   }
   apply_object(cfg, j, "", source);
 }
@@ -395,11 +611,14 @@ void validate(const RunConfig& c, const std::string& source) {
     if (c.optim.milestones[i] <= c.optim.milestones[i - 1])
       fail("optim.milestones: expected increasing epochs, got " + json(c.optim.milestones).dump());
   if (c.quant.temp_end < c.quant.temp_start)
-    fail(fmt::format("quant.temperature.end: the window ends ({}) before it starts ({}); set end >= start",
-                     c.quant.temp_end, c.quant.temp_start));
+    fail(fmt::format(
+        "quant.temperature.end: the window ends ({}) before it starts ({}); set end >= start",
+        c.quant.temp_end, c.quant.temp_start));
   if (c.quant.temp_window == "port" && c.quant.temp_per_step)
-    fail("quant.temperature.per_step: the port's window arithmetic is per epoch; set per_step to false or "
-         "quant.temperature.window to fractional");
+    fail(
+        "quant.temperature.per_step: the port's window arithmetic is per epoch; set per_step to "
+        "false or "
+        "quant.temperature.window to fractional");
   if ((c.data.name == "mnist" || c.data.name == "cifar10") && c.data.dir.empty())
     fail("data.dir: " + c.data.name + " needs the directory of its files (set data.dir)");
   if (c.quant.method == "slb" && c.quant.value_set.is_array() &&
@@ -428,8 +647,10 @@ json parse_json_text(const std::string& text, const std::string& source) {
   } catch (const json::parse_error& e) {
     size_t byte = e.byte == 0 ? 0 : e.byte - 1, line = 1, col = 1;
     for (size_t i = 0; i < byte && i < text.size(); ++i) {
-      if (text[i] == '\n') ++line, col = 1;
-      else ++col;
+      if (text[i] == '\n')
+        ++line, col = 1;
+      else
+        ++col;
     }
     std::string what = e.what();
     auto pos = what.find("syntax error");
@@ -460,7 +681,8 @@ std::string config_markdown() {
   std::string out = "| key | type | default | meaning |\n| --- | --- | --- | --- |\n";
   RunConfig defaults;
   for (const auto& f : config_fields())
-    out += fmt::format("| `{}` | {} | `{}` | {} |\n", f.path, f.type, f.get(defaults).dump(), f.doc);
+    out +=
+        fmt::format("| `{}` | {} | `{}` | {} |\n", f.path, f.type, f.get(defaults).dump(), f.doc);
   return out;
 }
 

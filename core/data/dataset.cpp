@@ -66,8 +66,9 @@ torch::Tensor read_idx(const std::string& path, const std::string& hint) {
                                 bytes.size(), hint));
   uint32_t magic = be32(bytes, 0);
   if (magic != 0x0803 && magic != 0x0801)
-    throw DataError(fmt::format("{}: not an IDX file (magic 0x{:04x}, expected 0x0803 or 0x0801); {}",
-                                path, magic & 0xffff, hint));
+    throw DataError(
+        fmt::format("{}: not an IDX file (magic 0x{:04x}, expected 0x0803 or 0x0801); {}", path,
+                    magic & 0xffff, hint));
   size_t ndim = magic & 0xff;
   size_t header = 4 + 4 * ndim;
   if (bytes.size() < header)
@@ -82,15 +83,16 @@ torch::Tensor read_idx(const std::string& path, const std::string& hint) {
     expected *= d;
   }
   if (bytes.size() - header != expected)
-    throw DataError(fmt::format("{}: wrong size ({} bytes of data, expected {} for dimensions {}); {}",
-                                path, bytes.size() - header, expected,
-                                fmt::join(dims, "x"), hint));
+    throw DataError(
+        fmt::format("{}: wrong size ({} bytes of data, expected {} for dimensions {}); {}", path,
+                    bytes.size() - header, expected, fmt::join(dims, "x"), hint));
   auto t = torch::empty(dims, torch::kUInt8);
   std::memcpy(t.data_ptr<uint8_t>(), bytes.data() + header, expected);
-  if (ndim == 3) t = t.unsqueeze(1);  // [N, 1, H, W]
+  if (ndim == 3)
+    t = t.unsqueeze(1);  // [N, 1, H, W]
   else if (ndim != 1)
-    throw DataError(fmt::format("{}: expected 1 (labels) or 3 (images) dimensions, got {}; {}", path,
-                                ndim, hint));
+    throw DataError(fmt::format("{}: expected 1 (labels) or 3 (images) dimensions, got {}; {}",
+                                path, ndim, hint));
   return ndim == 1 ? t.to(torch::kInt64) : t;
 }
 
@@ -102,8 +104,9 @@ Dataset read_cifar_batches(const std::vector<std::string>& paths) {
   for (const auto& path : paths) {
     std::string bytes = read_maybe_gz(path, hint);
     if (bytes.empty() || bytes.size() % kRecord != 0)
-      throw DataError(fmt::format("{}: wrong size ({} bytes, not a multiple of the {}-byte record); {}",
-                                  path, bytes.size(), kRecord, hint));
+      throw DataError(
+          fmt::format("{}: wrong size ({} bytes, not a multiple of the {}-byte record); {}", path,
+                      bytes.size(), kRecord, hint));
     int64_t n = int64_t(bytes.size() / kRecord);
     auto raw = torch::from_blob(bytes.data(), {n, int64_t(kRecord)}, torch::kUInt8).clone();
     auto lab = raw.select(1, 0).to(torch::kInt64);
@@ -122,11 +125,11 @@ Dataset make_synthetic(int64_t n, int64_t channels, int64_t size, int64_t classe
   // Smooth prototypes: low-resolution noise upsampled, so that convolutions help.
   int64_t low = std::max<int64_t>(2, size / 4);
   auto protos = torch::randn({classes, channels, low, low}, gen);
-  protos = torch::nn::functional::interpolate(
-      protos, torch::nn::functional::InterpolateFuncOptions()
-                  .size(std::vector<int64_t>{size, size})
-                  .mode(torch::kBilinear)
-                  .align_corners(false));
+  protos =
+      torch::nn::functional::interpolate(protos, torch::nn::functional::InterpolateFuncOptions()
+                                                     .size(std::vector<int64_t>{size, size})
+                                                     .mode(torch::kBilinear)
+                                                     .align_corners(false));
   auto labels = torch::randint(classes, {n}, gen, torch::kInt64);
   auto x = protos.index_select(0, labels) + noise * torch::randn({n, channels, size, size}, gen);
   auto images = (128 + 48 * x).clamp(0, 255).round().to(torch::kUInt8);
@@ -142,24 +145,29 @@ DataBundle load_data(const DataConfig& cfg) {
   Dataset train, test;
   if (cfg.name == "fashion_mnist" || cfg.name == "mnist") {
     std::string dir = cfg.dir.empty() ? kFashionDir : cfg.dir;
-    std::string hint = cfg.name == "fashion_mnist"
-                           ? "install dataset-fashion-mnist (scripts/install-deps.sh) or set data.dir"
-                           : "put the MNIST IDX files there or set data.dir";
+    std::string hint =
+        cfg.name == "fashion_mnist"
+            ? "install dataset-fashion-mnist (scripts/install-deps.sh) or set data.dir"
+            : "put the MNIST IDX files there or set data.dir";
     train.images = read_idx(first_existing(dir, "train-images-idx3-ubyte"), hint);
     train.labels = read_idx(first_existing(dir, "train-labels-idx1-ubyte"), hint);
     test.images = read_idx(first_existing(dir, "t10k-images-idx3-ubyte"), hint);
     test.labels = read_idx(first_existing(dir, "t10k-labels-idx1-ubyte"), hint);
-    if (train.images.dim() != 4 || train.labels.dim() != 1 || test.images.dim() != 4 || test.labels.dim() != 1)
+    if (train.images.dim() != 4 || train.labels.dim() != 1 || test.images.dim() != 4 ||
+        test.labels.dim() != 1)
       throw DataError(dir + ": image and label files swapped or of the wrong kind; " + hint);
     if (train.images.size(0) != train.labels.size(0) || test.images.size(0) != test.labels.size(0))
-      throw DataError(fmt::format("{}: {} training images but {} labels (or test {} vs {}); {}", dir,
-                                  train.images.size(0), train.labels.size(0), test.images.size(0),
-                                  test.labels.size(0), hint));
-    if (cfg.name == "fashion_mnist") b.mean = {0.2860}, b.std = {0.3530};
-    else b.mean = {0.1307}, b.std = {0.3081};
+      throw DataError(fmt::format("{}: {} training images but {} labels (or test {} vs {}); {}",
+                                  dir, train.images.size(0), train.labels.size(0),
+                                  test.images.size(0), test.labels.size(0), hint));
+    if (cfg.name == "fashion_mnist")
+      b.mean = {0.2860}, b.std = {0.3530};
+    else
+      b.mean = {0.1307}, b.std = {0.3081};
   } else if (cfg.name == "cifar10") {
     std::vector<std::string> parts;
-    for (int i = 1; i <= 5; ++i) parts.push_back(cfg.dir + "/data_batch_" + std::to_string(i) + ".bin");
+    for (int i = 1; i <= 5; ++i)
+      parts.push_back(cfg.dir + "/data_batch_" + std::to_string(i) + ".bin");
     train = read_cifar_batches(parts);
     test = read_cifar_batches({cfg.dir + "/test_batch.bin"});
     b.mean = {0.4914, 0.4822, 0.4465};
@@ -170,19 +178,23 @@ DataBundle load_data(const DataConfig& cfg) {
     Dataset all = make_synthetic(cfg.synthetic_train + cfg.synthetic_test, cfg.synthetic_channels,
                                  cfg.synthetic_size, cfg.synthetic_classes, cfg.synthetic_noise,
                                  /*seed=*/20240601);
-    train = {all.images.narrow(0, 0, cfg.synthetic_train), all.labels.narrow(0, 0, cfg.synthetic_train)};
+    train = {all.images.narrow(0, 0, cfg.synthetic_train),
+             all.labels.narrow(0, 0, cfg.synthetic_train)};
     test = {all.images.narrow(0, cfg.synthetic_train, cfg.synthetic_test),
             all.labels.narrow(0, cfg.synthetic_train, cfg.synthetic_test)};
     b.mean.assign(cfg.synthetic_channels, 0.5);
     b.std.assign(cfg.synthetic_channels, 0.19);
   }
   for (const Dataset* d : {&train, &test})
-    if (d->images.size(1) != shape.channels || d->images.size(2) != shape.height || d->images.size(3) != shape.width)
-      throw DataError(fmt::format("{}: images are {}x{}x{}, expected {}x{}x{} for {}", cfg.dir.empty() ? cfg.name : cfg.dir,
-                                  d->images.size(1), d->images.size(2), d->images.size(3), shape.channels, shape.height,
-                                  shape.width, cfg.name));
+    if (d->images.size(1) != shape.channels || d->images.size(2) != shape.height ||
+        d->images.size(3) != shape.width)
+      throw DataError(fmt::format("{}: images are {}x{}x{}, expected {}x{}x{} for {}",
+                                  cfg.dir.empty() ? cfg.name : cfg.dir, d->images.size(1),
+                                  d->images.size(2), d->images.size(3), shape.channels,
+                                  shape.height, shape.width, cfg.name));
   if (int64_t max_label = train.labels.max().item<int64_t>(); max_label >= b.classes)
-    throw DataError(fmt::format("{}: label {} out of range for {} classes", cfg.name, max_label, b.classes));
+    throw DataError(
+        fmt::format("{}: label {} out of range for {} classes", cfg.name, max_label, b.classes));
 
   auto limit = [](Dataset& d, int64_t n) {
     if (n > 0 && n < d.size()) d = {d.images.narrow(0, 0, n), d.labels.narrow(0, 0, n)};
@@ -192,8 +204,9 @@ DataBundle load_data(const DataConfig& cfg) {
   if (cfg.val_fraction > 0) {
     int64_t n_val = int64_t(double(train.size()) * cfg.val_fraction);
     if (n_val < 1 || n_val >= train.size())
-      throw ConfigError(fmt::format("data.val_fraction: {} of {} training examples leaves an empty split",
-                                    cfg.val_fraction, train.size()));
+      throw ConfigError(
+          fmt::format("data.val_fraction: {} of {} training examples leaves an empty split",
+                      cfg.val_fraction, train.size()));
     int64_t n_train = train.size() - n_val;
     b.val = {train.images.narrow(0, n_train, n_val), train.labels.narrow(0, n_train, n_val)};
     train = {train.images.narrow(0, 0, n_train), train.labels.narrow(0, 0, n_train)};
@@ -208,8 +221,13 @@ DataBundle load_data(const DataConfig& cfg) {
 
 BatchLoader::BatchLoader(const DataBundle& bundle, const Dataset& data, int64_t batch_size,
                          bool train, uint64_t seed, int64_t epoch, torch::Device device)
-    : bundle_(bundle), data_(data), batch_size_(batch_size), train_(train), seed_(seed),
-      epoch_(epoch), device_(device) {
+    : bundle_(bundle),
+      data_(data),
+      batch_size_(batch_size),
+      train_(train),
+      seed_(seed),
+      epoch_(epoch),
+      device_(device) {
   if (train_) {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(seed, uint64_t(epoch), 1));
     order_ = torch::randperm(data_.size(), gen, torch::kInt64);
@@ -217,7 +235,8 @@ BatchLoader::BatchLoader(const DataBundle& bundle, const Dataset& data, int64_t 
   auto c = bundle_.channels;
   std::vector<float> m(c, 0.f), s(c, 1.f);
   if (bundle_.normalize)
-    for (int64_t i = 0; i < c; ++i) m[i] = float(bundle_.mean[i]), s[i] = float(1.0 / bundle_.std[i]);
+    for (int64_t i = 0; i < c; ++i)
+      m[i] = float(bundle_.mean[i]), s[i] = float(1.0 / bundle_.std[i]);
   mean_ = torch::tensor(m).view({1, c, 1, 1}).to(device_);
   inv_std_ = torch::tensor(s).view({1, c, 1, 1}).to(device_);
 }
@@ -237,7 +256,8 @@ std::pair<torch::Tensor, torch::Tensor> BatchLoader::batch(int64_t i) const {
   }
   if (train_ && bundle_.augment) {
     // Pad 4 with zeros, crop back at a random offset, flip half the images.
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(seed_, uint64_t(epoch_), 2 + uint64_t(i)));
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(
+        mix_seed(seed_, uint64_t(epoch_), 2 + uint64_t(i)));
     auto offsets = torch::randint(0, 9, {n, 2}, gen, torch::kInt64);
     auto flips = torch::rand({n}, gen) < 0.5;
     auto padded = torch::constant_pad_nd(x, {4, 4, 4, 4}, 0);

@@ -16,12 +16,15 @@ namespace F = torch::nn::functional;
 // The layer factory: every model creates its layers through these, under their names.
 std::shared_ptr<QConv2dImpl> conv(torch::nn::Module& parent, const std::string& name, int64_t in,
                                   int64_t out, int64_t k, int64_t stride = 1, int64_t pad = 1) {
-  return parent.register_module(name, std::make_shared<QConv2dImpl>(QConv2dOptions{in, out, k, stride, pad, false}));
+  return parent.register_module(
+      name, std::make_shared<QConv2dImpl>(QConv2dOptions{in, out, k, stride, pad, false}));
 }
-std::shared_ptr<QLinearImpl> linear(torch::nn::Module& parent, const std::string& name, int64_t in, int64_t out) {
+std::shared_ptr<QLinearImpl> linear(torch::nn::Module& parent, const std::string& name, int64_t in,
+                                    int64_t out) {
   return parent.register_module(name, std::make_shared<QLinearImpl>(in, out, true));
 }
-std::shared_ptr<StateBatchNormImpl> bn(torch::nn::Module& parent, const std::string& name, int64_t c) {
+std::shared_ptr<StateBatchNormImpl> bn(torch::nn::Module& parent, const std::string& name,
+                                       int64_t c) {
   return parent.register_module(name, std::make_shared<StateBatchNormImpl>(c));
 }
 std::shared_ptr<ActImpl> act(torch::nn::Module& parent, const std::string& name) {
@@ -32,9 +35,11 @@ std::shared_ptr<ActImpl> act(torch::nn::Module& parent, const std::string& name)
 class SmallCnn : public Network {
  public:
   explicit SmallCnn(const ModelSpec& s) {
-    conv1 = conv(*this, "conv1", s.channels, 32, 3), bn1 = bn(*this, "bn1", 32), act1 = act(*this, "act1");
+    conv1 = conv(*this, "conv1", s.channels, 32, 3), bn1 = bn(*this, "bn1", 32),
+    act1 = act(*this, "act1");
     conv2 = conv(*this, "conv2", 32, 64, 3), bn2 = bn(*this, "bn2", 64), act2 = act(*this, "act2");
-    conv3 = conv(*this, "conv3", 64, 128, 3), bn3 = bn(*this, "bn3", 128), act3 = act(*this, "act3");
+    conv3 = conv(*this, "conv3", 64, 128, 3), bn3 = bn(*this, "bn3", 128),
+    act3 = act(*this, "act3");
     fc = linear(*this, "fc", 128, s.classes);
   }
   torch::Tensor forward(torch::Tensor x) override {
@@ -54,8 +59,10 @@ class SmallCnn : public Network {
 class BasicBlock : public torch::nn::Module {
  public:
   BasicBlock(int64_t in, int64_t out, int64_t stride) : in_(in), out_(out), stride_(stride) {
-    conv1 = conv(*this, "conv1", in, out, 3, stride), bn1 = bn(*this, "bn1", out), act1 = act(*this, "act1");
-    conv2 = conv(*this, "conv2", out, out, 3), bn2 = bn(*this, "bn2", out), act2 = act(*this, "act2");
+    conv1 = conv(*this, "conv1", in, out, 3, stride), bn1 = bn(*this, "bn1", out),
+    act1 = act(*this, "act1");
+    conv2 = conv(*this, "conv2", out, out, 3), bn2 = bn(*this, "bn2", out),
+    act2 = act(*this, "act2");
   }
   torch::Tensor forward(torch::Tensor x) {
     auto y = act1->forward(bn1->forward(conv1->forward(x)));
@@ -63,8 +70,9 @@ class BasicBlock : public torch::nn::Module {
     auto shortcut = x;
     if (stride_ != 1 || in_ != out_) {
       using torch::indexing::Slice;
-      shortcut = x.index({Slice(), Slice(), Slice(torch::indexing::None, torch::indexing::None, stride_),
-                          Slice(torch::indexing::None, torch::indexing::None, stride_)});
+      shortcut =
+          x.index({Slice(), Slice(), Slice(torch::indexing::None, torch::indexing::None, stride_),
+                   Slice(torch::indexing::None, torch::indexing::None, stride_)});
       int64_t pad = out_ - in_;
       shortcut = torch::constant_pad_nd(shortcut, {0, 0, 0, 0, pad / 2, pad - pad / 2}, 0);
     }
@@ -83,7 +91,8 @@ class CifarResNet : public Network {
   CifarResNet(const ModelSpec& s, int depth) {
     TORCH_CHECK((depth - 2) % 6 == 0, "CifarResNet: depth must be 6n+2");
     int n = (depth - 2) / 6;
-    conv1 = conv(*this, "conv1", s.channels, 16, 3), bn1 = bn(*this, "bn1", 16), act1 = act(*this, "act1");
+    conv1 = conv(*this, "conv1", s.channels, 16, 3), bn1 = bn(*this, "bn1", 16),
+    act1 = act(*this, "act1");
     int64_t in = 16;
     const int64_t widths[3] = {16, 32, 64};
     for (int stage = 0; stage < 3; ++stage) {

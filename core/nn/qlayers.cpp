@@ -58,8 +58,9 @@ void QConv2dImpl::reset_parameters() {
 
 torch::Tensor QConv2dImpl::forward(const torch::Tensor& x) {
   input_zeros.count(x);
-  auto y = F::conv2d(x, effective_weight(),
-                     F::Conv2dFuncOptions().bias(bias).stride(options.stride).padding(options.padding));
+  auto y =
+      F::conv2d(x, effective_weight(),
+                F::Conv2dFuncOptions().bias(bias).stride(options.stride).padding(options.padding));
   macs_ = y.size(1) * y.size(2) * y.size(3) * options.in * options.kernel * options.kernel;
   return y;
 }
@@ -92,7 +93,8 @@ torch::Tensor QLinearImpl::forward(const torch::Tensor& x) {
 }
 
 void QLinearImpl::pretty_print(std::ostream& os) const {
-  os << "QLinear(in=" << in << ", out=" << out << ", bias=" << (bias.defined() ? "true" : "false") << ")";
+  os << "QLinear(in=" << in << ", out=" << out << ", bias=" << (bias.defined() ? "true" : "false")
+     << ")";
 }
 
 torch::Tensor ActImpl::forward(const torch::Tensor& x) {
@@ -107,12 +109,15 @@ void ActImpl::set_quantizer(std::shared_ptr<ActQuantizer> q) {
   if (quantizer_) register_module("quantizer", quantizer_);
 }
 
-void ActImpl::pretty_print(std::ostream& os) const { os << (quantizer_ ? "Act(quantized)" : "Act(relu)"); }
+void ActImpl::pretty_print(std::ostream& os) const {
+  os << (quantizer_ ? "Act(quantized)" : "Act(relu)");
+}
 
 std::vector<LayerRef> quant_layers(torch::nn::Module& model) {
   std::vector<LayerRef> out;
   for (const auto& item : model.named_modules("", /*include_self=*/false)) {
-    if (auto q = std::dynamic_pointer_cast<QLayerImpl>(item.value())) out.push_back({item.key(), q});
+    if (auto q = std::dynamic_pointer_cast<QLayerImpl>(item.value()))
+      out.push_back({item.key(), q});
   }
   if (!out.empty()) out.front().first = true, out.back().last = true;
   return out;

@@ -20,7 +20,10 @@ class StateBatchNormImpl : public torch::nn::Module {
   /// Resets the running statistics of the current state (before recalibration).
   void reset_running_stats();
   /// Uses a cumulative moving average (momentum = None in PyTorch) while recalibrating.
-  void set_cumulative(bool on) { cumulative_ = on; batches_ = 0; }
+  void set_cumulative(bool on) {
+    cumulative_ = on;
+    batches_ = 0;
+  }
   void pretty_print(std::ostream& os) const override;
 
   torch::Tensor weight, bias;

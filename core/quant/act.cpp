@@ -7,14 +7,19 @@
 namespace lowbit {
 
 torch::Tensor SignActImpl::forward(const torch::Tensor& x) {
-  auto q = torch::where(x >= 0, torch::ones({}, x.options()), -torch::ones({}, x.options())).detach();
+  auto q =
+      torch::where(x >= 0, torch::ones({}, x.options()), -torch::ones({}, x.options())).detach();
   auto clipped = x.clamp(-1, 1);
   return q + (clipped - clipped.detach());
 }
 
-DoReFaActImpl::DoReFaActImpl(int b) : bits(b) { TORCH_CHECK(bits >= 1 && bits <= 8, "DoReFaAct: bits must be in 1..8"); }
+DoReFaActImpl::DoReFaActImpl(int b) : bits(b) {
+  TORCH_CHECK(bits >= 1 && bits <= 8, "DoReFaAct: bits must be in 1..8");
+}
 
-torch::Tensor DoReFaActImpl::forward(const torch::Tensor& x) { return round_ste(x.clamp(0, 1), bits); }
+torch::Tensor DoReFaActImpl::forward(const torch::Tensor& x) {
+  return round_ste(x.clamp(0, 1), bits);
+}
 
 PACTImpl::PACTImpl(int b, double clip) : bits(b) {
   TORCH_CHECK(bits >= 1 && bits <= 8, "PACT: bits must be in 1..8");
@@ -28,6 +33,8 @@ torch::Tensor PACTImpl::forward(const torch::Tensor& x) {
   return round_ste(y / alpha, bits) * alpha;
 }
 
-std::string PACTImpl::describe() const { return fmt::format("PACT(bits={}, alpha={:.4g})", bits, alpha.item<double>()); }
+std::string PACTImpl::describe() const {
+  return fmt::format("PACT(bits={}, alpha={:.4g})", bits, alpha.item<double>());
+}
 
 }  // namespace lowbit

@@ -18,7 +18,9 @@ using nlohmann::json;
 namespace {
 constexpr char kMagic[8] = {'L', 'O', 'W', 'B', 'I', 'T', '0', '1'};
 
-void append(std::string& payload, const void* data, size_t n) { payload.append(static_cast<const char*>(data), n); }
+void append(std::string& payload, const void* data, size_t n) {
+  payload.append(static_cast<const char*>(data), n);
+}
 }  // namespace
 
 std::vector<uint8_t> pack_bits(const std::vector<uint8_t>& codes, int bits) {
@@ -49,11 +51,18 @@ struct PackedModel {
 };
 
 // Builds the .lbt content for `model`. Throws Error when a quantized layer cannot be packed.
-PackedModel pack_model(Network& model, const RunConfig& cfg, const ModelSpec& spec, bool bn_discrete) {
+PackedModel pack_model(Network& model, const RunConfig& cfg, const ModelSpec& spec,
+                       bool bn_discrete) {
   torch::NoGradGuard g;
   ExportStats st;
-  json header = {{"format", 1}, {"config", to_json(cfg)}, {"bn_state", bn_discrete ? "discrete" : "continuous"},
-                 {"spec", {{"channels", spec.channels}, {"height", spec.height}, {"width", spec.width}, {"classes", spec.classes}}}};
+  json header = {{"format", 1},
+                 {"config", to_json(cfg)},
+                 {"bn_state", bn_discrete ? "discrete" : "continuous"},
+                 {"spec",
+                  {{"channels", spec.channels},
+                   {"height", spec.height},
+                   {"width", spec.width},
+                   {"classes", spec.classes}}}};
   header["packed"] = json::array();
   header["tensors"] = json::array();
   std::string payload;
@@ -62,12 +71,15 @@ PackedModel pack_model(Network& model, const RunConfig& cfg, const ModelSpec& sp
   for (auto& l : quant_layers(model)) {
     auto& q = l.layer->quantizer();
     if (!q) continue;
-    if (!q->supports_pack()) throw Error("export: layer " + l.name + ": quantizer " + q->describe() + " cannot be packed");
+    if (!q->supports_pack())
+      throw Error("export: layer " + l.name + ": quantizer " + q->describe() + " cannot be packed");
     auto w = l.layer->weight.detach().cpu();
     PackedWeight p = q->pack(l.layer->weight.detach());
     auto bytes = pack_bits(p.codes, p.bits);
-    json e = {{"name", l.name}, {"shape", w.sizes().vec()}, {"bits", p.bits}, {"table", p.table},
-              {"channel_scale", p.channel_scale}, {"offset", payload.size()}, {"bytes", bytes.size()}};
+    json e = {
+        {"name", l.name},       {"shape", w.sizes().vec()},         {"bits", p.bits},
+        {"table", p.table},     {"channel_scale", p.channel_scale}, {"offset", payload.size()},
+        {"bytes", bytes.size()}};
     append(payload, bytes.data(), bytes.size());
     header["packed"].push_back(e);
     skip.insert(l.name + ".weight");
@@ -78,7 +90,10 @@ PackedModel pack_model(Network& model, const RunConfig& cfg, const ModelSpec& sp
   }
   auto add_tensor = [&](const std::string& name, const torch::Tensor& t) {
     auto f = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-    header["tensors"].push_back({{"name", name}, {"shape", f.sizes().vec()}, {"offset", payload.size()}, {"bytes", f.numel() * 4}});
+    header["tensors"].push_back({{"name", name},
+                                 {"shape", f.sizes().vec()},
+                                 {"offset", payload.size()},
+                                 {"bytes", f.numel() * 4}});
     append(payload, f.data_ptr<float>(), size_t(f.numel()) * 4);
   };
   for (auto& p : model.named_parameters(true)) {
@@ -97,14 +112,15 @@ PackedModel pack_model(Network& model, const RunConfig& cfg, const ModelSpec& sp
 
 }  // namespace
 
-std::optional<int64_t> packed_model_bytes(Network& model, const RunConfig& cfg, const ModelSpec& spec, bool bn_discrete) {
+std::optional<int64_t> packed_model_bytes(Network& model, const RunConfig& cfg,
+                                          const ModelSpec& spec, bool bn_discrete) {
   for (auto& l : quant_layers(model))
     if (l.layer->quantizer() && !l.layer->quantizer()->supports_pack()) return std::nullopt;
   return pack_model(model, cfg, spec, bn_discrete).stats.packed_bytes;
 }
 
-ExportStats export_model(Network& model, const RunConfig& cfg, const ModelSpec& spec, bool bn_discrete,
-                         const std::string& path) {
+ExportStats export_model(Network& model, const RunConfig& cfg, const ModelSpec& spec,
+                         bool bn_discrete, const std::string& path) {
   PackedModel pm = pack_model(model, cfg, spec, bn_discrete);
   const std::string& h = pm.header;
   const std::string& payload = pm.payload;
@@ -136,7 +152,8 @@ LoadedModel load_packed_model(const std::string& path) {
   const size_t payload_size = bytes.size() - 16 - hlen;
   auto blob = [&](const json& e) {
     size_t off = e["offset"], n = e["bytes"];
-    if (off + n > payload_size) throw DataError(path + ": truncated (blob of " + e["name"].get<std::string>() + ")" + hint);
+    if (off + n > payload_size)
+      throw DataError(path + ": truncated (blob of " + e["name"].get<std::string>() + ")" + hint);
     return payload + off;
   };
 
@@ -151,7 +168,9 @@ LoadedModel load_packed_model(const std::string& path) {
   for (auto& l : quant_layers(*lm.model)) layers[l.name] = l.layer;
   for (auto& e : header["packed"]) {
     auto it = layers.find(e["name"]);
-    if (it == layers.end()) throw DataError(path + ": packed layer " + e["name"].get<std::string>() + " not in the model" + hint);
+    if (it == layers.end())
+      throw DataError(path + ": packed layer " + e["name"].get<std::string>() +
+                      " not in the model" + hint);
     auto& layer = it->second;
     layer->set_quantizer(nullptr);
     int bits = e["bits"];
@@ -162,14 +181,16 @@ LoadedModel load_packed_model(const std::string& path) {
     std::vector<float> table = e["table"], cs = e["channel_scale"];
     std::vector<float> w(n);
     for (size_t i = 0; i < n; ++i) {
-      if (codes[i] >= table.size()) throw DataError(path + ": corrupt codes in " + e["name"].get<std::string>() + hint);
+      if (codes[i] >= table.size())
+        throw DataError(path + ": corrupt codes in " + e["name"].get<std::string>() + hint);
       w[i] = table[codes[i]];
     }
     auto t = torch::from_blob(w.data(), layer->weight.sizes(), torch::kFloat32).clone();
     if (!cs.empty()) {
       std::vector<int64_t> shape(t.dim(), 1);
       shape[0] = t.size(0);
-      t = t * torch::from_blob(cs.data(), {int64_t(cs.size())}, torch::kFloat32).clone().view(shape);
+      t = t *
+          torch::from_blob(cs.data(), {int64_t(cs.size())}, torch::kFloat32).clone().view(shape);
     }
     layer->weight.copy_(t);
   }
@@ -181,10 +202,12 @@ LoadedModel load_packed_model(const std::string& path) {
     if (it == targets.end()) continue;  // quantizer state of a packed layer
     std::vector<int64_t> shape = e["shape"];
     auto t = torch::from_blob(const_cast<char*>(blob(e)), shape, torch::kFloat32).clone();
-    if (t.sizes() != it->second.sizes()) throw DataError(path + ": shape mismatch for " + it->first + hint);
+    if (t.sizes() != it->second.sizes())
+      throw DataError(path + ": shape mismatch for " + it->first + hint);
     it->second.copy_(t.to(it->second.dtype()));
   }
-  set_bn_state(*lm.model, header["bn_state"] == "discrete" ? BNState::kDiscrete : BNState::kContinuous);
+  set_bn_state(*lm.model,
+               header["bn_state"] == "discrete" ? BNState::kDiscrete : BNState::kContinuous);
   return lm;
 }
 

@@ -34,12 +34,13 @@ struct ExportStats {
 
 /// Writes `model` (built for `cfg` and `spec`, quantizers attached) to `path`.
 /// `bn_discrete`: evaluation uses the discrete batch-norm statistics (SLB).
-ExportStats export_model(Network& model, const RunConfig& cfg, const ModelSpec& spec, bool bn_discrete,
-                         const std::string& path);
+ExportStats export_model(Network& model, const RunConfig& cfg, const ModelSpec& spec,
+                         bool bn_discrete, const std::string& path);
 
 /// The size in bytes of the .lbt file export_model would write: the summary's
 /// packed_model_bytes. nullopt when a quantized layer cannot be packed.
-std::optional<int64_t> packed_model_bytes(Network& model, const RunConfig& cfg, const ModelSpec& spec, bool bn_discrete);
+std::optional<int64_t> packed_model_bytes(Network& model, const RunConfig& cfg,
+                                          const ModelSpec& spec, bool bn_discrete);
 
 /// A network rebuilt from a .lbt file, ready for evaluation.
 struct LoadedModel {

@@ -17,9 +17,9 @@ using StatMap = std::map<std::string, double>;
 
 /// Weights packed for export: integer codes per weight and the values they decode to.
 struct PackedWeight {
-  int bits = 0;                 ///< bits per code (1 or 2 for binary/ternary, k for k-bit)
-  std::vector<uint8_t> codes;   ///< one code per weight, < 2^bits (packed on write)
-  std::vector<float> table;     ///< decode table: code c -> table[c] (per layer)
+  int bits = 0;                      ///< bits per code (1 or 2 for binary/ternary, k for k-bit)
+  std::vector<uint8_t> codes;        ///< one code per weight, < 2^bits (packed on write)
+  std::vector<float> table;          ///< decode table: code c -> table[c] (per layer)
   std::vector<float> channel_scale;  ///< optional per-output-channel multiplier
 };
 

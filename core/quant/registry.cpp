@@ -27,11 +27,20 @@ const std::vector<QuantizerEntry>& quantizer_registry() {
          o.scale_init = q.scale_init;
          return std::make_shared<TTQImpl>(o);
        }},
-      {"twn", [](const QuantConfig&, const LayerQuantSettings&) { return std::make_shared<TWNImpl>(); }},
-      {"sign", [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<SignImpl>(q.scaling); }},
-      {"dorefa", [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<DoReFaImpl>(int(q.bits)); }},
-      {"bop", [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<BopImpl>(q.bop_gamma, q.bop_tau); }},
-      {"slb", [](const QuantConfig& q, const LayerQuantSettings&) { return std::make_shared<SLBImpl>(q); }},
+      {"twn",
+       [](const QuantConfig&, const LayerQuantSettings&) { return std::make_shared<TWNImpl>(); }},
+      {"sign", [](const QuantConfig& q,
+                  const LayerQuantSettings&) { return std::make_shared<SignImpl>(q.scaling); }},
+      {"dorefa",
+       [](const QuantConfig& q, const LayerQuantSettings&) {
+         return std::make_shared<DoReFaImpl>(int(q.bits));
+       }},
+      {"bop",
+       [](const QuantConfig& q, const LayerQuantSettings&) {
+         return std::make_shared<BopImpl>(q.bop_gamma, q.bop_tau);
+       }},
+      {"slb", [](const QuantConfig& q,
+                 const LayerQuantSettings&) { return std::make_shared<SLBImpl>(q); }},
   };
   return registry;
 }
@@ -41,8 +50,12 @@ const std::vector<ActQuantizerEntry>& act_quantizer_registry() {
   static const std::vector<ActQuantizerEntry> registry = {
       {"none", nullptr},
       {"sign", [](const QuantConfig&) { return std::make_shared<SignActImpl>(); }},
-      {"dorefa", [](const QuantConfig& q) { return std::make_shared<DoReFaActImpl>(int(q.act_bits)); }},
-      {"pact", [](const QuantConfig& q) { return std::make_shared<PACTImpl>(int(q.act_bits), q.act_clip); }},
+      {"dorefa",
+       [](const QuantConfig& q) { return std::make_shared<DoReFaActImpl>(int(q.act_bits)); }},
+      {"pact",
+       [](const QuantConfig& q) {
+         return std::make_shared<PACTImpl>(int(q.act_bits), q.act_clip);
+       }},
   };
   return registry;
 }
@@ -53,7 +66,8 @@ std::shared_ptr<ActQuantizer> make_act_quantizer(const QuantConfig& q) {
     if (e.name == q.act_method) return e.make ? e.make(q) : nullptr;
     names.push_back(e.name);
   }
-  throw ConfigError("quant.act.method: unknown activation quantizer '" + q.act_method + "'" + did_you_mean(q.act_method, names));
+  throw ConfigError("quant.act.method: unknown activation quantizer '" + q.act_method + "'" +
+                    did_you_mean(q.act_method, names));
 }
 
 namespace {
@@ -68,7 +82,9 @@ bool matches(const std::string& pattern, const LayerRef& l) {
 // with more literal characters wins ("layer3.0.*" beats "layer3.*" beats "*").
 size_t specificity(const std::string& pattern, const LayerRef& l) {
   if (pattern == l.name) return SIZE_MAX;
-  return size_t(std::count_if(pattern.begin(), pattern.end(), [](char c) { return c != '*' && c != '?'; })) + 1;
+  return size_t(std::count_if(pattern.begin(), pattern.end(),
+                              [](char c) { return c != '*' && c != '?'; })) +
+         1;
 }
 
 // Resolves a per-layer number: a plain number for all layers, or the most specific
@@ -95,28 +111,32 @@ std::vector<LayerRef> attach_quantizers(torch::nn::Module& model, const QuantCon
 
   // quant.skip: every entry must name a layer.
   for (const auto& s : q.skip) {
-    bool hit = std::any_of(layers.begin(), layers.end(), [&](const LayerRef& l) { return matches(s, l); });
+    bool hit =
+        std::any_of(layers.begin(), layers.end(), [&](const LayerRef& l) { return matches(s, l); });
     if (!hit)
       throw ConfigError("quant.skip: '" + s + "' matches no layer" + did_you_mean(s, names) +
                         " (layers: " + join(names, ", ") + "; or first, last)");
   }
   std::vector<LayerRef> quantized;
   for (const auto& l : layers) {
-    bool skip = std::any_of(q.skip.begin(), q.skip.end(), [&](const std::string& s) { return matches(s, l); });
+    bool skip = std::any_of(q.skip.begin(), q.skip.end(),
+                            [&](const std::string& s) { return matches(s, l); });
     if (!skip) quantized.push_back(l);
   }
   std::vector<std::string> qnames;
   for (const auto& l : quantized) qnames.push_back(l.name);
 
   // Per-layer maps: every glob must match a quantized layer.
-  for (const auto& [key, v] : {std::pair<std::string, const nlohmann::json*>{"quant.threshold", &q.threshold},
-                               {"quant.target_sparsity", &q.target_sparsity}}) {
+  for (const auto& [key, v] :
+       {std::pair<std::string, const nlohmann::json*>{"quant.threshold", &q.threshold},
+        {"quant.target_sparsity", &q.target_sparsity}}) {
     if (!v->is_object()) continue;
     for (const auto& [glob, x] : v->items()) {
-      bool hit = std::any_of(quantized.begin(), quantized.end(), [&](const LayerRef& l) { return matches(glob, l); });
+      bool hit = std::any_of(quantized.begin(), quantized.end(),
+                             [&](const LayerRef& l) { return matches(glob, l); });
       if (!hit)
-        throw ConfigError(key + "." + glob + ": matches no quantized layer" + did_you_mean(glob, qnames) +
-                          " (quantized: " + join(qnames, ", ") + ")");
+        throw ConfigError(key + "." + glob + ": matches no quantized layer" +
+                          did_you_mean(glob, qnames) + " (quantized: " + join(qnames, ", ") + ")");
     }
   }
 
@@ -126,7 +146,9 @@ std::vector<LayerRef> attach_quantizers(torch::nn::Module& model, const QuantCon
     methods.push_back(e.name);
     if (e.name == q.method) entry = &e;
   }
-  if (!entry) throw ConfigError("quant.method: unknown quantizer '" + q.method + "'" + did_you_mean(q.method, methods));
+  if (!entry)
+    throw ConfigError("quant.method: unknown quantizer '" + q.method + "'" +
+                      did_you_mean(q.method, methods));
 
   if (entry->make) {
     for (auto& l : quantized) {

@@ -26,7 +26,8 @@ struct LayerQuantSettings {
 struct QuantizerEntry {
   std::string name;
   /// nullptr for "fp".
-  std::function<std::shared_ptr<WeightQuantizer>(const QuantConfig&, const LayerQuantSettings&)> make;
+  std::function<std::shared_ptr<WeightQuantizer>(const QuantConfig&, const LayerQuantSettings&)>
+      make;
 };
 
 const std::vector<QuantizerEntry>& quantizer_registry();

@@ -17,7 +17,8 @@ using torch::autograd::variable_list;
 
 struct SoftExpectation : public torch::autograd::Function<SoftExpectation> {
   // logits (..., K), values (K) -> (...)
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& logits, const torch::Tensor& values, double T) {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& logits,
+                               const torch::Tensor& values, double T) {
     ctx->save_for_backward({logits, values});
     ctx->saved_data["T"] = T;
     return torch::matmul(torch::softmax(logits * T, -1), values);
@@ -39,7 +40,8 @@ struct SoftExpectation : public torch::autograd::Function<SoftExpectation> {
 }  // namespace
 
 std::vector<double> slb_values(int bits, const nlohmann::json& spec) {
-  if (bits < 1 || bits > 8) throw ConfigError(fmt::format("quant.bits: expected an integer in [1, 8], got {}", bits));
+  if (bits < 1 || bits > 8)
+    throw ConfigError(fmt::format("quant.bits: expected an integer in [1, 8], got {}", bits));
   std::vector<double> v;
   if (spec.is_array()) {
     for (auto& x : spec) v.push_back(x.get<double>());
@@ -65,14 +67,16 @@ double slb_init_std(const std::vector<int64_t>& logit_shape) {
   return std::sqrt(2.0 / fan_out);
 }
 
-torch::Tensor slb_soft_expectation(const torch::Tensor& logits, const torch::Tensor& values, double T) {
+torch::Tensor slb_soft_expectation(const torch::Tensor& logits, const torch::Tensor& values,
+                                   double T) {
   return SoftExpectation::apply(logits, values, T);
 }
 
 SLBImpl::SLBImpl(const QuantConfig& q) : config(q) {
   auto v = slb_values(int(q.bits), q.value_set);
   values = register_buffer("values", torch::tensor(v, torch::kFloat32));
-  if (q.value_set.is_string() && q.value_set == "learned_scale") scale = register_parameter("scale", torch::ones({1}));
+  if (q.value_set.is_string() && q.value_set == "learned_scale")
+    scale = register_parameter("scale", torch::ones({1}));
   T_ = q.temp_t0;
 }
 
@@ -107,11 +111,13 @@ torch::Tensor SLBImpl::forward(const torch::Tensor& w) {
   };
   if (!hard) return soft();
   auto v = value_tensor();
-  auto h = v.index_select(0, logits.argmax(-1).flatten()).view(logits.sizes().slice(0, logits.dim() - 1));
+  auto h = v.index_select(0, logits.argmax(-1).flatten())
+               .view(logits.sizes().slice(0, logits.dim() - 1));
   // After the window, "freeze" (the port's) is the one-hot forward with no gradient to the
   // logits; "ste" keeps passing the soft gradient at the frozen temperature.
   const bool frozen = hard_ && config.temp_after_window == "freeze";
-  if (!is_training() || force_hard_ || frozen || !logits.requires_grad() || !torch::GradMode::is_enabled())
+  if (!is_training() || force_hard_ || frozen || !logits.requires_grad() ||
+      !torch::GradMode::is_enabled())
     return h;  // no gradient to the logits (arg-max); a learned scale still trains
   auto s = soft();
   return h.detach() + (s - s.detach());  // hard forward, soft gradient
@@ -131,7 +137,8 @@ void SLBImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
   out["entropy"] = (-(p * torch::log(p.clamp_min(1e-30))).sum(-1)).mean().item<double>();
   out["argmax_changed"] = (am != last_argmax).to(torch::kFloat64).mean().item<double>();
   last_argmax.copy_(am);
-  auto hist = torch::bincount(am.flatten(), {}, values.size(0)).to(torch::kFloat64) / double(am.numel());
+  auto hist =
+      torch::bincount(am.flatten(), {}, values.size(0)).to(torch::kFloat64) / double(am.numel());
   auto v = values.cpu();
   double zero_frac = 0;
   for (int64_t k = 0; k < values.size(0); ++k) {
@@ -160,8 +167,8 @@ std::vector<torch::Tensor> SLBImpl::scale_parameters() {
 }
 
 std::string SLBImpl::describe() const {
-  return fmt::format("SLB(bits={}, values={}, schedule={}, T0={})", config.bits, values.size(0), config.temp_schedule,
-                     config.temp_t0);
+  return fmt::format("SLB(bits={}, values={}, schedule={}, T0={})", config.bits, values.size(0),
+                     config.temp_schedule, config.temp_t0);
 }
 
 }  // namespace lowbit

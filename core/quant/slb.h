@@ -30,7 +30,8 @@ double slb_init_std(const std::vector<int64_t>& logit_shape);
 
 /// W = sum_v softmax(A * T)_v * v over the last dimension, softmax recomputed in backward.
 /// logits: (..., K), values: (K) -> (...)
-torch::Tensor slb_soft_expectation(const torch::Tensor& logits, const torch::Tensor& values, double T);
+torch::Tensor slb_soft_expectation(const torch::Tensor& logits, const torch::Tensor& values,
+                                   double T);
 
 class SLBImpl : public WeightQuantizer {
  public:
@@ -62,9 +63,9 @@ class SLBImpl : public WeightQuantizer {
   bool hard() const { return hard_; }
 
   QuantConfig config;
-  torch::Tensor values;  ///< buffer, unit values (K)
-  torch::Tensor logits;  ///< parameter, w.shape + (K)
-  torch::Tensor scale;   ///< parameter {1} with value_set "learned_scale", else undefined
+  torch::Tensor values;       ///< buffer, unit values (K)
+  torch::Tensor logits;       ///< parameter, w.shape + (K)
+  torch::Tensor scale;        ///< parameter {1} with value_set "learned_scale", else undefined
   torch::Tensor last_argmax;  ///< buffer: argmax at the last statistics call (int64)
 
  private:

@@ -9,7 +9,8 @@ torch::Tensor round_ste(const torch::Tensor& x, int bits) {
 }
 
 SignImpl::SignImpl(std::string s) : scaling(std::move(s)) {
-  TORCH_CHECK(scaling == "none" || scaling == "layer" || scaling == "channel", "Sign: scaling must be none, layer or channel");
+  TORCH_CHECK(scaling == "none" || scaling == "layer" || scaling == "channel",
+              "Sign: scaling must be none, layer or channel");
 }
 
 torch::Tensor SignImpl::alpha(const torch::Tensor& w) const {
@@ -24,7 +25,9 @@ torch::Tensor SignImpl::alpha(const torch::Tensor& w) const {
 }
 
 namespace {
-torch::Tensor sign_pm1(const torch::Tensor& w) { return torch::where(w >= 0, torch::ones({}, w.options()), -torch::ones({}, w.options())); }
+torch::Tensor sign_pm1(const torch::Tensor& w) {
+  return torch::where(w >= 0, torch::ones({}, w.options()), -torch::ones({}, w.options()));
+}
 }  // namespace
 
 torch::Tensor SignImpl::forward(const torch::Tensor& w) {
@@ -48,12 +51,16 @@ PackedWeight SignImpl::pack(const torch::Tensor& w) {
   p.codes.assign(codes.data_ptr<uint8_t>(), codes.data_ptr<uint8_t>() + codes.numel());
   p.table = {1.0f, -1.0f};
   auto a = alpha(w).to(torch::kCPU, torch::kFloat32).flatten();
-  if (scaling == "channel") p.channel_scale.assign(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
-  else p.table = {a.item<float>(), -a.item<float>()};
+  if (scaling == "channel")
+    p.channel_scale.assign(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
+  else
+    p.table = {a.item<float>(), -a.item<float>()};
   return p;
 }
 
-DoReFaImpl::DoReFaImpl(int b) : bits(b) { TORCH_CHECK(bits >= 1 && bits <= 8, "DoReFa: bits must be in 1..8"); }
+DoReFaImpl::DoReFaImpl(int b) : bits(b) {
+  TORCH_CHECK(bits >= 1 && bits <= 8, "DoReFa: bits must be in 1..8");
+}
 
 torch::Tensor DoReFaImpl::forward(const torch::Tensor& w) {
   if (bits == 1) {

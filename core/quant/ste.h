@@ -3,8 +3,8 @@
 //    (XNOR-style) or per output channel; gradient g * 1{|w| <= 1} (hardtanh STE), alpha
 //    treated as a constant.
 //  DoReFa k-bit weights (Zhou et al. 2016): k = 1: sign(w) * mean|w|; k >= 2:
-//    w_q = 2 * round_k(tanh(w) / (2 max|tanh(w)|) + 1/2) - 1, round_k(x) = round(x (2^k-1)) / (2^k-1),
-//    straight-through on the rounding.
+//    w_q = 2 * round_k(tanh(w) / (2 max|tanh(w)|) + 1/2) - 1, round_k(x) = round(x (2^k-1)) /
+//    (2^k-1), straight-through on the rounding.
 #pragma once
 #include "core/quant/quantizer.h"
 

@@ -12,8 +12,9 @@ using torch::autograd::variable_list;
 
 // The ternary forward with the official code's gradients.
 struct TTQFunction : public torch::autograd::Function<TTQFunction> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& w, const torch::Tensor& wp,
-                               const torch::Tensor& wn, double delta, double grad_scale) {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& w,
+                               const torch::Tensor& wp, const torch::Tensor& wn, double delta,
+                               double grad_scale) {
     auto pos = w > delta, neg = w < -delta;
     ctx->save_for_backward({w, wp, wn});
     ctx->saved_data["delta"] = delta;
@@ -24,7 +25,8 @@ struct TTQFunction : public torch::autograd::Function<TTQFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
     auto &w = saved[0], &wp = saved[1], &wn = saved[2];
-    double delta = ctx->saved_data["delta"].toDouble(), scale = ctx->saved_data["grad_scale"].toDouble();
+    double delta = ctx->saved_data["delta"].toDouble(),
+           scale = ctx->saved_data["grad_scale"].toDouble();
     auto g = grads[0];
     auto pos = w > delta, neg = w < -delta;  // recomputed: no per-weight masks kept alive
     auto gw = torch::where(pos, g * wp, torch::where(neg, g * wn, g)) * scale;
@@ -42,9 +44,11 @@ TTQImpl::TTQImpl(TTQOptions o) : options(std::move(o)) { reset(); }
 void TTQImpl::reset() {
   TORCH_CHECK(options.threshold > 0 && options.threshold < 1,
               "TTQ: threshold must be in (0, 1), got ", options.threshold);
-  TORCH_CHECK(options.target_sparsity < 0 || (options.target_sparsity > 0 && options.target_sparsity < 1),
-              "TTQ: target_sparsity must be in (0, 1)");
-  TORCH_CHECK(options.scale_init == "one" || options.scale_init == "mean", "TTQ: scale_init must be one or mean");
+  TORCH_CHECK(
+      options.target_sparsity < 0 || (options.target_sparsity > 0 && options.target_sparsity < 1),
+      "TTQ: target_sparsity must be in (0, 1)");
+  TORCH_CHECK(options.scale_init == "one" || options.scale_init == "mean",
+              "TTQ: scale_init must be one or mean");
   wp = register_parameter("wp", torch::ones({1}));
   wn = register_parameter("wn", torch::ones({1}));
 }
@@ -92,7 +96,8 @@ void TTQImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
 PackedWeight TTQImpl::pack(const torch::Tensor& w) {
   // Codes: 0 -> 0, 1 -> +Wp, 2 -> -Wn.
   double d = delta(w);
-  auto codes = ((w > d).to(torch::kUInt8) + 2 * (w < -d).to(torch::kUInt8)).flatten().contiguous().cpu();
+  auto codes =
+      ((w > d).to(torch::kUInt8) + 2 * (w < -d).to(torch::kUInt8)).flatten().contiguous().cpu();
   PackedWeight p;
   p.bits = 2;
   p.codes.assign(codes.data_ptr<uint8_t>(), codes.data_ptr<uint8_t>() + codes.numel());
@@ -102,7 +107,8 @@ PackedWeight TTQImpl::pack(const torch::Tensor& w) {
 
 std::string TTQImpl::describe() const {
   if (options.target_sparsity > 0)
-    return fmt::format("TTQ(target_sparsity={}, scale_init={})", options.target_sparsity, options.scale_init);
+    return fmt::format("TTQ(target_sparsity={}, scale_init={})", options.target_sparsity,
+                       options.scale_init);
   return fmt::format("TTQ(threshold={}, scale_init={})", options.threshold, options.scale_init);
 }
 

@@ -14,10 +14,12 @@
 namespace lowbit {
 
 struct TTQOptions {
-  double threshold = 0.05;       ///< t in (0, 1). Default: 0.05 (the paper's).
-  double target_sparsity = -1;   ///< in (0, 1): delta = that quantile of |w|; < 0: off.
-  bool normalize_latent = false; ///< divide w by max|w| (gradient scaled by 1/max|w|). Default: false.
-  std::string scale_init = "one";///< "one" (1.0, the official code) or "mean" (mean |w| of each set).
+  double threshold = 0.05;      ///< t in (0, 1). Default: 0.05 (the paper's).
+  double target_sparsity = -1;  ///< in (0, 1): delta = that quantile of |w|; < 0: off.
+  bool normalize_latent =
+      false;  ///< divide w by max|w| (gradient scaled by 1/max|w|). Default: false.
+  std::string scale_init =
+      "one";  ///< "one" (1.0, the official code) or "mean" (mean |w| of each set).
 };
 
 class TTQImpl : public WeightQuantizer {

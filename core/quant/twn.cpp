@@ -29,7 +29,10 @@ void TWNImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
 
 PackedWeight TWNImpl::pack(const torch::Tensor& w) {
   auto [delta, alpha] = delta_alpha(w);
-  auto codes = ((w > delta).to(torch::kUInt8) + 2 * (w < -delta).to(torch::kUInt8)).flatten().contiguous().cpu();
+  auto codes = ((w > delta).to(torch::kUInt8) + 2 * (w < -delta).to(torch::kUInt8))
+                   .flatten()
+                   .contiguous()
+                   .cpu();
   PackedWeight p;
   p.bits = 2;
   p.codes.assign(codes.data_ptr<uint8_t>(), codes.data_ptr<uint8_t>() + codes.numel());

@@ -20,7 +20,8 @@ bool file_exists(const std::string& path) {
 
 // Reads tensor `dotted` ("layer1.0.conv1.weight") from an archive written by Module::save,
 // which nests one archive per child module.
-bool read_nested(torch::serialize::InputArchive& root, const std::string& dotted, torch::Tensor& out, bool buffer) {
+bool read_nested(torch::serialize::InputArchive& root, const std::string& dotted,
+                 torch::Tensor& out, bool buffer) {
   auto dot = dotted.find('.');
   if (dot == std::string::npos) return root.try_read(dotted, out, buffer);
   torch::serialize::InputArchive child;
@@ -33,7 +34,8 @@ bool read_nested(torch::serialize::InputArchive& root, const std::string& dotted
 std::string checkpoint_path(const std::string& dir) { return dir + "/checkpoint.pt"; }
 
 void write_checkpoint(const std::string& path, Network& model, torch::optim::Optimizer& optimizer,
-                      const RunConfig& cfg, const ModelSpec& spec, bool bn_discrete, const TrainingState& state) {
+                      const RunConfig& cfg, const ModelSpec& spec, bool bn_discrete,
+                      const TrainingState& state) {
   torch::serialize::OutputArchive archive, model_archive, optim_archive;
   model.save(model_archive);
   optimizer.save(optim_archive);
@@ -44,7 +46,8 @@ void write_checkpoint(const std::string& path, Network& model, torch::optim::Opt
   archive.write("best_epoch", c10::IValue(state.best_epoch));
   archive.write("config_hash", c10::IValue(config_hash(cfg)));
   archive.write("config_json", c10::IValue(to_json(cfg).dump()));
-  archive.write("spec", c10::IValue(std::vector<int64_t>{spec.channels, spec.height, spec.width, spec.classes}));
+  archive.write("spec", c10::IValue(std::vector<int64_t>{spec.channels, spec.height, spec.width,
+                                                         spec.classes}));
   archive.write("bn_discrete", c10::IValue(bn_discrete));
   archive.write("rng_state", at::Generator(at::detail::getDefaultCPUGenerator()).get_state());
   archive.save_to(path + ".tmp");
@@ -52,8 +55,8 @@ void write_checkpoint(const std::string& path, Network& model, torch::optim::Opt
     throw Error(path + ": cannot write checkpoint (disk full or directory not writable?)");
 }
 
-std::optional<TrainingState> resume_checkpoint(const std::string& path, const RunConfig& cfg, Network& model,
-                                               torch::optim::Optimizer& optimizer) {
+std::optional<TrainingState> resume_checkpoint(const std::string& path, const RunConfig& cfg,
+                                               Network& model, torch::optim::Optimizer& optimizer) {
   if (!file_exists(path)) return std::nullopt;
   torch::serialize::InputArchive archive, model_archive, optim_archive;
   try {
@@ -65,7 +68,8 @@ std::optional<TrainingState> resume_checkpoint(const std::string& path, const Ru
   c10::IValue v;
   archive.read("config_hash", v);
   if (v.toStringRef() != hash)
-    throw ConfigError(path + ": written by a different config (hash " + v.toStringRef() + ", this run " + hash +
+    throw ConfigError(path + ": written by a different config (hash " + v.toStringRef() +
+                      ", this run " + hash +
                       "); use another --out directory or delete the checkpoint");
   archive.read("model", model_archive);
   model.load(model_archive);
@@ -84,26 +88,31 @@ std::optional<TrainingState> resume_checkpoint(const std::string& path, const Ru
 
 void load_init_checkpoint(Network& model, const std::string& path) {
   if (!file_exists(path))
-    throw ConfigError("init.from_checkpoint: " + path + ": no such file (train the full-precision run first, or fix the path)");
+    throw ConfigError("init.from_checkpoint: " + path +
+                      ": no such file (train the full-precision run first, or fix the path)");
   torch::serialize::InputArchive archive, model_archive;
   try {
     archive.load_from(path);
     archive.read("model", model_archive);
   } catch (const c10::Error& e) {
-    throw DataError(path + ": not a lowbit checkpoint (" + std::string(e.what_without_backtrace()).substr(0, 120) + ")");
+    throw DataError(path + ": not a lowbit checkpoint (" +
+                    std::string(e.what_without_backtrace()).substr(0, 120) + ")");
   }
   torch::NoGradGuard g;
   int64_t loaded = 0;
   for (auto& p : model.named_parameters()) {
     torch::Tensor t;
-    if (read_nested(model_archive, p.key(), t, false) && t.sizes() == p.value().sizes()) p.value().copy_(t), ++loaded;
+    if (read_nested(model_archive, p.key(), t, false) && t.sizes() == p.value().sizes())
+      p.value().copy_(t), ++loaded;
   }
   for (auto& b : model.named_buffers()) {
     torch::Tensor t;
-    if (read_nested(model_archive, b.key(), t, true) && t.sizes() == b.value().sizes()) b.value().copy_(t);
+    if (read_nested(model_archive, b.key(), t, true) && t.sizes() == b.value().sizes())
+      b.value().copy_(t);
   }
   if (loaded == 0)
-    throw ConfigError("init.from_checkpoint: " + path + ": no parameter matches this model (was it trained with another model?)");
+    throw ConfigError("init.from_checkpoint: " + path +
+                      ": no parameter matches this model (was it trained with another model?)");
 }
 
 CheckpointModel load_checkpoint_model(const std::string& path) {
@@ -115,7 +124,8 @@ CheckpointModel load_checkpoint_model(const std::string& path) {
   }
   c10::IValue v;
   CheckpointModel cm;
-  if (!archive.try_read("config_json", v)) throw DataError(path + ": not a lowbit checkpoint (no config)");
+  if (!archive.try_read("config_json", v))
+    throw DataError(path + ": not a lowbit checkpoint (no config)");
   apply_json(cm.config, nlohmann::json::parse(v.toStringRef()), path);
   archive.read("spec", v);
   auto sp = v.toIntVector();

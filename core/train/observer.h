@@ -61,10 +61,18 @@ class Observer {
 class MultiObserver : public Observer {
  public:
   explicit MultiObserver(std::vector<Observer*> obs) : obs_(std::move(obs)) {}
-  void on_run_start(const RunStartEvent& e) override { for (auto* o : obs_) o->on_run_start(e); }
-  void on_batch(const BatchEvent& e) override { for (auto* o : obs_) o->on_batch(e); }
-  void on_epoch_end(const EpochEvent& e) override { for (auto* o : obs_) o->on_epoch_end(e); }
-  void on_run_end(const RunEndEvent& e) override { for (auto* o : obs_) o->on_run_end(e); }
+  void on_run_start(const RunStartEvent& e) override {
+    for (auto* o : obs_) o->on_run_start(e);
+  }
+  void on_batch(const BatchEvent& e) override {
+    for (auto* o : obs_) o->on_batch(e);
+  }
+  void on_epoch_end(const EpochEvent& e) override {
+    for (auto* o : obs_) o->on_epoch_end(e);
+  }
+  void on_run_end(const RunEndEvent& e) override {
+    for (auto* o : obs_) o->on_run_end(e);
+  }
 
  private:
   std::vector<Observer*> obs_;

@@ -44,7 +44,8 @@ double schedule_value(const QuantConfig& q, int64_t epochs, double p, double spa
 // the one-hot forward from e >= f on.
 Temperature port_temperature(const QuantConfig& q, int64_t epochs, double t) {
   const int64_t e = int64_t(std::floor(t)) + 1;
-  const int64_t s = int64_t(double(epochs) * q.temp_start), f = int64_t(double(epochs) * q.temp_end);
+  const int64_t s = int64_t(double(epochs) * q.temp_start),
+                f = int64_t(double(epochs) * q.temp_end);
   const double span = e > s ? double(std::min(e, f) - s) : 0.0;
   const double p = f > s ? span / double(f - s) : 1.0;
   return {schedule_value(q, epochs, p, span), e >= f};
@@ -65,6 +66,5 @@ Temperature temperature_at(const QuantConfig& q, int64_t epochs, double t) {
   out.hard = q.temp_end < 1.0 && raw >= e1;
   return out;
 }
-
 
 }  // namespace lowbit

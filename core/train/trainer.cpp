@@ -23,7 +23,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 const void* key_of(const torch::Tensor& t) { return t.unsafeGetTensorImpl(); }
 
@@ -32,8 +34,8 @@ struct EvalResult {
 };
 
 // One pass over `data` without gradients, in eval mode.
-EvalResult evaluate(Network& model, const DataBundle& bundle, const Dataset& data, int64_t batch_size,
-                    torch::Device device) {
+EvalResult evaluate(Network& model, const DataBundle& bundle, const Dataset& data,
+                    int64_t batch_size, torch::Device device) {
   torch::NoGradGuard no_grad;
   model.eval();
   BatchLoader loader(bundle, data, batch_size, /*train=*/false, 0, 0, device);
@@ -83,7 +85,8 @@ void calibrate_bn(Network& model, const std::vector<LayerRef>& qlayers, const Da
 // bn_mode = state: one discrete (one-hot) forward of the batch without gradient, in training
 // mode, so that the discrete statistics take the usual momentum update from the hard-weight
 // activations. The continuous statistics and the weights are untouched.
-void discrete_bn_pass(Network& model, const std::vector<LayerRef>& qlayers, const torch::Tensor& x) {
+void discrete_bn_pass(Network& model, const std::vector<LayerRef>& qlayers,
+                      const torch::Tensor& x) {
   torch::NoGradGuard no_grad;
   set_bn_state(model, BNState::kDiscrete);
   force_hard(qlayers, true);
@@ -103,17 +106,21 @@ struct Run {
   std::vector<LayerRef> qlayers;  ///< the quantized ones
   std::vector<std::pair<std::string, std::shared_ptr<ActImpl>>> acts;
   std::unique_ptr<torch::optim::Optimizer> optimizer;
-  std::vector<torch::Tensor> owned_weights;  ///< updated by their quantizer (Bop), not the optimizer
-  bool soft = false;                         ///< a quantizer trains through a soft forward (SLB)
-  std::string bn_mode = "none";              ///< quant.bn_mode where soft, else "none"
+  std::vector<torch::Tensor>
+      owned_weights;             ///< updated by their quantizer (Bop), not the optimizer
+  bool soft = false;             ///< a quantizer trains through a soft forward (SLB)
+  std::string bn_mode = "none";  ///< quant.bn_mode where soft, else "none"
   bool bn_discrete() const { return bn_mode == "state"; }
 };
 
 // Data, model, quantizers and optimizer: all bad input surfaces here, before any training.
 Run make_run(const RunConfig& cfg, const TrainOptions& opt) {
-  Run run{cfg, torch::Device(opt.device), load_data(cfg.data), {}, nullptr, {}, {}, {}, nullptr, {}};
+  Run run{cfg, torch::Device(opt.device), load_data(cfg.data), {}, nullptr, {}, {}, {}, nullptr,
+          {}};
   if (run.device.is_cuda() && !torch::cuda::is_available())
-    throw ConfigError("--device cuda: this LibTorch has no CUDA support or no GPU is visible (use --device cpu, or build against a CUDA LibTorch)");
+    throw ConfigError(
+        "--device cuda: this LibTorch has no CUDA support or no GPU is visible (use --device cpu, "
+        "or build against a CUDA LibTorch)");
   run.spec = {run.data.channels, run.data.height, run.data.width, run.data.classes};
   run.model = build_network(cfg, run.spec);
   run.layers = quant_layers(*run.model);
@@ -123,28 +130,34 @@ Run make_run(const RunConfig& cfg, const TrainOptions& opt) {
   run.model->to(run.device);
   run.optimizer = make_optimizer(parameter_groups(*run.model, cfg), cfg.optim);
   for (auto& l : run.layers)
-    if (auto& q = l.layer->quantizer(); q && q->updates_latent_weight()) run.owned_weights.push_back(l.layer->weight);
-  run.soft = std::any_of(run.qlayers.begin(), run.qlayers.end(),
-                         [](const LayerRef& l) { return l.layer->quantizer()->soft_in_training(); });
+    if (auto& q = l.layer->quantizer(); q && q->updates_latent_weight())
+      run.owned_weights.push_back(l.layer->weight);
+  run.soft = std::any_of(run.qlayers.begin(), run.qlayers.end(), [](const LayerRef& l) {
+    return l.layer->quantizer()->soft_in_training();
+  });
   if (run.soft) run.bn_mode = cfg.quant.bn_mode;
   if ((run.bn_mode == "calibrate_each_epoch" || run.bn_mode == "calibrate_after") &&
       calibration_batches(cfg, run.data.train.size()) == 0)
-    throw ConfigError(fmt::format("quant.bn_mode: {} needs at least one full training batch, but the training set "
-                                  "has {} examples and batch_size is {} (lower batch_size or use more data)",
-                                  run.bn_mode, run.data.train.size(), cfg.batch_size));
+    throw ConfigError(fmt::format(
+        "quant.bn_mode: {} needs at least one full training batch, but the training set "
+        "has {} examples and batch_size is {} (lower batch_size or use more data)",
+        run.bn_mode, run.data.train.size(), cfg.batch_size));
   return run;
 }
 
 // What one epoch of training produced.
 struct EpochTraining {
-  torch::Tensor loss_sum = torch::zeros({}, torch::kFloat64), correct = torch::zeros({}, torch::kInt64);
+  torch::Tensor loss_sum = torch::zeros({}, torch::kFloat64),
+                correct = torch::zeros({}, torch::kInt64);
   int64_t seen = 0, batches = 0;
   std::vector<torch::Tensor> grad_norm;                  ///< per layer, summed over steps
   std::map<std::string, torch::Tensor> param_grad_norm;  ///< "layer\tparameter" of quantizers
   double seconds = 0, state_bn_seconds = 0;
   std::string diverged;  ///< why the run diverged; "" if it did not
   double loss() const { return loss_sum.item<double>() / double(std::max<int64_t>(1, seen)); }
-  double acc() const { return double(correct.item<int64_t>()) / double(std::max<int64_t>(1, seen)); }
+  double acc() const {
+    return double(correct.item<int64_t>()) / double(std::max<int64_t>(1, seen));
+  }
 };
 
 // After a step: Bop's own update, and the gradient norms of every latent weight and
@@ -179,12 +192,16 @@ EpochTraining train_epoch(Run& run, int64_t epoch, Observer& obs) {
   EpochTraining tr;
   tr.grad_norm.resize(run.layers.size());
   run.model->train();
-  BatchLoader loader(run.data, run.data.train, cfg.batch_size, /*train=*/true, uint64_t(cfg.seed), epoch, run.device);
+  BatchLoader loader(run.data, run.data.train, cfg.batch_size, /*train=*/true, uint64_t(cfg.seed),
+                     epoch, run.device);
   const int64_t nb = tr.batches = loader.num_batches();
   for (int64_t b = 0; b < nb; ++b) {
     if (interrupt_count().load() > 0) {
-      obs.on_run_end({RunStatus::kInterrupted, fmt::format("interrupted at epoch {}, batch {}", epoch + 1, b + 1), {}});
-      throw Interrupted("interrupted at epoch " + std::to_string(epoch + 1) + "; re-run the same command to resume");
+      obs.on_run_end({RunStatus::kInterrupted,
+                      fmt::format("interrupted at epoch {}, batch {}", epoch + 1, b + 1),
+                      {}});
+      throw Interrupted("interrupted at epoch " + std::to_string(epoch + 1) +
+                        "; re-run the same command to resume");
     }
     const double t = double(epoch) + double(b) / double(nb);
     const double lr = lr_at(cfg.optim, cfg.epochs, t);
@@ -196,8 +213,9 @@ EpochTraining train_epoch(Run& run, int64_t epoch, Observer& obs) {
     auto loss = torch::nn::functional::cross_entropy(out, y);
     const double loss_value = loss.item<double>();
     if (!std::isfinite(loss_value)) {
-      tr.diverged = fmt::format("loss is {} at epoch {}, batch {} (lower optim.lr or check the data)",
-                                std::isnan(loss_value) ? "NaN" : "Inf", epoch + 1, b + 1);
+      tr.diverged =
+          fmt::format("loss is {} at epoch {}, batch {} (lower optim.lr or check the data)",
+                      std::isnan(loss_value) ? "NaN" : "Inf", epoch + 1, b + 1);
       return tr;
     }
     run.optimizer->zero_grad();
@@ -214,7 +232,8 @@ EpochTraining train_epoch(Run& run, int64_t epoch, Observer& obs) {
     tr.seen += y.size(0);
     if (run.bn_discrete() && (epoch * nb + b) % cfg.quant.state_bn_every == 0) {
       const auto s0 = Clock::now();
-      discrete_bn_pass(*run.model, run.qlayers, x);  // after the step: the statistics of the new weights
+      discrete_bn_pass(*run.model, run.qlayers,
+                       x);  // after the step: the statistics of the new weights
       tr.state_bn_seconds += seconds_since(s0);
     }
     if (b % 10 == 9 || b == nb - 1) {
@@ -234,10 +253,12 @@ EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
   ev.epoch = epoch;
   ev.epochs = cfg.epochs;
   auto& m = ev.metrics;
-  const bool calibrate = run.bn_mode == "calibrate_each_epoch" || (run.bn_mode == "calibrate_after" && epoch + 1 == cfg.epochs);
+  const bool calibrate = run.bn_mode == "calibrate_each_epoch" ||
+                         (run.bn_mode == "calibrate_after" && epoch + 1 == cfg.epochs);
   double calib_seconds = 0;
   if (calibrate) {
-    m["test_acc_before_calib"] = evaluate(*run.model, run.data, run.data.test, cfg.eval_batch_size, run.device).acc;
+    m["test_acc_before_calib"] =
+        evaluate(*run.model, run.data, run.data.test, cfg.eval_batch_size, run.device).acc;
     const auto t0 = Clock::now();
     calibrate_bn(*run.model, run.qlayers, run.data, cfg, run.device);
     calib_seconds = seconds_since(t0);
@@ -247,7 +268,8 @@ EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
     m["state_bn_seconds"] = tr.state_bn_seconds;
     m["calib_seconds"] = calib_seconds;
   }
-  if (run.bn_discrete()) set_bn_state(*run.model, BNState::kDiscrete);  // evaluation uses the discrete statistics
+  if (run.bn_discrete())
+    set_bn_state(*run.model, BNState::kDiscrete);  // evaluation uses the discrete statistics
   for (auto& [name, a] : run.acts) a->output_zeros.start();
   for (auto& l : run.layers) l.layer->input_zeros.start();
   EvalResult test = evaluate(*run.model, run.data, run.data.test, cfg.eval_batch_size, run.device);
@@ -257,7 +279,8 @@ EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
     act_mean += s / double(run.acts.size());
     ev.layers.push_back({name, "act_sparsity", s});
   }
-  for (auto& l : run.layers) ev.layers.push_back({l.name, "in_sparsity", l.layer->input_zeros.stop()});
+  for (auto& l : run.layers)
+    ev.layers.push_back({l.name, "in_sparsity", l.layer->input_zeros.stop()});
   m["train_loss"] = tr.loss();
   m["train_acc"] = tr.acc();
   m["test_loss"] = test.loss;
@@ -285,7 +308,8 @@ void layer_stats(Run& run, const EpochTraining& tr, EpochEvent& ev) {
     ev.layers.push_back({l.name, "weights", double(l.layer->weight.numel())});
     if (l.first) ev.layers.push_back({l.name, "first", 1.0});
     ev.layers.push_back({l.name, "weight_bits", double(q ? q->weight_bits() : 32)});
-    if (tr.grad_norm[i].defined()) ev.layers.push_back({l.name, "grad_norm", tr.grad_norm[i].item<double>() / nb});
+    if (tr.grad_norm[i].defined())
+      ev.layers.push_back({l.name, "grad_norm", tr.grad_norm[i].item<double>() / nb});
     if (!q) continue;
     ev.layers.push_back({l.name, "weight_levels", double(q->weight_levels())});
     StatMap s;
@@ -295,7 +319,8 @@ void layer_stats(Run& run, const EpochTraining& tr, EpochEvent& ev) {
   }
   for (auto& [key, v] : tr.param_grad_norm) {
     auto tab = key.find('\t');
-    ev.layers.push_back({key.substr(0, tab), "grad_norm_" + key.substr(tab + 1), v.item<double>() / nb});
+    ev.layers.push_back(
+        {key.substr(0, tab), "grad_norm_" + key.substr(tab + 1), v.item<double>() / nb});
   }
 }
 
@@ -307,8 +332,8 @@ struct RunTotals {
 };
 
 // The run's summary: final and best accuracy, sizes, memory and time.
-std::map<std::string, double> run_summary(Run& run, const RunTotals& totals, const TrainingState& best,
-                                          Clock::time_point run_t0) {
+std::map<std::string, double> run_summary(Run& run, const RunTotals& totals,
+                                          const TrainingState& best, Clock::time_point run_t0) {
   std::map<std::string, double> s;
   const bool val = run.data.val.size() > 0;
   auto& last = totals.last_metrics;
@@ -332,11 +357,13 @@ std::map<std::string, double> run_summary(Run& run, const RunTotals& totals, con
     if (p.requires_grad()) param_bytes += double(p.numel() * p.element_size());
   s["param_bytes"] = param_bytes;
   // Deployed size: exactly what `lowbit export` writes for this model.
-  if (auto packed = packed_model_bytes(*run.model, run.cfg, run.spec, run.bn_discrete())) s["packed_model_bytes"] = double(*packed);
+  if (auto packed = packed_model_bytes(*run.model, run.cfg, run.spec, run.bn_discrete()))
+    s["packed_model_bytes"] = double(*packed);
   s["peak_rss_bytes"] = double(peak_rss_bytes());
   s["wall_seconds"] = seconds_since(run_t0);
   if (totals.epochs > 0) s["mean_epoch_seconds"] = totals.epoch_seconds / double(totals.epochs);
-  if (totals.epochs > 0 && run.soft) s["mean_bn_seconds"] = totals.bn_seconds / double(totals.epochs);
+  if (totals.epochs > 0 && run.soft)
+    s["mean_bn_seconds"] = totals.bn_seconds / double(totals.epochs);
   return s;
 }
 
@@ -362,7 +389,8 @@ std::vector<ParamGroup> parameter_groups(Network& model, const RunConfig& cfg) {
   for (auto& [name, a] : act_layers(model))
     if (a->quantizer())
       for (auto& p : a->quantizer()->parameters()) scales.insert(key_of(p));  // PACT's clip
-  for (auto& bn : state_bns(model)) bn_and_bias.insert(key_of(bn->weight)), bn_and_bias.insert(key_of(bn->bias));
+  for (auto& bn : state_bns(model))
+    bn_and_bias.insert(key_of(bn->weight)), bn_and_bias.insert(key_of(bn->bias));
   const double wd = cfg.optim.weight_decay;
   std::vector<ParamGroup> g = {{"weights", {}, wd},
                                {"bn_and_bias", {}, cfg.optim.bn_weight_decay ? wd : 0.0},
@@ -371,28 +399,41 @@ std::vector<ParamGroup> parameter_groups(Network& model, const RunConfig& cfg) {
                                {"quantizer", {}, 0.0}};
   for (auto& p : model.parameters()) {
     const void* k = key_of(p);
-    if (frozen.count(k)) p.set_requires_grad(false);
-    else if (owned.count(k)) continue;
-    else if (scales.count(k)) g[2].params.push_back(p);
-    else if (quantizer_own.count(k)) g[3].params.push_back(p);
-    else if (bn_and_bias.count(k)) g[1].params.push_back(p);
-    else g[0].params.push_back(p);
+    if (frozen.count(k))
+      p.set_requires_grad(false);
+    else if (owned.count(k))
+      continue;
+    else if (scales.count(k))
+      g[2].params.push_back(p);
+    else if (quantizer_own.count(k))
+      g[3].params.push_back(p);
+    else if (bn_and_bias.count(k))
+      g[1].params.push_back(p);
+    else
+      g[0].params.push_back(p);
   }
   return g;
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamGroup>& groups, const OptimConfig& o) {
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamGroup>& groups,
+                                                        const OptimConfig& o) {
   std::vector<torch::optim::OptimizerParamGroup> pg;
   for (auto& g : groups) {
     if (g.params.empty()) continue;
     if (o.name == "sgd")
-      pg.emplace_back(g.params, std::make_unique<torch::optim::SGDOptions>(
-                                    torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.nesterov).weight_decay(g.weight_decay)));
+      pg.emplace_back(
+          g.params, std::make_unique<torch::optim::SGDOptions>(torch::optim::SGDOptions(o.lr)
+                                                                   .momentum(o.momentum)
+                                                                   .nesterov(o.nesterov)
+                                                                   .weight_decay(g.weight_decay)));
     else
-      pg.emplace_back(g.params, std::make_unique<torch::optim::AdamOptions>(
-                                    torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}).weight_decay(g.weight_decay)));
+      pg.emplace_back(
+          g.params, std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(o.lr)
+                                                                    .betas({o.beta1, o.beta2})
+                                                                    .weight_decay(g.weight_decay)));
   }
-  if (o.name == "sgd") return std::make_unique<torch::optim::SGD>(pg, torch::optim::SGDOptions(o.lr));
+  if (o.name == "sgd")
+    return std::make_unique<torch::optim::SGD>(pg, torch::optim::SGDOptions(o.lr));
   return std::make_unique<torch::optim::Adam>(pg, torch::optim::AdamOptions(o.lr));
 }
 
@@ -402,10 +443,12 @@ int64_t peak_rss_bytes() {
   return int64_t(ru.ru_maxrss) * 1024;
 }
 
-std::shared_ptr<Network> build_network(const RunConfig& cfg, const ModelSpec& spec, bool load_init) {
+std::shared_ptr<Network> build_network(const RunConfig& cfg, const ModelSpec& spec,
+                                       bool load_init) {
   torch::manual_seed(uint64_t(cfg.seed));
   auto model = make_model(cfg.model, spec);
-  if (load_init && !cfg.init_from_checkpoint.empty()) load_init_checkpoint(*model, cfg.init_from_checkpoint);
+  if (load_init && !cfg.init_from_checkpoint.empty())
+    load_init_checkpoint(*model, cfg.init_from_checkpoint);
   attach_quantizers(*model, cfg.quant);
   return model;
 }
@@ -423,9 +466,10 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
   TrainingState state;  // epoch: the last finished one
   if (opt.resume && !ckpt.empty())
     if (auto resumed = resume_checkpoint(ckpt, cfg, *run.model, *run.optimizer)) state = *resumed;
-  const int64_t batches = BatchLoader(run.data, run.data.train, cfg.batch_size, true, 0, 0, torch::kCPU).num_batches();
-  obs.on_run_start({&cfg, config_hash(cfg), state.epoch + 1, cfg.epochs, batches, run.data.train.size(),
-                    count_parameters(*run.model)});
+  const int64_t batches =
+      BatchLoader(run.data, run.data.train, cfg.batch_size, true, 0, 0, torch::kCPU).num_batches();
+  obs.on_run_start({&cfg, config_hash(cfg), state.epoch + 1, cfg.epochs, batches,
+                    run.data.train.size(), count_parameters(*run.model)});
 
   TrainResult result;
   result.status = RunStatus::kDone;
@@ -445,7 +489,8 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     state.epoch = epoch;
     m["epoch_seconds"] = seconds_since(epoch_t0);
     totals.epoch_seconds += m["epoch_seconds"];
-    totals.bn_seconds += tr.state_bn_seconds + (m.count("calib_seconds") ? m["calib_seconds"] : 0.0);
+    totals.bn_seconds +=
+        tr.state_bn_seconds + (m.count("calib_seconds") ? m["calib_seconds"] : 0.0);
     ++totals.epochs;
     totals.last_metrics = m;
     // Observers first, checkpoint second: if the process dies between the two, the resumed
@@ -460,7 +505,8 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     }
   }
   result.summary = run_summary(run, totals, state, run_t0);
-  if (result.status != RunStatus::kStopped) obs.on_run_end({result.status, result.error, result.summary});
+  if (result.status != RunStatus::kStopped)
+    obs.on_run_end({result.status, result.error, result.summary});
   return result;
 }
 

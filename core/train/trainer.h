@@ -20,10 +20,10 @@
 namespace lowbit {
 
 struct TrainOptions {
-  std::string device = "cpu";   ///< "cpu" or "cuda" (or "cuda:N")
-  std::string checkpoint_dir;   ///< where checkpoint.pt is written; "" = none
-  bool resume = false;          ///< continue from checkpoint_dir/checkpoint.pt when it exists
-  int64_t stop_after_epoch = 0; ///< testing aid: stop (as if killed) after this many epochs
+  std::string device = "cpu";    ///< "cpu" or "cuda" (or "cuda:N")
+  std::string checkpoint_dir;    ///< where checkpoint.pt is written; "" = none
+  bool resume = false;           ///< continue from checkpoint_dir/checkpoint.pt when it exists
+  int64_t stop_after_epoch = 0;  ///< testing aid: stop (as if killed) after this many epochs
 };
 
 struct TrainResult {
@@ -49,7 +49,8 @@ struct ParamGroup {
 std::vector<ParamGroup> parameter_groups(Network& model, const RunConfig& cfg);
 
 /// SGD or Adam over `groups`, each with its own weight decay.
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamGroup>& groups, const OptimConfig& o);
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamGroup>& groups,
+                                                        const OptimConfig& o);
 
 /// Calibration batches for bn_mode calibrate_*: min(quant.bn_calib_batches, full batches).
 int64_t calibration_batches(const RunConfig& cfg, int64_t train_size);
@@ -60,7 +61,8 @@ int64_t calibration_batches(const RunConfig& cfg, int64_t train_size);
 TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& obs);
 
 /// make_model + init.from_checkpoint (when load_init) + attach_quantizers, seeded by cfg.seed.
-std::shared_ptr<Network> build_network(const RunConfig& cfg, const ModelSpec& spec, bool load_init = true);
+std::shared_ptr<Network> build_network(const RunConfig& cfg, const ModelSpec& spec,
+                                       bool load_init = true);
 
 /// Test-set accuracy of `model` on the data `cfg` names.
 double test_accuracy(Network& model, const RunConfig& cfg, const std::string& device = "cpu");

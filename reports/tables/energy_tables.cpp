@@ -12,12 +12,16 @@ using nlohmann::json;
 // The energy model's inputs for one run, from its last epoch's layer statistics; nullopt
 // when a quantized layer lacks its weight levels or (measured) its input sparsity, as in
 // databases written before they were recorded.
-std::optional<std::vector<LayerEnergyInput>> energy_inputs(const RunData& r, const LayerSeries& layers, bool measured) {
+std::optional<std::vector<LayerEnergyInput>> energy_inputs(const RunData& r,
+                                                           const LayerSeries& layers,
+                                                           bool measured) {
   auto it = layers.find(r.id);
   if (it == layers.end()) return std::nullopt;
   const json& act = r.config["quant"]["act"];
   const std::string act_method = act["method"].get<std::string>();
-  const int act_bits = act_method == "none" ? 32 : act_method == "sign" ? 1 : int(act["bits"].get<int64_t>());
+  const int act_bits = act_method == "none"   ? 32
+                       : act_method == "sign" ? 1
+                                              : int(act["bits"].get<int64_t>());
   std::vector<LayerEnergyInput> in;
   for (auto& [name, keys] : it->second) {
     if (!keys.count("macs")) continue;
@@ -30,7 +34,8 @@ std::optional<std::vector<LayerEnergyInput>> energy_inputs(const RunData& r, con
       if (!keys.count("weight_levels")) return std::nullopt;
       l.weight_levels = last("weight_levels");
     }
-    l.in_bits = keys.count("first") && last("first") > 0 ? 32 : act_bits;  // the first layer sees the image
+    l.in_bits =
+        keys.count("first") && last("first") > 0 ? 32 : act_bits;  // the first layer sees the image
     if (measured) {
       if (!keys.count("in_sparsity")) return std::nullopt;
       l.in_sparsity = last("in_sparsity");
@@ -72,16 +77,24 @@ std::vector<AggTable> energy_tables(ReportContext& c) {
   };
   auto act_sparsity = [&act_mean](const RunData& r) -> std::optional<double> {
     auto a = act_mean.find(r.id);
-    return a == act_mean.end() || a->second.empty() ? std::nullopt : std::optional<double>(a->second.back().second);
+    return a == act_mean.end() || a->second.empty()
+               ? std::nullopt
+               : std::optional<double>(a->second.back().second);
   };
   std::vector<ColumnSpec> cols = {
-      col("MMACs / inference", network(false, 1e-6, [](const EnergyResult& e) { return e.macs; }), false, true, false),
-      col("energy, dense inputs (µJ)", network(false, 1e-6, [](const EnergyResult& e) { return e.dense_pj; }), false, true, true),
-      col("energy, measured input sparsity (µJ)", network(true, 1e-6, [](const EnergyResult& e) { return e.sparse_pj; }), false, false, true),
+      col("MMACs / inference", network(false, 1e-6, [](const EnergyResult& e) { return e.macs; }),
+          false, true, false),
+      col("energy, dense inputs (µJ)",
+          network(false, 1e-6, [](const EnergyResult& e) { return e.dense_pj; }), false, true,
+          true),
+      col("energy, measured input sparsity (µJ)",
+          network(true, 1e-6, [](const EnergyResult& e) { return e.sparse_pj; }), false, false,
+          true),
       col("input sparsity, MAC-weighted", in_sparsity, true, false, false),
       col("activation sparsity, network mean", act_sparsity, true, false, false)};
-  auto net = aggregate("energy", c.e.name + ": energy per inference (Horowitz 2014, 45 nm; see docs/ENERGY.md)", c.e, c.rows,
-                       cols, c.topt);
+  auto net = aggregate(
+      "energy", c.e.name + ": energy per inference (Horowitz 2014, 45 nm; see docs/ENERGY.md)", c.e,
+      c.rows, cols, c.topt);
 
   // Per layer: the same model, layer by layer.
   auto per_layer = [energy](bool measured, auto pick) -> Value {
@@ -97,19 +110,28 @@ std::vector<AggTable> energy_tables(ReportContext& c) {
     auto v = layer_last(layers, r.id, r.row_keys.at("layer"), "macs");
     return v ? std::optional<double>(*v * 1e-6) : std::nullopt;
   };
-  auto layer_in = [&layers](const RunData& r) { return layer_last(layers, r.id, r.row_keys.at("layer"), "in_sparsity"); };
+  auto layer_in = [&layers](const RunData& r) {
+    return layer_last(layers, r.id, r.row_keys.at("layer"), "in_sparsity");
+  };
   std::vector<ColumnSpec> lcols = {
       col("MMACs", macs, false, true, false),
-      col("pJ / MAC", per_layer(false, [](const LayerEnergy& l) { return l.mac_pj; }), false, true, false),
+      col("pJ / MAC", per_layer(false, [](const LayerEnergy& l) { return l.mac_pj; }), false, true,
+          false),
       col("input sparsity", layer_in, true, false, false),
-      col("energy, dense (nJ)", per_layer(false, [](const LayerEnergy& l) { return l.dense_pj * 1e-3; }), false, true, false),
-      col("energy, measured (nJ)", per_layer(true, [](const LayerEnergy& l) { return l.sparse_pj * 1e-3; }), false, false, false)};
+      col("energy, dense (nJ)",
+          per_layer(false, [](const LayerEnergy& l) { return l.dense_pj * 1e-3; }), false, true,
+          false),
+      col("energy, measured (nJ)",
+          per_layer(true, [](const LayerEnergy& l) { return l.sparse_pj * 1e-3; }), false, false,
+          false)};
   TableOptions opt = c.topt;
   opt.baseline_match = {"layer"};
   auto rows = c.rows;
   rows.push_back("layer");
-  auto lt = aggregate("energy_layers", c.e.name + ": energy per layer and inference, from each layer's own input sparsity",
-                      expand_by_layer(c.e, layers, false), rows, lcols, opt);
+  auto lt =
+      aggregate("energy_layers",
+                c.e.name + ": energy per layer and inference, from each layer's own input sparsity",
+                expand_by_layer(c.e, layers, false), rows, lcols, opt);
   drop_empty_rows(lt);
   return {net, lt};
 }

@@ -9,9 +9,12 @@ namespace lowbit {
 std::vector<AggTable> layer_tables(ReportContext& c) {
   const LayerSeries& layers = c.layers();
   auto stat = [&](const std::string& key) {
-    return [&layers, key](const RunData& r) { return layer_last(layers, r.id, r.row_keys.at("layer"), key); };
+    return [&layers, key](const RunData& r) {
+      return layer_last(layers, r.id, r.row_keys.at("layer"), key);
+    };
   };
-  auto col = [](const std::string& label, std::function<std::optional<double>(const RunData&)> v, bool percent) {
+  auto col = [](const std::string& label, std::function<std::optional<double>(const RunData&)> v,
+                bool percent) {
     return ColumnSpec{label, std::move(v), {}, percent, false, 1.0, false, /*mark_best=*/false};
   };
   TableOptions opt = c.topt;
@@ -19,18 +22,26 @@ std::vector<AggTable> layer_tables(ReportContext& c) {
   auto rows = c.rows;
   rows.push_back("layer");
 
-  std::vector<ColumnSpec> wcols = {
-      col("weight sparsity", stat("sparsity"), true),
-      col("Wp / alpha", [stat](const RunData& r) { auto v = stat("wp")(r); return v ? v : stat("alpha")(r); }, false),
-      col("Wn", stat("wn"), false),
-      col("latent grad norm", stat("grad_norm"), false),
-      col("SLB logits grad norm", stat("grad_norm_logits"), false),
-      col("input sparsity", stat("in_sparsity"), true)};
-  auto weights = aggregate("layers", c.e.name + ": weight layers at the last epoch", expand_by_layer(c.e, layers, false),
-                           rows, wcols, opt);
+  std::vector<ColumnSpec> wcols = {col("weight sparsity", stat("sparsity"), true),
+                                   col(
+                                       "Wp / alpha",
+                                       [stat](const RunData& r) {
+                                         auto v = stat("wp")(r);
+                                         return v ? v : stat("alpha")(r);
+                                       },
+                                       false),
+                                   col("Wn", stat("wn"), false),
+                                   col("latent grad norm", stat("grad_norm"), false),
+                                   col("SLB logits grad norm", stat("grad_norm_logits"), false),
+                                   col("input sparsity", stat("in_sparsity"), true)};
+  auto weights = aggregate("layers", c.e.name + ": weight layers at the last epoch",
+                           expand_by_layer(c.e, layers, false), rows, wcols, opt);
   drop_empty_rows(weights);
-  auto acts = aggregate("activations", c.e.name + ": activation layers (ReLU / activation quantizer outputs) at the last epoch",
-                        expand_by_layer(c.e, layers, true), rows, {col("activation sparsity", stat("act_sparsity"), true)}, opt);
+  auto acts = aggregate(
+      "activations",
+      c.e.name + ": activation layers (ReLU / activation quantizer outputs) at the last epoch",
+      expand_by_layer(c.e, layers, true), rows,
+      {col("activation sparsity", stat("act_sparsity"), true)}, opt);
   drop_empty_rows(acts);
   return {weights, acts};
 }

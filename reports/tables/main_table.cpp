@@ -31,21 +31,26 @@ MetricSpec parse_metric(const std::string& s) {
   std::string mode = s.substr(colon + 1);
   if (mode == "final" || mode == "best") {
     m.mode = mode;
-  } else if (mode.rfind("last-", 0) == 0 && mode.size() > 10 && mode.substr(mode.size() - 5) == "-mean") {
+  } else if (mode.rfind("last-", 0) == 0 && mode.size() > 10 &&
+             mode.substr(mode.size() - 5) == "-mean") {
     m.mode = "last-k-mean";
     try {
       m.k = std::stoi(mode.substr(5, mode.size() - 10));
     } catch (...) {
       m.k = 0;
     }
-    if (m.k < 1) throw ConfigError("--metric " + s + ": expected last-K-mean with K >= 1 (e.g. test_acc:last-3-mean)");
+    if (m.k < 1)
+      throw ConfigError("--metric " + s +
+                        ": expected last-K-mean with K >= 1 (e.g. test_acc:last-3-mean)");
   } else {
-    throw ConfigError("--metric " + s + ": unknown mode '" + mode + "' (final, best or last-K-mean)");
+    throw ConfigError("--metric " + s + ": unknown mode '" + mode +
+                      "' (final, best or last-K-mean)");
   }
   return m;
 }
 
-std::optional<double> series_value(const std::vector<std::pair<int64_t, double>>& s, const MetricSpec& m) {
+std::optional<double> series_value(const std::vector<std::pair<int64_t, double>>& s,
+                                   const MetricSpec& m) {
   if (s.empty()) return std::nullopt;
   if (m.mode == "final") return s.back().second;
   if (m.mode == "best") {
@@ -61,7 +66,8 @@ std::optional<double> series_value(const std::vector<std::pair<int64_t, double>>
 
 // The value at the epoch where `selector` is best (the validation split), if recorded.
 std::optional<double> at_best_epoch(const std::vector<std::pair<int64_t, double>>& series,
-                                    const std::vector<std::pair<int64_t, double>>& selector, bool lower_better) {
+                                    const std::vector<std::pair<int64_t, double>>& selector,
+                                    bool lower_better) {
   auto best = selector.front();
   for (auto& ev : selector)
     if (lower_better ? ev.second < best.second : ev.second > best.second) best = ev;
@@ -80,8 +86,9 @@ ReportMetric resolve_metric(Db& db, ExperimentData& e, const std::string& spec_t
   if (!is_metric && !is_summary) {
     std::vector<std::string> valid = mkeys;
     valid.insert(valid.end(), skeys.begin(), skeys.end());
-    throw ConfigError("--metric: no metric '" + metric.key + "' in " + e.name + did_you_mean(metric.key, valid) +
-                      " (per-epoch: " + join(mkeys, ", ") + "; per-run: " + join(skeys, ", ") + ")");
+    throw ConfigError("--metric: no metric '" + metric.key + "' in " + e.name +
+                      did_you_mean(metric.key, valid) + " (per-epoch: " + join(mkeys, ", ") +
+                      "; per-run: " + join(skeys, ", ") + ")");
   }
   ReportMetric m;
   m.key = metric.key;
@@ -90,7 +97,8 @@ ReportMetric resolve_metric(Db& db, ExperimentData& e, const std::string& spec_t
   if (!is_metric) {
     m.value = summary_value(metric.key);
     m.label = metric.key;
-    if (metric.key.rfind("best_test_", 0) == 0) m.label += " (selected on the test set: optimistic)";
+    if (metric.key.rfind("best_test_", 0) == 0)
+      m.label += " (selected on the test set: optimistic)";
     return m;
   }
   auto series = std::make_shared<RunSeries>(load_metric_series(db, e, metric.key));
@@ -98,13 +106,16 @@ ReportMetric resolve_metric(Db& db, ExperimentData& e, const std::string& spec_t
   // (test_acc at the epoch of the best val_acc); chosen on the test set it is optimistic,
   // and the label says so.
   const bool select_on_val = metric.mode == "best" && metric.key.rfind("test_", 0) == 0;
-  auto selector = std::make_shared<RunSeries>(select_on_val ? load_metric_series(db, e, "val_" + metric.key.substr(5)) : RunSeries{});
+  auto selector = std::make_shared<RunSeries>(
+      select_on_val ? load_metric_series(db, e, "val_" + metric.key.substr(5)) : RunSeries{});
   const bool lower = m.lower_better;
-  m.value = [series, selector, metric, select_on_val, lower](const RunData& r) -> std::optional<double> {
+  m.value = [series, selector, metric, select_on_val,
+             lower](const RunData& r) -> std::optional<double> {
     auto it = series->find(r.id);
     if (it == series->end()) return std::nullopt;
     auto sel = selector->find(r.id);
-    if (select_on_val && sel != selector->end() && !sel->second.empty()) return at_best_epoch(it->second, sel->second, lower);
+    if (select_on_val && sel != selector->end() && !sel->second.empty())
+      return at_best_epoch(it->second, sel->second, lower);
     return series_value(it->second, metric);
   };
   m.label = metric.label();
@@ -134,7 +145,8 @@ std::vector<AggTable> main_table(ReportContext& c) {
       seen.push_back(v);
       std::vector<std::string> parts;
       for (size_t i = 0; i < v.size(); ++i)
-        if (!v[i].empty()) parts.push_back(c.opt.cols[i] == "variant" ? v[i] : c.opt.cols[i] + "=" + v[i]);
+        if (!v[i].empty())
+          parts.push_back(c.opt.cols[i] == "variant" ? v[i] : c.opt.cols[i] + "=" + v[i]);
       auto keys = c.opt.cols;
       cols.push_back({join(parts, " "), m.value,
                       [keys, v](const RunData& run) {
@@ -145,7 +157,8 @@ std::vector<AggTable> main_table(ReportContext& c) {
                       m.percent, m.lower_better});
     }
   }
-  return {aggregate("main", c.e.name + ": " + m.label + (m.percent ? ", %" : ""), c.e, c.rows, cols, c.topt)};
+  return {aggregate("main", c.e.name + ": " + m.label + (m.percent ? ", %" : ""), c.e, c.rows, cols,
+                    c.topt)};
 }
 
 }  // namespace lowbit

@@ -23,10 +23,12 @@ std::string write_grid(const TempDir& d, int seeds, int epochs, const std::strin
   std::string path = d / (name + ".json");
   std::ofstream(path) << R"({"name": ")" << name << R"(",
     "base": {"data": {"name": "synthetic", "synthetic": {"train": 96, "test": 48, "size": 8, "classes": 4}},
-             "batch_size": 32, "eval_batch_size": 48, "epochs": )" << epochs << R"(},
+             "batch_size": 32, "eval_batch_size": 48, "epochs": )"
+                      << epochs << R"(},
     "axes": {"optim.lr": [0.05, 0.02]},
     "variants": {"fp": {}, "ttq": {"quant.method": "ttq"}},
-    "seeds": )" << seeds << "}";
+    "seeds": )" << seeds
+                      << "}";
   return path;
 }
 
@@ -74,25 +76,40 @@ TEST_CASE("grid: runs with 2 workers, records provenance, status and query read 
   CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 8);
   CHECK(scalar(db, "SELECT count(*) FROM runs WHERE attempts = 1") == 8);
   // Every run has every metric of both epochs exactly once.
-  CHECK(scalar(db, "SELECT count(*) FROM (SELECT run_id, count(*) AS n FROM metrics WHERE key = 'test_acc' GROUP BY run_id) WHERE n = 2") == 8);
+  CHECK(scalar(db,
+               "SELECT count(*) FROM (SELECT run_id, count(*) AS n FROM metrics WHERE key = "
+               "'test_acc' GROUP BY run_id) WHERE n = 2") == 8);
   // Provenance columns are filled and plausible.
-  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE length(git_commit) >= 7 AND git_dirty IN (0, 1) AND host <> '' AND pid > 0 "
-                   "AND threads = 1 AND device = 'cpu' AND lowbit_version <> '' AND torch_version LIKE '1.%' AND compiler LIKE '%GNU%' "
-                   "AND command_line LIKE 'lowbit worker --db%' AND started_at LIKE '20__-__-__T%Z' AND finished_at >= started_at "
-                   "AND length(config_json) > 100 AND length(config_hash) = 16") == 8);
-  CHECK(scalar(db, "SELECT count(*) FROM artifacts WHERE kind = 'checkpoint' AND length(sha256) = 64") == 8);
-  CHECK(scalar(db, "SELECT count(*) FROM summaries WHERE key = 'peak_rss_bytes' AND value > 1e6") == 8);
+  CHECK(scalar(db,
+               "SELECT count(*) FROM runs WHERE length(git_commit) >= 7 AND git_dirty IN (0, 1) "
+               "AND host <> '' AND pid > 0 "
+               "AND threads = 1 AND device = 'cpu' AND lowbit_version <> '' AND torch_version LIKE "
+               "'1.%' AND compiler LIKE '%GNU%' "
+               "AND command_line LIKE 'lowbit worker --db%' AND started_at LIKE '20__-__-__T%Z' "
+               "AND finished_at >= started_at "
+               "AND length(config_json) > 100 AND length(config_hash) = 16") == 8);
+  CHECK(
+      scalar(db,
+             "SELECT count(*) FROM artifacts WHERE kind = 'checkpoint' AND length(sha256) = 64") ==
+      8);
+  CHECK(scalar(db, "SELECT count(*) FROM summaries WHERE key = 'peak_rss_bytes' AND value > 1e6") ==
+        8);
   auto status = run_lowbit("status --db " + db);
   CHECK(status.code == 0);
   CHECK(status.out.find("experiment tiny: 8 runs: 8 done") != std::string::npos);
   CHECK(status.out.find("ttq {\"optim.lr\":0.02}") != std::string::npos);
-  auto q = run_lowbit("query runs --db " + db + " --where quant.method=ttq --where optim.lr=0.05 --format csv");
+  auto q = run_lowbit("query runs --db " + db +
+                      " --where quant.method=ttq --where optim.lr=0.05 --format csv");
   CHECK(q.code == 0);
-  CHECK(q.out.rfind("run,experiment,variant,seed,status,optim.lr,quant.method,final_test_acc,best_test_acc,wall_seconds,peak_rss_bytes\n", 0) == 0);
+  CHECK(q.out.rfind("run,experiment,variant,seed,status,optim.lr,quant.method,final_test_acc,best_"
+                    "test_acc,wall_seconds,peak_rss_bytes\n",
+                    0) == 0);
   CHECK(std::count(q.out.begin(), q.out.end(), '\n') == 3);  // header + 2 seeds
   auto sql = run_lowbit("query --db " + db + " --sql \"DELETE FROM runs\"");
   CHECK(sql.code == 2);
-  CHECK(sql.out == "lowbit: refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH or PRAGMA writes)\n");
+  CHECK(sql.out ==
+        "lowbit: refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH "
+        "or PRAGMA writes)\n");
   // Re-running the same command finds everything done and trains nothing.
   auto again = run_lowbit("grid " + g + " --db " + db);
   CHECK(again.code == 0);
@@ -100,12 +117,14 @@ TEST_CASE("grid: runs with 2 workers, records provenance, status and query read 
   CHECK(scalar(db, "SELECT max(attempts) FROM runs") == 1);
 }
 
-TEST_CASE("grid: killed with SIGKILL mid-way and re-run, every run is done once and earlier results are intact") {
+TEST_CASE(
+    "grid: killed with SIGKILL mid-way and re-run, every run is done once and earlier results are "
+    "intact") {
   TempDir d;
   auto g = write_grid(d, 3, 3);  // 12 runs
   const std::string db = d / "r.db";
-  std::string cmd = std::string(LOWBIT_BINARY) + " grid " + g + " --db " + db + " --workers 2 --threads-per-worker 1 > " +
-                    d / "log" + " 2>&1 & echo $!";
+  std::string cmd = std::string(LOWBIT_BINARY) + " grid " + g + " --db " + db +
+                    " --workers 2 --threads-per-worker 1 > " + d / "log" + " 2>&1 & echo $!";
   FILE* p = ::popen(cmd.c_str(), "r");
   int pid = 0;
   REQUIRE(std::fscanf(p, "%d", &pid) == 1);
@@ -114,18 +133,24 @@ TEST_CASE("grid: killed with SIGKILL mid-way and re-run, every run is done once 
   REQUIRE(wait_until(db, "SELECT count(*) FROM runs WHERE status = 'done'", 3) >= 3);
   ::kill(pid, SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  auto before = run_lowbit("query --db " + db + " --sql \"SELECT run_id, epoch, key, value FROM metrics WHERE run_id IN "
-                           "(SELECT id FROM runs WHERE status = 'done') ORDER BY 1, 2, 3\" --format csv");
+  auto before =
+      run_lowbit("query --db " + db +
+                 " --sql \"SELECT run_id, epoch, key, value FROM metrics WHERE run_id IN "
+                 "(SELECT id FROM runs WHERE status = 'done') ORDER BY 1, 2, 3\" --format csv");
   int64_t done_before = scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'");
   CHECK(done_before < 12);
   auto r = run_lowbit("grid " + g + " --db " + db + " --workers 2 --threads-per-worker 1");
   CHECK(r.code == 0);
   CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 12);
-  CHECK(scalar(db, "SELECT count(*) FROM (SELECT run_id, count(*) AS n FROM metrics WHERE key = 'test_acc' GROUP BY run_id) WHERE n = 3") == 12);
+  CHECK(scalar(db,
+               "SELECT count(*) FROM (SELECT run_id, count(*) AS n FROM metrics WHERE key = "
+               "'test_acc' GROUP BY run_id) WHERE n = 3") == 12);
   // Runs finished before the kill were not run again and their metrics are unchanged.
   CHECK(scalar(db, "SELECT count(*) FROM runs WHERE attempts > 1") <= 2);
-  auto after = run_lowbit("query --db " + db + " --sql \"SELECT run_id, epoch, key, value FROM metrics WHERE run_id IN "
-                          "(SELECT id FROM runs WHERE attempts = 1 AND finished_at IS NOT NULL) ORDER BY 1, 2, 3\" --format csv");
+  auto after = run_lowbit("query --db " + db +
+                          " --sql \"SELECT run_id, epoch, key, value FROM metrics WHERE run_id IN "
+                          "(SELECT id FROM runs WHERE attempts = 1 AND finished_at IS NOT NULL) "
+                          "ORDER BY 1, 2, 3\" --format csv");
   CHECK(after.out.find(before.out.substr(before.out.find('\n') + 1)) != std::string::npos);
 }
 
@@ -146,7 +171,9 @@ TEST_CASE("grid: several workers and a concurrent reader: no lock errors, no los
           ++reads;
         } catch (const std::exception& e) {
           std::string w = e.what();
-          if (w.find("no such table") == std::string::npos && w.find("not a lowbit results database") == std::string::npos) ++errors;
+          if (w.find("no such table") == std::string::npos &&
+              w.find("not a lowbit results database") == std::string::npos)
+            ++errors;
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -165,15 +192,18 @@ TEST_CASE("grid: several workers and a concurrent reader: no lock errors, no los
 
 TEST_CASE("grid: bad input is exit 2 with one line, and nothing is written") {
   TempDir d;
-  std::ofstream(d / "bad.json") << "{\n  \"name\": \"x\",\n  \"seeds\": 2,\n  \"axes\": {\"optim.lr\": [0.1,]}\n}";
+  std::ofstream(d / "bad.json")
+      << "{\n  \"name\": \"x\",\n  \"seeds\": 2,\n  \"axes\": {\"optim.lr\": [0.1,]}\n}";
   auto r = run_lowbit("grid " + d / "bad.json --db " + d / "r.db");
   CHECK(r.code == 2);
   CHECK(r.out.rfind("lowbit: " + d / "bad.json" + ":4:", 0) == 0);
   CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
-  std::ofstream(d / "unknown.json") << R"({"name": "x", "variants": {"a": {}, "b": {"quant": {"methd": "ttq"}}}})";
+  std::ofstream(d / "unknown.json")
+      << R"({"name": "x", "variants": {"a": {}, "b": {"quant": {"methd": "ttq"}}}})";
   auto u = run_lowbit("grid " + d / "unknown.json --db " + d / "r.db");
   CHECK(u.code == 2);
-  CHECK(u.out == "lowbit: " + d / "unknown.json" + ": variants.b: unknown key 'quant.methd', did you mean 'quant.method'?\n");
+  CHECK(u.out == "lowbit: " + d / "unknown.json" +
+                     ": variants.b: unknown key 'quant.methd', did you mean 'quant.method'?\n");
   auto nodir = run_lowbit("grid " + write_grid(d, 1, 1) + " --db " + d / "missing/r.db");
   CHECK(nodir.code == 2);
   CHECK(nodir.out == "lowbit: --db " + d / "missing/r.db" + ": directory " + d / "missing" +
@@ -182,7 +212,8 @@ TEST_CASE("grid: bad input is exit 2 with one line, and nothing is written") {
   CHECK(::stat((d / "r.db").c_str(), &st) != 0);
 }
 
-TEST_CASE("grid: SIGINT marks the running run interrupted, exits 130, and the next run resumes it") {
+TEST_CASE(
+    "grid: SIGINT marks the running run interrupted, exits 130, and the next run resumes it") {
   TempDir d;
   const std::string g = d / "slow.json", db = d / "r.db";
   std::ofstream(g) << R"({"name": "slow",
@@ -193,23 +224,29 @@ TEST_CASE("grid: SIGINT marks the running run interrupted, exits 130, and the ne
   if (pid == 0) {
     int fd = ::open((d / "log").c_str(), O_WRONLY | O_CREAT, 0644);
     ::dup2(fd, 1), ::dup2(fd, 2);
-    ::execl(LOWBIT_BINARY, LOWBIT_BINARY, "grid", g.c_str(), "--db", db.c_str(), "--threads-per-worker", "1", (char*)nullptr);
+    ::execl(LOWBIT_BINARY, LOWBIT_BINARY, "grid", g.c_str(), "--db", db.c_str(),
+            "--threads-per-worker", "1", (char*)nullptr);
     _exit(127);
   }
   // Wait until the first run has finished an epoch, then press Ctrl-C once.
-  REQUIRE(wait_until(db, "SELECT COALESCE(max(epoch), 0) FROM runs WHERE status = 'running'", 1) >= 1);
+  REQUIRE(wait_until(db, "SELECT COALESCE(max(epoch), 0) FROM runs WHERE status = 'running'", 1) >=
+          1);
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 130);
-  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'interrupted' AND error LIKE 'interrupted at epoch %'") == 1);
+  CHECK(scalar(db,
+               "SELECT count(*) FROM runs WHERE status = 'interrupted' AND error LIKE 'interrupted "
+               "at epoch %'") == 1);
   CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'running'") == 0);
   auto r = run_lowbit("grid " + g + " --db " + db + " --threads-per-worker 1");
   CHECK(r.code == 0);
   CHECK(r.out.find("(0 new, 0 done, 0 reclaimed)") != std::string::npos);
   CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 2);
-  CHECK(scalar(db, "SELECT count(*) FROM (SELECT run_id, count(*) AS n FROM metrics WHERE key = 'test_acc' GROUP BY run_id) WHERE n = 4") == 2);
+  CHECK(scalar(db,
+               "SELECT count(*) FROM (SELECT run_id, count(*) AS n FROM metrics WHERE key = "
+               "'test_acc' GROUP BY run_id) WHERE n = 4") == 2);
   CHECK(scalar(db, "SELECT max(attempts) FROM runs") == 2);  // the interrupted run, resumed once
 }
 
@@ -217,12 +254,17 @@ TEST_CASE("grid: --retry-failed runs failed runs again") {
   TempDir d;
   const std::string g = d / "f.json", db = d / "r.db";
   // A missing data directory fails every run at start (a DataError), recorded as failed.
-  std::ofstream(g) << R"({"name": "f", "base": {"data": {"name": "mnist", "dir": ")" + d.path + R"(/none"}, "epochs": 1}})";
+  std::ofstream(g) << R"({"name": "f", "base": {"data": {"name": "mnist", "dir": ")" + d.path +
+                          R"(/none"}, "epochs": 1}})";
   auto r = run_lowbit("grid " + g + " --db " + db);
   CHECK(r.code == 1);
-  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE '%no such file%'") == 1);
+  CHECK(
+      scalar(db,
+             "SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE '%no such file%'") ==
+      1);
   auto again = run_lowbit("grid " + g + " --db " + db);
-  CHECK(scalar(db, "SELECT max(attempts) FROM runs") == 1);  // failed runs are not retried by default
+  CHECK(scalar(db, "SELECT max(attempts) FROM runs") ==
+        1);  // failed runs are not retried by default
   CHECK(again.code == 1);
   auto retry = run_lowbit("grid " + g + " --db " + db + " --retry-failed");
   CHECK(retry.out.find("1 retried") != std::string::npos);

@@ -42,28 +42,44 @@ TEST_CASE("spec: axes x variants x seeds with excludes and per-variant axes") {
 }
 
 TEST_CASE("spec: hashes are stable across key order and number spelling") {
-  auto a = parse_experiment(R"({"name": "x", "base": {"epochs": 2, "optim": {"lr": 0.1, "momentum": 0.9}}, "seeds": [3]})", "a");
-  auto b = parse_experiment(R"({"seeds": [3], "base": {"optim": {"momentum": 9e-1, "lr": 1.0e-1}, "epochs": 2.0}, "name": "x"})", "b");
+  auto a = parse_experiment(
+      R"({"name": "x", "base": {"epochs": 2, "optim": {"lr": 0.1, "momentum": 0.9}}, "seeds": [3]})",
+      "a");
+  auto b = parse_experiment(
+      R"({"seeds": [3], "base": {"optim": {"momentum": 9e-1, "lr": 1.0e-1}, "epochs": 2.0}, "name": "x"})",
+      "b");
   REQUIRE(a.runs.size() == 1);
   CHECK(a.runs[0].hash == b.runs[0].hash);
   CHECK(a.runs[0].hash == config_hash(a.runs[0].config));
 }
 
 TEST_CASE("spec: one bad value anywhere fails the whole grid with file, place and key") {
-  CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "variants": {"a": {}, "b": {"optim": {"lrr": 1}}}})", "g.json"),
-                       "g.json: variants.b: unknown key 'optim.lrr', did you mean 'optim.lr'?", ConfigError);
-  CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "axes": {"quant.threshold": [0.05, 1.5]}})", "g.json"),
-                       "g.json: axes.quant.threshold[1]: quant.threshold: expected a number in (0, 1), got 1.5", ConfigError);
+  CHECK_THROWS_WITH_AS(
+      parse_experiment(R"({"name": "x", "variants": {"a": {}, "b": {"optim": {"lrr": 1}}}})",
+                       "g.json"),
+      "g.json: variants.b: unknown key 'optim.lrr', did you mean 'optim.lr'?", ConfigError);
+  CHECK_THROWS_WITH_AS(
+      parse_experiment(R"({"name": "x", "axes": {"quant.threshold": [0.05, 1.5]}})", "g.json"),
+      "g.json: axes.quant.threshold[1]: quant.threshold: expected a number in (0, 1), got 1.5",
+      ConfigError);
   CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "varients": {}})", "g.json"),
-                       "g.json: unknown key 'varients', did you mean 'variants'? (experiment keys: name, description, base, axes, variants, exclude, seeds)",
+                       "g.json: unknown key 'varients', did you mean 'variants'? (experiment keys: "
+                       "name, description, base, axes, variants, exclude, seeds)",
                        ConfigError);
-  CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "base": {"quant": {"method": "ttq", "threshold": {"conv9": 0.1}}}})", "g.json"),
-                       "g.json: variants.default: quant.threshold.conv9: matches no quantized layer, did you mean 'conv2'? (quantized: conv2, conv3)",
-                       ConfigError);
-  const std::string dup = "g.json: variant b {} seed 0 and variant a {} seed 0 are the same run (hash " +
-                          parse_experiment(R"({"name": "x"})", "h").runs[0].hash + "); make the variants differ or drop one";
-  CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "variants": {"a": {}, "b": {"epochs": 10}}})", "g.json"),
-                       dup.c_str(), ConfigError);
+  CHECK_THROWS_WITH_AS(
+      parse_experiment(
+          R"({"name": "x", "base": {"quant": {"method": "ttq", "threshold": {"conv9": 0.1}}}})",
+          "g.json"),
+      "g.json: variants.default: quant.threshold.conv9: matches no quantized layer, did you mean "
+      "'conv2'? (quantized: conv2, conv3)",
+      ConfigError);
+  const std::string dup =
+      "g.json: variant b {} seed 0 and variant a {} seed 0 are the same run (hash " +
+      parse_experiment(R"({"name": "x"})", "h").runs[0].hash +
+      "); make the variants differ or drop one";
+  CHECK_THROWS_WITH_AS(
+      parse_experiment(R"({"name": "x", "variants": {"a": {}, "b": {"epochs": 10}}})", "g.json"),
+      dup.c_str(), ConfigError);
 }
 
 TEST_CASE("spec: a syntax error gives line and column") {

@@ -32,7 +32,8 @@ TEST_CASE("sign: layer and channel scaling, clipped straight-through gradient") 
   out.sum().backward();
   CHECK(torch::equal(w.grad(), torch::tensor({1.f, 0.f, 1.f, 1.f}).view({2, 2})));  // |w| > 1 -> 0
   SignImpl channel("channel");
-  CHECK(torch::allclose(channel.forward(w).detach(), torch::tensor({1.25f, -1.25f, 0.25f, -0.25f}).view({2, 2})));
+  CHECK(torch::allclose(channel.forward(w).detach(),
+                        torch::tensor({1.25f, -1.25f, 0.25f, -0.25f}).view({2, 2})));
   SignImpl none("none");
   CHECK(torch::equal(none.forward(w).detach(), torch::tensor({1.f, -1.f, 1.f, -1.f}).view({2, 2})));
 }
@@ -54,7 +55,8 @@ TEST_CASE("dorefa: k-bit levels and straight-through rounding") {
   CHECK(torch::allclose(w.grad(), expect_grad, 1e-5, 1e-6));
   DoReFaImpl q1(1);
   auto b = q1.forward(w.detach());
-  CHECK(torch::allclose(b, torch::tensor({-1.26f, -1.26f, 1.26f, 1.26f, 1.26f})));  // sign * mean|w|
+  CHECK(
+      torch::allclose(b, torch::tensor({-1.26f, -1.26f, 1.26f, 1.26f, 1.26f})));  // sign * mean|w|
 }
 
 TEST_CASE("activation quantizers: forward levels and gradients") {
@@ -98,5 +100,6 @@ TEST_CASE("bop: flips exactly the weights whose momentum passes tau with the sam
   // Second step: m = 0.5 m + 0.5 g.
   w.mutable_grad() = torch::tensor({0.0f, 0.0f, 0.4f, 0.0f, 0.0f});
   b.update(w);
-  CHECK(torch::equal(w.detach(), torch::tensor({-1.f, 1.f, -1.f, -1.f, 1.f})));  // m[2] = 0.25 > 0.1, w = +1
+  CHECK(torch::equal(w.detach(),
+                     torch::tensor({-1.f, 1.f, -1.f, -1.f, 1.f})));  // m[2] = 0.25 > 0.1, w = +1
 }

@@ -90,6 +90,9 @@ TEST_CASE("export: reloaded accuracy equals the checkpoint's for every packable 
 TEST_CASE("export: a file that is not a packed model is a DataError naming it") {
   TempDir d;
   write_file(d / "x.lbt", "not a model at all");
-  CHECK_THROWS_WITH_AS(load_packed_model(d / "x.lbt"),
-                       (d / "x.lbt" + ": not a lowbit packed model (bad magic); re-export it with lowbit export").c_str(), DataError);
+  CHECK_THROWS_WITH_AS(
+      load_packed_model(d / "x.lbt"),
+      (d / "x.lbt" + ": not a lowbit packed model (bad magic); re-export it with lowbit export")
+          .c_str(),
+      DataError);
 }

@@ -24,7 +24,8 @@ TEST_CASE("slb: value sets for 1-4 bits, custom lists and grids") {
   CHECK(slb_values(4, "linspace").size() == 16);
   CHECK(slb_values(4, "linspace").back() == Approx(1.0));
   CHECK(slb_values(2, nlohmann::json::parse("[0.5, -1, 0]")) == std::vector<double>{-1, 0, 0.5});
-  CHECK(slb_values(2, nlohmann::json::parse(R"({"grid": 0.5})")) == std::vector<double>{-0.5, -0.25, 0, 0.25, 0.5});
+  CHECK(slb_values(2, nlohmann::json::parse(R"({"grid": 0.5})")) ==
+        std::vector<double>{-0.5, -0.25, 0, 0.25, 0.5});
   CHECK(slb_values(1, nlohmann::json::parse(R"({"grid": 1})")) == std::vector<double>{-1, 0, 1});
   CHECK_THROWS_AS(slb_values(2, nlohmann::json::parse("[1, 1]")), ConfigError);
 }
@@ -81,7 +82,8 @@ TEST_CASE("slb: quantizer modes: soft in training, argmax in eval and after the 
   CHECK(levels.numel() <= 4);
   for (int64_t i = 0; i < levels.numel(); ++i) {
     double v = levels[i].item<double>();
-    CHECK((std::abs(v + 1) < 1e-6 || std::abs(v + 1.0 / 3) < 1e-6 || std::abs(v - 1.0 / 3) < 1e-6 || std::abs(v - 1) < 1e-6));
+    CHECK((std::abs(v + 1) < 1e-6 || std::abs(v + 1.0 / 3) < 1e-6 || std::abs(v - 1.0 / 3) < 1e-6 ||
+           std::abs(v - 1) < 1e-6));
   }
   CHECK(!torch::equal(soft, hard));
   s.train();
@@ -169,7 +171,9 @@ bool all_equal(const std::vector<torch::Tensor>& a, const std::vector<torch::Ten
 struct Quiet : Observer {};
 }  // namespace
 
-TEST_CASE("slb: bn modes: none keeps the training statistics, calibrate_after changes them, state keeps two sets") {
+TEST_CASE(
+    "slb: bn modes: none keeps the training statistics, calibrate_after changes them, state keeps "
+    "two sets") {
   auto cfg = lowbit::test::tiny_config();
   cfg.quant.method = "slb";
   cfg.quant.bits = 1;
@@ -188,20 +192,25 @@ TEST_CASE("slb: bn modes: none keeps the training statistics, calibrate_after ch
     CHECK(results[mode].status == "done");
     models[mode] = load_checkpoint_model(checkpoint_path(o.checkpoint_dir));
   }
-  auto none = running_stats(*models["none"].model), after = running_stats(*models["calibrate_after"].model);
-  auto state_c = running_stats(*models["state"].model), state_q = running_stats(*models["state"].model, true);
+  auto none = running_stats(*models["none"].model),
+       after = running_stats(*models["calibrate_after"].model);
+  auto state_c = running_stats(*models["state"].model),
+       state_q = running_stats(*models["state"].model, true);
   // Training is identical in all three; only what happens after it differs.
-  CHECK(all_equal(none, state_c));   // state recalibrates only its discrete set
-  CHECK(!all_equal(none, after));    // calibrate_after overwrote the statistics
+  CHECK(all_equal(none, state_c));  // state recalibrates only its discrete set
+  CHECK(!all_equal(none, after));   // calibrate_after overwrote the statistics
   CHECK(!all_equal(state_c, state_q));
   CHECK(models["state"].bn_discrete);
   CHECK(!models["none"].bn_discrete);
   CHECK(results["state"].summary.count("logits_bytes"));
-  // 1 bit, small_cnn on 1 channel: conv2 and conv3 have (64*32*9 + 128*64*9) weights, 2 logits each.
+  // 1 bit, small_cnn on 1 channel: conv2 and conv3 have (64*32*9 + 128*64*9) weights, 2 logits
+  // each.
   CHECK(results["state"].summary["logits_bytes"] == 4.0 * 2 * (64 * 32 * 9 + 128 * 64 * 9));
 }
 
-TEST_CASE("slb: training end to end emits temperature, entropy, histograms and before/after calibration accuracy") {
+TEST_CASE(
+    "slb: training end to end emits temperature, entropy, histograms and before/after calibration "
+    "accuracy") {
   auto cfg = lowbit::test::tiny_config();
   cfg.quant.method = "slb";
   cfg.quant.bits = 2;
@@ -221,7 +230,8 @@ TEST_CASE("slb: training end to end emits temperature, entropy, histograms and b
   CHECK(rec.ev[1].metrics["temperature"] == Approx(1.2));
   std::set<std::string> keys;
   for (auto& s : rec.ev[1].layers) keys.insert(s.key);
-  for (const char* k : {"temperature", "entropy", "argmax_changed", "hist_0", "hist_3", "sparsity", "act_sparsity"})
+  for (const char* k :
+       {"temperature", "entropy", "argmax_changed", "hist_0", "hist_3", "sparsity", "act_sparsity"})
     CHECK_MESSAGE(keys.count(k), k);
 }
 
@@ -238,7 +248,9 @@ std::shared_ptr<T> named(Network& m, const std::string& name) {
 // discrete statistics with momentum 0.1. With lr = 1e-30 no float32 weight can move, so the
 // two steps' hard networks are the initial one and the update can be computed by hand with
 // plain functional ops: r = 0.9 (0.9 r0 + 0.1 b0) + 0.1 b1, var unbiased. Tolerance 1e-5.
-TEST_CASE("slb: state batch norm: two steps give the hand-computed momentum update of the discrete statistics") {
+TEST_CASE(
+    "slb: state batch norm: two steps give the hand-computed momentum update of the discrete "
+    "statistics") {
   auto cfg = lowbit::test::tiny_config();
   cfg.quant.method = "slb";
   cfg.quant.bits = 1;
@@ -259,11 +271,13 @@ TEST_CASE("slb: state batch norm: two steps give the hand-computed momentum upda
   auto hard = [&](const std::string& layer) {
     auto l = named<QLayerImpl>(*net, layer);
     auto q = std::dynamic_pointer_cast<SLBImpl>(l->quantizer());
-    return q ? q->values.index_select(0, q->logits.argmax(-1).flatten()).view(l->weight.sizes()) : l->weight.detach();
+    return q ? q->values.index_select(0, q->logits.argmax(-1).flatten()).view(l->weight.sizes())
+             : l->weight.detach();
   };
   namespace F = torch::nn::functional;
   std::map<std::string, torch::Tensor> mean, var;
-  for (const std::string bn : {"bn1", "bn2", "bn3"}) mean[bn] = torch::zeros({1}), var[bn] = torch::ones({1});
+  for (const std::string bn : {"bn1", "bn2", "bn3"})
+    mean[bn] = torch::zeros({1}), var[bn] = torch::ones({1});
   torch::NoGradGuard g;
   BatchLoader loader(data, data.train, cfg.batch_size, true, uint64_t(cfg.seed), 0, torch::kCPU);
   REQUIRE(loader.num_batches() == 2);
@@ -273,11 +287,13 @@ TEST_CASE("slb: state batch norm: two steps give the hand-computed momentum upda
     for (const std::string layer : {"conv1", "conv2", "conv3"}) {
       auto h = F::conv2d(x, hard(layer), F::Conv2dFuncOptions().padding(1));  // (B, C, H, W)
       torch::Tensor m = h.mean({0, 2, 3});
-      torch::Tensor v_biased = h.var(std::vector<int64_t>{0, 2, 3}, false), v = h.var(std::vector<int64_t>{0, 2, 3}, true);
+      torch::Tensor v_biased = h.var(std::vector<int64_t>{0, 2, 3}, false),
+                    v = h.var(std::vector<int64_t>{0, 2, 3}, true);
       std::string bn = "bn" + std::to_string(i++);
       mean[bn] = 0.9 * mean[bn] + 0.1 * m;
       var[bn] = 0.9 * var[bn] + 0.1 * v;
-      x = torch::relu((h - m.view({1, -1, 1, 1})) / torch::sqrt(v_biased.view({1, -1, 1, 1}) + 1e-5));
+      x = torch::relu((h - m.view({1, -1, 1, 1})) /
+                      torch::sqrt(v_biased.view({1, -1, 1, 1}) + 1e-5));
       if (layer != "conv3") x = F::max_pool2d(x, F::MaxPool2dFuncOptions(2));
     }
   }
@@ -287,7 +303,8 @@ TEST_CASE("slb: state batch norm: two steps give the hand-computed momentum upda
     CHECK_MESSAGE(torch::allclose(m->running_var_q, var[bn], 1e-5, 1e-6), bn);
     // bn1 follows a full-precision conv: both states see the same input. After an SLB layer
     // the continuous (soft) statistics differ from the discrete ones.
-    if (bn != "bn1") CHECK_MESSAGE(!torch::allclose(m->running_mean, m->running_mean_q, 1e-3, 1e-4), bn);
+    if (bn != "bn1")
+      CHECK_MESSAGE(!torch::allclose(m->running_mean, m->running_mean_q, 1e-3, 1e-4), bn);
   }
 }
 
@@ -316,12 +333,14 @@ TEST_CASE("slb: the four bn modes give four different test_acc curves, and repor
     auto& rec = recs[mode];
     REQUIRE(train_run(cfg, {}, rec).status == "done");
     REQUIRE(rec.ev.size() == 3);
-    for (auto& e : rec.ev) curves[mode].push_back({e.metrics.at("test_acc"), e.metrics.at("test_loss")});
+    for (auto& e : rec.ev)
+      curves[mode].push_back({e.metrics.at("test_acc"), e.metrics.at("test_loss")});
     CHECK(rec.summary.count("mean_bn_seconds"));
   }
   std::vector<std::string> modes = {"state", "none", "calibrate_after", "calibrate_each_epoch"};
   for (size_t i = 0; i < modes.size(); ++i)
-    for (size_t j = i + 1; j < modes.size(); ++j) CHECK_MESSAGE(curves[modes[i]] != curves[modes[j]], modes[i] << " vs " << modes[j]);
+    for (size_t j = i + 1; j < modes.size(); ++j)
+      CHECK_MESSAGE(curves[modes[i]] != curves[modes[j]], modes[i] << " vs " << modes[j]);
   CHECK(curves["calibrate_after"][0] == curves["none"][0]);  // uncalibrated until the last epoch
   CHECK(curves["calibrate_after"][2].first == curves["calibrate_each_epoch"][2].first);
   // Cost: state pays a discrete pass every step, calibration only where it calibrates.
@@ -349,7 +368,8 @@ TEST_CASE("slb: calibration batches are full batches, capped by the training set
   cfg.data.synthetic_train = 20;
   Quiet quiet;
   CHECK_THROWS_WITH_AS(train_run(cfg, {}, quiet),
-                       "quant.bn_mode: calibrate_after needs at least one full training batch, but the training set has 20 "
+                       "quant.bn_mode: calibrate_after needs at least one full training batch, but "
+                       "the training set has 20 "
                        "examples and batch_size is 32 (lower batch_size or use more data)",
                        ConfigError);
 }

@@ -13,7 +13,9 @@ using doctest::Approx;
 
 namespace {
 // w with max|w| = 1.0: delta = 0.3 at t = 0.3.
-torch::Tensor sample_w() { return torch::tensor({0.5, -0.2, 0.1, -1.0, 0.3, 0.8}, torch::kFloat32).view({2, 3}); }
+torch::Tensor sample_w() {
+  return torch::tensor({0.5, -0.2, 0.1, -1.0, 0.3, 0.8}, torch::kFloat32).view({2, 3});
+}
 }  // namespace
 
 TEST_CASE("ttq: forward gives exactly {-Wn, 0, +Wp}") {
@@ -44,7 +46,8 @@ TEST_CASE("ttq: latent and scale gradients equal the hand computation") {
   auto g = torch::tensor({1.0, 2.0, 3.0, 4.0, 5.0, 6.0}).view({2, 3});
   (q.forward(w) * g).sum().backward();
   // dL/dw: Wp*g on the positive set, g on the zero set, Wn*g on the negative set.
-  auto expect = torch::tensor({1.5 * 1, 2.0, 3.0, 0.7 * 4, 5.0, 1.5 * 6}).view({2, 3}).to(torch::kFloat32);
+  auto expect =
+      torch::tensor({1.5 * 1, 2.0, 3.0, 0.7 * 4, 5.0, 1.5 * 6}).view({2, 3}).to(torch::kFloat32);
   CHECK(torch::allclose(w.grad(), expect));
   CHECK(q.wp.grad().item<double>() == Approx(1.0 + 6.0));  // sum over the positive set
   CHECK(q.wn.grad().item<double>() == Approx(-4.0));       // minus the sum over the negative set
@@ -131,14 +134,18 @@ TEST_CASE("ttq: a per-layer key that matches no layer is a ConfigError naming it
     attach_quantizers(*m, q);
     FAIL("no error");
   } catch (const ConfigError& e) {
-    CHECK(std::string(e.what()) == "quant.threshold.conv9: matches no quantized layer, did you mean 'conv2'? (quantized: conv2, conv3)");
+    CHECK(std::string(e.what()) ==
+          "quant.threshold.conv9: matches no quantized layer, did you mean 'conv2'? (quantized: "
+          "conv2, conv3)");
   }
   q.threshold = 0.05;
   q.skip = {"first", "conv7"};
   CHECK_THROWS_WITH_AS(attach_quantizers(*m, q),
-                       "quant.skip: 'conv7' matches no layer, did you mean 'conv1'? (layers: conv1, conv2, conv3, fc; or first, last)",
+                       "quant.skip: 'conv7' matches no layer, did you mean 'conv1'? (layers: "
+                       "conv1, conv2, conv3, fc; or first, last)",
                        ConfigError);
   q.skip = {};
   q.method = "tqq";
-  CHECK_THROWS_WITH_AS(attach_quantizers(*m, q), "quant.method: unknown quantizer 'tqq', did you mean 'ttq'?", ConfigError);
+  CHECK_THROWS_WITH_AS(attach_quantizers(*m, q),
+                       "quant.method: unknown quantizer 'tqq', did you mean 'ttq'?", ConfigError);
 }

@@ -17,7 +17,8 @@ TEST_CASE("energy: a hand-built two-layer network with known input zeros") {
   QLinearImpl l1(4, 3, false), l2(3, 2, false);
   {
     torch::NoGradGuard g;
-    l1.weight.copy_(torch::tensor({{1.f, 0.f, 0.f, 0.f}, {0.f, -1.f, 0.f, 0.f}, {0.f, 0.f, 1.f, 0.f}}));
+    l1.weight.copy_(
+        torch::tensor({{1.f, 0.f, 0.f, 0.f}, {0.f, -1.f, 0.f, 0.f}, {0.f, 0.f, 1.f, 0.f}}));
   }
   auto x = torch::tensor({{1.f, 2.f, 0.f, 0.f}, {0.f, 3.f, 4.f, 0.f}});
   l1.input_zeros.start();
@@ -33,7 +34,7 @@ TEST_CASE("energy: a hand-built two-layer network with known input zeros") {
   std::vector<LayerEnergyInput> net = {{"l1", 12, 32, 0, 32, s1}, {"l2", 6, 2, 3, 32, s2}};
   auto e = inference_energy(net);
   CHECK(e.macs == 18);
-  CHECK(e.dense_pj == Approx(12 * 4.6 + 6 * 0.9).epsilon(1e-12));                       // 60.6
+  CHECK(e.dense_pj == Approx(12 * 4.6 + 6 * 0.9).epsilon(1e-12));                     // 60.6
   CHECK(e.sparse_pj == Approx(12 * 0.5 * 4.6 + 6 * (1.0 / 3) * 0.9).epsilon(1e-12));  // 29.4
   REQUIRE(e.layers.size() == 2);
   CHECK(e.layers[1].mac_pj == Approx(0.9));
@@ -41,11 +42,11 @@ TEST_CASE("energy: a hand-built two-layer network with known input zeros") {
 
   net[1].weight_levels = 4;  // 2-bit, 4 levels: not ternary, a real multiply
   e = inference_energy(net);
-  CHECK(e.dense_pj == Approx(12 * 4.6 + 6 * 4.6).epsilon(1e-12));                        // 82.8
+  CHECK(e.dense_pj == Approx(12 * 4.6 + 6 * 4.6).epsilon(1e-12));                     // 82.8
   CHECK(e.sparse_pj == Approx(12 * 0.5 * 4.6 + 6 * (1.0 / 3) * 4.6).epsilon(1e-12));  // 36.8
 
   CHECK(mac_energy_pj(2, 3, 2) == Approx(0.1));  // ternary x 2-bit input: an int32 add
   CHECK(mac_energy_pj(2, 4, 2) == Approx(0.3));  // 4-level x 2-bit input: int8 multiply + int32 add
-  CHECK(mac_energy_pj(1, 2, 32) == Approx(0.9)); // binary x float input
-  CHECK(mac_energy_pj(32, 0, 2) == Approx(4.6)); // float weights
+  CHECK(mac_energy_pj(1, 2, 32) == Approx(0.9));  // binary x float input
+  CHECK(mac_energy_pj(32, 0, 2) == Approx(4.6));  // float weights
 }

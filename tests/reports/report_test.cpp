@@ -27,7 +27,8 @@ std::string slurp(const std::string& path) {
 // (3 seeds requested: 0.80, 0.84 done, the third failed). Two epochs each.
 void build_db(const std::string& path) {
   Store s(path, Store::Open::kMigrate);
-  int64_t e = s.upsert_experiment("t", "known values", R"({"name": "t", "variants": {"A": {}, "B": {}}, "seeds": 3})");
+  int64_t e = s.upsert_experiment("t", "known values",
+                                  R"({"name": "t", "variants": {"A": {}, "B": {}}, "seeds": 3})");
   std::vector<PlannedRun> runs;
   for (std::string v : {"A", "B"})
     for (int seed = 0; seed < 3; ++seed) {
@@ -49,11 +50,21 @@ void build_db(const std::string& path) {
       s.finish_run(c->id, "failed", "boom", {});
       continue;
     }
-    s.write_epoch(c->id, {0, 2, {{"test_acc", a - 0.1}, {"act_sparsity_mean", 0.5}}, {{"conv2", "sparsity", 0.3}}});
-    s.write_epoch(c->id, {1, 2, {{"test_acc", a}, {"act_sparsity_mean", 0.4}},
-                          {{"conv2", "sparsity", 0.25}, {"conv2", "macs", 1000}, {"conv2", "weights", 100}, {"conv2", "weight_bits", 2},
-                           {"conv2", "weight_levels", 3}, {"conv2", "in_sparsity", 0.4}}});
-    s.finish_run(c->id, "done", "", {{"peak_rss_bytes", 1048576.0 * (100 + c->config.seed)}, {"packed_model_bytes", v ? 2048.0 : 4096.0}});
+    s.write_epoch(
+        c->id,
+        {0, 2, {{"test_acc", a - 0.1}, {"act_sparsity_mean", 0.5}}, {{"conv2", "sparsity", 0.3}}});
+    s.write_epoch(c->id, {1,
+                          2,
+                          {{"test_acc", a}, {"act_sparsity_mean", 0.4}},
+                          {{"conv2", "sparsity", 0.25},
+                           {"conv2", "macs", 1000},
+                           {"conv2", "weights", 100},
+                           {"conv2", "weight_bits", 2},
+                           {"conv2", "weight_levels", 3},
+                           {"conv2", "in_sparsity", 0.4}}});
+    s.finish_run(c->id, "done", "",
+                 {{"peak_rss_bytes", 1048576.0 * (100 + c->config.seed)},
+                  {"packed_model_bytes", v ? 2048.0 : 4096.0}});
   }
 }
 
@@ -77,11 +88,15 @@ TEST_CASE("report: the main table's markdown, CSV and LaTeX, exactly") {
   o.plots = false;
   auto r = write_report(o);
   CHECK(slurp(d / "rep/main.md") ==
-        "**t: test_acc (final), %** — mean ± standard deviation (n - 1) over seeds, (n) finished seeds; best per column in bold; "
-        "† fewer finished seeds than requested (not averaged silently: n shows it); * p < 0.05, ** p < 0.01 (Welch's t-test against A).\n\n"
-        "| variant | test_acc |\n| --- | ---: |\n| A | **92.00 ± 2.00** (3) |\n| B | 82.00 ± 2.83 (2)† |\n");
+        "**t: test_acc (final), %** — mean ± standard deviation (n - 1) over seeds, (n) finished "
+        "seeds; best per column in bold; "
+        "† fewer finished seeds than requested (not averaged silently: n shows it); * p < 0.05, ** "
+        "p < 0.01 (Welch's t-test against A).\n\n"
+        "| variant | test_acc |\n| --- | ---: |\n| A | **92.00 ± 2.00** (3) |\n| B | 82.00 ± 2.83 "
+        "(2)† |\n");
   std::string csv = slurp(d / "rep/main.csv");
-  CHECK(csv.rfind("variant,column,mean,std,n,requested,ci_low,ci_high,p_value,incomplete,best\n", 0) == 0);
+  CHECK(csv.rfind("variant,column,mean,std,n,requested,ci_low,ci_high,p_value,incomplete,best\n",
+                  0) == 0);
   std::istringstream lines(csv);
   std::string header, a, b;
   std::getline(lines, header), std::getline(lines, a), std::getline(lines, b);
@@ -90,14 +105,18 @@ TEST_CASE("report: the main table's markdown, CSV and LaTeX, exactly") {
   CHECK(a.substr(a.size() - 4) == ",0,1");  // complete, best
   CHECK(b.rfind("B,test_acc,0.8", 0) == 0);
   CHECK(std::stod(b.substr(11)) == doctest::Approx(0.82).epsilon(1e-12));
-  CHECK(b.find(",2,3,") != std::string::npos);   // n = 2 of 3 requested
+  CHECK(b.find(",2,3,") != std::string::npos);       // n = 2 of 3 requested
   CHECK(b.find(",0.0664960") != std::string::npos);  // Welch p against A
   CHECK(b.substr(b.size() - 4) == ",1,0");
   CHECK(slurp(d / "rep/main.tex") ==
-        "\\begin{table}[t]\n\\centering\n\\caption{t: test\\_acc (final), \\%: mean $\\pm$ standard deviation (n - 1) over seeds, "
-        "(n) finished seeds; best per column in bold; $^\\dagger$ fewer finished seeds than requested (not averaged silently: n shows it); "
-        "* p $<$ 0.05, ** p $<$ 0.01 (Welch's t-test against A).}\n\\label{tab:main}\n\\begin{tabular}{lr}\n\\toprule\n"
-        "variant & test\\_acc \\\\\n\\midrule\nA & $\\mathbf{92.00 \\pm 2.00}$ (3) \\\\\nB & $82.00 \\pm 2.83$ (2)$^\\dagger$ \\\\\n"
+        "\\begin{table}[t]\n\\centering\n\\caption{t: test\\_acc (final), \\%: mean $\\pm$ "
+        "standard deviation (n - 1) over seeds, "
+        "(n) finished seeds; best per column in bold; $^\\dagger$ fewer finished seeds than "
+        "requested (not averaged silently: n shows it); "
+        "* p $<$ 0.05, ** p $<$ 0.01 (Welch's t-test against "
+        "A).}\n\\label{tab:main}\n\\begin{tabular}{lr}\n\\toprule\n"
+        "variant & test\\_acc \\\\\n\\midrule\nA & $\\mathbf{92.00 \\pm 2.00}$ (3) \\\\\nB & "
+        "$82.00 \\pm 2.83$ (2)$^\\dagger$ \\\\\n"
         "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
   std::string md = slurp(r.report_md);
   CHECK(md.find("### Provenance") != std::string::npos);
@@ -140,7 +159,9 @@ TEST_CASE("report: cost, layers and energy tables") {
   CHECK(cost.find("| B | **100.5 ± 0.707** (2)† |") != std::string::npos);
   std::string layers = slurp(d / "rep/layers.md");
   // Per-layer statistics: no bold; statistics a layer does not record read n/a.
-  CHECK(layers.find("| A | conv2 | 25.00 ± 0.00 (3) | n/a | n/a | n/a | n/a | 40.00 ± 0.00 (3) |") != std::string::npos);
+  CHECK(
+      layers.find("| A | conv2 | 25.00 ± 0.00 (3) | n/a | n/a | n/a | n/a | 40.00 ± 0.00 (3) |") !=
+      std::string::npos);
   // Energy: 1000 MACs at 0.9 pJ (ternary weights, 3 levels, float input) = 900 pJ dense;
   // with conv2's own measured input sparsity 0.4: 1000 x 0.6 x 0.9 = 540 pJ.
   std::string energy = slurp(d / "rep/energy.csv");
@@ -163,7 +184,8 @@ TEST_CASE("report: plots are written as valid SVG and PNG when gnuplot is presen
     CHECK_MESSAGE(svg.find("</svg>") != std::string::npos, name);
     CHECK_MESSAGE(png.rfind("\x89PNG\r\n\x1a\n", 0) == 0, name);
   }
-  CHECK(slurp(r.report_md).find("![Test accuracy (mean ± std over seeds)](test_acc.png)") != std::string::npos);
+  CHECK(slurp(r.report_md).find("![Test accuracy (mean ± std over seeds)](test_acc.png)") !=
+        std::string::npos);
 }
 
 TEST_CASE("report: bad input names what exists") {
@@ -171,11 +193,15 @@ TEST_CASE("report: bad input names what exists") {
   build_db(d / "r.db");
   ReportOptions o = options(d);
   o.experiment = "tt";
-  CHECK_THROWS_WITH_AS(write_report(o), ("no experiment 'tt' in " + d / "r.db" + ", did you mean 't'? (experiments: t)").c_str(), StoreError);
+  CHECK_THROWS_WITH_AS(
+      write_report(o),
+      ("no experiment 'tt' in " + d / "r.db" + ", did you mean 't'? (experiments: t)").c_str(),
+      StoreError);
   o.experiment = "t";
   o.metric = "test_accc";
   CHECK_THROWS_WITH_AS(write_report(o),
-                       "--metric: no metric 'test_accc' in t, did you mean 'test_acc'? (per-epoch: act_sparsity_mean, test_acc; "
+                       "--metric: no metric 'test_accc' in t, did you mean 'test_acc'? (per-epoch: "
+                       "act_sparsity_mean, test_acc; "
                        "per-run: packed_model_bytes, peak_rss_bytes)",
                        ConfigError);
   o.metric = "test_acc";
@@ -188,8 +214,12 @@ TEST_CASE("report: bad input names what exists") {
   o.db = d / "empty.db";
   o.experiment = "empty";
   o.out_dir = d / "rep2";
-  CHECK_THROWS_WITH_AS(write_report(o), ("experiment 'empty' has no finished runs yet (0 runs; see lowbit status --db " + d / "empty.db" + ")").c_str(),
-                       StoreError);
+  CHECK_THROWS_WITH_AS(
+      write_report(o),
+      ("experiment 'empty' has no finished runs yet (0 runs; see lowbit status --db " +
+       d / "empty.db" + ")")
+          .c_str(),
+      StoreError);
 }
 
 namespace {
@@ -199,7 +229,8 @@ namespace {
 // Wp: ttq only. Packed bytes: fp 4096, ttq 1024 for every seed (cannot vary with the seed).
 void build_paired_db(const std::string& path) {
   Store s(path, Store::Open::kMigrate);
-  int64_t e = s.upsert_experiment("p", "", R"({"name": "p", "variants": {"fp": {}, "ttq": {}}, "seeds": 3})");
+  int64_t e = s.upsert_experiment(
+      "p", "", R"({"name": "p", "variants": {"fp": {}, "ttq": {}}, "seeds": 3})");
   std::vector<PlannedRun> runs;
   for (std::string v : {"fp", "ttq"})
     for (int seed = 0; seed < 3; ++seed) {
@@ -220,12 +251,16 @@ void build_paired_db(const std::string& path) {
                                  {"act1", "act_sparsity", 0.5}};
     if (!fp) ls.push_back({"conv2", "wp", 1.0 + 0.2 * k});
     s.write_epoch(c->id, {0, 1, {{"test_acc", fp ? 0.9 : 0.8}}, ls});
-    s.finish_run(c->id, "done", "", {{"packed_model_bytes", fp ? 4096.0 : 1024.0}, {"peak_rss_bytes", 1048576.0 * (100 + k)}});
+    s.finish_run(
+        c->id, "done", "",
+        {{"packed_model_bytes", fp ? 4096.0 : 1024.0}, {"peak_rss_bytes", 1048576.0 * (100 + k)}});
   }
 }
 }  // namespace
 
-TEST_CASE("report: honest statistics: same-layer baseline, no star without variance, n/a, seed-invariant columns") {
+TEST_CASE(
+    "report: honest statistics: same-layer baseline, no star without variance, n/a, seed-invariant "
+    "columns") {
   TempDir d;
   build_paired_db(d / "p.db");
   ReportOptions o;
@@ -237,33 +272,42 @@ TEST_CASE("report: honest statistics: same-layer baseline, no star without varia
   o.formats = {"md"};
   write_report(o);
   // Both groups constant: Welch's t is undefined, so no star although the means differ.
-  CHECK(slurp(d / "rep/main.md").find("| variant | test_acc |\n| --- | ---: |\n| fp | **90.00 ± 0.00** (3) |\n| ttq | 80.00 ± 0.00 (3) |\n") !=
-        std::string::npos);
+  CHECK(slurp(d / "rep/main.md")
+            .find("| variant | test_acc |\n| --- | ---: |\n| fp | **90.00 ± 0.00** (3) |\n| ttq | "
+                  "80.00 ± 0.00 (3) |\n") != std::string::npos);
   // Each layer is tested against the same layer of fp: ttq conv2 (0.6 ± 0.1) vs fp conv2
   // (0 ± 0): t = 10.39, df = 2, p = 0.0091 (**); against fp conv1 it would be p = 1.
   // ttq conv1 (0.1 ± 0) vs fp conv1 (0.6 ± 0.05): t = -17.3, df = 2, p = 0.0033 (**).
   CHECK(slurp(d / "rep/layers.md") ==
-        "**p: weight layers at the last epoch** — mean ± standard deviation (n - 1) over seeds, (n) finished seeds; "
-        "† fewer finished seeds than requested (not averaged silently: n shows it); n/a: the metric does not apply to that row; "
+        "**p: weight layers at the last epoch** — mean ± standard deviation (n - 1) over seeds, "
+        "(n) finished seeds; "
+        "† fewer finished seeds than requested (not averaged silently: n shows it); n/a: the "
+        "metric does not apply to that row; "
         "* p < 0.05, ** p < 0.01 (Welch's t-test against fp).\n\n"
-        "| variant | layer | weight sparsity | Wp / alpha | Wn | latent grad norm | SLB logits grad norm | input sparsity |\n"
+        "| variant | layer | weight sparsity | Wp / alpha | Wn | latent grad norm | SLB logits "
+        "grad norm | input sparsity |\n"
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
         "| fp | conv1 | 60.00 ± 5.00 (3) | n/a | n/a | n/a | n/a | n/a |\n"
         "| ttq | conv1 | 10.00 ± 0.00 (3)** | n/a | n/a | n/a | n/a | n/a |\n"
         "| fp | conv2 | 0.00 ± 0.00 (3) | n/a | n/a | n/a | n/a | n/a |\n"
         "| ttq | conv2 | 60.00 ± 10.00 (3)** | 1.20 ± 0.2 (3) | n/a | n/a | n/a | n/a |\n");
   // Activation layers are their own table: no row of empty weight columns.
-  CHECK(slurp(d / "rep/activations.md").find("| fp | act1 | 50.00 ± 0.00 (3) |\n| ttq | act1 | 50.00 ± 0.00 (3) |\n") != std::string::npos);
+  CHECK(slurp(d / "rep/activations.md")
+            .find("| fp | act1 | 50.00 ± 0.00 (3) |\n| ttq | act1 | 50.00 ± 0.00 (3) |\n") !=
+        std::string::npos);
   // Packed bytes cannot vary with the seed: no spread, no test; smaller is bold.
   std::string cost = slurp(d / "rep/cost.md");
   CHECK(cost.find("values that cannot vary with the seed have no spread") != std::string::npos);
   // Peak RSS ties in every row (100/101/102 MiB in both): no best, no bold. The fixture
   // records no parameter bytes or times: n/a.
   CHECK(cost.find("| fp | 101.0 ± 1.00 (3) | n/a | 4.00 (3) | n/a | n/a |\n") != std::string::npos);
-  CHECK(cost.find("| ttq | 101.0 ± 1.00 (3) | n/a | **1.00** (3) | n/a | n/a |\n") != std::string::npos);
+  CHECK(cost.find("| ttq | 101.0 ± 1.00 (3) | n/a | **1.00** (3) | n/a | n/a |\n") !=
+        std::string::npos);
 }
 
-TEST_CASE("report: a best epoch is chosen on the validation split, and labelled optimistic when chosen on test") {
+TEST_CASE(
+    "report: a best epoch is chosen on the validation split, and labelled optimistic when chosen "
+    "on test") {
   TempDir d;
   build_db(d / "r.db");  // no val_acc: the best test_acc is selected on the test set
   ReportOptions o = options(d);
@@ -272,7 +316,9 @@ TEST_CASE("report: a best epoch is chosen on the validation split, and labelled 
   o.formats = {"md"};
   o.metric = "test_acc:best";
   write_report(o);
-  CHECK(slurp(d / "rep/main.md").rfind("**t: test_acc (best epoch, selected on the test set: optimistic), %**", 0) == 0);
+  CHECK(slurp(d / "rep/main.md")
+            .rfind("**t: test_acc (best epoch, selected on the test set: optimistic), %**", 0) ==
+        0);
   {
     // Every run gets a validation series whose best epoch (0) is not test_acc's best (1).
     Store s(d / "r.db", Store::Open::kMigrate);

@@ -49,5 +49,6 @@ TEST_CASE("stats: constant groups have exactly zero spread and no Welch p-value"
   CHECK(std::isnan(welch_test(a, b).p));  // t undefined: no star, although the means differ
   CHECK(std::isnan(welch_test(a, a).p));
   // One constant side is fine: the other's variance defines t.
-  CHECK(welch_test(summarize({0.5, 0.6, 0.7}), summarize({0.0, 0.0, 0.0})).p == doctest::Approx(0.00914).epsilon(0.01));
+  CHECK(welch_test(summarize({0.5, 0.6, 0.7}), summarize({0.0, 0.0, 0.0})).p ==
+        doctest::Approx(0.00914).epsilon(0.01));
 }

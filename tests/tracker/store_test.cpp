@@ -51,9 +51,13 @@ TEST_CASE("store: schema created through every migration; runs, claims and epoch
   auto db = open_readonly(d / "r.db");
   CHECK(scalar(*db, "SELECT count(*) FROM metrics") == 2);
   CHECK(scalar(*db, "SELECT count(*) FROM layer_stats WHERE layer = 'conv2' AND epoch = 1") == 1);
-  CHECK(scalar(*db, "SELECT count(*) FROM runs WHERE status = 'done' AND host = 'hostA' AND pid = 4242 AND attempts = 1") == 1);
+  CHECK(scalar(*db,
+               "SELECT count(*) FROM runs WHERE status = 'done' AND host = 'hostA' AND pid = 4242 "
+               "AND attempts = 1") == 1);
   // Typed config values: SQL compares numbers as numbers.
-  CHECK(scalar(*db, "SELECT count(*) FROM run_params WHERE quant_bits <= 2 OR quant_method = 'twn'") == 5);
+  CHECK(scalar(*db,
+               "SELECT count(*) FROM run_params WHERE quant_bits <= 2 OR quant_method = 'twn'") ==
+        5);
   CHECK(scalar(*db, "SELECT count(*) FROM run_config WHERE key = 'optim.lr' AND value < 0.2") == 6);
 }
 
@@ -82,7 +86,8 @@ INSERT INTO metrics VALUES (1, 1, 'test_acc', 0.75);
   CHECK(s.schema_version() == 2);
   auto db = open_readonly(d / "old.db");
   CHECK(scalar(*db, "SELECT count(*) FROM metrics WHERE value = 0.75") == 1);
-  CHECK(scalar(*db, "SELECT count(*) FROM runs WHERE variant = 'default' AND status = 'done'") == 1);
+  CHECK(scalar(*db, "SELECT count(*) FROM runs WHERE variant = 'default' AND status = 'done'") ==
+        1);
   CHECK(scalar(*db, "SELECT value FROM run_config WHERE run_id = 1 AND key = 'quant.bits'") == 3);
   CHECK(scalar(*db, "SELECT quant_bits FROM run_params WHERE run_id = 1") == 3);
 }
@@ -91,10 +96,13 @@ TEST_CASE("store: read-only queries refuse every write and ATTACH") {
   TempDir d;
   { Store s(d / "r.db", Store::Open::kMigrate); }
   auto db = open_readonly(d / "r.db");
-  for (const char* sql : {"DELETE FROM runs", "DROP TABLE runs", "UPDATE runs SET status = 'x'", "INSERT INTO diffs(sha256, diff) VALUES ('a', 'b')",
-                          "ATTACH DATABASE '/tmp/x.db' AS x", "CREATE TABLE t(x)", "PRAGMA journal_mode=DELETE"}) {
+  for (const char* sql :
+       {"DELETE FROM runs", "DROP TABLE runs", "UPDATE runs SET status = 'x'",
+        "INSERT INTO diffs(sha256, diff) VALUES ('a', 'b')", "ATTACH DATABASE '/tmp/x.db' AS x",
+        "CREATE TABLE t(x)", "PRAGMA journal_mode=DELETE"}) {
     CHECK_THROWS_WITH_AS(run_sql(*db, sql),
-                         "refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH or PRAGMA writes)",
+                         "refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, "
+                         "ATTACH or PRAGMA writes)",
                          StoreError);
   }
   CHECK(run_sql(*db, "SELECT count(*) FROM runs").rows.size() == 1);
@@ -128,11 +136,15 @@ TEST_CASE("store: stale running runs are reclaimed; claims never hand out a run 
 }
 
 TEST_CASE("store: a database path in a missing or read-only directory is a clear StoreError") {
-  CHECK_THROWS_WITH_AS(Store("/nonexistent_dir_lowbit/r.db", Store::Open::kMigrate),
-                       "/nonexistent_dir_lowbit/r.db: cannot create or open results database (unable to open database file); check that the directory exists and is writable, or choose another --db",
-                       StoreError);
+  CHECK_THROWS_WITH_AS(
+      Store("/nonexistent_dir_lowbit/r.db", Store::Open::kMigrate),
+      "/nonexistent_dir_lowbit/r.db: cannot create or open results database (unable to open "
+      "database file); check that the directory exists and is writable, or choose another --db",
+      StoreError);
   CHECK_THROWS_WITH_AS(open_readonly("/nonexistent_dir_lowbit/r.db"),
-                       "/nonexistent_dir_lowbit/r.db: no such results database (run lowbit grid first, or pass --db)", StoreError);
+                       "/nonexistent_dir_lowbit/r.db: no such results database (run lowbit grid "
+                       "first, or pass --db)",
+                       StoreError);
 }
 
 TEST_CASE("store: a run whose worker is a zombie is reclaimed") {
