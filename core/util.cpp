@@ -100,4 +100,9 @@ std::string csv_quote(const std::string& s) {
   return q + "\"";
 }
 
+std::string truncate_for_message(const std::string& s, size_t max) {
+  if (s.size() <= max) return s;
+  return s.substr(0, max) + "... (" + std::to_string(s.size()) + " characters)";
+}
+
 }  // namespace lowbit

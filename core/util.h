@@ -20,6 +20,9 @@ bool glob_match(const std::string& pattern, const std::string& text);
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep);
 
+/// `s` as an error message quotes it: at most `max` characters, then "... (N characters)".
+std::string truncate_for_message(const std::string& s, size_t max = 80);
+
 /// A CSV field: quoted (with doubled quotes) when it holds a comma, a quote or a newline.
 std::string csv_quote(const std::string& s);
 

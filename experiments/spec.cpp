@@ -45,6 +45,8 @@ std::vector<Axis> read_axes(const ordered_json& j, const std::string& where) {
   std::vector<Axis> out;
   if (j.is_null()) return out;
   if (!j.is_object()) throw ConfigError(where + ": expected an object {key.path: [values]}");
+  if (j.empty())
+    throw ConfigError(where + ": expected at least one axis {key.path: [values]} (remove \"axes\" for none)");
   for (auto& [k, v] : j.items()) {
     if (!v.is_array() || v.empty())
       throw ConfigError(where + "." + k + ": expected a non-empty list of values, got " + v.dump());
@@ -128,12 +130,12 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
     for (auto& e : raw["exclude"]) {
       if (!e.is_object() || e.empty())
         throw ConfigError(source + ": exclude: each rule is a non-empty object {key: value}");
+      // One vector for the search: begin() and end() of two config_paths() temporaries
+      // never met (undefined behaviour that accepted any key).
+      const std::vector<std::string> paths = config_paths();
       for (auto& [k, v] : e.items())
-        if (k != "variant" &&
-            std::find(config_paths().begin(), config_paths().end(), k) == config_paths().end()) {
-          auto paths = config_paths();
+        if (k != "variant" && std::find(paths.begin(), paths.end(), k) == paths.end())
           throw ConfigError(source + ": exclude: unknown key '" + k + "'" + did_you_mean(k, paths));
-        }
       excludes.push_back(e);
     }
   }

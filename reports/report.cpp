@@ -91,6 +91,23 @@ std::string write_table(const AggTable& t, ReportContext& c) {
   return "## " + t.title + "\n\n" + md + "\n";
 }
 
+// Runs that finished without a result (failed, diverged, stopped) are never averaged in; say
+// which and why, so that a cell's n is explained.
+std::string excluded_runs(const ExperimentData& e) {
+  std::string md;
+  for (auto& r : e.runs) {
+    if (r.status != RunStatus::kFailed && r.status != RunStatus::kDiverged && r.status != RunStatus::kStopped)
+      continue;
+    std::string why = r.error.empty() ? "(no message recorded)" : r.error;
+    for (char& ch : why)
+      if (ch == '|' || ch == '\n') ch = ' ';
+    md += fmt::format("| {} | {} | {} | {} | {} |\n", r.id, r.variant, r.seed, to_string(r.status), why);
+  }
+  if (md.empty()) return "";
+  return "## Excluded runs\n\nNot in any table above (each cell's n counts only finished runs).\n\n"
+         "| run | variant | seed | status | why |\n| ---: | --- | ---: | --- | --- |\n" + md + "\n";
+}
+
 std::string provenance_footer(const ReportContext& c) {
   std::set<std::string> commits;
   for (auto& r : c.e.runs)
@@ -145,7 +162,7 @@ ReportResult write_report(const ReportOptions& opt) {
   std::string md = "# " + e.name + "\n\n" + (e.description.empty() ? "" : e.description + "\n\n") +
                    fmt::format("{} runs, {} finished. Tables: {}.\n\n", e.runs.size(), done,
                                join(opt.formats, ", ")) +
-                   body + (c.plots_md.empty() ? "" : "## Curves\n\n" + c.plots_md) +
+                   body + excluded_runs(e) + (c.plots_md.empty() ? "" : "## Curves\n\n" + c.plots_md) +
                    provenance_footer(c);
   res.report_md = c.out_dir + "/report.md";
   std::ofstream(res.report_md) << md;

@@ -1,13 +1,15 @@
-#include "core/run_status.h"
 #include "tracker/queries.h"
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/run_status.h"
 #include "core/util.h"
 #include "tracker/store.h"
 
@@ -48,6 +50,19 @@ Table run_sql(Db& db, const std::string& sql) {
         "refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH or PRAGMA "
         "writes)",
         true);
+  // One statement, and no PRAGMA: "SELECT 1; DELETE FROM runs" would otherwise run the first
+  // and drop the rest silently, and a PRAGMA (even one SQLite calls read-only, such as
+  // writable_schema) changes how the connection treats the file.
+  const size_t start = sql.find_first_not_of(" \t\r\n(");
+  std::string first = start == std::string::npos ? "" : sql.substr(start, 6);
+  std::transform(first.begin(), first.end(), first.begin(), [](unsigned char c) { return char(std::toupper(c)); });
+  if (first == "PRAGMA")
+    throw StoreError("refused: --sql runs one read-only SELECT; PRAGMA statements are not allowed", true);
+  const size_t more = st.tail().find_first_not_of(" \t\r\n;");
+  if (more != std::string::npos)
+    throw StoreError("refused: --sql runs exactly one statement; found more after the first: '" +
+                         truncate_for_message(st.tail().substr(more), 40) + "'",
+                     true);
   return collect(st);
 }
 

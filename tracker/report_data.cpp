@@ -33,9 +33,8 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
   }
   e.queries.push_back(q_exp);
   const std::string q_runs = fmt::format(
-      "SELECT id, seed, variant, status, COALESCE(git_commit, ''), config_json, varying_json FROM "
-      "runs "
-      "WHERE experiment_id = {} ORDER BY id",
+      "SELECT id, seed, variant, status, COALESCE(git_commit, ''), config_json, varying_json, "
+      "COALESCE(error, '') FROM runs WHERE experiment_id = {} ORDER BY id",
       id);
   auto r = db.prepare(q_runs);
   std::map<int64_t, size_t> index;
@@ -48,6 +47,7 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
     d.git_commit = r.get_text(4);
     d.config = json::parse(r.get_text(5));
     d.varying = json::parse(r.get_text(6));
+    d.error = r.get_text(7);
     index[d.id] = e.runs.size();
     e.runs.push_back(std::move(d));
   }

@@ -20,6 +20,7 @@ namespace lowbit {
 struct RunData {
   int64_t id = 0, seed = 0;
   std::string variant, git_commit;
+  std::string error;  ///< why a failed, diverged, stopped or interrupted run ended
   RunStatus status = RunStatus::kPending;
   nlohmann::json config;   ///< resolved config (nested)
   nlohmann::json varying;  ///< axis values of this run

@@ -76,7 +76,10 @@ void Db::exec(const std::string& sql) {
 Statement Db::prepare(const std::string& sql) { return Statement(*this, sql); }
 
 Statement::Statement(Db& db, const std::string& sql) : db_(db) {
-  if (sqlite3_prepare_v2(db.handle(), sql.c_str(), int(sql.size()), &st_, nullptr) != SQLITE_OK) {
+  const char* rest = nullptr;
+  const int rc = sqlite3_prepare_v2(db.handle(), sql.c_str(), int(sql.size()), &st_, &rest);
+  if (rc == SQLITE_OK && rest) tail_ = std::string(rest, size_t(sql.c_str() + sql.size() - rest));
+  if (rc != SQLITE_OK) {
     if (sqlite3_errcode(db.handle()) == SQLITE_AUTH)
       throw StoreError(
           "refused: queries are read-only (no INSERT, UPDATE, DELETE, DROP, CREATE, ATTACH or "

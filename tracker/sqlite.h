@@ -47,7 +47,7 @@ class Statement {
  public:
   Statement(Db& db, const std::string& sql);
   ~Statement();
-  Statement(Statement&& o) noexcept : db_(o.db_), st_(o.st_) { o.st_ = nullptr; }
+  Statement(Statement&& o) noexcept : db_(o.db_), st_(o.st_), tail_(std::move(o.tail_)) { o.st_ = nullptr; }
   Statement& operator=(Statement&&) = delete;
 
   Statement& bind(int i, const SqlValue& v);
@@ -69,10 +69,13 @@ class Statement {
   bool is_null(int i) const { return sqlite3_column_type(st_, i) == SQLITE_NULL; }
   SqlValue get(int i) const;
   bool readonly() const { return sqlite3_stmt_readonly(st_) != 0; }
+  /// The SQL text after the first statement (what sqlite3_prepare_v2 left unparsed).
+  const std::string& tail() const { return tail_; }
 
  private:
   Db& db_;
   sqlite3_stmt* st_ = nullptr;
+  std::string tail_;
 };
 
 /// BEGIN IMMEDIATE ... COMMIT, rolled back when destroyed without commit(). Immediate:

@@ -124,11 +124,14 @@ Store::Store(const std::string& path, Open how) : db_(path, Db::Mode::kReadWrite
                          true);
     }  // the statement must be finished before the migration's transaction commits
     migrate();
-  } else if (schema_version() != kSchemaVersion) {
+  } else if (const int v = schema_version(); v > kSchemaVersion) {
+    throw StoreError(fmt::format("{}: schema version {} is newer than this lowbit ({}); upgrade lowbit",
+                                 path, v, kSchemaVersion),
+                     true);
+  } else if (v < kSchemaVersion) {
     throw StoreError(
-        fmt::format(
-            "{}: schema version {} (this lowbit uses {}); run lowbit grid on it once to migrate",
-            path, schema_version(), kSchemaVersion),
+        fmt::format("{}: schema version {} (this lowbit uses {}); run lowbit grid on it once to migrate",
+                    path, v, kSchemaVersion),
         true);
   }
   db_.exec("PRAGMA synchronous=NORMAL");

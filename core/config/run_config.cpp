@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -642,8 +643,37 @@ json to_json(const RunConfig& cfg) {
 }
 
 json parse_json_text(const std::string& text, const std::string& source) {
+  // A key repeated in one object would silently keep the last value (a variant "fp" defined
+  // twice runs the second definition): refuse it, naming the object's path.
+  struct Frame {
+    std::string path;
+    bool object = false;
+    std::set<std::string> keys;
+  };
+  std::vector<Frame> stack;
+  std::string last_key;
+  auto child = [&] {
+    if (stack.empty()) return std::string();
+    const Frame& top = stack.back();
+    if (!top.object) return top.path + "[]";
+    return top.path.empty() ? last_key : top.path + "." + last_key;
+  };
+  json::parser_callback_t check = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) {
+      stack.push_back({child(), event == json::parse_event_t::object_start, {}});
+    } else if (event == json::parse_event_t::object_end || event == json::parse_event_t::array_end) {
+      if (!stack.empty()) stack.pop_back();
+    } else if (event == json::parse_event_t::key && !stack.empty()) {
+      last_key = parsed.get<std::string>();
+      if (!stack.back().keys.insert(last_key).second)
+        throw ConfigError(source + ": " + (stack.back().path.empty() ? "" : stack.back().path + ": ") +
+                          "duplicate key '" + truncate_for_message(last_key) +
+                          "' (the later one would silently replace the earlier; keep one)");
+    }
+    return true;
+  };
   try {
-    return json::parse(text);
+    return json::parse(text, check);
   } catch (const json::parse_error& e) {
     size_t byte = e.byte == 0 ? 0 : e.byte - 1, line = 1, col = 1;
     for (size_t i = 0; i < byte && i < text.size(); ++i) {

@@ -90,3 +90,31 @@ TEST_CASE("spec: a syntax error gives line and column") {
     CHECK(std::string(e.what()).rfind("g.json:3:18: syntax error", 0) == 0);
   }
 }
+
+TEST_CASE("spec: unknown exclude keys, duplicate keys and empty axes are errors that name them") {
+  CHECK_THROWS_WITH_AS(
+      parse_experiment(R"({"name": "x", "axes": {"optim.lr": [0.1, 0.2]}, "exclude": [{"optim.lrr": 0.1}]})",
+                       "g.json"),
+      "g.json: exclude: unknown key 'optim.lrr', did you mean 'optim.lr'?", ConfigError);
+  CHECK_THROWS_WITH_AS(
+      parse_experiment(R"({"name": "x", "variants": {"fp": {"quant.method": "fp"}, "fp": {"quant.method": "ttq"}}})",
+                       "g.json"),
+      "g.json: variants: duplicate key 'fp' (the later one would silently replace the earlier; keep one)",
+      ConfigError);
+  CHECK_THROWS_WITH_AS(
+      parse_experiment(R"({"name": "x", "base": {"optim": {"lr": 0.1, "lr": 0.2}}})", "g.json"),
+      "g.json: base.optim: duplicate key 'lr' (the later one would silently replace the earlier; keep one)",
+      ConfigError);
+  CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "name": "y"})", "g.json"),
+                       "g.json: duplicate key 'name' (the later one would silently replace the earlier; keep one)",
+                       ConfigError);
+  CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "axes": {}})", "g.json"),
+                       "g.json: axes: expected at least one axis {key.path: [values]} (remove \"axes\" for none)",
+                       ConfigError);
+  // A duplicate inside a list of objects names the list.
+  CHECK_THROWS_WITH_AS(
+      parse_experiment(R"({"name": "x", "axes": {"optim.lr": [0.1]}, "exclude": [{"optim.lr": 0.1, "optim.lr": 0.2}]})",
+                       "g.json"),
+      "g.json: exclude[]: duplicate key 'optim.lr' (the later one would silently replace the earlier; keep one)",
+      ConfigError);
+}

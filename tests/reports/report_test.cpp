@@ -333,3 +333,16 @@ TEST_CASE(
   // Epoch 0's test_acc: A 0.80, 0.82, 0.84 -> 82.00 ± 2.00.
   CHECK(md.find("| A | **82.00 ± 2.00** (3) |") != std::string::npos);
 }
+
+TEST_CASE("report: runs that failed, diverged or stopped are listed with their reason") {
+  TempDir d;
+  build_db(d / "r.db");  // B's seed 2 failed with "boom"
+  ReportOptions o = options(d);
+  o.table = "main";
+  o.plots = false;
+  o.formats = {"md"};
+  auto r = write_report(o);
+  CHECK(slurp(r.report_md).find("## Excluded runs\n\nNot in any table above (each cell's n counts only finished runs).\n\n"
+                                "| run | variant | seed | status | why |\n| ---: | --- | ---: | --- | --- |\n"
+                                "| 6 | B | 2 | failed | boom |\n") != std::string::npos);
+}

@@ -161,3 +161,36 @@ TEST_CASE("store: a run whose worker is a zombie is reclaimed") {
   int status;
   ::waitpid(child, &status, 0);
 }
+
+TEST_CASE("store: --sql refuses a second statement and any PRAGMA, with a message") {
+  TempDir d;
+  { Store s(d / "r.db", Store::Open::kMigrate); }
+  auto db = open_readonly(d / "r.db");
+  CHECK_THROWS_WITH_AS(run_sql(*db, "SELECT 1; DELETE FROM runs"),
+                       "refused: --sql runs exactly one statement; found more after the first: 'DELETE FROM runs'",
+                       StoreError);
+  CHECK_THROWS_WITH_AS(run_sql(*db, "PRAGMA writable_schema=ON"),
+                       "refused: --sql runs one read-only SELECT; PRAGMA statements are not allowed", StoreError);
+  CHECK_THROWS_WITH_AS(run_sql(*db, "  pragma table_info(runs)"),
+                       "refused: --sql runs one read-only SELECT; PRAGMA statements are not allowed", StoreError);
+  CHECK(run_sql(*db, "SELECT count(*) FROM runs;  ").rows.size() == 1);  // a trailing ';' is fine
+}
+
+TEST_CASE("store: a worker refuses a newer database by saying to upgrade lowbit, an older one to migrate") {
+  TempDir d;
+  { Store s(d / "r.db", Store::Open::kMigrate); }
+  {
+    Db raw(d / "r.db", Db::Mode::kReadWrite);
+    raw.exec("UPDATE schema_version SET version = 99");
+  }
+  CHECK_THROWS_WITH_AS(Store(d / "r.db", Store::Open::kExisting),
+                       (d / "r.db" + ": schema version 99 is newer than this lowbit (2); upgrade lowbit").c_str(),
+                       StoreError);
+  {
+    Db raw(d / "r.db", Db::Mode::kReadWrite);
+    raw.exec("UPDATE schema_version SET version = 1");
+  }
+  CHECK_THROWS_WITH_AS(Store(d / "r.db", Store::Open::kExisting),
+                       (d / "r.db" + ": schema version 1 (this lowbit uses 2); run lowbit grid on it once to migrate").c_str(),
+                       StoreError);
+}
