@@ -48,6 +48,8 @@ int cmd_train(const std::vector<std::string>& args) {
   if (r.status == RunStatus::kDiverged)
     throw Error("run diverged: " + r.error + "; metrics so far are in " + out);
 
+  if (r.already_finished)
+    fmt::print("lowbit: {} already finished all {} epochs; its results:\n", out, cfg.epochs);
   auto& s = r.summary;
   fmt::print(
       "final_test_acc {:.4f}  best_test_acc {:.4f}  mean_epoch_seconds {:.1f}  peak_rss_mb {:.0f}  "

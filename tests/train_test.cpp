@@ -1,6 +1,10 @@
 #include <doctest/doctest.h>
 #include <torch/torch.h>
 
+#include <fstream>
+
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/train/trainer.h"
 #include "tests/test_util.h"
@@ -228,4 +232,32 @@ TEST_CASE(
   CHECK(group_of(tg, ttq->named_parameters()["conv2.quantizer.wp"]) == "scales");
   CHECK(group_of(tg, ttq->named_parameters()["conv2.quantizer.wn"]) == "scales");
   CHECK(group_of(tg, ttq->named_parameters()["conv2.weight"]) == "weights");
+}
+
+TEST_CASE("train: resuming after the last epoch rebuilds the summary from the checkpoint") {
+  RunConfig c = tiny_config();
+  TempDir d;
+  TrainOptions o;
+  o.checkpoint_dir = d.path;
+  Recorder first;
+  auto done = train_run(c, o, first);
+  REQUIRE(done.status == RunStatus::kDone);
+  o.resume = true;  // as a worker does after a kill between the last checkpoint and finish_run
+  Recorder again;
+  auto resumed = train_run(c, o, again);
+  CHECK(resumed.already_finished);
+  CHECK(!done.already_finished);
+  CHECK(again.epochs.empty());  // nothing trained twice
+  REQUIRE(again.ends.size() == 1);
+  CHECK(again.ends[0].status == RunStatus::kDone);
+  for (const char* k : {"final_test_acc", "final_train_loss", "best_test_acc", "best_epoch", "mean_epoch_seconds"}) {
+    REQUIRE_MESSAGE(resumed.summary.count(k), k);
+    CHECK_MESSAGE(resumed.summary[k] == done.summary[k], k);
+  }
+  // The command line says so and prints the results.
+  std::ofstream(d / "c.json") << to_json(c).dump();
+  auto r = run_lowbit("train --config " + d / "c.json" + " --out " + d.path + " --resume");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("already finished all 2 epochs; its results:") != std::string::npos);
+  CHECK(r.out.find(fmt::format("final_test_acc {:.4f}", done.summary["final_test_acc"])) != std::string::npos);
 }

@@ -44,6 +44,11 @@ void write_checkpoint(const std::string& path, Network& model, torch::optim::Opt
   archive.write("epoch", c10::IValue(state.epoch));
   archive.write("best_acc", c10::IValue(state.best_acc));
   archive.write("best_epoch", c10::IValue(state.best_epoch));
+  nlohmann::json totals = {{"last_metrics", state.last_metrics},
+                           {"epoch_seconds", state.epoch_seconds},
+                           {"bn_seconds", state.bn_seconds},
+                           {"epochs_timed", state.epochs_timed}};
+  archive.write("totals_json", c10::IValue(totals.dump()));
   archive.write("config_hash", c10::IValue(config_hash(cfg)));
   archive.write("config_json", c10::IValue(to_json(cfg).dump()));
   archive.write("spec", c10::IValue(std::vector<int64_t>{spec.channels, spec.height, spec.width,
@@ -79,6 +84,12 @@ std::optional<TrainingState> resume_checkpoint(const std::string& path, const Ru
   archive.read("epoch", v), st.epoch = v.toInt();
   archive.read("best_acc", v), st.best_acc = v.toDouble();
   archive.read("best_epoch", v), st.best_epoch = v.toInt();
+  if (archive.try_read("totals_json", v)) {  // absent in checkpoints written before it existed
+    auto t = nlohmann::json::parse(v.toStringRef());
+    st.last_metrics = t.at("last_metrics").get<std::map<std::string, double>>();
+    st.epoch_seconds = t.at("epoch_seconds"), st.bn_seconds = t.at("bn_seconds");
+    st.epochs_timed = t.at("epochs_timed");
+  }
   torch::Tensor rng;
   archive.read("rng_state", rng);
   at::Generator gen = at::detail::getDefaultCPUGenerator();

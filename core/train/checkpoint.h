@@ -4,6 +4,7 @@
 // file owns the format: writing, resuming, loading a trained model for export or
 // evaluation, and init.from_checkpoint. Writes are atomic (temporary file, then rename).
 #pragma once
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,11 +19,15 @@ namespace lowbit {
 /// Path of the checkpoint inside a run directory.
 std::string checkpoint_path(const std::string& dir);
 
-/// Where training stands after a checkpointed epoch (0-based epoch).
+/// Where training stands after a checkpointed epoch (0-based epoch), with what the run's
+/// summary needs so that a run resumed after its last epoch can still be summarised.
 struct TrainingState {
   int64_t epoch = -1;
   double best_acc = -1;
   int64_t best_epoch = -1;
+  std::map<std::string, double> last_metrics;  ///< the last finished epoch's metrics
+  double epoch_seconds = 0, bn_seconds = 0;    ///< totals over every epoch trained so far
+  int64_t epochs_timed = 0;                    ///< epochs behind those totals
 };
 
 /// Writes `path` atomically. `bn_discrete`: evaluation uses the discrete batch-norm

@@ -324,28 +324,21 @@ void layer_stats(Run& run, const EpochTraining& tr, EpochEvent& ev) {
   }
 }
 
-// Running totals over the epochs this process trained.
-struct RunTotals {
-  std::map<std::string, double> last_metrics;
-  double epoch_seconds = 0, bn_seconds = 0;
-  int64_t epochs = 0;
-};
-
 // The run's summary: final and best accuracy, sizes, memory and time.
-std::map<std::string, double> run_summary(Run& run, const RunTotals& totals,
-                                          const TrainingState& best, Clock::time_point run_t0) {
+std::map<std::string, double> run_summary(Run& run, const TrainingState& state,
+                                          Clock::time_point run_t0) {
   std::map<std::string, double> s;
   const bool val = run.data.val.size() > 0;
-  auto& last = totals.last_metrics;
+  auto& last = state.last_metrics;
   if (last.count("test_acc")) {
     s["final_test_acc"] = last.at("test_acc");
     s["final_train_loss"] = last.at("train_loss");
     s["final_act_sparsity_mean"] = last.at("act_sparsity_mean");
     if (last.count("val_acc")) s["final_val_acc"] = last.at("val_acc");
   }
-  if (best.best_epoch >= 0) {
-    s[val ? "best_val_acc" : "best_test_acc"] = best.best_acc;
-    s["best_epoch"] = double(best.best_epoch + 1);
+  if (state.best_epoch >= 0) {
+    s[val ? "best_val_acc" : "best_test_acc"] = state.best_acc;
+    s["best_epoch"] = double(state.best_epoch + 1);
   }
   s["parameters"] = double(count_parameters(*run.model));
   double logits_bytes = 0, param_bytes = 0;
@@ -361,9 +354,9 @@ std::map<std::string, double> run_summary(Run& run, const RunTotals& totals,
     s["packed_model_bytes"] = double(*packed);
   s["peak_rss_bytes"] = double(peak_rss_bytes());
   s["wall_seconds"] = seconds_since(run_t0);
-  if (totals.epochs > 0) s["mean_epoch_seconds"] = totals.epoch_seconds / double(totals.epochs);
-  if (totals.epochs > 0 && run.soft)
-    s["mean_bn_seconds"] = totals.bn_seconds / double(totals.epochs);
+  // Over every epoch of the run, also those trained before a resume.
+  if (state.epochs_timed > 0) s["mean_epoch_seconds"] = state.epoch_seconds / double(state.epochs_timed);
+  if (state.epochs_timed > 0 && run.soft) s["mean_bn_seconds"] = state.bn_seconds / double(state.epochs_timed);
   return s;
 }
 
@@ -473,7 +466,7 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
 
   TrainResult result;
   result.status = RunStatus::kDone;
-  RunTotals totals;
+  result.already_finished = state.epoch + 1 >= cfg.epochs;
   for (int64_t epoch = state.epoch + 1; epoch < cfg.epochs; ++epoch) {
     const auto epoch_t0 = Clock::now();
     EpochTraining tr = train_epoch(run, epoch, obs);
@@ -488,11 +481,10 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     if (selection > state.best_acc) state.best_acc = selection, state.best_epoch = epoch;
     state.epoch = epoch;
     m["epoch_seconds"] = seconds_since(epoch_t0);
-    totals.epoch_seconds += m["epoch_seconds"];
-    totals.bn_seconds +=
-        tr.state_bn_seconds + (m.count("calib_seconds") ? m["calib_seconds"] : 0.0);
-    ++totals.epochs;
-    totals.last_metrics = m;
+    state.epoch_seconds += m["epoch_seconds"];
+    state.bn_seconds += tr.state_bn_seconds + (m.count("calib_seconds") ? m["calib_seconds"] : 0.0);
+    ++state.epochs_timed;
+    state.last_metrics = m;
     // Observers first, checkpoint second: if the process dies between the two, the resumed
     // run repeats this epoch (deterministically) and rewrites its rows; the reverse order
     // could lose them.
@@ -504,7 +496,7 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
       break;
     }
   }
-  result.summary = run_summary(run, totals, state, run_t0);
+  result.summary = run_summary(run, state, run_t0);
   if (result.status != RunStatus::kStopped)
     obs.on_run_end({result.status, result.error, result.summary});
   return result;

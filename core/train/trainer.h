@@ -30,6 +30,9 @@ struct TrainResult {
   RunStatus status = RunStatus::kDone;  ///< done, diverged or stopped (stop_after_epoch)
   std::string error;
   std::map<std::string, double> summary;
+  /// Resumed from a checkpoint after the last epoch: nothing was trained, the summary was
+  /// rebuilt from the checkpoint.
+  bool already_finished = false;
 };
 
 /// Parameters that share one weight-decay rule. Groups: "weights" (conv/linear weights:
