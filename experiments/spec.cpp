@@ -87,6 +87,8 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
   if (!raw.contains("name") || !raw["name"].is_string() || raw["name"].get<std::string>().empty())
     throw ConfigError(source + ": name: expected a non-empty string");
   spec.name = raw["name"];
+  if (raw.contains("description") && !raw["description"].is_string())
+    throw ConfigError(source + ": description: expected a string, got " + truncate_for_message(raw["description"].dump()));
   spec.description = raw.value("description", "");
 
   RunConfig base;

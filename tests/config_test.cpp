@@ -172,3 +172,21 @@ TEST_CASE("cli: a bad quantizer setting stops before anything starts") {
   std::ifstream metrics(d / "out/metrics.jsonl");
   CHECK(!metrics.good());
 }
+
+TEST_CASE("config: out-of-range numbers, unknown --set keys and number overflow are named as written") {
+  RunConfig c;
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"epochs": 1e30})"), "x.json"); }) ==
+        "x.json: epochs: expected an integer in [1, 100000], got 1e+30");
+  CHECK(error_of([&] { apply_json(c, json::parse(R"({"epochs": 18446744073709551615})"), "x.json"); }) ==
+        "x.json: epochs: expected an integer in [1, 100000], got 18446744073709551615");
+  CHECK(error_of([&] { apply_set(c, "nosuch.key=1"); }) ==
+        "--set: unknown key 'nosuch.key' (every key: lowbit list keys, docs/CONFIG.md)");
+  CHECK(error_of([&] { apply_set(c, "epochs=0"); }) == "--set: epochs: expected an integer in [1, 100000], got 0");
+  CHECK(error_of([&] { parse_json_text(R"({"epochs": 1e999})", "x.json"); }) ==
+        "x.json: number overflow parsing '1e999' (larger than any number a key accepts)");
+  // A huge value is never echoed whole.
+  std::string big(1 << 20, 'a');
+  std::string msg = error_of([&] { apply_set(c, big + "=1"); });
+  CHECK(msg.size() < 400);
+  CHECK(msg.find("... (1048576 characters)") != std::string::npos);
+}

@@ -52,10 +52,14 @@ ConfigField int_field(std::string path, std::string doc, Get get, int64_t lo, in
     bool integral = v.is_number_integer() ||
                     (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
     if (!integral) bad(path, "expected an integer, got " + describe(v));
-    int64_t x = v.is_number_float() ? int64_t(v.get<double>()) : v.get<int64_t>();
-    if (x < lo || x > hi)
-      bad(path, fmt::format("expected an integer in [{}, {}], got {}", lo, hi, x));
-    get(c) = x;
+    // Range-check before converting: 1e30 or 2^64 - 1 do not fit an int64 (the conversion
+    // would wrap to a meaningless number in the message).
+    const bool in_range = v.is_number_float()      ? v.get<double>() >= double(lo) && v.get<double>() <= double(hi)
+                          : v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(hi) && int64_t(v.get<uint64_t>()) >= lo
+                                                   : v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+    if (!in_range)
+      bad(path, fmt::format("expected an integer in [{}, {}], got {}", lo, hi, truncate_for_message(v.dump())));
+    get(c) = v.is_number_float() ? int64_t(v.get<double>()) : v.get<int64_t>();
   };
   return f;
 }
@@ -589,6 +593,11 @@ void apply_set(RunConfig& cfg, const std::string& assignment) {
   if (eq == std::string::npos || eq == 0)
     throw ConfigError("--set " + assignment + ": expected key=value (e.g. optim.lr=0.05)");
   std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  if (!find_field(key) && !is_prefix_of_field(key)) {
+    const std::string hint = did_you_mean(key, config_paths());
+    throw ConfigError("--set: unknown key '" + truncate_for_message(key) + "'" +
+                      (hint.empty() ? " (every key: lowbit list keys, docs/CONFIG.md)" : hint));
+  }
   json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) value = text;  // bare words are strings: model=resnet20
   // Build the nested object so that the same path logic (and messages) apply.
@@ -674,6 +683,12 @@ json parse_json_text(const std::string& text, const std::string& source) {
   };
   try {
     return json::parse(text, check);
+  } catch (const json::out_of_range& e) {
+    // "number overflow parsing '1e999'": a number no double holds.
+    std::string what = e.what();
+    auto pos = what.find("number overflow");
+    throw ConfigError(source + ": " + truncate_for_message(pos == std::string::npos ? what : what.substr(pos), 120) +
+                      " (larger than any number a key accepts)");
   } catch (const json::parse_error& e) {
     size_t byte = e.byte == 0 ? 0 : e.byte - 1, line = 1, col = 1;
     for (size_t i = 0; i < byte && i < text.size(); ++i) {
