@@ -1,6 +1,8 @@
 #include "reports/plots.h"
 
 #include <cstdlib>
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -28,12 +30,14 @@ std::string gp_quote(const std::string& s) {
 std::string gp_path(const std::string& s) { return "'" + s + "'"; }
 
 // Runs `script` once per terminal; returns the files that exist afterwards.
+// `height` grows with the number of curves, whose key sits below the plot.
 std::vector<std::string> render(const std::string& out_dir, const std::string& name,
-                                const std::string& body) {
+                                const std::string& body, int height = 500) {
   std::vector<std::string> files;
-  for (auto [ext, term] : {std::pair<std::string, std::string>{
-                               "svg", "svg size 800,500 dynamic enhanced font 'Helvetica,12'"},
-                           {"png", "pngcairo size 800,500 enhanced font 'Helvetica,11'"}}) {
+  for (auto [ext, term] :
+       {std::pair<std::string, std::string>{
+            "svg", fmt::format("svg size 800,{} dynamic enhanced font 'Helvetica,12'", height)},
+        {"png", fmt::format("pngcairo size 800,{} enhanced font 'Helvetica,11'", height)}}) {
     std::string gp = out_dir + "/" + name + "." + ext + ".gp";
     std::ofstream(gp) << "set terminal " << term << "\nset output "
                       << gp_path(out_dir + "/" + name + "." + ext) << "\n"
@@ -64,9 +68,16 @@ std::vector<std::string> plot_lines(const std::string& out_dir, const std::strin
     out << "\n\n";
   }
   out.close();
+  // Epochs are whole numbers: one tick per epoch when there are few, never "1.5".
+  double lo = 1e300, hi = -1e300;
+  bool integral = true;
+  for (auto& sr : series)
+    for (double x : sr.x) lo = std::min(lo, x), hi = std::max(hi, x), integral = integral && x == std::floor(x);
+  std::string xtics = !integral ? "" : hi - lo <= 30 ? "set xtics 1\n" : "set format x '%.0f'\n";
+  // The key below the plot, one label per line: long group labels never squeeze the plot.
   std::string body = fmt::format(
-      "set title {}\nset xlabel {}\nset ylabel {}\nset key outside right\nset grid\n{}",
-      gp_quote(title), gp_quote(xlabel), gp_quote(ylabel), logy ? "set logscale y\n" : "");
+      "set title {}\nset xlabel {}\nset ylabel {}\nset key below vertical maxcols 1 left\nset grid\n{}{}",
+      gp_quote(title), gp_quote(xlabel), gp_quote(ylabel), xtics, logy ? "set logscale y\n" : "");
   body += "set style fill transparent solid 0.18 noborder\nplot ";
   for (size_t i = 0; i < series.size(); ++i) {
     const char* color = kColors[i % 10];
@@ -76,7 +87,7 @@ std::vector<std::string> plot_lines(const std::string& out_dir, const std::strin
         i ? ", " : "", gp_path(data), i, color, i, color, gp_quote(series[i].label));
   }
   body += "\n";
-  return render(out_dir, name, body);
+  return render(out_dir, name, body, 440 + 18 * int(std::min<size_t>(series.size(), 60)));
 }
 
 std::vector<std::string> plot_points(const std::string& out_dir, const std::string& name,
