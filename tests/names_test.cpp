@@ -58,3 +58,25 @@ TEST_CASE(
     CHECK_MESSAGE((make_act_quantizer(q) == nullptr) == (name == "none"), name);
   }
 }
+
+// A schedule named in its table but not handled by the code would silently act as
+// "constant": every other name must move its value somewhere in training.
+TEST_CASE("names: every schedule name is implemented") {
+  for (auto& name : names_of(temperature_schedule_names())) {
+    QuantConfig q;
+    q.temp_schedule = name;
+    q.temp_start = 0.0, q.temp_end = 1.0, q.temp_per_step = true;
+    bool moved = false;
+    for (double t = 0; t <= 10; t += 0.25) moved = moved || temperature_at(q, 10, t).value != q.temp_t0;
+    CHECK_MESSAGE(moved == (name != "constant"), name);
+  }
+  for (auto& name : names_of(lr_schedule_names())) {
+    OptimConfig o;
+    o.schedule = name;
+    o.step_size = 2;
+    o.milestones = {3};
+    bool moved = false;
+    for (double t = 0; t <= 10; t += 0.25) moved = moved || lr_at(o, 10, t) != o.lr;
+    CHECK_MESSAGE(moved == (name != "constant"), name);
+  }
+}
