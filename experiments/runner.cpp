@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <thread>
 
 #include <torch/torch.h>
@@ -32,6 +33,7 @@ constexpr double kStaleSeconds = 300;  // a heartbeat older than this on another
 
 // Child pids, for the signal handler's second-signal kill.
 constexpr int kMaxWorkers = 256;
+constexpr int kMaxWorkerDeaths = 3;  // a run whose worker dies this often is failed, not retried
 volatile pid_t g_children[kMaxWorkers];
 
 void grid_signal(int) {
@@ -109,6 +111,9 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   sigaction(SIGTERM, &sa, nullptr);
 
   std::vector<pid_t> live;
+  std::map<int64_t, int> deaths;  // run id -> workers that died holding it
+  int64_t worker_deaths = 0;
+  std::string last_death;
   bool forwarded = false, tty = ::isatty(STDOUT_FILENO) != 0;
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t done0 = c0[RunStatus::kDone];
@@ -144,6 +149,22 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
       if (::waitpid(*it, &status, WNOHANG) == *it) {
         if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
           throw Error("cannot run the worker binary " + opt.exe + " (exit 127); rebuild lowbit");
+        // A worker that died (OOM killer, a stray kill, a crash) leaves its run `running`:
+        // hand it back as interrupted, so that a new worker resumes it from its checkpoint,
+        // or give up on it after kMaxWorkerDeaths deaths.
+        const bool clean = WIFEXITED(status) && (WEXITSTATUS(status) == kExitSuccess ||
+                                                 WEXITSTATUS(status) == kExitFailure ||
+                                                 WEXITSTATUS(status) == kExitInterrupted);
+        if (!clean) {
+          std::string why = WIFSIGNALED(status) ? fmt::format("worker killed by signal {}", WTERMSIG(status))
+                                                : fmt::format("worker exited with status {}", WEXITSTATUS(status));
+          ++worker_deaths, last_death = why;
+          if (int64_t run = store.running_run(*it)) {
+            const bool give_up = ++deaths[run] >= kMaxWorkerDeaths;
+            store.release_run(run, give_up ? RunStatus::kFailed : RunStatus::kInterrupted,
+                              give_up ? fmt::format("{} ({} times; not retried again)", why, deaths[run]) : why);
+          }
+        }
         for (int i = 0; i < kMaxWorkers; ++i)
           if (g_children[i] == *it) g_children[i] = 0;
         it = live.erase(it);
@@ -172,7 +193,11 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   if (tty) fmt::print("\n");
   auto c = store.counts(exp_id);
   GridSummary s{c[RunStatus::kDone], c[RunStatus::kFailed], c[RunStatus::kDiverged],
-                c[RunStatus::kInterrupted], interrupt_count().load() > 0};
+                c[RunStatus::kInterrupted], interrupt_count().load() > 0, worker_deaths};
+  if (worker_deaths > 0)
+    fmt::print("grid: {} worker(s) died without finishing their run (last: {}); their runs were resumed from "
+               "their checkpoints, or failed after {} deaths\n",
+               worker_deaths, last_death, kMaxWorkerDeaths);
   if (s.interrupted)
     fmt::print(
         "grid: interrupted; {} done, {} interrupted. Run the same command again to resume.\n",

@@ -34,6 +34,7 @@ struct GridOptions {
 struct GridSummary {
   int64_t done = 0, failed = 0, diverged = 0, interrupted_runs = 0;
   bool interrupted = false;  ///< stopped by SIGINT/SIGTERM
+  int64_t worker_deaths = 0; ///< workers that died holding a run (killed, crashed)
 };
 
 /// Registers the experiment and its runs, then runs the pending ones with opt.workers

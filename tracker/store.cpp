@@ -269,6 +269,21 @@ int Store::reclaim_stale(double stale_seconds) {
   return int(stale.size());
 }
 
+int64_t Store::running_run(int64_t pid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_.prepare("SELECT id FROM runs WHERE status = 'running' AND pid = ? AND host = ?");
+  return q.bind(1, pid).bind(2, host_name()).step() ? q.get_int(0) : 0;
+}
+
+void Store::release_run(int64_t run_id, RunStatus status, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  db_.prepare("UPDATE runs SET status = ?, error = ? WHERE id = ? AND status = 'running'")
+      .bind(1, std::string(to_string(status)))
+      .bind(2, why)
+      .bind(3, run_id)
+      .run();
+}
+
 int Store::retry_failed(int64_t experiment_id) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);

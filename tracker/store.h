@@ -90,6 +90,11 @@ class Store {
 
   /// Status counts of an experiment's runs.
   std::map<RunStatus, int64_t> counts(int64_t experiment_id);
+  /// The run that worker process `pid` of this host holds (status `running`), or 0.
+  int64_t running_run(int64_t pid);
+  /// Ends a `running` run whose worker died: `interrupted` (resumed by the next worker) or
+  /// `failed`, with `why` as its error.
+  void release_run(int64_t run_id, RunStatus status, const std::string& why);
 
  private:
   void migrate();

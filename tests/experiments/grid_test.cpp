@@ -270,3 +270,38 @@ TEST_CASE("grid: --retry-failed runs failed runs again") {
   CHECK(retry.out.find("1 retried") != std::string::npos);
   CHECK(scalar(db, "SELECT max(attempts) FROM runs") == 2);
 }
+
+TEST_CASE("grid: a worker killed alone is noticed; its run resumes from its checkpoint and the grid says so") {
+  TempDir d;
+  const std::string g = d / "slow.json", db = d / "r.db";
+  std::ofstream(g) << R"({"name": "slow",
+    "base": {"data": {"name": "synthetic", "synthetic": {"train": 1500, "test": 100, "size": 8, "classes": 4}},
+             "batch_size": 32, "epochs": 4},
+    "seeds": 2})";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open((d / "log").c_str(), O_WRONLY | O_CREAT, 0644);
+    ::dup2(fd, 1), ::dup2(fd, 2);
+    ::execl(LOWBIT_BINARY, LOWBIT_BINARY, "grid", g.c_str(), "--db", db.c_str(),
+            "--threads-per-worker", "1", (char*)nullptr);
+    _exit(127);
+  }
+  // Once the first run has finished an epoch, kill its worker (as the OOM killer would).
+  REQUIRE(wait_until(db, "SELECT COALESCE(max(epoch), 0) FROM runs WHERE status = 'running'", 1) >= 1);
+  const int64_t worker = scalar(db, "SELECT pid FROM runs WHERE status = 'running' LIMIT 1");
+  REQUIRE(worker > 0);
+  ::kill(pid_t(worker), SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);  // the run was resumed and finished
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 2);
+  CHECK(scalar(db,
+               "SELECT count(*) FROM (SELECT run_id, count(*) AS n FROM metrics WHERE key = "
+               "'test_acc' GROUP BY run_id) WHERE n = 4") == 2);
+  CHECK(scalar(db, "SELECT max(attempts) FROM runs") == 2);
+  std::ifstream in(d / "log");
+  std::string log((std::istreambuf_iterator<char>(in)), {});
+  CHECK(log.find("grid: 1 worker(s) died without finishing their run (last: worker killed by signal 9)") !=
+        std::string::npos);
+}
