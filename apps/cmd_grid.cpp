@@ -30,6 +30,8 @@ int cmd_grid(const std::vector<std::string>& args) {
       "LibTorch threads per worker (0 = cores / workers)")(
       "device,d", po::value(&o.device)->default_value("cpu"), "cpu or cuda")(
       "retry-failed", "run failed and diverged runs again")(
+      "max-runs", po::value(&o.max_runs)->default_value(o.max_runs),
+      "refuse a definition that expands to more runs")(
       "dry-run", "validate and list the runs; train nothing");
   po::positional_options_description pos;
   pos.add("file", 1);

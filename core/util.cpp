@@ -21,6 +21,7 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 std::string nearest(const std::string& name, const std::vector<std::string>& candidates) {
+  if (name.size() > 256) return "";  // nothing that long is near a name (and the distance is O(n m))
   std::string best;
   size_t best_d = SIZE_MAX, best_prefix = 0;
   auto common_prefix = [&](const std::string& c) {

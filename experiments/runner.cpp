@@ -65,7 +65,7 @@ pid_t spawn_worker(const GridOptions& opt, const std::string& experiment, int th
 }  // namespace
 
 GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
-  ExperimentSpec spec = load_experiment(spec_path);  // every run validated before anything starts
+  ExperimentSpec spec = load_experiment(spec_path, opt.max_runs);  // every run validated before anything starts
 
   if (opt.dry_run) {
     fmt::print("{:<16}  {:<12}  {:<40}  {}\n", "hash", "variant", "varying", "seed");

@@ -26,6 +26,7 @@ struct GridOptions {
   int threads_per_worker = 0;  ///< 0: cores / workers
   bool retry_failed = false;
   bool dry_run = false;
+  int64_t max_runs = 100000;  ///< refuse a definition that expands to more runs (kDefaultMaxRuns)
   std::string device = "cpu";
   std::string exe;  ///< the lowbit binary the workers run (/proc/self/exe)
 };

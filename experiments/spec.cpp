@@ -8,6 +8,7 @@
 
 #include "core/config/names.h"
 #include "core/error.h"
+#include "core/train/interrupt.h"
 #include "core/quant/registry.h"
 #include "core/util.h"
 
@@ -70,7 +71,7 @@ bool same_value(const json& a, const json& b) {
 
 }  // namespace
 
-ExperimentSpec parse_experiment(const std::string& text, const std::string& source) {
+ExperimentSpec parse_experiment(const std::string& text, const std::string& source, int64_t max_runs) {
   ExperimentSpec spec;
   spec.source = source;
   json probe = parse_json_text(text, source);  // syntax errors with line and column
@@ -99,6 +100,10 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
     const auto& s = raw["seeds"];
     seeds.clear();
     if (s.is_number_integer() && s.get<int64_t>() >= 1) {
+      if (s.get<int64_t>() > max_runs)
+        throw ConfigError(fmt::format("{}: seeds: {} seeds alone exceed the limit of {} runs; raise it with "
+                                      "lowbit grid --max-runs N, or split the experiment",
+                                      source, s.get<int64_t>(), max_runs));
       for (int64_t i = 0; i < s.get<int64_t>(); ++i) seeds.push_back(i);
     } else if (s.is_array() && !s.empty()) {
       for (auto& x : s) {
@@ -142,6 +147,20 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
     }
   }
 
+  // Count the runs before expanding any: seeds x sum over variants of the axes' product.
+  double total = 0;
+  for (auto& [vname, vraw] : variants) {
+    double n = double(seeds.size());
+    for (auto& a : global_axes) n *= double(a.values.size());
+    if (vraw.is_object() && vraw.contains("axes") && vraw["axes"].is_object())
+      for (auto& [k, v] : vraw["axes"].items()) n *= v.is_array() ? double(std::max<size_t>(1, v.size())) : 1.0;
+    total += n;
+  }
+  if (total > double(max_runs))
+    throw ConfigError(fmt::format("{}: the grid has {:.0f} runs (seeds x variants x axes), more than the limit of {}; "
+                                  "raise it with lowbit grid --max-runs N, or split the experiment",
+                                  source, total, max_runs));
+
   std::map<std::string, std::string> seen;  // hash -> where
   for (auto& [vname, vraw] : variants) {
     const std::string where = source + ": variants." + vname;
@@ -171,6 +190,7 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
         varying[axes[a].key] = axes[a].values[idx[a]];
       }
       c.name = spec.name;
+      if (interrupt_count().load() > 0) throw Interrupted("interrupted while expanding " + source);
       for (int64_t seed : seeds) {
         RunConfig r = c;
         r.seed = seed;
@@ -221,12 +241,12 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
   return spec;
 }
 
-ExperimentSpec load_experiment(const std::string& path) {
+ExperimentSpec load_experiment(const std::string& path, int64_t max_runs) {
   std::ifstream in(path);
   if (!in) throw ConfigError(path + ": cannot open experiment file (check the path)");
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_experiment(ss.str(), path);
+  return parse_experiment(ss.str(), path, max_runs);
 }
 
 }  // namespace lowbit

@@ -32,12 +32,18 @@ struct ExperimentSpec {
   std::vector<std::string> axis_keys;  ///< every axis key, global then per-variant, in order
 };
 
+/// The most runs one definition may expand to unless the caller raises it (--max-runs):
+/// the count is checked before anything is expanded, so 10^7 seeds fail at once.
+constexpr int64_t kDefaultMaxRuns = 100000;
+
 /// Reads, expands and validates `path`. Throws ConfigError naming the file, the place in it
-/// (base, variants.X, axes.K[i]) and the key, before anything runs.
-ExperimentSpec load_experiment(const std::string& path);
+/// (base, variants.X, axes.K[i]) and the key, before anything runs; Interrupted when a
+/// signal arrives during the expansion.
+ExperimentSpec load_experiment(const std::string& path, int64_t max_runs = kDefaultMaxRuns);
 
 /// Parses an experiment from JSON text (for tests); `source` names it in errors.
-ExperimentSpec parse_experiment(const std::string& text, const std::string& source);
+ExperimentSpec parse_experiment(const std::string& text, const std::string& source,
+                                int64_t max_runs = kDefaultMaxRuns);
 
 /// The data shape a config's dataset has, without loading it.
 ModelSpec model_spec_for(const DataConfig& d);

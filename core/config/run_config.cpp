@@ -22,7 +22,7 @@ using nlohmann::json;
 std::string describe(const json& v) {
   switch (v.type()) {
     case json::value_t::string:
-      return "string " + v.dump();
+      return "string " + truncate_for_message(v.dump());
     case json::value_t::boolean:
       return "boolean " + v.dump();
     case json::value_t::null:
@@ -117,7 +117,7 @@ ConfigField str_field(std::string path, std::string doc, Get get,
     if (!v.is_string()) bad(path, "expected a string, got " + describe(v));
     std::string s = v.get<std::string>();
     if (!choices.empty() && std::find(choices.begin(), choices.end(), s) == choices.end())
-      bad(path, "unknown value '" + s + "'" + did_you_mean(s, choices) + " (one of " +
+      bad(path, "unknown value '" + truncate_for_message(s) + "'" + did_you_mean(s, choices) + " (one of " +
                     join(choices, ", ") + ")");
     get(c) = s;
   };

@@ -118,3 +118,26 @@ TEST_CASE("spec: unknown exclude keys, duplicate keys and empty axes are errors 
       "g.json: exclude[]: duplicate key 'optim.lr' (the later one would silently replace the earlier; keep one)",
       ConfigError);
 }
+
+TEST_CASE("spec: the run count is checked before expanding: huge grids fail at once, the limit is a parameter") {
+  CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "seeds": 10000000})", "g.json"),
+                       "g.json: seeds: 10000000 seeds alone exceed the limit of 100000 runs; raise it with lowbit "
+                       "grid --max-runs N, or split the experiment",
+                       ConfigError);
+  const std::string six = R"({"name": "x", "seeds": 3, "axes": {"optim.lr": [0.1, 0.2]}})";
+  CHECK_THROWS_WITH_AS(parse_experiment(six, "g.json", 5),
+                       "g.json: the grid has 6 runs (seeds x variants x axes), more than the limit of 5; raise it "
+                       "with lowbit grid --max-runs N, or split the experiment",
+                       ConfigError);
+  CHECK(parse_experiment(six, "g.json", 6).runs.size() == 6);
+  // A 10 MB string is never echoed back whole.
+  std::string huge = R"({"name": "x", "base": {"model": ")" + std::string(10 << 20, 'm') + R"("}})";
+  std::string msg;
+  try {
+    parse_experiment(huge, "g.json");
+  } catch (const ConfigError& e) {
+    msg = e.what();
+  }
+  CHECK(!msg.empty());
+  CHECK(msg.size() < 1000);
+}
