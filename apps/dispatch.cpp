@@ -26,7 +26,7 @@ const std::vector<Command>& commands() {
        cmd_export},
       {"eval", "test accuracy of a checkpoint or a packed model", cmd_eval},
       {"worker", "(internal) claim and train one run of a grid", cmd_worker},
-      {"list", "list models, quantizers, schedules or config keys", cmd_list},
+      {"list", "list models, quantizers, activation quantizers, schedules, datasets or config keys", cmd_list},
       {"config", "print the resolved config of a file, or docs/CONFIG.md", cmd_config},
   };
   return table;
