@@ -1,5 +1,7 @@
 #include "core/util.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -21,7 +23,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 std::string nearest(const std::string& name, const std::vector<std::string>& candidates) {
-  if (name.size() > 256) return "";  // nothing that long is near a name (and the distance is O(n m))
+  if (name.size() > 256)
+    return "";  // nothing that long is near a name (and the distance is O(n m))
   std::string best;
   size_t best_d = SIZE_MAX, best_prefix = 0;
   auto common_prefix = [&](const std::string& c) {
@@ -104,6 +107,11 @@ std::string csv_quote(const std::string& s) {
 std::string truncate_for_message(const std::string& s, size_t max) {
   if (s.size() <= max) return s;
   return s.substr(0, max) + "... (" + std::to_string(s.size()) + " characters)";
+}
+
+bool is_file(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 }  // namespace lowbit

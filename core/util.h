@@ -26,6 +26,9 @@ std::string truncate_for_message(const std::string& s, size_t max = 80);
 /// A CSV field: quoted (with doubled quotes) when it holds a comma, a quote or a newline.
 std::string csv_quote(const std::string& s);
 
+/// True when `path` names an existing regular file.
+bool is_file(const std::string& path);
+
 /// Splits at `sep`, dropping empty parts ("a,,b" -> {a, b}).
 std::vector<std::string> split(const std::string& s, char sep);
 

@@ -60,7 +60,9 @@ std::vector<std::string> row_keys(const ReportOptions& opt, const ExperimentData
   return rows;
 }
 
-void check_experiment(const ReportOptions& opt, const ExperimentData& e) {
+// Checks that the experiment has a finished run and the baseline exists; returns the number
+// of finished runs.
+int64_t check_experiment(const ReportOptions& opt, const ExperimentData& e) {
   int64_t done = std::count_if(e.runs.begin(), e.runs.end(),
                                [](const RunData& r) { return r.status == RunStatus::kDone; });
   if (done == 0)
@@ -76,6 +78,7 @@ void check_experiment(const ReportOptions& opt, const ExperimentData& e) {
                       " (variants: " + join(std::vector<std::string>(vs.begin(), vs.end()), ", ") +
                       ")");
   }
+  return done;
 }
 
 // Writes one table in every requested format; returns its markdown section.
@@ -96,16 +99,19 @@ std::string write_table(const AggTable& t, ReportContext& c) {
 std::string excluded_runs(const ExperimentData& e) {
   std::string md;
   for (auto& r : e.runs) {
-    if (r.status != RunStatus::kFailed && r.status != RunStatus::kDiverged && r.status != RunStatus::kStopped)
+    if (r.status != RunStatus::kFailed && r.status != RunStatus::kDiverged &&
+        r.status != RunStatus::kStopped)
       continue;
     std::string why = r.error.empty() ? "(no message recorded)" : r.error;
     for (char& ch : why)
       if (ch == '|' || ch == '\n') ch = ' ';
-    md += fmt::format("| {} | {} | {} | {} | {} |\n", r.id, r.variant, r.seed, to_string(r.status), why);
+    md += fmt::format("| {} | {} | {} | {} | {} |\n", r.id, r.variant, r.seed, to_string(r.status),
+                      why);
   }
   if (md.empty()) return "";
   return "## Excluded runs\n\nNot in any table above (each cell's n counts only finished runs).\n\n"
-         "| run | variant | seed | status | why |\n| ---: | --- | ---: | --- | --- |\n" + md + "\n";
+         "| run | variant | seed | status | why |\n| ---: | --- | ---: | --- | --- |\n" +
+         md + "\n";
 }
 
 std::string provenance_footer(const ReportContext& c) {
@@ -133,7 +139,7 @@ ReportResult write_report(const ReportOptions& opt) {
   auto tables = selected_tables(opt);
   auto db = open_readonly(opt.db);
   ExperimentData e = load_experiment_data(*db, opt.experiment);
-  check_experiment(opt, e);
+  const int64_t done = check_experiment(opt, e);
   ReportContext c{opt,
                   *db,
                   e,
@@ -157,13 +163,11 @@ ReportResult write_report(const ReportOptions& opt) {
       for (auto& p : report_plots()) p.build(c);
   }
 
-  const auto done = std::count_if(e.runs.begin(), e.runs.end(),
-                                  [](const RunData& r) { return r.status == RunStatus::kDone; });
   std::string md = "# " + e.name + "\n\n" + (e.description.empty() ? "" : e.description + "\n\n") +
                    fmt::format("{} runs, {} finished. Tables: {}.\n\n", e.runs.size(), done,
                                join(opt.formats, ", ")) +
-                   body + excluded_runs(e) + (c.plots_md.empty() ? "" : "## Curves\n\n" + c.plots_md) +
-                   provenance_footer(c);
+                   body + excluded_runs(e) +
+                   (c.plots_md.empty() ? "" : "## Curves\n\n" + c.plots_md) + provenance_footer(c);
   res.report_md = c.out_dir + "/report.md";
   std::ofstream(res.report_md) << md;
   res.files.push_back(res.report_md);

@@ -38,12 +38,9 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> ReportContext::groups(
   std::vector<std::pair<std::string, std::vector<int64_t>>> out;
   for (auto& r : e.runs) {
     if (r.status != RunStatus::kDone) continue;
-    std::vector<std::string> parts;
-    for (auto& k : rows) {
-      std::string v = key_value(r, k);
-      if (!v.empty()) parts.push_back(k == "variant" ? v : k + "=" + v);
-    }
-    std::string label = join(parts, " ");
+    std::vector<std::string> values;
+    for (auto& k : rows) values.push_back(key_value(r, k));
+    const std::string label = group_label(rows, values);
     auto it = std::find_if(out.begin(), out.end(), [&](auto& g) { return g.first == label; });
     if (it == out.end())
       out.push_back({label, {r.id}});
@@ -51,6 +48,15 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> ReportContext::groups(
       it->second.push_back(r.id);
   }
   return out;
+}
+
+std::string group_label(const std::vector<std::string>& keys,
+                        const std::vector<std::string>& values) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (!values[i].empty())
+      parts.push_back(keys[i] == "variant" ? values[i] : keys[i] + "=" + values[i]);
+  return join(parts, " ");
 }
 
 bool lower_is_better(const std::string& key) {

@@ -90,6 +90,10 @@ std::vector<AggTable> energy_tables(ReportContext& c);
 
 // Helpers shared by the builders.
 
+/// The label of a group of rows or a column: "variant key=value ..." for the non-empty
+/// values of `keys` (the variant by its name alone).
+std::string group_label(const std::vector<std::string>& keys,
+                        const std::vector<std::string>& values);
 /// True for keys where smaller is better (loss, bytes, seconds, energy, RSS).
 bool lower_is_better(const std::string& key);
 /// The last recorded value of a per-layer statistic.

@@ -1,6 +1,5 @@
 #include "core/data/dataset.h"
 
-#include <sys/stat.h>
 #include <zlib.h>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -8,20 +7,16 @@
 
 #include "core/config/names.h"
 #include "core/error.h"
+#include "core/util.h"
 
 namespace lowbit {
 namespace {
 
 const char* kFashionDir = "/usr/share/datasets/fashion-mnist";
 
-bool file_exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 // Reads a whole file through zlib, which passes plain files through unchanged.
 std::string read_maybe_gz(const std::string& path, const std::string& hint) {
-  if (!file_exists(path)) throw DataError(path + ": no such file; " + hint);
+  if (!is_file(path)) throw DataError(path + ": no such file; " + hint);
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) throw DataError(path + ": cannot be opened; " + hint);
   std::string out;
@@ -45,7 +40,7 @@ uint32_t be32(const std::string& s, size_t off) {
 std::string first_existing(const std::string& dir, const std::string& stem) {
   for (const char* ext : {".gz", ""}) {
     std::string p = dir + "/" + stem + ext;
-    if (file_exists(p)) return p;
+    if (is_file(p)) return p;
   }
   return dir + "/" + stem + ".gz";  // the error will name the packaged spelling
 }

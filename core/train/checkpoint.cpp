@@ -7,16 +7,11 @@
 #include "core/error.h"
 #include "core/nn/state_bn.h"
 #include "core/train/trainer.h"
+#include "core/util.h"
 
 namespace lowbit {
 
 namespace {
-
-bool file_exists(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f) std::fclose(f);
-  return f != nullptr;
-}
 
 // Reads tensor `dotted` ("layer1.0.conv1.weight") from an archive written by Module::save,
 // which nests one archive per child module.
@@ -62,7 +57,7 @@ void write_checkpoint(const std::string& path, Network& model, torch::optim::Opt
 
 std::optional<TrainingState> resume_checkpoint(const std::string& path, const RunConfig& cfg,
                                                Network& model, torch::optim::Optimizer& optimizer) {
-  if (!file_exists(path)) return std::nullopt;
+  if (!is_file(path)) return std::nullopt;
   torch::serialize::InputArchive archive, model_archive, optim_archive;
   try {
     archive.load_from(path);
@@ -98,7 +93,7 @@ std::optional<TrainingState> resume_checkpoint(const std::string& path, const Ru
 }
 
 void load_init_checkpoint(Network& model, const std::string& path) {
-  if (!file_exists(path))
+  if (!is_file(path))
     throw ConfigError("init.from_checkpoint: " + path +
                       ": no such file (train the full-precision run first, or fix the path)");
   torch::serialize::InputArchive archive, model_archive;

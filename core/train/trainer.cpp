@@ -115,12 +115,12 @@ struct Run {
 
 // Data, model, quantizers and optimizer: all bad input surfaces here, before any training.
 Run make_run(const RunConfig& cfg, const TrainOptions& opt) {
-  Run run{cfg, torch::Device(opt.device), load_data(cfg.data), {}, nullptr, {}, {}, {}, nullptr,
-          {}};
-  if (run.device.is_cuda() && !torch::cuda::is_available())
+  const torch::Device device(opt.device);
+  if (device.is_cuda() && !torch::cuda::is_available())  // before loading any data
     throw ConfigError(
         "--device cuda: this LibTorch has no CUDA support or no GPU is visible (use --device cpu, "
         "or build against a CUDA LibTorch)");
+  Run run{cfg, device, load_data(cfg.data), {}, nullptr, {}, {}, {}, nullptr, {}};
   run.spec = {run.data.channels, run.data.height, run.data.width, run.data.classes};
   run.model = build_network(cfg, run.spec);
   run.layers = quant_layers(*run.model);
@@ -232,8 +232,8 @@ EpochTraining train_epoch(Run& run, int64_t epoch, Observer& obs) {
     tr.seen += y.size(0);
     if (run.bn_discrete() && (epoch * nb + b) % cfg.quant.state_bn_every == 0) {
       const auto s0 = Clock::now();
-      discrete_bn_pass(*run.model, run.qlayers,
-                       x);  // after the step: the statistics of the new weights
+      // After the step: the discrete statistics of the new weights.
+      discrete_bn_pass(*run.model, run.qlayers, x);
       tr.state_bn_seconds += seconds_since(s0);
     }
     if (b % 10 == 9 || b == nb - 1) {
@@ -355,8 +355,10 @@ std::map<std::string, double> run_summary(Run& run, const TrainingState& state,
   s["peak_rss_bytes"] = double(peak_rss_bytes());
   s["wall_seconds"] = seconds_since(run_t0);
   // Over every epoch of the run, also those trained before a resume.
-  if (state.epochs_timed > 0) s["mean_epoch_seconds"] = state.epoch_seconds / double(state.epochs_timed);
-  if (state.epochs_timed > 0 && run.soft) s["mean_bn_seconds"] = state.bn_seconds / double(state.epochs_timed);
+  if (state.epochs_timed > 0)
+    s["mean_epoch_seconds"] = state.epoch_seconds / double(state.epochs_timed);
+  if (state.epochs_timed > 0 && run.soft)
+    s["mean_bn_seconds"] = state.bn_seconds / double(state.epochs_timed);
   return s;
 }
 

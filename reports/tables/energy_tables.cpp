@@ -1,5 +1,7 @@
 // Energy per inference (docs/ENERGY.md), from each layer's own measured input sparsity:
 // the network table (dense vs measured) and the same model layer by layer.
+#include <map>
+
 #include "reports/energy.h"
 #include "reports/report_registry.h"
 
@@ -58,9 +60,14 @@ ColumnSpec col(const std::string& label, Value v, bool percent, bool invariant, 
 std::vector<AggTable> energy_tables(ReportContext& c) {
   const LayerSeries& layers = c.layers();
   const RunSeries& act_mean = c.act_mean();
-  auto energy = [&layers](const RunData& r, bool measured) -> std::optional<EnergyResult> {
-    auto in = energy_inputs(r, layers, measured);
-    return in ? std::optional<EnergyResult>(inference_energy(*in)) : std::nullopt;
+  // Once per run and mode: the per-layer table asks for every (layer, column) of a run.
+  std::map<std::pair<int64_t, bool>, std::optional<EnergyResult>> computed;
+  auto energy = [&layers, &computed](const RunData& r,
+                                     bool measured) -> std::optional<EnergyResult> {
+    auto [it, fresh] = computed.try_emplace({r.id, measured});
+    if (fresh)
+      if (auto in = energy_inputs(r, layers, measured)) it->second = inference_energy(*in);
+    return it->second;
   };
   auto network = [energy](bool measured, double scale, auto pick) -> Value {
     return [=](const RunData& r) -> std::optional<double> {

@@ -143,12 +143,8 @@ std::vector<AggTable> main_table(ReportContext& c) {
       for (auto& k : c.opt.cols) v.push_back(key_value(r, k));
       if (std::find(seen.begin(), seen.end(), v) != seen.end()) continue;
       seen.push_back(v);
-      std::vector<std::string> parts;
-      for (size_t i = 0; i < v.size(); ++i)
-        if (!v[i].empty())
-          parts.push_back(c.opt.cols[i] == "variant" ? v[i] : c.opt.cols[i] + "=" + v[i]);
       auto keys = c.opt.cols;
-      cols.push_back({join(parts, " "), m.value,
+      cols.push_back({group_label(keys, v), m.value,
                       [keys, v](const RunData& run) {
                         for (size_t i = 0; i < keys.size(); ++i)
                           if (key_value(run, keys[i]) != v[i]) return false;

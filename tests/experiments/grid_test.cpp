@@ -54,6 +54,30 @@ int64_t wait_until(const std::string& db, const std::string& sql, int64_t target
   return v;
 }
 
+// Two 4-epoch runs on 1,500 synthetic images: slow enough to interrupt mid-run.
+std::string write_slow_grid(const TempDir& d) {
+  const std::string g = d / "slow.json";
+  std::ofstream(g) << R"({"name": "slow",
+    "base": {"data": {"name": "synthetic", "synthetic": {"train": 1500, "test": 100, "size": 8, "classes": 4}},
+             "batch_size": 32, "epochs": 4},
+    "seeds": 2})";
+  return g;
+}
+
+// Starts `lowbit grid g --db db` with one thread per worker in the background, its output
+// in d/log; returns its pid.
+pid_t start_grid(const TempDir& d, const std::string& g, const std::string& db) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open((d / "log").c_str(), O_WRONLY | O_CREAT, 0644);
+    ::dup2(fd, 1), ::dup2(fd, 2);
+    ::execl(LOWBIT_BINARY, LOWBIT_BINARY, "grid", g.c_str(), "--db", db.c_str(),
+            "--threads-per-worker", "1", (char*)nullptr);
+    _exit(127);
+  }
+  return pid;
+}
+
 }  // namespace
 
 TEST_CASE("grid: --dry-run lists and counts the runs, trains nothing") {
@@ -215,19 +239,8 @@ TEST_CASE("grid: bad input is exit 2 with one line, and nothing is written") {
 TEST_CASE(
     "grid: SIGINT marks the running run interrupted, exits 130, and the next run resumes it") {
   TempDir d;
-  const std::string g = d / "slow.json", db = d / "r.db";
-  std::ofstream(g) << R"({"name": "slow",
-    "base": {"data": {"name": "synthetic", "synthetic": {"train": 1500, "test": 100, "size": 8, "classes": 4}},
-             "batch_size": 32, "epochs": 4},
-    "seeds": 2})";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open((d / "log").c_str(), O_WRONLY | O_CREAT, 0644);
-    ::dup2(fd, 1), ::dup2(fd, 2);
-    ::execl(LOWBIT_BINARY, LOWBIT_BINARY, "grid", g.c_str(), "--db", db.c_str(),
-            "--threads-per-worker", "1", (char*)nullptr);
-    _exit(127);
-  }
+  const std::string g = write_slow_grid(d), db = d / "r.db";
+  pid_t pid = start_grid(d, g, db);
   // Wait until the first run has finished an epoch, then press Ctrl-C once.
   REQUIRE(wait_until(db, "SELECT COALESCE(max(epoch), 0) FROM runs WHERE status = 'running'", 1) >=
           1);
@@ -271,23 +284,15 @@ TEST_CASE("grid: --retry-failed runs failed runs again") {
   CHECK(scalar(db, "SELECT max(attempts) FROM runs") == 2);
 }
 
-TEST_CASE("grid: a worker killed alone is noticed; its run resumes from its checkpoint and the grid says so") {
+TEST_CASE(
+    "grid: a worker killed alone is noticed; its run resumes from its checkpoint and the grid says "
+    "so") {
   TempDir d;
-  const std::string g = d / "slow.json", db = d / "r.db";
-  std::ofstream(g) << R"({"name": "slow",
-    "base": {"data": {"name": "synthetic", "synthetic": {"train": 1500, "test": 100, "size": 8, "classes": 4}},
-             "batch_size": 32, "epochs": 4},
-    "seeds": 2})";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open((d / "log").c_str(), O_WRONLY | O_CREAT, 0644);
-    ::dup2(fd, 1), ::dup2(fd, 2);
-    ::execl(LOWBIT_BINARY, LOWBIT_BINARY, "grid", g.c_str(), "--db", db.c_str(),
-            "--threads-per-worker", "1", (char*)nullptr);
-    _exit(127);
-  }
+  const std::string g = write_slow_grid(d), db = d / "r.db";
+  pid_t pid = start_grid(d, g, db);
   // Once the first run has finished an epoch, kill its worker (as the OOM killer would).
-  REQUIRE(wait_until(db, "SELECT COALESCE(max(epoch), 0) FROM runs WHERE status = 'running'", 1) >= 1);
+  REQUIRE(wait_until(db, "SELECT COALESCE(max(epoch), 0) FROM runs WHERE status = 'running'", 1) >=
+          1);
   const int64_t worker = scalar(db, "SELECT pid FROM runs WHERE status = 'running' LIMIT 1");
   REQUIRE(worker > 0);
   ::kill(pid_t(worker), SIGKILL);
@@ -302,6 +307,8 @@ TEST_CASE("grid: a worker killed alone is noticed; its run resumes from its chec
   CHECK(scalar(db, "SELECT max(attempts) FROM runs") == 2);
   std::ifstream in(d / "log");
   std::string log((std::istreambuf_iterator<char>(in)), {});
-  CHECK(log.find("grid: 1 worker(s) died without finishing their run (last: worker killed by signal 9)") !=
-        std::string::npos);
+  CHECK(
+      log.find(
+          "grid: 1 worker(s) died without finishing their run (last: worker killed by signal 9)") !=
+      std::string::npos);
 }
