@@ -43,6 +43,7 @@ int cmd_grid(const std::vector<std::string>& args) {
   o.dry_run = vm.count("dry-run") > 0;
   o.exe = self_exe();
   GridSummary s = run_grid(file, o);
+  if (!s.disk_full.empty()) throw DiskFullError(s.disk_full);
   if (s.interrupted) return kExitInterrupted;
   return s.failed + s.diverged > 0 ? kExitFailure : kExitSuccess;
 }

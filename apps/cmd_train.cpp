@@ -8,10 +8,28 @@
 #include "core/config/run_config.h"
 #include "core/error.h"
 #include "core/train/trainer.h"
+#include "core/util.h"
+#include "experiments/spec.h"
 #include "experiments/console_observer.h"
 #include "tracker/jsonl_observer.h"
 
 namespace lowbit {
+
+namespace {
+// Checks quant.skip and the per-layer globs against the model; an error names the --set
+// that gave the key when one did, else the config file.
+void check_layers(const RunConfig& cfg, const std::string& file, const std::vector<std::string>& sets) {
+  try {
+    check_layer_settings(cfg, file);
+  } catch (const ConfigError& e) {
+    const std::string body = std::string(e.what()).substr(file.size() + 2);
+    for (auto s = sets.rbegin(); s != sets.rend(); ++s)
+      if (body.rfind(s->substr(0, s->find('=')), 0) == 0)
+        throw ConfigError("--set " + truncate_for_message(*s) + ": " + body);
+    throw;
+  }
+}
+}  // namespace
 
 int cmd_train(const std::vector<std::string>& args) {
   po::options_description desc("options");
@@ -32,6 +50,7 @@ int cmd_train(const std::vector<std::string>& args) {
     throw ConfigError("--device: expected cpu or cuda, got '" + device + "'");
 
   RunConfig cfg = load_run_config(config, sets);
+  check_layers(cfg, config, sets);
   const std::string hash = config_hash(cfg);
   if (out.empty()) out = "results/runs/" + cfg.name + "-" + hash;
   const int n_threads = resolve_threads(threads);

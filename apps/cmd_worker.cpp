@@ -19,6 +19,7 @@ int cmd_worker(const std::vector<std::string>& args) {
   std::string cmd = "lowbit worker";
   for (auto& a : args) cmd += " " + a;
   WorkerOutcome w = run_worker(db, experiment, threads, device, cmd);
+  if (w.disk_full) return kExitDiskFull;
   if (!w.claimed || w.status == RunStatus::kDone) return kExitSuccess;
   return w.status == RunStatus::kInterrupted ? kExitInterrupted : kExitFailure;
 }

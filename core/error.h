@@ -11,6 +11,7 @@ enum ExitCode : int {
   kExitSuccess = 0,
   kExitFailure = 1,   // anything that is not the user's input
   kExitBadInput = 2,  // config, data, arguments, database path
+  kExitDiskFull = 3,  // a write failed for lack of space: free some and run again
   kExitInterrupted = 130,
 };
 
@@ -45,6 +46,15 @@ class StoreError : public Error {
 
  private:
   bool bad_input_;
+};
+
+/// A file or the database could not be written because its file system is full. Exit
+/// code 3, so that `lowbit grid` can tell it from a run's own failure and stop spawning
+/// workers that would only fail the same way.
+class DiskFullError : public Error {
+ public:
+  using Error::Error;
+  ExitCode exit_code() const override { return kExitDiskFull; }
 };
 
 /// The user pressed Ctrl-C or the process got SIGTERM. Exit code 130.

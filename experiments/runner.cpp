@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/sha256.h"
 #include "core/train/interrupt.h"
 #include "core/train/trainer.h"
@@ -114,7 +115,7 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   std::map<int64_t, int> deaths;  // run id -> workers that died holding it
   int64_t worker_deaths = 0;
   std::string last_death;
-  bool forwarded = false, tty = ::isatty(STDOUT_FILENO) != 0;
+  bool forwarded = false, disk_full = false, tty = ::isatty(STDOUT_FILENO) != 0;
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t done0 = c0[RunStatus::kDone];
   auto claimable = [&](std::map<RunStatus, int64_t>& c) {
@@ -125,7 +126,8 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
     auto c = store.counts(exp_id);
     // Keep N workers while there is work and no interrupt; a worker not yet counted as
     // running may still be about to claim, hence live < claimable + running.
-    while (interrupt_count().load() == 0 && int(live.size()) < opt.workers && claimable(c) > 0 &&
+    while (interrupt_count().load() == 0 && !disk_full && int(live.size()) < opt.workers &&
+           claimable(c) > 0 &&
            int64_t(live.size()) < claimable(c) + c[RunStatus::kRunning]) {
       pid_t pid = spawn_worker(opt, spec.name, threads);
       for (int i = 0; i < kMaxWorkers; ++i)
@@ -152,10 +154,18 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
         // A worker that died (OOM killer, a stray kill, a crash) leaves its run `running`:
         // hand it back as interrupted, so that a new worker resumes it from its checkpoint,
         // or give up on it after kMaxWorkerDeaths deaths.
+        const bool full = WIFEXITED(status) && WEXITSTATUS(status) == kExitDiskFull;
         const bool clean = WIFEXITED(status) && (WEXITSTATUS(status) == kExitSuccess ||
                                                  WEXITSTATUS(status) == kExitFailure ||
                                                  WEXITSTATUS(status) == kExitInterrupted);
-        if (!clean) {
+        if (full) {
+          // Every later run would fail the same way: spawn no more workers, let the live
+          // ones end, and say what to free. A run the worker could not mark goes back.
+          disk_full = true;
+          if (int64_t run = store.running_run(*it))
+            store.release_run(run, RunStatus::kFailed,
+                              "disk full " + free_space_advice(opt.db + ".runs"));
+        } else if (!clean) {
           std::string why = WIFSIGNALED(status) ? fmt::format("worker killed by signal {}", WTERMSIG(status))
                                                 : fmt::format("worker exited with status {}", WEXITSTATUS(status));
           ++worker_deaths, last_death = why;
@@ -187,13 +197,16 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
       fmt::print("\r\033[K{}", line), std::fflush(stdout);
     else if (finished != last_line)
       fmt::print("{}\n", line), std::fflush(stdout), last_line = finished;
-    if (live.empty() && (claimable(c) == 0 || interrupt_count().load() > 0)) break;
+    if (live.empty() && (claimable(c) == 0 || interrupt_count().load() > 0 || disk_full)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
   if (tty) fmt::print("\n");
   auto c = store.counts(exp_id);
   GridSummary s{c[RunStatus::kDone], c[RunStatus::kFailed], c[RunStatus::kDiverged],
-                c[RunStatus::kInterrupted], interrupt_count().load() > 0, worker_deaths};
+                c[RunStatus::kInterrupted], interrupt_count().load() > 0, worker_deaths, ""};
+  if (disk_full)
+    s.disk_full = "grid stopped: a run found the disk full " + free_space_advice(opt.db + ".runs") +
+                  ", then run the same command with --retry-failed";
   if (worker_deaths > 0)
     fmt::print("grid: {} worker(s) died without finishing their run (last: {}); their runs were resumed from "
                "their checkpoints, or failed after {} deaths\n",
@@ -264,6 +277,17 @@ WorkerOutcome run_worker(const std::string& db, const std::string& experiment, i
     outcome.status = r.status;
   } catch (const Interrupted&) {
     outcome.status = RunStatus::kInterrupted;  // the trainer already marked the run interrupted
+  } catch (const DiskFullError& e) {
+    // The partial file is already removed; record the failure if the database still can be
+    // written (it may sit on the same full disk), and tell the grid to stop spawning.
+    outcome.status = RunStatus::kFailed;
+    outcome.disk_full = true;
+    fmt::print(stderr, "run {}: failed: {}\n", claimed->hash, e.what());
+    try {
+      store.finish_run(claimed->id, RunStatus::kFailed, e.what(), {});
+    } catch (const std::exception&) {
+      // The grid releases the run when it reaps this worker, or the next grid reclaims it.
+    }
   } catch (const std::exception& e) {
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));

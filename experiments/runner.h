@@ -36,6 +36,7 @@ struct GridSummary {
   int64_t done = 0, failed = 0, diverged = 0, interrupted_runs = 0;
   bool interrupted = false;  ///< stopped by SIGINT/SIGTERM
   int64_t worker_deaths = 0; ///< workers that died holding a run (killed, crashed)
+  std::string disk_full;     ///< non-empty: a worker found the disk full; what to free
 };
 
 /// Registers the experiment and its runs, then runs the pending ones with opt.workers
@@ -46,6 +47,7 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt);
 struct WorkerOutcome {
   bool claimed = false;
   RunStatus status = RunStatus::kDone;
+  bool disk_full = false;  ///< the run failed because a write found the disk full
 };
 
 /// One worker: claims one run of `experiment` and trains it.

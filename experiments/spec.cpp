@@ -231,14 +231,18 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
   for (auto& r : spec.runs) {
     json key = {to_json(r.config)["quant"], r.config.model, to_json(r.config)["data"]};
     if (!checked.insert(key.dump()).second) continue;
-    try {
-      auto m = make_model(r.config.model, model_spec_for(r.config.data));
-      attach_quantizers(*m, r.config.quant);
-    } catch (const ConfigError& e) {
-      throw ConfigError(source + ": variants." + r.variant + ": " + e.what());
-    }
+    check_layer_settings(r.config, source + ": variants." + r.variant);
   }
   return spec;
+}
+
+void check_layer_settings(const RunConfig& cfg, const std::string& where) {
+  try {
+    auto m = make_model(cfg.model, model_spec_for(cfg.data));
+    attach_quantizers(*m, cfg.quant);
+  } catch (const ConfigError& e) {
+    throw ConfigError(where + ": " + e.what());
+  }
 }
 
 ExperimentSpec load_experiment(const std::string& path, int64_t max_runs) {

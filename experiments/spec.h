@@ -45,6 +45,10 @@ ExperimentSpec load_experiment(const std::string& path, int64_t max_runs = kDefa
 ExperimentSpec parse_experiment(const std::string& text, const std::string& source,
                                 int64_t max_runs = kDefaultMaxRuns);
 
+/// Checks the settings that need the model (quant.skip and per-layer globs) by building it
+/// once without data. A ConfigError is prefixed with `where` ("file.json: variants.X").
+void check_layer_settings(const RunConfig& cfg, const std::string& where);
+
 /// The data shape a config's dataset has, without loading it.
 ModelSpec model_spec_for(const DataConfig& d);
 

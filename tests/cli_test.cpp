@@ -83,3 +83,20 @@ TEST_CASE("cli: config errors are exit 2 with the file and key path") {
   CHECK(set.code == 2);
   CHECK(set.out == "lowbit: --set: unknown key 'optim.mom', did you mean 'optim.momentum'?\n");
 }
+
+TEST_CASE("cli: a per-layer glob that matches nothing names the config file or the --set") {
+  TempDir d;
+  std::ofstream(d / "c.json")
+      << R"({"data": {"name": "synthetic", "synthetic": {"train": 64, "test": 32, "size": 8, "classes": 3}},
+    "epochs": 1, "quant": {"method": "ttq", "threshold": {"nosuch*": 0.1}}})";
+  auto r = run_lowbit("train --config " + d / "c.json" + " --out " + d / "out");
+  CHECK(r.code == 2);
+  CHECK(r.out == "lowbit: " + d / "c.json" +
+                     ": quant.threshold.nosuch*: matches no quantized layer (quantized: conv2, conv3)\n");
+  r = run_lowbit("train --config " + d / "c.json" + " --out " + d / "out" +
+                 " --set quant.threshold=0.1 --set 'quant.skip=[\"zz*\"]'");
+  CHECK(r.code == 2);
+  CHECK(r.out ==
+        "lowbit: --set quant.skip=[\"zz*\"]: quant.skip: 'zz*' matches no layer (layers: conv1, conv2, "
+        "conv3, fc; or first, last)\n");
+}

@@ -167,8 +167,8 @@ TEST_CASE("cli: a bad quantizer setting stops before anything starts") {
       << R"({"data": {"name": "synthetic"}, "quant": {"method": "ttq", "threshold": {"layer9.*": 0.1}}})";
   auto r = lowbit::test::run_lowbit("train --config " + d / "c.json" + " --out " + d / "out");
   CHECK(r.code == 2);
-  CHECK(r.out ==
-        "lowbit: quant.threshold.layer9.*: matches no quantized layer (quantized: conv2, conv3)\n");
+  CHECK(r.out == "lowbit: " + d / "c.json" +
+                     ": quant.threshold.layer9.*: matches no quantized layer (quantized: conv2, conv3)\n");
   std::ifstream metrics(d / "out/metrics.jsonl");
   CHECK(!metrics.good());
 }

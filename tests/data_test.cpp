@@ -163,3 +163,15 @@ TEST_CASE("loader: order is a function of (seed, epoch) and covers every example
   double expect = (b.train.images[0][0][0][0].item<int>() / 255.0 - 0.5) / 0.2;
   CHECK(x[0][0][0][0].item<double>() == doctest::Approx(expect).epsilon(1e-5));
 }
+
+TEST_CASE("data: a label out of range names the label file, the label and its index") {
+  TempDir d;
+  write_mnist_dir(d.path, 50, 20);
+  DataConfig c;
+  c.dir = d.path;
+  std::string labels = idx_labels(20);
+  labels[8 + 7] = char(255);  // test label 7 of 20
+  write_gz(d / "t10k-labels-idx1-ubyte.gz", labels);
+  CHECK(data_error([&] { load_data(c); }) ==
+        d / "t10k-labels-idx1-ubyte.gz" + ": label 255 at index 7 out of range 0..9 for 10 classes; " + kHint);
+}

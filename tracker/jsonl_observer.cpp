@@ -12,6 +12,7 @@
 
 #include "core/config/run_config.h"
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace lowbit {
 
@@ -47,8 +48,9 @@ void truncate_from_epoch(const std::string& path, int64_t epoch) {
       keep.push_back(line);
   }
   in.close();
-  std::ofstream out(path, std::ios::trunc);
-  for (auto& l : keep) out << l << "\n";
+  std::string text;
+  for (auto& l : keep) text += l + "\n";
+  write_file_atomic(path, text);
 }
 
 }  // namespace
@@ -56,7 +58,7 @@ void truncate_from_epoch(const std::string& path, int64_t epoch) {
 JsonlObserver::JsonlObserver(std::string dir) : dir_(std::move(dir)) { make_dirs(dir_, "--out"); }
 
 void JsonlObserver::on_run_start(const RunStartEvent& e) {
-  std::ofstream(dir_ + "/config.json") << to_json(*e.config).dump(2) << "\n";
+  write_file_atomic(dir_ + "/config.json", to_json(*e.config).dump(2) + "\n");
   truncate_from_epoch(dir_ + "/metrics.jsonl", e.start_epoch);
   truncate_from_epoch(dir_ + "/layer_stats.jsonl", e.start_epoch);
   metrics_.open(dir_ + "/metrics.jsonl", std::ios::app);
@@ -72,14 +74,17 @@ void JsonlObserver::on_epoch_end(const EpochEvent& e) {
     layers_ << json{{"epoch", e.epoch + 1}, {"layer", s.layer}, {"key", s.key}, {"value", s.value}}
                    .dump()
             << "\n";
+  errno = 0;
   metrics_.flush();
+  if (!metrics_) throw_write_error(dir_ + "/metrics.jsonl", errno ? errno : EIO);
   layers_.flush();
+  if (!layers_) throw_write_error(dir_ + "/layer_stats.jsonl", errno ? errno : EIO);
 }
 
 void JsonlObserver::on_run_end(const RunEndEvent& e) {
   json j = {{"status", to_string(e.status)}, {"summary", e.summary}};
   if (!e.error.empty()) j["error"] = e.error;
-  std::ofstream(dir_ + "/summary.json") << j.dump(2) << "\n";
+  write_file_atomic(dir_ + "/summary.json", j.dump(2) + "\n");
 }
 
 }  // namespace lowbit

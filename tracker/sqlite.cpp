@@ -1,8 +1,14 @@
 #include "tracker/sqlite.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace lowbit {
 
@@ -23,31 +29,100 @@ int readonly_authorizer(void*, int action, const char*, const char*, const char*
 }
 }  // namespace
 
+namespace {
+
+// `path` as an SQLite URI path: the characters a URI gives meaning to are %-escaped.
+std::string uri_path(const std::string& path) {
+  std::string out;
+  for (unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c <= ' ' || c >= 0x7f)
+      out += fmt::format("%{:02X}", c);
+    else
+      out += char(c);
+  }
+  return out;
+}
+
+bool storage_is_readonly(int code) {
+  const int primary = code & 0xff;
+  return primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY;
+}
+
+int64_t file_size(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? int64_t(st.st_size) : -1;
+}
+
+}  // namespace
+
 Db::Db(const std::string& path, Mode mode) : path_(path) {
   int flags =
       mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
+  open(path, flags, mode);
+  if (mode == Mode::kReadWrite) {
+    exec("PRAGMA foreign_keys = ON");
+    return;
+  }
+  // A WAL database needs its -shm file even to be read; on read-only storage it cannot be
+  // created, and the first read fails. Fall back rather than refuse.
+  if (sqlite3_exec(db_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) !=
+          SQLITE_OK &&
+      storage_is_readonly(sqlite3_extended_errcode(db_)) && ::access(path.c_str(), R_OK) == 0)
+    open_readonly_storage();
+}
+
+void Db::open(const std::string& name, int flags, Mode mode) {
+  if (db_) sqlite3_close_v2(db_), db_ = nullptr;
+  int rc = sqlite3_open_v2(name.c_str(), &db_, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close(db_);
     db_ = nullptr;
     if (mode == Mode::kReadOnly)
-      throw StoreError(path + ": cannot open results database (" + msg + "); check --db", true);
+      throw StoreError(path_ + ": cannot open results database (" + msg + "); check --db", true);
     throw StoreError(
-        path + ": cannot create or open results database (" + msg +
+        path_ + ": cannot create or open results database (" + msg +
             "); check that the directory exists and is writable, or choose another --db",
         true);
   }
   sqlite3_busy_timeout(db_, 30000);
   sqlite3_extended_result_codes(db_, 1);
-  if (mode == Mode::kReadOnly) {
-    sqlite3_set_authorizer(db_, readonly_authorizer, nullptr);
-  } else {
-    exec("PRAGMA foreign_keys = ON");
-  }
+  if (mode == Mode::kReadOnly) sqlite3_set_authorizer(db_, readonly_authorizer, nullptr);
 }
 
-Db::~Db() { sqlite3_close_v2(db_); }
+void Db::open_readonly_storage() {
+  const std::string wal = path_ + "-wal";
+  if (file_size(wal) <= 0) {
+    // Nothing unmerged: no one can be writing a file on read-only storage, so the database
+    // may be read as immutable (no locks, no -shm).
+    open("file:" + uri_path(path_) + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+         Mode::kReadOnly);
+    return;
+  }
+  // The -wal holds committed changes that an immutable open would not see: read a private
+  // copy of both, in a directory where SQLite can create the -shm.
+  char tmpl[] = "/tmp/lowbit_readonly_XXXXXX";
+  if (!::mkdtemp(tmpl))
+    throw StoreError(path_ + ": on read-only storage with a -wal file, and no temporary directory "
+                             "to read a copy in (set TMPDIR)");
+  copy_dir_ = tmpl;
+  const std::string copy = copy_dir_ + "/results.db";
+  std::ifstream in_db(path_, std::ios::binary), in_wal(wal, std::ios::binary);
+  std::ofstream(copy, std::ios::binary) << in_db.rdbuf();
+  std::ofstream(copy + "-wal", std::ios::binary) << in_wal.rdbuf();
+  open(copy, SQLITE_OPEN_READONLY, Mode::kReadOnly);
+  if (sqlite3_exec(db_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) != SQLITE_OK)
+    fail("cannot read a copy of the database from read-only storage");
+}
+
+Db::~Db() {
+  sqlite3_close_v2(db_);
+  if (!copy_dir_.empty()) {
+    for (const char* suffix : {"", "-wal", "-shm"})
+      ::unlink((copy_dir_ + "/results.db" + suffix).c_str());
+    ::rmdir(copy_dir_.c_str());
+  }
+}
 
 void Db::fail(const std::string& what) const {
   int code = sqlite3_extended_errcode(db_);
@@ -55,6 +130,7 @@ void Db::fail(const std::string& what) const {
   bool bad_input = code == SQLITE_READONLY || (code & 0xff) == SQLITE_READONLY ||
                    code == SQLITE_AUTH || (code & 0xff) == SQLITE_CANTOPEN ||
                    (code & 0xff) == SQLITE_NOTADB || (code & 0xff) == SQLITE_ERROR;
+  if ((code & 0xff) == SQLITE_FULL) throw DiskFullError(disk_full_message(path_));
   std::string hint;
   if ((code & 0xff) == SQLITE_READONLY)
     hint = "; the database or its directory is read-only: choose a writable --db";

@@ -24,7 +24,10 @@ class Db {
  public:
   enum class Mode { kReadOnly, kReadWrite };
   /// Opens `path`. kReadWrite creates it when missing; kReadOnly refuses every write
-  /// (and ATTACH) through an authorizer as well as the open flag.
+  /// (and ATTACH) through an authorizer as well as the open flag. A reader on read-only
+  /// storage (a read-only mount, an immutable file), where WAL cannot create its `-shm`
+  /// file, falls back to an immutable open, or, when a `-wal` file holds changes not yet
+  /// merged, to a private copy of the database and its WAL in a temporary directory.
   Db(const std::string& path, Mode mode);
   ~Db();
   Db(const Db&) = delete;
@@ -39,8 +42,12 @@ class Db {
   [[noreturn]] void fail(const std::string& what) const;
 
  private:
+  void open(const std::string& name, int flags, Mode mode);
+  void open_readonly_storage();
+
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::string copy_dir_;  ///< the private copy's directory (read-only storage with a WAL)
 };
 
 class Statement {

@@ -131,6 +131,21 @@ Dataset make_synthetic(int64_t n, int64_t channels, int64_t size, int64_t classe
   return {images, labels};
 }
 
+namespace {
+// Every label in 0..classes-1, or a DataError naming `source` (the label file), the first
+// offending label and its index.
+void check_labels(const torch::Tensor& labels, const std::string& source, int64_t classes,
+                  const std::string& hint) {
+  if (labels.numel() == 0) return;
+  auto bad = ((labels < 0) | (labels >= classes)).nonzero();
+  if (bad.size(0) == 0) return;
+  const int64_t i = bad[0][0].item<int64_t>();
+  throw DataError(fmt::format("{}: label {} at index {} out of range 0..{} for {} classes{}{}",
+                              source, labels[i].item<int64_t>(), i, classes - 1, classes,
+                              hint.empty() ? "" : "; ", hint));
+}
+}  // namespace
+
 DataBundle load_data(const DataConfig& cfg) {
   const DataShape shape = data_shape(cfg);  // throws for an unknown data.name
   DataBundle b;
@@ -144,10 +159,12 @@ DataBundle load_data(const DataConfig& cfg) {
         cfg.name == "fashion_mnist"
             ? "install dataset-fashion-mnist (scripts/install-deps.sh) or set data.dir"
             : "put the MNIST IDX files there or set data.dir";
+    const std::string train_labels = first_existing(dir, "train-labels-idx1-ubyte"),
+                      test_labels = first_existing(dir, "t10k-labels-idx1-ubyte");
     train.images = read_idx(first_existing(dir, "train-images-idx3-ubyte"), hint);
-    train.labels = read_idx(first_existing(dir, "train-labels-idx1-ubyte"), hint);
+    train.labels = read_idx(train_labels, hint);
     test.images = read_idx(first_existing(dir, "t10k-images-idx3-ubyte"), hint);
-    test.labels = read_idx(first_existing(dir, "t10k-labels-idx1-ubyte"), hint);
+    test.labels = read_idx(test_labels, hint);
     if (train.images.dim() != 4 || train.labels.dim() != 1 || test.images.dim() != 4 ||
         test.labels.dim() != 1)
       throw DataError(dir + ": image and label files swapped or of the wrong kind; " + hint);
@@ -155,6 +172,8 @@ DataBundle load_data(const DataConfig& cfg) {
       throw DataError(fmt::format("{}: {} training images but {} labels (or test {} vs {}); {}",
                                   dir, train.images.size(0), train.labels.size(0),
                                   test.images.size(0), test.labels.size(0), hint));
+    check_labels(train.labels, train_labels, shape.classes, hint);
+    check_labels(test.labels, test_labels, shape.classes, hint);
     if (cfg.name == "fashion_mnist")
       b.mean = {0.2860}, b.std = {0.3530};
     else
@@ -187,9 +206,8 @@ DataBundle load_data(const DataConfig& cfg) {
                                   cfg.dir.empty() ? cfg.name : cfg.dir, d->images.size(1),
                                   d->images.size(2), d->images.size(3), shape.channels,
                                   shape.height, shape.width, cfg.name));
-  if (int64_t max_label = train.labels.max().item<int64_t>(); max_label >= b.classes)
-    throw DataError(
-        fmt::format("{}: label {} out of range for {} classes", cfg.name, max_label, b.classes));
+  check_labels(train.labels, cfg.name + " (training labels)", b.classes, "");
+  check_labels(test.labels, cfg.name + " (test labels)", b.classes, "");
 
   auto limit = [](Dataset& d, int64_t n) {
     if (n > 0 && n < d.size()) d = {d.images.narrow(0, 0, n), d.labels.narrow(0, 0, n)};

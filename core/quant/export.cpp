@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/nn/qlayers.h"
 #include "core/nn/state_bn.h"
 #include "core/quant/registry.h"
@@ -125,14 +126,11 @@ ExportStats export_model(Network& model, const RunConfig& cfg, const ModelSpec& 
   const std::string& h = pm.header;
   const std::string& payload = pm.payload;
   uint64_t hlen = h.size();
-  std::ofstream out(path + ".tmp", std::ios::binary);
-  if (!out) throw ConfigError("--out " + path + ": cannot be written (check the directory)");
-  out.write(kMagic, 8);
-  out.write(reinterpret_cast<const char*>(&hlen), 8);
-  out << h << payload;
-  out.close();
-  if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
-    throw Error(path + ": cannot be written (disk full?)");
+  std::string bytes(kMagic, 8);
+  bytes.append(reinterpret_cast<const char*>(&hlen), 8);
+  bytes += h;
+  bytes += payload;
+  write_file_atomic(path, bytes);
   return pm.stats;
 }
 

@@ -1,10 +1,12 @@
 #include "core/train/checkpoint.h"
 
 #include <cstdio>
+#include <sstream>
 
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/nn/state_bn.h"
 #include "core/train/trainer.h"
 #include "core/util.h"
@@ -50,9 +52,11 @@ void write_checkpoint(const std::string& path, Network& model, torch::optim::Opt
                                                          spec.classes}));
   archive.write("bn_discrete", c10::IValue(bn_discrete));
   archive.write("rng_state", at::Generator(at::detail::getDefaultCPUGenerator()).get_state());
-  archive.save_to(path + ".tmp");
-  if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
-    throw Error(path + ": cannot write checkpoint (disk full or directory not writable?)");
+  // Serialize in memory, then write the bytes ourselves: LibTorch's file writer reports a
+  // full disk from a destructor, which aborts the process instead of throwing.
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomic(path, bytes.str());
 }
 
 std::optional<TrainingState> resume_checkpoint(const std::string& path, const RunConfig& cfg,

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "tracker/queries.h"
@@ -311,4 +312,38 @@ TEST_CASE(
       log.find(
           "grid: 1 worker(s) died without finishing their run (last: worker killed by signal 9)") !=
       std::string::npos);
+}
+
+TEST_CASE(
+    "grid: a full disk fails the run with 'disk full writing <path>', stops the grid with exit 3, "
+    "and --retry-failed finishes it") {
+  TempDir d;
+  const std::string g = write_grid(d, 1, 2), db = d / "r.db";
+  // Every run's checkpoint lands on "a full disk": its .tmp file is a link to /dev/full.
+  auto dry = run_lowbit("grid " + g + " --dry-run");
+  std::vector<std::string> hashes;
+  std::istringstream lines(dry.out);
+  for (std::string line; std::getline(lines, line);)
+    if (line.size() > 16 && line[16] == ' ' && line.rfind("hash", 0) != 0) hashes.push_back(line.substr(0, 16));
+  REQUIRE(hashes.size() == 4);
+  for (auto& h : hashes) {
+    REQUIRE(::system(("mkdir -p '" + db + ".runs/" + h + "'").c_str()) == 0);
+    REQUIRE(::symlink("/dev/full", (db + ".runs/" + h + "/checkpoint.pt.tmp").c_str()) == 0);
+  }
+  auto r = run_lowbit("grid " + g + " --db " + db + " --threads-per-worker 1");
+  CHECK(r.code == 3);
+  CHECK(r.out.find("frame #") == std::string::npos);  // no LibTorch backtrace, no abort
+  CHECK(last_line(r.out).rfind("lowbit: grid stopped: a run found the disk full (", 0) == 0);
+  CHECK(last_line(r.out).find("then run the same command with --retry-failed") != std::string::npos);
+  // One run failed with the path; the grid spawned no more workers; nothing is falsely done.
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE 'disk full writing " +
+                       db + ".runs/%/checkpoint.pt (%'") == 1);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'pending'") == 3);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 0);
+
+  for (auto& h : hashes) ::unlink((db + ".runs/" + h + "/checkpoint.pt.tmp").c_str());
+  auto retry = run_lowbit("grid " + g + " --db " + db + " --threads-per-worker 1 --retry-failed");
+  CHECK(retry.code == 0);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 4);
+  CHECK(scalar(db, "SELECT count(*) FROM metrics WHERE key = 'test_acc'") == 8);
 }
