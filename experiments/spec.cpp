@@ -9,18 +9,12 @@
 #include "core/config/names.h"
 #include "core/error.h"
 #include "core/train/interrupt.h"
-#include "core/quant/registry.h"
 #include "core/util.h"
 
 namespace lowbit {
 
 using nlohmann::json;
 using nlohmann::ordered_json;
-
-ModelSpec model_spec_for(const DataConfig& d) {
-  DataShape s = data_shape(d);
-  return {s.channels, s.height, s.width, s.classes};
-}
 
 namespace {
 
@@ -71,7 +65,7 @@ bool same_value(const json& a, const json& b) {
 
 }  // namespace
 
-ExperimentSpec parse_experiment(const std::string& text, const std::string& source, int64_t max_runs) {
+ExperimentSpec expand_experiment(const std::string& text, const std::string& source, int64_t max_runs) {
   ExperimentSpec spec;
   spec.source = source;
   json probe = parse_json_text(text, source);  // syntax errors with line and column
@@ -226,31 +220,7 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
   }
   if (spec.runs.empty()) throw ConfigError(source + ": the grid is empty (every run excluded?)");
 
-  // Per-layer settings need the model: build each distinct (model, data shape, quant) once.
-  std::set<std::string> checked;
-  for (auto& r : spec.runs) {
-    json key = {to_json(r.config)["quant"], r.config.model, to_json(r.config)["data"]};
-    if (!checked.insert(key.dump()).second) continue;
-    check_layer_settings(r.config, source + ": variants." + r.variant);
-  }
   return spec;
-}
-
-void check_layer_settings(const RunConfig& cfg, const std::string& where) {
-  try {
-    auto m = make_model(cfg.model, model_spec_for(cfg.data));
-    attach_quantizers(*m, cfg.quant);
-  } catch (const ConfigError& e) {
-    throw ConfigError(where + ": " + e.what());
-  }
-}
-
-ExperimentSpec load_experiment(const std::string& path, int64_t max_runs) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(path + ": cannot open experiment file (check the path)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_experiment(ss.str(), path, max_runs);
 }
 
 }  // namespace lowbit

@@ -20,10 +20,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/models/models.h"
 #include "tracker/store.h"
 
 namespace lowbit {
+
+struct ModelSpec;
 
 struct ExperimentSpec {
   std::string name, description, source;
@@ -41,9 +42,15 @@ constexpr int64_t kDefaultMaxRuns = 100000;
 /// signal arrives during the expansion.
 ExperimentSpec load_experiment(const std::string& path, int64_t max_runs = kDefaultMaxRuns);
 
-/// Parses an experiment from JSON text (for tests); `source` names it in errors.
+/// Parses an experiment from JSON text (for tests); `source` names it in errors. It is
+/// expand_experiment followed by check_layer_settings for each distinct model and quant.
 ExperimentSpec parse_experiment(const std::string& text, const std::string& source,
                                 int64_t max_runs = kDefaultMaxRuns);
+
+/// Parses, validates and expands a definition without building any model (no torch): every
+/// error except those of quant.skip and per-layer globs, which need the layer names.
+ExperimentSpec expand_experiment(const std::string& text, const std::string& source,
+                                 int64_t max_runs = kDefaultMaxRuns);
 
 /// Checks the settings that need the model (quant.skip and per-layer globs) by building it
 /// once without data. A ConfigError is prefixed with `where` ("file.json: variants.X").

@@ -30,7 +30,7 @@ TEST_CASE("idx: wrong magic, truncated, wrong size, missing, corrupt gzip") {
   TempDir d;
   write_file(d / "magic", be32(0x0000) + be32(1) + be32(2) + be32(2) + "abcd");
   CHECK(data_error([&] { read_idx(d / "magic", kHint); }) ==
-        d / "magic" + ": not an IDX file (magic 0x0000, expected 0x0803 or 0x0801); " + kHint);
+        d / "magic" + ": not an IDX file (magic 0x00000000, expected 0x00000803 or 0x00000801); " + kHint);
   std::string full = idx_images(3, 4, 4);
   write_file(d / "trunc", full.substr(0, full.size() - 5));
   CHECK(data_error([&] { read_idx(d / "trunc", kHint); }) ==
@@ -101,7 +101,7 @@ TEST_CASE("cifar: reads records, rejects wrong sizes and labels") {
   write_file(d / "bad.bin", bad);
   CHECK(data_error([&] {
           read_cifar_batches({d / "bad.bin"});
-        }).rfind(d / "bad.bin" + ": label 42 out of range 0..9", 0) == 0);
+        }).rfind(d / "bad.bin" + ": label 42 at record 0 out of range 0..9", 0) == 0);
 }
 
 TEST_CASE("cifar: augmentation is seeded and keeps shapes") {
@@ -174,4 +174,13 @@ TEST_CASE("data: a label out of range names the label file, the label and its in
   write_gz(d / "t10k-labels-idx1-ubyte.gz", labels);
   CHECK(data_error([&] { load_data(c); }) ==
         d / "t10k-labels-idx1-ubyte.gz" + ": label 255 at index 7 out of range 0..9 for 10 classes; " + kHint);
+}
+
+TEST_CASE("idx: dimensions whose product wraps around 64 bits are a wrong size, not a huge tensor") {
+  TempDir d;
+  // 2^28 x 2^28 x 2^28 = 2^84 = 0 modulo 2^64: an empty data section used to match it.
+  write_file(d / "wrap", be32(0x803) + be32(1u << 28) + be32(1u << 28) + be32(1u << 28));
+  CHECK(data_error([&] { read_idx(d / "wrap", kHint); }) ==
+        d / "wrap" + ": wrong size (0 bytes of data, expected 1.93e+25 for dimensions "
+                     "268435456x268435456x268435456); " + kHint);
 }

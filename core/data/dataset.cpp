@@ -1,11 +1,10 @@
 #include "core/data/dataset.h"
 
-#include <zlib.h>
-
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
 #include "core/config/names.h"
+#include "core/data/formats.h"
 #include "core/error.h"
 #include "core/util.h"
 
@@ -13,29 +12,6 @@ namespace lowbit {
 namespace {
 
 const char* kFashionDir = "/usr/share/datasets/fashion-mnist";
-
-// Reads a whole file through zlib, which passes plain files through unchanged.
-std::string read_maybe_gz(const std::string& path, const std::string& hint) {
-  if (!is_file(path)) throw DataError(path + ": no such file; " + hint);
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw DataError(path + ": cannot be opened; " + hint);
-  std::string out;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
-  int err = 0;
-  const char* msg = gzerror(f, &err);
-  bool failed = n < 0 || (err != Z_OK && err != Z_STREAM_END);
-  std::string why = failed ? std::string(msg) : "";
-  gzclose(f);
-  if (failed) throw DataError(path + ": corrupt gzip stream (" + why + "); " + hint);
-  return out;
-}
-
-uint32_t be32(const std::string& s, size_t off) {
-  auto b = [&](size_t i) { return uint32_t(uint8_t(s[off + i])); };
-  return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
-}
 
 std::string first_existing(const std::string& dir, const std::string& stem) {
   for (const char* ext : {".gz", ""}) {
@@ -55,61 +31,26 @@ uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c) {
 }
 
 torch::Tensor read_idx(const std::string& path, const std::string& hint) {
-  std::string bytes = read_maybe_gz(path, hint);
-  if (bytes.size() < 8)
-    throw DataError(fmt::format("{}: truncated ({} bytes, shorter than an IDX header); {}", path,
-                                bytes.size(), hint));
-  uint32_t magic = be32(bytes, 0);
-  if (magic != 0x0803 && magic != 0x0801)
-    throw DataError(
-        fmt::format("{}: not an IDX file (magic 0x{:04x}, expected 0x0803 or 0x0801); {}", path,
-                    magic & 0xffff, hint));
-  size_t ndim = magic & 0xff;
-  size_t header = 4 + 4 * ndim;
-  if (bytes.size() < header)
-    throw DataError(fmt::format("{}: truncated header ({} bytes); {}", path, bytes.size(), hint));
-  std::vector<int64_t> dims;
-  size_t expected = 1;
-  for (size_t i = 0; i < ndim; ++i) {
-    uint32_t d = be32(bytes, 4 + 4 * i);
-    if (d == 0 || d > (1u << 28))
-      throw DataError(fmt::format("{}: implausible dimension {} = {}; {}", path, i, d, hint));
-    dims.push_back(d);
-    expected *= d;
-  }
-  if (bytes.size() - header != expected)
-    throw DataError(
-        fmt::format("{}: wrong size ({} bytes of data, expected {} for dimensions {}); {}", path,
-                    bytes.size() - header, expected, fmt::join(dims, "x"), hint));
-  auto t = torch::empty(dims, torch::kUInt8);
-  std::memcpy(t.data_ptr<uint8_t>(), bytes.data() + header, expected);
-  if (ndim == 3)
-    t = t.unsqueeze(1);  // [N, 1, H, W]
-  else if (ndim != 1)
+  const std::string bytes = read_maybe_gz(path, hint);
+  const IdxLayout idx = parse_idx(bytes, path, hint);
+  if (idx.dims.size() != 1 && idx.dims.size() != 3)
     throw DataError(fmt::format("{}: expected 1 (labels) or 3 (images) dimensions, got {}; {}",
-                                path, ndim, hint));
-  return ndim == 1 ? t.to(torch::kInt64) : t;
+                                path, idx.dims.size(), hint));
+  auto t = torch::empty(idx.dims, torch::kUInt8);
+  std::memcpy(t.data_ptr<uint8_t>(), bytes.data() + idx.header, size_t(t.numel()));
+  return idx.dims.size() == 1 ? t.to(torch::kInt64) : t.unsqueeze(1);  // images: [N, 1, H, W]
 }
 
 Dataset read_cifar_batches(const std::vector<std::string>& paths) {
   const std::string hint =
       "download the CIFAR-10 binary version (cifar-10-binary.tar.gz) and set data.dir";
-  constexpr size_t kRecord = 1 + 3072;
   std::vector<torch::Tensor> images, labels;
   for (const auto& path : paths) {
     std::string bytes = read_maybe_gz(path, hint);
-    if (bytes.empty() || bytes.size() % kRecord != 0)
-      throw DataError(
-          fmt::format("{}: wrong size ({} bytes, not a multiple of the {}-byte record); {}", path,
-                      bytes.size(), kRecord, hint));
-    int64_t n = int64_t(bytes.size() / kRecord);
-    auto raw = torch::from_blob(bytes.data(), {n, int64_t(kRecord)}, torch::kUInt8).clone();
-    auto lab = raw.select(1, 0).to(torch::kInt64);
-    if (lab.max().item<int64_t>() > 9)
-      throw DataError(fmt::format("{}: label {} out of range 0..9 (not a CIFAR-10 binary file); {}",
-                                  path, lab.max().item<int64_t>(), hint));
+    const int64_t n = parse_cifar(bytes, path, hint);
+    auto raw = torch::from_blob(bytes.data(), {n, int64_t(kCifarRecord)}, torch::kUInt8).clone();
     images.push_back(raw.narrow(1, 1, 3072).reshape({n, 3, 32, 32}));
-    labels.push_back(lab);
+    labels.push_back(raw.select(1, 0).to(torch::kInt64));
   }
   return {torch::cat(images), torch::cat(labels)};
 }
