@@ -1,5 +1,6 @@
 #include "experiments/spec.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -17,6 +18,8 @@ using nlohmann::json;
 using nlohmann::ordered_json;
 
 namespace {
+
+constexpr size_t kMaxNameLength = 200;
 
 json plain(const ordered_json& j) { return json::parse(j.dump()); }
 
@@ -82,6 +85,11 @@ ExperimentSpec expand_experiment(const std::string& text, const std::string& sou
   if (!raw.contains("name") || !raw["name"].is_string() || raw["name"].get<std::string>().empty())
     throw ConfigError(source + ": name: expected a non-empty string");
   spec.name = raw["name"];
+  // The name is a handle typed on command lines and printed in tables and file names.
+  if (spec.name.size() > kMaxNameLength ||
+      std::any_of(spec.name.begin(), spec.name.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+    throw ConfigError(fmt::format("{}: name: expected at most {} characters and no control characters, got '{}'",
+                                  source, kMaxNameLength, truncate_for_message(spec.name)));
   if (raw.contains("description") && !raw["description"].is_string())
     throw ConfigError(source + ": description: expected a string, got " + truncate_for_message(raw["description"].dump()));
   spec.description = raw.value("description", "");

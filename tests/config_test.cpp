@@ -190,3 +190,12 @@ TEST_CASE("config: out-of-range numbers, unknown --set keys and number overflow 
   CHECK(msg.size() < 400);
   CHECK(msg.find("... (1048576 characters)") != std::string::npos);
 }
+
+TEST_CASE("config: a --set value that is not UTF-8 is a ConfigError, not a JSON exception (found by fuzz_config)") {
+  RunConfig c;
+  CHECK(error_of([&] { apply_set(c, "quant.threshold={\"conv*\xff\": 0.1}"); }) ==
+        "--set quant.threshold: the value is not valid UTF-8 text (\"{\\\"conv*\\ufffd\\\": 0.1}\"); write it "
+        "in UTF-8");
+  CHECK(error_of([&] { apply_set(c, "model=res\xffnet"); }) ==
+        "--set model: the value is not valid UTF-8 text (\"res\\ufffdnet\"); write it in UTF-8");
+}

@@ -3,7 +3,9 @@
 #include "core/config/member_count.h"
 #include "core/config/names.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -22,7 +24,7 @@ using nlohmann::json;
 std::string describe(const json& v) {
   switch (v.type()) {
     case json::value_t::string:
-      return "string " + truncate_for_message(v.dump());
+      return "string " + truncate_for_message(v.dump(-1, ' ', false, json::error_handler_t::replace));
     case json::value_t::boolean:
       return "boolean " + v.dump();
     case json::value_t::null:
@@ -588,6 +590,17 @@ void apply_json(RunConfig& cfg, const json& j, const std::string& source) {
   apply_object(cfg, j, "", source);
 }
 
+namespace {
+// "1e999": a number that JSON cannot hold, not a bare word.
+bool looks_like_overflowing_number(const std::string& text) {
+  if (text.empty() || text.find_first_not_of("+-0123456789.eE") != std::string::npos) return false;
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size() && errno == ERANGE && std::isinf(v);
+}
+}  // namespace
+
 void apply_set(RunConfig& cfg, const std::string& assignment) {
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
@@ -599,7 +612,19 @@ void apply_set(RunConfig& cfg, const std::string& assignment) {
                       (hint.empty() ? " (every key: lowbit list keys, docs/CONFIG.md)" : hint));
   }
   json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) value = text;  // bare words are strings: model=resnet20
+  if (value.is_discarded() && looks_like_overflowing_number(text))
+    throw ConfigError("--set " + key + "=" + truncate_for_message(text) +
+                      ": number overflow (larger than any number a key accepts)");
+  if (value.is_discarded()) {
+    value = text;  // bare words are strings: model=resnet20
+    try {
+      (void)value.dump();
+    } catch (const json::type_error&) {  // JSON strings are UTF-8; a shell can pass anything
+      throw ConfigError("--set " + key + ": the value is not valid UTF-8 text (" +
+                        truncate_for_message(value.dump(-1, ' ', true, json::error_handler_t::replace)) +
+                        "); write it in UTF-8");
+    }
+  }
   // Build the nested object so that the same path logic (and messages) apply.
   json nested = value;
   std::string rest = key;
