@@ -5,7 +5,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: deps configure build test demo bench clean
+.PHONY: deps configure build test stress demo bench clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -20,6 +20,11 @@ build: deps configure
 
 test: build
 	bash scripts/run-tests.sh $(BUILD_DIR)/lowbit_tests
+
+# The reliability suite (tests/stress, docs/RELIABILITY.md): kills, signals, concurrency,
+# storage faults, malformed input, fuzzing. About 6 minutes; CI runs it after make test.
+stress: build
+	bash tests/stress/run.sh $(BUILD_DIR)
 
 demo: build
 	bash scripts/demo.sh

@@ -11,6 +11,7 @@ packages=(
   libsqlite3-dev sqlite3 zlib1g-dev
   gnuplot-nox dataset-fashion-mnist
   git procps
+  clang libclang-rt-dev e2fsprogs   # make stress: libFuzzer with sanitizers, chattr
 )
 
 missing=()

@@ -6,7 +6,10 @@
 #include <cerrno>
 #include <chrono>
 #include <fstream>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
+#include <thread>
 
 #include <torch/version.h>
 #include <fmt/format.h>
@@ -365,6 +368,18 @@ void Store::begin_run(int64_t run_id, int64_t start_epoch) {
   tx.commit();
 }
 
+namespace {
+// Fault injection for the stress suite (tests/stress/crash.sh), inert unless the variable is
+// set: LOWBIT_FAULT_PAUSE=epoch-commit makes a worker create the file $LOWBIT_FAULT_MARK and
+// sleep 3 s inside an epoch's transaction, before COMMIT, so that a kill lands there for sure.
+void fault_pause(const char* where) {
+  const char* pause = std::getenv("LOWBIT_FAULT_PAUSE");
+  if (!pause || std::strcmp(pause, where) != 0) return;
+  if (const char* mark = std::getenv("LOWBIT_FAULT_MARK")) std::ofstream(mark) << ::getpid() << "\n";
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+}
+}  // namespace
+
 void Store::write_epoch(int64_t run_id, const EpochEvent& e) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
@@ -383,6 +398,7 @@ void Store::write_epoch(int64_t run_id, const EpochEvent& e) {
       .bind(2, now_unix())
       .bind(3, run_id)
       .run();
+  fault_pause("epoch-commit");
   tx.commit();
 }
 

@@ -102,13 +102,19 @@ DataBundle load_data(const DataConfig& cfg) {
             : "put the MNIST IDX files there or set data.dir";
     const std::string train_labels = first_existing(dir, "train-labels-idx1-ubyte"),
                       test_labels = first_existing(dir, "t10k-labels-idx1-ubyte");
-    train.images = read_idx(first_existing(dir, "train-images-idx3-ubyte"), hint);
-    train.labels = read_idx(train_labels, hint);
-    test.images = read_idx(first_existing(dir, "t10k-images-idx3-ubyte"), hint);
-    test.labels = read_idx(test_labels, hint);
-    if (train.images.dim() != 4 || train.labels.dim() != 1 || test.images.dim() != 4 ||
-        test.labels.dim() != 1)
-      throw DataError(dir + ": image and label files swapped or of the wrong kind; " + hint);
+    // An IDX file of the wrong kind (labels where images belong, or the reverse) is named.
+    auto read_kind = [&](const std::string& path, bool want_images) {
+      torch::Tensor t = read_idx(path, hint);
+      if ((t.dim() == 4) != want_images)
+        throw DataError(fmt::format("{}: holds {} where {} belong; {}", path,
+                                    want_images ? "labels" : "images",
+                                    want_images ? "images" : "labels", hint));
+      return t;
+    };
+    train.images = read_kind(first_existing(dir, "train-images-idx3-ubyte"), true);
+    train.labels = read_kind(train_labels, false);
+    test.images = read_kind(first_existing(dir, "t10k-images-idx3-ubyte"), true);
+    test.labels = read_kind(test_labels, false);
     if (train.images.size(0) != train.labels.size(0) || test.images.size(0) != test.labels.size(0))
       throw DataError(fmt::format("{}: {} training images but {} labels (or test {} vs {}); {}",
                                   dir, train.images.size(0), train.labels.size(0),

@@ -49,5 +49,30 @@ while [ "$kills" -lt "$target_kills" ]; do
     fail "crash: round $rounds" "done $runs/8 (rows $total), metric counts off $wrong_rows, missing summaries $no_summary, metrics $(cmp -s "$work/ref.metrics" "$work/round.metrics" && echo same || echo differ)"
   fi
 done
+# Kills that land inside an epoch's transaction for sure: the worker pauses before COMMIT
+# (LOWBIT_FAULT_PAUSE, inert otherwise) and writes a mark; the kill follows the mark.
+db="$work/commit.db" commit_kills=0
+for i in $(seq 6); do
+  rm -f "$work/mark"
+  LOWBIT_FAULT_PAUSE=epoch-commit LOWBIT_FAULT_MARK="$work/mark" \
+    "$LOWBIT" grid "$work/crash.json" --db "$db" --workers 2 --threads-per-worker 1 >> "$work/commit.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 300); do [ -s "$work/mark" ] && break; sleep 0.05; done
+  if [ ! -s "$work/mark" ]; then fail "crash: kill inside a transaction $i" "no worker reached the pause"; kill -9 "$pid"; wait "$pid"; continue; fi
+  if [ $((i % 2)) -eq 0 ]; then kill -9 "$pid"; else kill -9 $(pgrep -P "$pid") "$pid" 2>/dev/null; fi
+  wait "$pid" 2>/dev/null
+  for _ in $(seq 50); do pgrep -f "worker --db $db " > /dev/null || break; sleep 0.1; done
+  commit_kills=$((commit_kills + 1)); kills=$((kills + 1))
+  if [ "$(sql "$db" 'PRAGMA integrity_check')" != ok ]; then
+    bad_integrity=$((bad_integrity + 1)); fail "crash: integrity after a kill inside a transaction" "$(sql "$db" 'PRAGMA integrity_check' | head -1)"
+  fi
+done
+"$LOWBIT" grid "$work/crash.json" --db "$db" --workers 2 --threads-per-worker 1 >> "$work/commit.log" 2>&1
+metrics_dump "$db" > "$work/commit.metrics" || : > "$work/commit.metrics"
+check "crash: $commit_kills kills inside an epoch's transaction, then the grid: 8/8 done, metrics identical" \
+  test "$(sql "$db" "SELECT count(*) FROM runs WHERE status = 'done'")" = 8 -a \
+  "$(sql "$db" "SELECT count(*) FROM (SELECT run_id, key, count(*) AS n FROM metrics GROUP BY 1, 2) WHERE n != $epochs")" = 0
+check "crash: metrics after kills inside transactions identical to the uninterrupted grid" cmp -s "$work/ref.metrics" "$work/commit.metrics"
+
 check "crash: at least $target_kills kills ($kills, $early under 1 s), integrity ok after each" test "$kills" -ge "$target_kills" -a "$bad_integrity" = 0
-figure "SIGKILLs survived / tried (crash and resume)" "$((kills - bad_integrity)) / $kills ($early under 1 s from start, $rounds grids, $bad_rounds with a wrong result)"
+figure "SIGKILLs survived / tried (crash and resume)" "$((kills - bad_integrity)) / $kills ($early under 1 s from start, $commit_kills inside an epoch's transaction; $rounds grids killed at random moments and 1 killed inside transactions, $bad_rounds with a wrong result)"
