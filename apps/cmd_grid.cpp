@@ -45,7 +45,7 @@ int cmd_grid(const std::vector<std::string>& args) {
   GridSummary s = run_grid(file, o);
   if (!s.disk_full.empty()) throw DiskFullError(s.disk_full);
   if (s.interrupted) return kExitInterrupted;
-  return s.failed + s.diverged > 0 ? kExitFailure : kExitSuccess;
+  return s.failed + s.diverged + s.stopped > 0 ? kExitFailure : kExitSuccess;
 }
 
 }  // namespace lowbit

@@ -66,6 +66,8 @@ int cmd_train(const std::vector<std::string>& args) {
   TrainResult r = train_run(cfg, opt, obs);
   if (r.status == RunStatus::kDiverged)
     throw Error("run diverged: " + r.error + "; metrics so far are in " + out);
+  if (r.status == RunStatus::kStopped)
+    throw Error("run stopped by " + r.error + "; metrics so far are in " + out);
 
   if (r.already_finished)
     fmt::print("lowbit: {} already finished all {} epochs; its results:\n", out, cfg.epochs);

@@ -15,7 +15,7 @@ enum class RunStatus {
   kFailed,       ///< stopped by an error (the message is in runs.error)
   kDiverged,     ///< loss became NaN/Inf
   kInterrupted,  ///< stopped by a signal or a dead worker; resumes from its checkpoint
-  kStopped,      ///< stopped on purpose before its last epoch (TrainOptions::stop_after_epoch)
+  kStopped,      ///< stopped before its last epoch by a health rule (health.*; the rule is its error)
 };
 
 /// Every status, in the order status listings show them.

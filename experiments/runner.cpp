@@ -184,7 +184,7 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
     }
     c = store.counts(exp_id);
     int64_t total = int64_t(spec.runs.size()), done = c[RunStatus::kDone],
-            finished = done + c[RunStatus::kFailed] + c[RunStatus::kDiverged];
+            finished = done + c[RunStatus::kFailed] + c[RunStatus::kDiverged] + c[RunStatus::kStopped];
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     int64_t new_done = done - done0;
     std::string eta =
@@ -203,7 +203,8 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   if (tty) fmt::print("\n");
   auto c = store.counts(exp_id);
   GridSummary s{c[RunStatus::kDone], c[RunStatus::kFailed], c[RunStatus::kDiverged],
-                c[RunStatus::kInterrupted], interrupt_count().load() > 0, worker_deaths, ""};
+                c[RunStatus::kStopped], c[RunStatus::kInterrupted], interrupt_count().load() > 0,
+                worker_deaths, ""};
   if (disk_full)
     s.disk_full = "grid stopped: a run found the disk full " + free_space_advice(opt.db + ".runs") +
                   ", then run the same command with --retry-failed";
@@ -216,8 +217,9 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
         "grid: interrupted; {} done, {} interrupted. Run the same command again to resume.\n",
         s.done, s.interrupted_runs);
   else
-    fmt::print("grid: {} done, {} failed, {} diverged (lowbit status --db {})\n", s.done, s.failed,
-               s.diverged, opt.db);
+    fmt::print("grid: {} done, {} failed, {} diverged{} (lowbit status --db {})\n", s.done, s.failed,
+               s.diverged, s.stopped > 0 ? fmt::format(", {} stopped by health rules", s.stopped) : "",
+               opt.db);
   return s;
 }
 

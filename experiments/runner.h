@@ -33,7 +33,7 @@ struct GridOptions {
 
 /// How a grid ended; `lowbit grid` maps it to an exit code.
 struct GridSummary {
-  int64_t done = 0, failed = 0, diverged = 0, interrupted_runs = 0;
+  int64_t done = 0, failed = 0, diverged = 0, stopped = 0, interrupted_runs = 0;
   bool interrupted = false;  ///< stopped by SIGINT/SIGTERM
   int64_t worker_deaths = 0; ///< workers that died holding a run (killed, crashed)
   std::string disk_full;     ///< non-empty: a worker found the disk full; what to free

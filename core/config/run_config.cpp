@@ -251,7 +251,9 @@ static_assert(count_members<OptimConfig>() == 14,
               "OptimConfig changed: add the member's row to make_fields() and update this count");
 static_assert(count_members<QuantConfig>() == 31,
               "QuantConfig changed: add the member's row to make_fields() and update this count");
-static_assert(count_members<RunConfig>() == 11,
+static_assert(count_members<HealthConfig>() == 5,
+              "HealthConfig changed: add the member's row to make_fields() and update this count");
+static_assert(count_members<RunConfig>() == 12,
               "RunConfig changed: add the member's row to make_fields() and update this count");
 
 std::vector<ConfigField> make_fields() {
@@ -528,6 +530,30 @@ std::vector<ConfigField> make_fields() {
       "file order, without augmentation, the same for every seed and epoch (fewer if the training "
       "set has fewer full batches).",
       [](RunConfig & c) -> auto& { return c.quant.bn_calib_batches; }, 1, 1000000));
+
+  f.push_back(bool_field(
+      "health.ttq_scales",
+      "TTQ: stop when a layer's Wp or Wn has gone <= 0 (its ternary values collapse to zero or "
+      "change sign).",
+      [](RunConfig & c) -> auto& { return c.health.ttq_scales; }));
+  f.push_back(num_field(
+      "health.max_zero_fraction",
+      "Stop when a quantized layer's weights are more than this fraction zeros (the layer has all "
+      "but vanished); 1 = off.",
+      [](RunConfig & c) -> auto& { return c.health.max_zero_fraction; }, 0, 1, Bound::kOpen));
+  f.push_back(int_field(
+      "health.chance_after_epochs",
+      "Stop when test accuracy (validation accuracy when there is a validation split) is still at "
+      "chance (at most 1/classes + health.chance_margin) after this many epochs; 0 = off.",
+      [](RunConfig & c) -> auto& { return c.health.chance_after_epochs; }, 0, 100000));
+  f.push_back(num_field(
+      "health.chance_margin", "How far above 1/classes accuracy still counts as chance.",
+      [](RunConfig & c) -> auto& { return c.health.chance_margin; }, 0, 1));
+  f.push_back(num_field(
+      "health.grad_spike",
+      "Stop when a step's gradient norm (over every conv and linear layer's weight) exceeds this "
+      "many times the mean of the earlier steps of this process (after 20 steps); 0 = off.",
+      [](RunConfig & c) -> auto& { return c.health.grad_spike; }, 0, 1e12));
   return f;
 }
 
@@ -645,6 +671,10 @@ void validate(const RunConfig& c, const std::string& source) {
   for (size_t i = 1; i < c.optim.milestones.size(); ++i)
     if (c.optim.milestones[i] <= c.optim.milestones[i - 1])
       fail("optim.milestones: expected increasing epochs, got " + json(c.optim.milestones).dump());
+  if (c.health.grad_spike > 0 && c.health.grad_spike <= 1)
+    fail(fmt::format("health.grad_spike: {} would stop at the first step above the mean; use a "
+                     "factor > 1 (e.g. 10) or 0 for off",
+                     c.health.grad_spike));
   if (c.quant.temp_end < c.quant.temp_start)
     fail(fmt::format(
         "quant.temperature.end: the window ends ({}) before it starts ({}); set end >= start",

@@ -191,6 +191,28 @@ struct QuantConfig {
   int64_t bn_calib_batches = 10;
 };
 
+/// Health rules: stop a run that cannot recover, early, with the rule and epoch as its error
+/// (status `stopped`). They are checked after each epoch (the gradient spike after each step).
+struct HealthConfig {
+  /// `health.ttq_scales`: TTQ: stop when a layer's Wp or Wn has gone <= 0 (its ternary values
+  /// collapse to zero or change sign). Default: true.
+  bool ttq_scales = true;
+  /// `health.max_zero_fraction`: Stop when a quantized layer's weights are more than this
+  /// fraction zeros (the layer has all but vanished); 1 = off. Default: 0.99.
+  double max_zero_fraction = 0.99;
+  /// `health.chance_after_epochs`: Stop when test accuracy (validation accuracy when there is a
+  /// validation split) is still at chance (at most 1/classes + health.chance_margin) after this
+  /// many epochs; 0 = off. Default: 0.
+  int64_t chance_after_epochs = 0;
+  /// `health.chance_margin`: How far above 1/classes accuracy still counts as chance.
+  /// Default: 0.01.
+  double chance_margin = 0.01;
+  /// `health.grad_spike`: Stop when a step's gradient norm (over every conv and linear layer's
+  /// weight) exceeds this many times the mean of the earlier steps of this process (after 20
+  /// steps); 0 = off. Default: 0.0.
+  double grad_spike = 0;
+};
+
 struct RunConfig {
   /// `name`: Human-readable run name (not part of identity beyond the hash). Default: "run".
   std::string name = "run";
@@ -213,6 +235,7 @@ struct RunConfig {
   DataConfig data;
   OptimConfig optim;
   QuantConfig quant;
+  HealthConfig health;
 };
 
 /// One row of the field table.

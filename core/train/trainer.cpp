@@ -15,6 +15,7 @@
 #include "core/nn/state_bn.h"
 #include "core/quant/export.h"
 #include "core/quant/registry.h"
+#include "core/train/health.h"
 #include "core/train/interrupt.h"
 #include "core/train/schedules.h"
 
@@ -110,6 +111,7 @@ struct Run {
       owned_weights;             ///< updated by their quantizer (Bop), not the optimizer
   bool soft = false;             ///< a quantizer trains through a soft forward (SLB)
   std::string bn_mode = "none";  ///< quant.bn_mode where soft, else "none"
+  GradSpikeMonitor spike{0};     ///< health.grad_spike
   bool bn_discrete() const { return bn_mode == "state"; }
 };
 
@@ -121,6 +123,7 @@ Run make_run(const RunConfig& cfg, const TrainOptions& opt) {
         "--device cuda: this LibTorch has no CUDA support or no GPU is visible (use --device cpu, "
         "or build against a CUDA LibTorch)");
   Run run{cfg, device, load_data(cfg.data), {}, nullptr, {}, {}, {}, nullptr, {}};
+  run.spike = GradSpikeMonitor(cfg.health.grad_spike);
   run.spec = {run.data.channels, run.data.height, run.data.width, run.data.classes};
   run.model = build_network(cfg, run.spec);
   run.layers = quant_layers(*run.model);
@@ -154,6 +157,8 @@ struct EpochTraining {
   std::map<std::string, torch::Tensor> param_grad_norm;  ///< "layer\tparameter" of quantizers
   double seconds = 0, state_bn_seconds = 0;
   std::string diverged;  ///< why the run diverged; "" if it did not
+  std::string stopped;   ///< the health rule a step broke (health.grad_spike); "" if none
+  torch::Tensor step_sq;  ///< this step's squared gradient norm, when health.grad_spike is on
   double loss() const { return loss_sum.item<double>() / double(std::max<int64_t>(1, seen)); }
   double acc() const {
     return double(correct.item<int64_t>()) / double(std::max<int64_t>(1, seen));
@@ -173,6 +178,7 @@ void after_step(Run& run, EpochTraining& tr) {
     if (grad.defined()) {
       auto n = grad.norm().to(torch::kCPU, torch::kFloat64);
       tr.grad_norm[i] = tr.grad_norm[i].defined() ? tr.grad_norm[i] + n : n;
+      if (run.spike.active()) tr.step_sq = tr.step_sq.defined() ? tr.step_sq + n * n : n * n;
     }
     if (!q) continue;
     for (auto& p : q->named_parameters(false)) {
@@ -224,6 +230,14 @@ EpochTraining train_epoch(Run& run, int64_t epoch, Observer& obs) {
     loss.backward();
     run.optimizer->step();
     after_step(run, tr);
+    if (tr.step_sq.defined()) {
+      auto verdict = run.spike.step(std::sqrt(tr.step_sq.item<double>()), epoch, b);
+      tr.step_sq = torch::Tensor();
+      if (verdict) {
+        tr.stopped = *verdict;
+        return tr;
+      }
+    }
     {
       torch::NoGradGuard g;
       tr.loss_sum += loss.detach().to(torch::kCPU, torch::kFloat64) * double(y.size(0));
@@ -468,12 +482,14 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
 
   TrainResult result;
   result.status = RunStatus::kDone;
+  bool simulated_kill = false;  // opt.stop_after_epoch: the run ends as if killed, unrecorded
   result.already_finished = state.epoch + 1 >= cfg.epochs;
   for (int64_t epoch = state.epoch + 1; epoch < cfg.epochs; ++epoch) {
     const auto epoch_t0 = Clock::now();
     EpochTraining tr = train_epoch(run, epoch, obs);
-    if (!tr.diverged.empty()) {
-      result.status = RunStatus::kDiverged, result.error = tr.diverged;
+    if (!tr.diverged.empty() || !tr.stopped.empty()) {  // the epoch is not finished: not recorded
+      result.status = tr.diverged.empty() ? RunStatus::kStopped : RunStatus::kDiverged;
+      result.error = tr.diverged.empty() ? tr.stopped : tr.diverged;
       break;
     }
     EpochEvent ev = evaluate_epoch(run, epoch, tr);
@@ -493,14 +509,20 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     obs.on_epoch_end(ev);
     if (!ckpt.empty() && ((epoch + 1) % cfg.checkpoint_every == 0 || epoch + 1 == cfg.epochs))
       write_checkpoint(ckpt, *run.model, *run.optimizer, cfg, run.spec, run.bn_discrete(), state);
+    // A broken health rule stops the run after its epoch is recorded.
+    if (auto verdict = epoch_health(cfg.health, ev, run.data.classes, run.data.val.size() > 0);
+        verdict && epoch + 1 < cfg.epochs) {
+      result.status = RunStatus::kStopped, result.error = *verdict;
+      break;
+    }
     if (opt.stop_after_epoch > 0 && epoch + 1 >= opt.stop_after_epoch && epoch + 1 < cfg.epochs) {
       result.status = RunStatus::kStopped;
+      simulated_kill = true;
       break;
     }
   }
   result.summary = run_summary(run, state, run_t0);
-  if (result.status != RunStatus::kStopped)
-    obs.on_run_end({result.status, result.error, result.summary});
+  if (!simulated_kill) obs.on_run_end({result.status, result.error, result.summary});
   return result;
 }
 

@@ -27,7 +27,8 @@ struct TrainOptions {
 };
 
 struct TrainResult {
-  RunStatus status = RunStatus::kDone;  ///< done, diverged or stopped (stop_after_epoch)
+  RunStatus status = RunStatus::kDone;  ///< done, diverged, or stopped (a health rule, or
+                                        ///< stop_after_epoch)
   std::string error;
   std::map<std::string, double> summary;
   /// Resumed from a checkpoint after the last epoch: nothing was trained, the summary was
