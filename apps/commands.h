@@ -33,6 +33,7 @@ int cmd_worker(const std::vector<std::string>& args);
 int cmd_status(const std::vector<std::string>& args);
 int cmd_query(const std::vector<std::string>& args);
 int cmd_report(const std::vector<std::string>& args);
+int cmd_diff(const std::vector<std::string>& args);
 
 /// Runs `lowbit` with argv; the whole command line, for tests and main().
 int run_main(int argc, char** argv);

@@ -21,6 +21,8 @@ const std::vector<Command>& commands() {
        cmd_report},
       {"query", "list runs with their varying keys and final metrics, or run read-only SQL",
        cmd_query},
+      {"diff", "what differs between two runs or cells: config, provenance, final metrics with Welch tests",
+       cmd_diff},
       {"export",
        "pack a checkpoint's quantized layers (2 bits per ternary weight) into a .lbt file",
        cmd_export},

@@ -1,0 +1,305 @@
+#include "reports/diff.h"
+
+#include <cctype>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/util.h"
+#include "reports/stats.h"
+
+namespace lowbit {
+
+using nlohmann::json;
+
+namespace {
+
+// key -> value text for each run.
+std::map<std::string, std::string> run_config_of(Db& db, int64_t run) {
+  std::map<std::string, std::string> out;
+  auto st = db.prepare("SELECT key, value FROM run_config WHERE run_id = ?");
+  st.bind(1, run);
+  while (st.step()) out[st.get_text(0)] = sql_value_text(st.get(1), /*full=*/true);
+  return out;
+}
+
+std::vector<std::string> all_run_ids(Db& db) {
+  std::vector<std::string> out;
+  auto st = db.prepare("SELECT id, config_hash FROM runs ORDER BY id");
+  while (st.step()) out.push_back(std::to_string(st.get_int(0))), out.push_back(st.get_text(1));
+  return out;
+}
+
+std::vector<std::string> all_cells(Db& db) {
+  std::vector<std::string> out;
+  auto st = db.prepare(
+      "SELECT DISTINCT e.name || ':' || r.variant FROM runs r JOIN experiments e ON e.id = "
+      "r.experiment_id ORDER BY 1");
+  while (st.step()) out.push_back(st.get_text(0));
+  return out;
+}
+
+// "0.1" and "1e-1" name the same number; anything else compares as text.
+bool same_value(const std::string& stored, const std::string& given) {
+  if (stored == given) return true;
+  char *end_a = nullptr, *end_b = nullptr;
+  const double a = std::strtod(stored.c_str(), &end_a), b = std::strtod(given.c_str(), &end_b);
+  return !stored.empty() && !given.empty() && *end_a == '\0' && *end_b == '\0' && a == b;
+}
+
+bool is_hex(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c); });
+}
+
+DiffSide resolve_run(Db& db, const std::string& sel) {
+  DiffSide side{sel, "", {}, false};
+  const bool digits = std::all_of(sel.begin(), sel.end(), [](unsigned char c) { return std::isdigit(c); });
+  Statement st = db.prepare(digits && sel.size() < 10
+                                ? "SELECT id, config_hash FROM runs WHERE id = ?"
+                                : "SELECT id, config_hash FROM runs WHERE config_hash LIKE ? || '%' ORDER BY id");
+  if (digits && sel.size() < 10)
+    st.bind(1, int64_t(std::stoll(sel)));
+  else
+    st.bind(1, sel);
+  std::vector<std::pair<int64_t, std::string>> found;
+  while (st.step()) found.push_back({st.get_int(0), st.get_text(1)});
+  if (found.empty() && digits && sel.size() >= 4) {  // "1234" may be a hash prefix too
+    auto h = db.prepare("SELECT id, config_hash FROM runs WHERE config_hash LIKE ? || '%'");
+    h.bind(1, sel);
+    while (h.step()) found.push_back({h.get_int(0), h.get_text(1)});
+  }
+  if (found.size() > 1) {
+    std::vector<std::string> ids;
+    for (auto& [id, hash] : found) ids.push_back(fmt::format("{} ({})", id, hash));
+    throw ConfigError(fmt::format("'{}' matches {} runs: {}; give more of the hash or the run id",
+                                  truncate_for_message(sel), found.size(),
+                                  truncate_for_message(join(ids, ", "), 300)));
+  }
+  if (found.empty())
+    throw ConfigError(fmt::format(
+        "no run '{}'{} (a run id, a config-hash prefix of 4+ hex digits, or experiment:variant; "
+        "see lowbit query runs)",
+        truncate_for_message(sel), did_you_mean(sel, all_run_ids(db))));
+  side.runs = {found[0].first};
+  side.label = fmt::format("run {} ({})", found[0].first, found[0].second);
+  return side;
+}
+
+// "exp:variant[:key=value...]": the done runs of one configuration, one per seed.
+DiffSide resolve_cell(Db& db, const std::string& sel) {
+  DiffSide side{sel, "", {}, true};
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t c = sel.find(':', start);
+    parts.push_back(sel.substr(start, c == std::string::npos ? std::string::npos : c - start));
+    if (c == std::string::npos) break;
+    start = c + 1;
+  }
+  const std::string& experiment = parts[0];
+  const std::string& variant = parts[1];
+  std::map<std::string, std::string> filters;
+  for (size_t i = 2; i < parts.size(); ++i) {
+    auto eq = parts[i].find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw ConfigError(fmt::format("'{}': expected key=value after '{}:{}:' (e.g. optim.lr=0.1)",
+                                    truncate_for_message(sel), experiment, variant));
+    filters[parts[i].substr(0, eq)] = parts[i].substr(eq + 1);
+  }
+  auto st = db.prepare(
+      "SELECT r.id FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE e.name = ? AND "
+      "r.variant = ? ORDER BY r.id");
+  st.bind(1, experiment).bind(2, variant);
+  std::vector<int64_t> all;
+  while (st.step()) all.push_back(st.get_int(0));
+  if (all.empty())
+    throw ConfigError(fmt::format("no cell '{}:{}'{} (experiment:variant; see lowbit status)",
+                                  truncate_for_message(experiment), truncate_for_message(variant),
+                                  did_you_mean(experiment + ":" + variant, all_cells(db))));
+  // Group the runs by their configuration without the seed; filters pick one group.
+  std::map<std::map<std::string, std::string>, std::vector<int64_t>> groups;
+  for (int64_t id : all) {
+    auto cfg = run_config_of(db, id);
+    bool keep = true;
+    for (auto& [k, v] : filters) {
+      auto it = cfg.find(k);
+      if (it == cfg.end())
+        throw ConfigError(fmt::format("'{}': unknown key '{}'", truncate_for_message(sel), k));
+      keep = keep && same_value(it->second, v);
+    }
+    if (!keep) continue;
+    cfg.erase("seed");
+    groups[cfg].push_back(id);
+  }
+  if (groups.empty())
+    throw ConfigError(fmt::format("no run of {}:{} matches the filters in '{}'", experiment,
+                                  variant, truncate_for_message(sel)));
+  if (groups.size() > 1) {
+    // Name the keys that tell the configurations apart, with their values.
+    std::map<std::string, std::set<std::string>> values;
+    for (auto& [cfg, ids] : groups)
+      for (auto& [k, v] : cfg) values[k].insert(v);
+    std::vector<std::string> varying;
+    for (auto& [k, vs] : values)
+      if (vs.size() > 1) varying.push_back(k + " in {" + join({vs.begin(), vs.end()}, ", ") + "}");
+    throw ConfigError(fmt::format(
+        "{}:{} holds {} configurations ({}); pick one with filters, e.g. {}:{}:{}={}", experiment,
+        variant, groups.size(), truncate_for_message(join(varying, "; "), 300), experiment, variant,
+        varying.empty() ? "key" : varying[0].substr(0, varying[0].find(' ')),
+        values[varying[0].substr(0, varying[0].find(' '))].begin()->c_str()));
+  }
+  // The cell's done runs: a failed or stopped seed has no final metrics to average.
+  for (int64_t id : groups.begin()->second) {
+    auto s = db.prepare("SELECT status FROM runs WHERE id = ?");
+    s.bind(1, id);
+    if (s.step() && s.get_text(0) == "done") side.runs.push_back(id);
+  }
+  side.label = fmt::format("{} ({} done of {} seeds)", sel, side.runs.size(),
+                           groups.begin()->second.size());
+  return side;
+}
+
+json provenance_of(Db& db, int64_t run) {
+  auto st = db.prepare(
+      "SELECT git_commit, git_dirty, lowbit_version, torch_version, compiler, threads, device, "
+      "host, (SELECT length(diff) - length(replace(diff, char(10), '')) FROM diffs WHERE id = "
+      "runs.diff_id) FROM runs WHERE id = ?");
+  st.bind(1, run);
+  json p = json::object();
+  if (!st.step()) return p;
+  const char* keys[] = {"git_commit", "git_dirty", "lowbit_version", "torch_version",
+                        "compiler",   "threads",   "device",         "host"};
+  for (int i = 0; i < 8; ++i) p[keys[i]] = sql_value_text(st.get(i), true);
+  const std::string lines = sql_value_text(st.get(8), true);
+  p["dirty_diff"] = lines.empty() ? "none" : lines + " lines";
+  return p;
+}
+
+// The values one side has for `key`, joined ("a" or "a | b" when its runs disagree).
+std::string side_values(const std::vector<json>& per_run, const std::string& key) {
+  std::set<std::string> vs;
+  for (auto& p : per_run) vs.insert(p.contains(key) ? p[key].get<std::string>() : "(none)");
+  return join({vs.begin(), vs.end()}, " | ");
+}
+
+std::vector<json> per_run(Db& db, const DiffSide& s, bool config) {
+  std::vector<json> out;
+  for (int64_t id : s.runs) {
+    if (!config) {
+      out.push_back(provenance_of(db, id));
+      continue;
+    }
+    json j = json::object();
+    for (auto& [k, v] : run_config_of(db, id)) j[k] = v;
+    if (s.cell) j.erase("seed");
+    out.push_back(j);
+  }
+  return out;
+}
+
+json differing(const std::vector<json>& a, const std::vector<json>& b) {
+  std::set<std::string> keys;
+  for (auto* side : {&a, &b})
+    for (auto& j : *side)
+      for (auto& [k, v] : j.items()) keys.insert(k);
+  json rows = json::array();
+  for (auto& k : keys) {
+    std::string va = side_values(a, k), vb = side_values(b, k);
+    if (va != vb) rows.push_back({{"key", k}, {"a", va}, {"b", vb}});
+  }
+  return rows;
+}
+
+std::map<std::string, std::vector<double>> summaries_of(Db& db, const DiffSide& s) {
+  std::map<std::string, std::vector<double>> out;
+  for (int64_t id : s.runs) {
+    auto st = db.prepare("SELECT key, value FROM summaries WHERE run_id = ? AND value IS NOT NULL");
+    st.bind(1, id);
+    while (st.step()) out[st.get_text(0)].push_back(st.get_double(1));
+  }
+  return out;
+}
+
+json side_stats(const Summary& s) {
+  return {{"mean", s.mean}, {"std", s.std}, {"n", s.n}};
+}
+
+json metric_rows(Db& db, const DiffSide& a, const DiffSide& b) {
+  auto ma = summaries_of(db, a), mb = summaries_of(db, b);
+  json rows = json::array();
+  for (auto& [key, xs] : ma) {
+    auto it = mb.find(key);
+    if (it == mb.end()) continue;
+    const Summary sa = summarize(xs), sb = summarize(it->second);
+    json row = {{"key", key}, {"a", side_stats(sa)}, {"b", side_stats(sb)}, {"diff", sb.mean - sa.mean}};
+    if (sa.n >= 2 && sb.n >= 2) {
+      const WelchResult w = welch_test(sa, sb);
+      const double se = std::sqrt(sa.std * sa.std / sa.n + sb.std * sb.std / sb.n);
+      if (se > 0 && std::isfinite(w.df)) {
+        const double half = student_t_quantile(0.975, w.df) * se;
+        row["ci95"] = {sb.mean - sa.mean - half, sb.mean - sa.mean + half};
+        row["p"] = w.p;
+      }
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string number(double v) { return fmt::format("{:.6g}", v); }
+
+std::string stats_text(const json& s) {
+  if (s["n"].get<int>() < 2) return number(s["mean"].get<double>());
+  return fmt::format("{} ± {} (n={})", number(s["mean"].get<double>()), number(s["std"].get<double>()),
+                     s["n"].get<int>());
+}
+
+}  // namespace
+
+DiffSide resolve_selector(Db& db, const std::string& selector) {
+  if (selector.empty()) throw ConfigError("an empty selector: give a run id, a hash prefix or experiment:variant");
+  if (selector.find(':') != std::string::npos) return resolve_cell(db, selector);
+  if (!is_hex(selector))
+    throw ConfigError(fmt::format(
+        "no run '{}'{} (a run id, a config-hash prefix of 4+ hex digits, or experiment:variant; "
+        "see lowbit query runs)",
+        truncate_for_message(selector), did_you_mean(selector, all_run_ids(db))));
+  if (selector.size() < 4 && !std::all_of(selector.begin(), selector.end(), [](unsigned char c) { return std::isdigit(c); }))
+    throw ConfigError("'" + selector + "': a hash prefix needs at least 4 hex digits");
+  return resolve_run(db, selector);
+}
+
+json diff_runs(Db& db, const DiffSide& a, const DiffSide& b) {
+  for (const DiffSide* s : {&a, &b})
+    if (s->runs.empty())
+      throw ConfigError(fmt::format("{} has no finished run to compare{}", s->selector,
+                                    s->label.substr(s->label.find(" (") == std::string::npos ? s->label.size() : s->label.find(" ("))));
+  return {{"a", a.label},
+          {"b", b.label},
+          {"config", differing(per_run(db, a, true), per_run(db, b, true))},
+          {"provenance", differing(per_run(db, a, false), per_run(db, b, false))},
+          {"metrics", metric_rows(db, a, b)}};
+}
+
+std::string format_diff(const json& d) {
+  std::string out = fmt::format("A: {}\nB: {}\n", d["a"].get<std::string>(), d["b"].get<std::string>());
+  for (const char* section : {"config", "provenance"}) {
+    out += fmt::format("\n{} ({} differ{})\n", section, d[section].size(), d[section].size() == 1 ? "s" : "");
+    for (auto& r : d[section])
+      out += fmt::format("  {:<32} {} -> {}\n", r["key"].get<std::string>(), r["a"].get<std::string>(),
+                         r["b"].get<std::string>());
+  }
+  out += "\nfinal metrics (B - A; 95% Welch interval and p where both sides have 2+ seeds)\n";
+  for (auto& r : d["metrics"]) {
+    std::string extra;
+    if (r.contains("ci95"))
+      extra = fmt::format("  [{}, {}]  p={:.3g}", number(r["ci95"][0].get<double>()),
+                          number(r["ci95"][1].get<double>()), r["p"].get<double>());
+    out += fmt::format("  {:<24} {:<28} {:<28} {:+.6g}{}\n", r["key"].get<std::string>(),
+                       stats_text(r["a"]), stats_text(r["b"]), r["diff"].get<double>(), extra);
+  }
+  return out;
+}
+
+}  // namespace lowbit
