@@ -34,6 +34,8 @@ int cmd_status(const std::vector<std::string>& args);
 int cmd_query(const std::vector<std::string>& args);
 int cmd_report(const std::vector<std::string>& args);
 int cmd_diff(const std::vector<std::string>& args);
+int cmd_tag(const std::vector<std::string>& args);
+int cmd_note(const std::vector<std::string>& args);
 
 /// Runs `lowbit` with argv; the whole command line, for tests and main().
 int run_main(int argc, char** argv);

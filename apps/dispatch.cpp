@@ -23,6 +23,8 @@ const std::vector<Command>& commands() {
        cmd_query},
       {"diff", "what differs between two runs or cells: config, provenance, final metrics with Welch tests",
        cmd_diff},
+      {"tag", "add or remove tags on the runs a SQL condition selects (+tag -tag)", cmd_tag},
+      {"note", "attach a note to a run", cmd_note},
       {"export",
        "pack a checkpoint's quantized layers (2 bits per ternary weight) into a .lbt file",
        cmd_export},

@@ -114,6 +114,22 @@ std::string excluded_runs(const ExperimentData& e) {
          md + "\n";
 }
 
+// Tags and notes added after the fact (lowbit tag, lowbit note), as footnotes: one line per
+// run that has any, so that a reader knows which runs someone flagged and why.
+std::string tags_and_notes(const ExperimentData& e) {
+  std::string md;
+  for (auto& r : e.runs) {
+    if (r.tags.empty() && r.notes.empty()) continue;
+    std::string line = fmt::format("- run {} ({}, seed {})", r.id, r.variant, r.seed);
+    if (!r.tags.empty()) line += ": tags `" + join(r.tags, "`, `") + "`";
+    for (auto& n : r.notes) line += (r.tags.empty() && &n == &r.notes.front() ? ": " : "; ") + ("note: " + n);
+    for (char& ch : line)
+      if (ch == '\n') ch = ' ';
+    md += line + "\n";
+  }
+  return md.empty() ? "" : "## Tags and notes\n\n" + md + "\n";
+}
+
 std::string provenance_footer(const ReportContext& c) {
   std::set<std::string> commits;
   for (auto& r : c.e.runs)
@@ -166,7 +182,7 @@ ReportResult write_report(const ReportOptions& opt) {
   std::string md = "# " + e.name + "\n\n" + (e.description.empty() ? "" : e.description + "\n\n") +
                    fmt::format("{} runs, {} finished. Tables: {}.\n\n", e.runs.size(), done,
                                join(opt.formats, ", ")) +
-                   body + excluded_runs(e) +
+                   body + excluded_runs(e) + tags_and_notes(e) +
                    (c.plots_md.empty() ? "" : "## Curves\n\n" + c.plots_md) + provenance_footer(c);
   res.report_md = c.out_dir + "/report.md";
   std::ofstream(res.report_md) << md;

@@ -82,6 +82,12 @@ int64_t experiment_id_or_throw(Db& db, const std::string& name) {
                    true);
 }
 
+bool has_table(Db& db, const std::string& name) {
+  auto st = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+  st.bind(1, name);
+  return st.step() && st.get_int(0) > 0;
+}
+
 Table query_runs(Db& db, const std::string& experiment, const std::vector<std::string>& where) {
   std::vector<int64_t> exps;
   if (!experiment.empty()) exps.push_back(experiment_id_or_throw(db, experiment));
@@ -103,6 +109,10 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
   for (const char* k : {"final_test_acc", "best_test_acc", "wall_seconds", "peak_rss_bytes"})
     sql += fmt::format(", (SELECT value FROM summaries WHERE run_id = r.id AND key = '{}') AS {}",
                        k, k);
+  const bool tagged = has_table(db, "tags");  // schema 3 and later
+  if (tagged)
+    sql += ", (SELECT group_concat(tag, ' ') FROM (SELECT tag FROM tags WHERE run_id = r.id ORDER BY tag)) "
+           "AS tags, (SELECT count(*) FROM notes WHERE run_id = r.id) AS notes";
   sql += " FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE 1 = 1" + exp_filter;
   std::vector<SqlValue> binds;
   for (auto& v : varying) binds.push_back(v);
@@ -120,7 +130,12 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
       value = parsed.get<double>();
     else if (!parsed.is_discarded() && parsed.is_boolean())
       value = int64_t(parsed.get<bool>());
-    if (key == "variant" || key == "status" || key == "seed") {
+    if (key == "tag") {
+      if (!tagged) throw ConfigError("--where tag=...: this database has no tags yet (lowbit tag adds them)");
+      sql += " AND EXISTS (SELECT 1 FROM tags WHERE run_id = r.id AND tag = ?" +
+             std::to_string(binds.size() + 1) + ")";
+      value = text;
+    } else if (key == "variant" || key == "status" || key == "seed") {
       sql += " AND r." + key + " = ?" + std::to_string(binds.size() + 1);
     } else if (std::find(paths.begin(), paths.end(), key) != paths.end()) {
       sql += fmt::format(
@@ -129,7 +144,7 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
           binds.size() + 1, binds.size() + 2);
       binds.push_back(key);
     } else {
-      paths.insert(paths.end(), {"variant", "status", "seed"});
+      paths.insert(paths.end(), {"variant", "status", "seed", "tag"});
       throw ConfigError("--where: unknown key '" + key + "'" + did_you_mean(key, paths));
     }
     binds.push_back(value);

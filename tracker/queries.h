@@ -29,8 +29,12 @@ struct Table {
 /// StoreError("refused: queries are read-only ...").
 Table run_sql(Db& db, const std::string& sql);
 
-/// Runs with the keys that vary inside their experiment, the seed, status and final metrics.
-/// `where`: "key=value" filters on config keys (dotted paths) or variant / status / seed.
+/// True when the database has table `name` (older schemas lack the newer tables).
+bool has_table(Db& db, const std::string& name);
+
+/// Runs with the keys that vary inside their experiment, the seed, status, final metrics, tags
+/// and the number of notes. `where`: "key=value" filters on config keys (dotted paths) or
+/// variant / status / seed / tag.
 Table query_runs(Db& db, const std::string& experiment, const std::vector<std::string>& where);
 
 /// The experiments, in creation order.

@@ -64,6 +64,21 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
   auto s = db.prepare(q_sum);
   while (s.step()) e.runs[index[s.get_int(0)]].summary[s.get_text(1)] = s.get_double(2);
   e.queries.push_back(q_sum);
+  if (has_table(db, "tags")) {  // schema 3: tags and notes added after the fact
+    const std::string q_tags = fmt::format(
+        "SELECT t.run_id, t.tag FROM tags t JOIN runs r ON r.id = t.run_id WHERE r.experiment_id = {} "
+        "ORDER BY t.run_id, t.tag",
+        id);
+    auto t = db.prepare(q_tags);
+    while (t.step()) e.runs[index[t.get_int(0)]].tags.push_back(t.get_text(1));
+    const std::string q_notes = fmt::format(
+        "SELECT n.run_id, n.text FROM notes n JOIN runs r ON r.id = n.run_id WHERE r.experiment_id = {} "
+        "ORDER BY n.id",
+        id);
+    auto n = db.prepare(q_notes);
+    while (n.step()) e.runs[index[n.get_int(0)]].notes.push_back(n.get_text(1));
+    e.queries.push_back(q_tags), e.queries.push_back(q_notes);
+  }
   return e;
 }
 

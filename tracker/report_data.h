@@ -25,6 +25,8 @@ struct RunData {
   nlohmann::json config;   ///< resolved config (nested)
   nlohmann::json varying;  ///< axis values of this run
   std::map<std::string, double> summary;
+  std::vector<std::string> tags;   ///< lowbit tag, sorted
+  std::vector<std::string> notes;  ///< lowbit note, oldest first
   /// Extra row keys that are not config keys (e.g. "layer" for per-layer tables), set by
   /// the report that expands a run into one row per layer.
   std::map<std::string, std::string> row_keys;

@@ -49,7 +49,7 @@ struct ClaimedRun {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   enum class Open { kMigrate, kExisting };
 
   /// Opens `path` for writing. kMigrate creates the file and schema or migrates an older
@@ -95,6 +95,13 @@ class Store {
   /// Ends a `running` run whose worker died: `interrupted` (resumed by the next worker) or
   /// `failed`, with `why` as its error.
   void release_run(int64_t run_id, RunStatus status, const std::string& why);
+
+  /// Adds and removes tags on runs, in one transaction; returns {tags added, tags removed}.
+  std::pair<int64_t, int64_t> tag_runs(const std::vector<int64_t>& runs,
+                                       const std::vector<std::string>& add,
+                                       const std::vector<std::string>& remove);
+  /// Appends a note to a run; returns its id.
+  int64_t add_note(int64_t run_id, const std::string& text);
 
  private:
   void migrate();

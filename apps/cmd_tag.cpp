@@ -1,0 +1,116 @@
+// lowbit tag --where "<condition on run_params>" +tag -tag, and lowbit note RUN "text":
+// annotations added after the fact, stored in the database (tags, notes), shown by
+// lowbit query and printed as footnotes in reports.
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "apps/cli.h"
+#include "apps/commands.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "reports/diff.h"
+#include "tracker/queries.h"
+#include "tracker/store.h"
+
+namespace lowbit {
+
+namespace {
+
+constexpr const char* kTagUsage =
+    "usage: lowbit tag [--db results.db] --where \"<SQL condition on run_params>\" +tag [-tag ...]\n\n"
+    "  --where COND   which runs: a condition on the run_params view, e.g. \"quant_bits <= 2 AND "
+    "variant = 'slb'\"\n"
+    "                 (columns: lowbit query --sql \"SELECT * FROM run_params LIMIT 1\")\n"
+    "  +NAME          add the tag NAME      -NAME   remove it\n"
+    "  --db FILE      results database (default results/results.db)\n";
+
+void check_tag(const std::string& t) {
+  const bool ok = !t.empty() && t.size() <= 64 && std::all_of(t.begin(), t.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '.' || c == ':' || c == '/' || c == '-';
+  });
+  if (!ok)
+    throw ConfigError(fmt::format("tag '{}': expected 1 to 64 letters, digits or _ . : / -",
+                                  truncate_for_message(t)));
+}
+
+}  // namespace
+
+int cmd_tag(const std::vector<std::string>& args) {
+  std::string db = "results/results.db", where;
+  std::vector<std::string> add, remove;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      std::cout << kTagUsage;
+      return kExitSuccess;
+    }
+    if (a == "--db" || a == "--where") {
+      if (i + 1 == args.size()) throw ConfigError("lowbit tag: " + a + " needs a value (see lowbit tag --help)");
+      (a == "--db" ? db : where) = args[++i];
+    } else if (a.size() > 1 && a[0] == '+') {
+      check_tag(a.substr(1)), add.push_back(a.substr(1));
+    } else if (a.size() > 1 && a[0] == '-' && a[1] != '-') {
+      check_tag(a.substr(1)), remove.push_back(a.substr(1));
+    } else {
+      throw ConfigError("lowbit tag: unexpected argument '" + truncate_for_message(a) +
+                        "' (tags are +name to add, -name to remove; see lowbit tag --help)");
+    }
+  }
+  if (where.empty())
+    throw ConfigError("lowbit tag: --where is required (e.g. --where \"variant = 'ttq'\"; \"1 = 1\" for every run)");
+  if (add.empty() && remove.empty()) throw ConfigError("lowbit tag: nothing to do: give +tag or -tag");
+
+  std::vector<int64_t> runs;
+  {
+    // The condition runs on a read-only connection, as lowbit query --sql does: a condition
+    // that tries to write, or a second statement, is refused before anything is tagged.
+    auto ro = open_readonly(db);
+    Table t;
+    try {
+      t = run_sql(*ro, "SELECT run_id FROM run_params WHERE (" + where + ")");
+    } catch (const StoreError& e) {
+      throw ConfigError(fmt::format("--where \"{}\": {}", truncate_for_message(where), e.what()));
+    }
+    for (auto& row : t.rows)
+      if (auto* id = std::get_if<int64_t>(&row.at(0))) runs.push_back(*id);
+  }
+  if (runs.empty())
+    throw ConfigError(fmt::format("--where \"{}\" matches no run; nothing tagged (see lowbit query runs)",
+                                  truncate_for_message(where)));
+  Store store(db, Store::Open::kMigrate);
+  auto [added, removed] = store.tag_runs(runs, add, remove);
+  fmt::print("{} runs matched; {} tags added, {} removed\n", runs.size(), added, removed);
+  return kExitSuccess;
+}
+
+int cmd_note(const std::vector<std::string>& args) {
+  po::options_description desc("options");
+  std::string db, run, text;
+  desc.add_options()("run", po::value(&run)->required(), "run id or config-hash prefix")(
+      "text", po::value(&text)->required(), "the note")(
+      "db", po::value(&db)->default_value("results/results.db"), "results database");
+  po::positional_options_description pos;
+  pos.add("run", 1).add("text", 1);
+  po::variables_map vm;
+  if (!parse_args("note", args, desc, vm, &pos, "RUN \"text\" [--db results.db]")) return kExitSuccess;
+  if (text.find_first_not_of(" \t\n") == std::string::npos) throw ConfigError("lowbit note: the note is empty");
+  if (text.size() > 10000)
+    throw ConfigError(fmt::format("lowbit note: {} characters; keep a note under 10,000", text.size()));
+  if (run.find(':') != std::string::npos)
+    throw ConfigError("lowbit note: '" + truncate_for_message(run) +
+                      "' is a cell; a note belongs to one run (a run id or a hash prefix)");
+  DiffSide side;
+  {
+    auto ro = open_readonly(db);
+    side = resolve_selector(*ro, run);
+  }
+  Store store(db, Store::Open::kMigrate);
+  store.add_note(side.runs.at(0), text);
+  fmt::print("note added to {}\n", side.label);
+  return kExitSuccess;
+}
+
+}  // namespace lowbit
