@@ -25,6 +25,8 @@ const std::vector<Command>& commands() {
        cmd_diff},
       {"tag", "add or remove tags on the runs a SQL condition selects (+tag -tag)", cmd_tag},
       {"note", "attach a note to a run", cmd_note},
+      {"reproduce", "train a finished run again and say whether it reproduces (bit-identical, within seed spread, different)",
+       cmd_reproduce},
       {"export",
        "pack a checkpoint's quantized layers (2 bits per ternary weight) into a .lbt file",
        cmd_export},

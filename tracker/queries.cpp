@@ -113,6 +113,8 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
   if (tagged)
     sql += ", (SELECT group_concat(tag, ' ') FROM (SELECT tag FROM tags WHERE run_id = r.id ORDER BY tag)) "
            "AS tags, (SELECT count(*) FROM notes WHERE run_id = r.id) AS notes";
+  if (has_table(db, "reproductions"))  // schema 4: the latest lowbit reproduce verdict
+    sql += ", (SELECT verdict FROM reproductions WHERE run_id = r.id ORDER BY id DESC LIMIT 1) AS reproduced";
   sql += " FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE 1 = 1" + exp_filter;
   std::vector<SqlValue> binds;
   for (auto& v : varying) binds.push_back(v);

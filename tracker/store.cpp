@@ -124,6 +124,14 @@ CREATE TABLE notes(id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES ru
 CREATE INDEX notes_by_run ON notes(run_id);
 )sql";
 
+// Version 4: the verdicts of lowbit reproduce.
+const char* kMigration4 = R"sql(
+CREATE TABLE reproductions(id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id),
+  verdict TEXT NOT NULL, detail TEXT NOT NULL, git_commit TEXT, torch_version TEXT,
+  threads INTEGER, created_at TEXT NOT NULL);
+CREATE INDEX reproductions_by_run ON reproductions(run_id);
+)sql";
+
 }  // namespace
 
 Store::Store(const std::string& path, Open how) : db_(path, Db::Mode::kReadWrite) {
@@ -188,6 +196,10 @@ void Store::migrate() {
   if (v < 3) {
     db_.exec(kMigration3);
     db_.exec("UPDATE schema_version SET version = 3");
+  }
+  if (v < 4) {
+    db_.exec(kMigration4);
+    db_.exec("UPDATE schema_version SET version = 4");
   }
   create_views();
   tx.commit();
@@ -492,6 +504,25 @@ int64_t Store::add_note(int64_t run_id, const std::string& text) {
       .bind(1, run_id)
       .bind(2, text)
       .bind(3, now_iso())
+      .run();
+  const int64_t id = db_.last_insert_id();
+  tx.commit();
+  return id;
+}
+
+int64_t Store::add_reproduction(int64_t run_id, const std::string& verdict, const std::string& detail,
+                                int64_t threads) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  db_.prepare("INSERT INTO reproductions(run_id, verdict, detail, git_commit, torch_version, threads, "
+              "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .bind(1, run_id)
+      .bind(2, verdict)
+      .bind(3, detail)
+      .bind(4, std::string(build_git_commit()))
+      .bind(5, TORCH_VERSION)
+      .bind(6, threads)
+      .bind(7, now_iso())
       .run();
   const int64_t id = db_.last_insert_id();
   tx.commit();

@@ -49,7 +49,7 @@ struct ClaimedRun {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
   enum class Open { kMigrate, kExisting };
 
   /// Opens `path` for writing. kMigrate creates the file and schema or migrates an older
@@ -102,6 +102,9 @@ class Store {
                                        const std::vector<std::string>& remove);
   /// Appends a note to a run; returns its id.
   int64_t add_note(int64_t run_id, const std::string& text);
+  /// Records a lowbit reproduce verdict (with this binary's commit and LibTorch version).
+  int64_t add_reproduction(int64_t run_id, const std::string& verdict, const std::string& detail,
+                           int64_t threads);
 
  private:
   void migrate();

@@ -85,7 +85,7 @@ INSERT INTO metrics VALUES (1, 1, 'test_acc', 0.75);
 )sql");
   }
   Store s(d / "old.db", Store::Open::kMigrate);
-  CHECK(s.schema_version() == 3);
+  CHECK(s.schema_version() == 4);
   auto db = open_readonly(d / "old.db");
   CHECK(scalar(*db, "SELECT count(*) FROM metrics WHERE value = 0.75") == 1);
   CHECK(scalar(*db, "SELECT count(*) FROM runs WHERE variant = 'default' AND status = 'done'") ==
@@ -94,6 +94,7 @@ INSERT INTO metrics VALUES (1, 1, 'test_acc', 0.75);
   CHECK(scalar(*db, "SELECT quant_bits FROM run_params WHERE run_id = 1") == 3);
   CHECK(scalar(*db, "SELECT count(*) FROM tags") == 0);  // version 3's tables exist
   CHECK(scalar(*db, "SELECT count(*) FROM notes") == 0);
+  CHECK(scalar(*db, "SELECT count(*) FROM reproductions") == 0);  // version 4
 }
 
 TEST_CASE("store: read-only queries refuse every write and ATTACH") {
@@ -188,14 +189,14 @@ TEST_CASE("store: a worker refuses a newer database by saying to upgrade lowbit,
     raw.exec("UPDATE schema_version SET version = 99");
   }
   CHECK_THROWS_WITH_AS(Store(d / "r.db", Store::Open::kExisting),
-                       (d / "r.db" + ": schema version 99 is newer than this lowbit (3); upgrade lowbit").c_str(),
+                       (d / "r.db" + ": schema version 99 is newer than this lowbit (4); upgrade lowbit").c_str(),
                        StoreError);
   {
     Db raw(d / "r.db", Db::Mode::kReadWrite);
     raw.exec("UPDATE schema_version SET version = 1");
   }
   CHECK_THROWS_WITH_AS(Store(d / "r.db", Store::Open::kExisting),
-                       (d / "r.db" + ": schema version 1 (this lowbit uses 3); run lowbit grid on it once to migrate").c_str(),
+                       (d / "r.db" + ": schema version 1 (this lowbit uses 4); run lowbit grid on it once to migrate").c_str(),
                        StoreError);
 }
 

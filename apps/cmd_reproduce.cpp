@@ -1,0 +1,146 @@
+// lowbit reproduce RUN: trains a finished run again from its stored config, into a scratch
+// directory (never the main database), compares every epoch's metrics with the stored ones
+// and records the verdict (reports/reproduce.h) in the reproductions table.
+#include <unistd.h>
+
+#include <iostream>
+
+#include <torch/torch.h>
+#include <fmt/format.h>
+
+#include "apps/cli.h"
+#include "apps/commands.h"
+#include "core/config/run_config.h"
+#include "core/error.h"
+#include "core/provenance.h"
+#include "core/train/trainer.h"
+#include "core/util.h"
+#include "experiments/console_observer.h"
+#include "reports/diff.h"
+#include "reports/reproduce.h"
+#include "tracker/jsonl_observer.h"
+#include "tracker/queries.h"
+#include "tracker/store.h"
+
+namespace lowbit {
+
+namespace {
+
+struct StoredRun {
+  int64_t id = 0, threads = 1, experiment = 0;
+  std::string status, variant, git_commit, torch_version, label;
+  nlohmann::json config;
+  EpochMetrics metrics;
+  std::vector<double> cell_finals;  ///< final `key` of every done seed of this configuration
+};
+
+EpochMetrics metrics_of(Db& db, int64_t run) {
+  EpochMetrics m;
+  auto st = db.prepare("SELECT epoch, key, value FROM metrics WHERE run_id = ?");
+  st.bind(1, run);
+  while (st.step()) m[{st.get_int(0), st.get_text(1)}] = st.get_double(2);
+  return m;
+}
+
+StoredRun load_stored(Db& db, const DiffSide& side, const std::string& final_key) {
+  StoredRun r;
+  r.id = side.runs.at(0);
+  r.label = side.label;
+  auto st = db.prepare(
+      "SELECT status, variant, COALESCE(git_commit, ''), COALESCE(torch_version, ''), "
+      "COALESCE(threads, 1), experiment_id, config_json FROM runs WHERE id = ?");
+  st.bind(1, r.id);
+  st.step();
+  r.status = st.get_text(0), r.variant = st.get_text(1), r.git_commit = st.get_text(2);
+  r.torch_version = st.get_text(3), r.threads = st.get_int(4), r.experiment = st.get_int(5);
+  r.config = nlohmann::json::parse(st.get_text(6));
+  r.metrics = metrics_of(db, r.id);
+  // The cell: done runs of the same experiment and variant whose config differs only in seed.
+  nlohmann::json mine = r.config;
+  mine.erase("seed");
+  auto cell = db.prepare(
+      "SELECT id, config_json FROM runs WHERE experiment_id = ? AND variant = ? AND status = 'done'");
+  cell.bind(1, r.experiment).bind(2, r.variant);
+  while (cell.step()) {
+    auto cfg = nlohmann::json::parse(cell.get_text(1));
+    cfg.erase("seed");
+    if (cfg != mine) continue;
+    EpochMetrics m = metrics_of(db, cell.get_int(0));
+    int64_t last = -1;
+    double v = 0;
+    for (auto& [at, value] : m)
+      if (at.second == final_key && at.first > last) last = at.first, v = value;
+    if (last >= 0) r.cell_finals.push_back(v);
+  }
+  return r;
+}
+
+// Collects each epoch's metrics, 1-based as the database stores them.
+struct EpochRecorder : Observer {
+  EpochMetrics metrics;
+  void on_epoch_end(const EpochEvent& e) override {
+    for (auto& [k, v] : e.metrics) metrics[{e.epoch + 1, k}] = v;
+  }
+};
+
+}  // namespace
+
+int cmd_reproduce(const std::vector<std::string>& args) {
+  po::options_description desc("options");
+  std::string db, run, scratch, key;
+  int threads = 0;
+  desc.add_options()("run", po::value(&run)->required(), "run id or config-hash prefix")(
+      "db", po::value(&db)->default_value("results/results.db"), "results database")(
+      "scratch", po::value(&scratch), "directory for the rerun's files (default: a new one under /tmp)")(
+      "metric", po::value(&key)->default_value("test_acc"), "metric judged against the cell's seeds")(
+      "threads,t", po::value(&threads)->default_value(0), "LibTorch threads (0 = the run's own)");
+  po::positional_options_description pos;
+  pos.add("run", 1);
+  po::variables_map vm;
+  if (!parse_args("reproduce", args, desc, vm, &pos, "RUN [--db results.db] [--scratch DIR]"))
+    return kExitSuccess;
+  if (run.find(':') != std::string::npos)
+    throw ConfigError("lowbit reproduce: '" + truncate_for_message(run) + "' is a cell; reproduce one run (an id or a hash prefix)");
+
+  StoredRun stored;
+  {
+    auto ro = open_readonly(db);
+    stored = load_stored(*ro, resolve_selector(*ro, run), key);
+  }
+  if (stored.status != "done")
+    throw ConfigError(fmt::format("{} is {}; only a finished (done) run can be reproduced", stored.label, stored.status));
+  if (stored.git_commit != build_git_commit())
+    fmt::print(stderr, "warning: {} was trained by commit {}, this binary is {}: a departure may come from the code\n",
+               stored.label, stored.git_commit.empty() ? "(unknown)" : stored.git_commit.substr(0, 12),
+               std::string(build_git_commit()).substr(0, 12));
+  if (stored.torch_version != TORCH_VERSION)
+    fmt::print(stderr, "warning: {} was trained with LibTorch {}, this binary uses {}\n", stored.label,
+               stored.torch_version.empty() ? "(unknown)" : stored.torch_version, TORCH_VERSION);
+
+  RunConfig cfg;
+  apply_json(cfg, stored.config, stored.label);
+  validate(cfg, stored.label);
+  const int n_threads = threads > 0 ? threads : int(stored.threads);
+  torch::set_num_threads(n_threads);
+  if (scratch.empty()) {
+    char tmpl[] = "/tmp/lowbit_reproduce_XXXXXX";
+    if (!::mkdtemp(tmpl)) throw Error("cannot create a scratch directory under /tmp (use --scratch DIR)");
+    scratch = tmpl;
+  }
+  JsonlObserver files(scratch);
+  ConsoleObserver console(stderr);
+  EpochRecorder rec;
+  MultiObserver obs({&console, &files, &rec});
+  TrainOptions opt;
+  opt.checkpoint_dir = scratch;  // never resumes: a reproduction trains from the start
+  TrainResult r = train_run(cfg, opt, obs);
+  (void)r;
+
+  ReproductionVerdict v = judge_reproduction(stored.metrics, rec.metrics, key, stored.cell_finals);
+  Store store(db, Store::Open::kMigrate);
+  store.add_reproduction(stored.id, v.verdict, v.detail, n_threads);
+  fmt::print("{}: {} ({}; {} threads; rerun files in {})\n", stored.label, v.verdict, v.detail, n_threads, scratch);
+  return v.verdict == "different" ? kExitFailure : kExitSuccess;
+}
+
+}  // namespace lowbit
