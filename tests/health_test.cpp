@@ -115,10 +115,9 @@ TEST_CASE("health: each rule stops a real tiny run after the epoch it broke; the
 TEST_CASE("health: a grid goes on past a stopped run, exits 1, and the report lists it as excluded") {
   TempDir d;
   const std::string g = d / "h.json", db = d / "r.db";
-  std::ofstream(g) << R"({"name": "h",
-    "base": {"data": {"name": "synthetic", "synthetic": {"train": 96, "test": 48, "size": 8, "classes": 4}},
-             "batch_size": 32, "epochs": 3, "quant": {"method": "ttq"}},
-    "variants": {"ok": {}, "doomed": {"quant.threshold": 0.99}}})";
+  write_tiny_experiment(g, "h", 96, 3,
+                        R"("variants": {"ok": {"quant.method": "ttq"},
+                                        "doomed": {"quant.method": "ttq", "quant.threshold": 0.99}})");
   auto r = run_lowbit("grid " + g + " --db " + db + " --threads-per-worker 1");
   CHECK(r.code == 1);
   CHECK(r.out.find("grid: 1 done, 0 failed, 0 diverged, 1 stopped by health rules") != std::string::npos);

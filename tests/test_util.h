@@ -92,6 +92,18 @@ std::string error_message(F f) {
   return "(no error)";
 }
 
+/// Writes experiment `name` into `path`: `train` synthetic 8x8 images of 4 classes (test
+/// `train / 2`), batch 32, `epochs` epochs, plus `extra` ("\"variants\": {...}, \"seeds\": 2"),
+/// the JSON members that make each test's grid its own.
+inline void write_tiny_experiment(const std::string& path, const std::string& name, int train,
+                                  int epochs, const std::string& extra) {
+  std::ofstream(path) << "{\"name\": \"" << name << "\",\n"
+                      << R"( "base": {"data": {"name": "synthetic", "synthetic": {"train": )" << train
+                      << R"(, "test": )" << train / 2
+                      << R"(, "size": 8, "classes": 4}}, "batch_size": 32, "epochs": )" << epochs
+                      << "},\n " << extra << "}";
+}
+
 struct RunOutput {
   int code;
   std::string out;  ///< stdout and stderr together

@@ -28,11 +28,9 @@ std::vector<double> final_train_loss(const std::string& db, const std::string& v
 TEST_CASE("diff: runs, hash prefixes and cells; Welch interval and p as computed by hand; bad selectors") {
   TempDir d;
   const std::string g = d / "d.json", db = d / "r.db";
-  std::ofstream(g) << R"({"name": "d",
-    "base": {"data": {"name": "synthetic", "synthetic": {"train": 96, "test": 48, "size": 8, "classes": 4}},
-             "batch_size": 32, "epochs": 2},
-    "variants": {"fp": {}, "ttq": {"quant.method": "ttq"}, "lr": {"axes": {"optim.lr": [0.05, 0.02]}}},
-    "seeds": 2})";
+  write_tiny_experiment(g, "d", 96, 2,
+                        R"("variants": {"fp": {}, "ttq": {"quant.method": "ttq"},
+                                        "lr": {"axes": {"optim.lr": [0.05, 0.02]}}}, "seeds": 2)");
   REQUIRE(run_lowbit("grid " + g + " --db " + db + " --threads-per-worker 1").code == 0);
 
   // Two runs of one configuration differ in the seed only.

@@ -45,10 +45,9 @@ TEST_CASE("reproduce: verdicts on hand-made metrics; timings never count") {
 TEST_CASE("reproduce: a finished run reruns bit-identical; a tampered record is caught; bad input") {
   TempDir d;
   const std::string g = d / "r.json", db = d / "r.db";
-  std::ofstream(g) << R"({"name": "r",
-    "base": {"data": {"name": "synthetic", "synthetic": {"train": 64, "test": 32, "size": 8, "classes": 4}},
-             "batch_size": 32, "epochs": 2},
-    "variants": {"fp": {}, "bad": {"optim.lr": 1e30, "optim.momentum": 0, "optim.schedule": "constant"}}, "seeds": 2})";
+  write_tiny_experiment(g, "r", 64, 2,
+                        R"("variants": {"fp": {}, "bad": {"optim.lr": 1e30, "optim.momentum": 0,
+                                                          "optim.schedule": "constant"}}, "seeds": 2)");
   run_lowbit("grid " + g + " --db " + db + " --threads-per-worker 1");
   auto r = run_lowbit("reproduce 1 --db " + db + " --scratch " + d / "s1");
   CHECK(r.code == 0);

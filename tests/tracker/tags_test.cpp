@@ -13,10 +13,7 @@ using namespace lowbit::test;
 TEST_CASE("tags and notes: tag by condition, query and filter, report footnotes, bad input") {
   TempDir d;
   const std::string g = d / "t.json", db = d / "r.db";
-  std::ofstream(g) << R"({"name": "t",
-    "base": {"data": {"name": "synthetic", "synthetic": {"train": 64, "test": 32, "size": 8, "classes": 4}},
-             "batch_size": 32, "epochs": 1},
-    "variants": {"fp": {}, "ttq": {"quant.method": "ttq"}}, "seeds": 2})";
+  write_tiny_experiment(g, "t", 64, 1, R"("variants": {"fp": {}, "ttq": {"quant.method": "ttq"}}, "seeds": 2)");
   REQUIRE(run_lowbit("grid " + g + " --db " + db + " --threads-per-worker 1").code == 0);
   auto count = [&](const std::string& sql) {
     auto c = open_readonly(db);
