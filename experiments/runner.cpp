@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <torch/torch.h>
@@ -63,6 +64,23 @@ pid_t spawn_worker(const GridOptions& opt, const std::string& experiment, int th
   return pid;
 }
 
+// Runs of this experiment that the definition does not produce: recorded by an older lowbit
+// (a new config key changes every hash) or by an earlier version of the file. Reports group
+// by variant and would average them in with the new ones, so say so before training.
+void warn_about_other_runs(Store& store, int64_t exp_id, const ExperimentSpec& spec,
+                           const std::string& db) {
+  std::set<std::string> mine;
+  for (auto& r : spec.runs) mine.insert(r.hash);
+  int64_t other = 0;
+  for (auto& h : store.run_hashes(exp_id)) other += mine.count(h) == 0;
+  if (other > 0)
+    fmt::print("grid: warning: {} earlier run(s) of '{}' in {} are not in this definition (recorded by "
+               "an older lowbit, whose config keys differ, or by an earlier version of the file); "
+               "lowbit report counts them with these: give the experiment a new name to keep them "
+               "apart\n",
+               other, spec.name, db);
+}
+
 }  // namespace
 
 GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
@@ -93,6 +111,7 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   Store store(opt.db, Store::Open::kMigrate);
   int64_t exp_id = store.upsert_experiment(spec.name, spec.description, spec.raw.dump());
   int added = store.add_runs(exp_id, spec.runs);
+  warn_about_other_runs(store, exp_id, spec, opt.db);
   int reclaimed = store.reclaim_stale(kStaleSeconds);
   int retried = opt.retry_failed ? store.retry_failed(exp_id) : 0;
   auto c0 = store.counts(exp_id);

@@ -245,6 +245,15 @@ int64_t Store::upsert_experiment(const std::string& name, const std::string& des
   return id;
 }
 
+std::vector<std::string> Store::run_hashes(int64_t experiment_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto st = db_.prepare("SELECT config_hash FROM runs WHERE experiment_id = ?");
+  st.bind(1, experiment_id);
+  std::vector<std::string> out;
+  while (st.step()) out.push_back(st.get_text(0));
+  return out;
+}
+
 int64_t Store::experiment_id(const std::string& name) {
   auto q = db_.prepare("SELECT id FROM experiments WHERE name = ?");
   if (!q.bind(1, name).step())

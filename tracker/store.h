@@ -64,6 +64,9 @@ class Store {
   /// Inserts runs not yet present (by config hash) as pending; returns how many were new.
   int add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs);
   int64_t experiment_id(const std::string& name);
+  /// Config hashes of every run the experiment holds, for telling a definition's runs from
+  /// runs recorded by an older lowbit or an earlier version of the file.
+  std::vector<std::string> run_hashes(int64_t experiment_id);
 
   /// Marks `running` runs whose process is gone (same host, pid not alive) or whose heartbeat
   /// is older than `stale_seconds` as interrupted; returns how many.

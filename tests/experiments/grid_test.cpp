@@ -347,3 +347,18 @@ TEST_CASE(
   CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 4);
   CHECK(scalar(db, "SELECT count(*) FROM metrics WHERE key = 'test_acc'") == 8);
 }
+
+TEST_CASE("grid: runs of the experiment that the definition no longer produces are named in a warning") {
+  TempDir d;
+  const std::string db = d / "r.db";
+  auto first = run_lowbit("grid " + write_grid(d, 1, 1) + " --db " + db + " --threads-per-worker 1");
+  CHECK(first.code == 0);
+  CHECK(first.out.find("warning") == std::string::npos);
+  // The same name, one more epoch: every config hash changes, as with a new lowbit's new keys.
+  auto second = run_lowbit("grid " + write_grid(d, 1, 2) + " --db " + db + " --threads-per-worker 1");
+  CHECK(second.code == 0);
+  CHECK(second.out.find("grid: warning: 4 earlier run(s) of 'tiny' in " + db +
+                        " are not in this definition (recorded by an older lowbit, whose config keys "
+                        "differ, or by an earlier version of the file); lowbit report counts them with "
+                        "these: give the experiment a new name to keep them apart\n") != std::string::npos);
+}
