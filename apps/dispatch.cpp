@@ -57,7 +57,7 @@ void print_help() {
                "options)\n\ncommands:\n";
   for (const auto& c : commands())
     if (std::string(c.name) != "worker")
-      std::cout << fmt::format("  {:<8} {}\n", c.name, c.description);
+      std::cout << fmt::format("  {:<9} {}\n", c.name, c.description);
 }
 
 }  // namespace
