@@ -3,6 +3,7 @@
 // and records the verdict (reports/reproduce.h) in the reproductions table.
 #include <unistd.h>
 
+#include <cmath>
 #include <iostream>
 
 #include <torch/torch.h>
@@ -27,8 +28,8 @@ namespace lowbit {
 namespace {
 
 struct StoredRun {
-  int64_t id = 0, threads = 1, experiment = 0;
-  std::string status, variant, git_commit, torch_version, label;
+  int64_t id = 0, threads = 1;
+  std::string status, git_commit, torch_version, label;
   nlohmann::json config;
   EpochMetrics metrics;
   std::vector<double> cell_finals;  ///< final `key` of every done seed of this configuration
@@ -47,31 +48,17 @@ StoredRun load_stored(Db& db, const DiffSide& side, const std::string& final_key
   r.id = side.runs.at(0);
   r.label = side.label;
   auto st = db.prepare(
-      "SELECT status, variant, COALESCE(git_commit, ''), COALESCE(torch_version, ''), "
-      "COALESCE(threads, 1), experiment_id, config_json FROM runs WHERE id = ?");
+      "SELECT status, COALESCE(git_commit, ''), COALESCE(torch_version, ''), COALESCE(threads, 1), "
+      "config_json FROM runs WHERE id = ?");
   st.bind(1, r.id);
   st.step();
-  r.status = st.get_text(0), r.variant = st.get_text(1), r.git_commit = st.get_text(2);
-  r.torch_version = st.get_text(3), r.threads = st.get_int(4), r.experiment = st.get_int(5);
-  r.config = nlohmann::json::parse(st.get_text(6));
+  r.status = st.get_text(0), r.git_commit = st.get_text(1), r.torch_version = st.get_text(2);
+  r.threads = st.get_int(3);
+  r.config = nlohmann::json::parse(st.get_text(4));
   r.metrics = metrics_of(db, r.id);
-  // The cell: done runs of the same experiment and variant whose config differs only in seed.
-  nlohmann::json mine = r.config;
-  mine.erase("seed");
-  auto cell = db.prepare(
-      "SELECT id, config_json FROM runs WHERE experiment_id = ? AND variant = ? AND status = 'done'");
-  cell.bind(1, r.experiment).bind(2, r.variant);
-  while (cell.step()) {
-    auto cfg = nlohmann::json::parse(cell.get_text(1));
-    cfg.erase("seed");
-    if (cfg != mine) continue;
-    EpochMetrics m = metrics_of(db, cell.get_int(0));
-    int64_t last = -1;
-    double v = 0;
-    for (auto& [at, value] : m)
-      if (at.second == final_key && at.first > last) last = at.first, v = value;
-    if (last >= 0) r.cell_finals.push_back(v);
-  }
+  // The cell's seeds: their final `final_key`, the rerun's yardstick.
+  for (int64_t id : done_runs_of_cell(db, r.id))
+    if (double v = final_value(metrics_of(db, id), final_key); !std::isnan(v)) r.cell_finals.push_back(v);
   return r;
 }
 

@@ -277,6 +277,11 @@ WorkerOutcome run_worker(const std::string& db, const std::string& experiment, i
     cv.notify_all();
     if (beat.joinable()) beat.join();
   };
+  // Joined on every way out, an exception included (a joinable thread's destructor aborts).
+  struct JoinOnExit {
+    decltype(stop_beat)& stop;
+    ~JoinOnExit() { stop(); }
+  } join_on_exit{stop_beat};
 
   WorkerOutcome outcome{true, RunStatus::kDone};
   const std::string dir = run_dir(db, claimed->hash);
@@ -298,25 +303,21 @@ WorkerOutcome run_worker(const std::string& db, const std::string& experiment, i
     outcome.status = r.status;
   } catch (const Interrupted&) {
     outcome.status = RunStatus::kInterrupted;  // the trainer already marked the run interrupted
-  } catch (const DiskFullError& e) {
-    // The partial file is already removed; record the failure if the database still can be
-    // written (it may sit on the same full disk), and tell the grid to stop spawning.
-    outcome.status = RunStatus::kFailed;
-    outcome.disk_full = true;
-    fmt::print(stderr, "run {}: failed: {}\n", claimed->hash, e.what());
-    try {
-      store.finish_run(claimed->id, RunStatus::kFailed, e.what(), {});
-    } catch (const std::exception&) {
-      // The grid releases the run when it reaps this worker, or the next grid reclaims it.
-    }
   } catch (const std::exception& e) {
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));
-    store.finish_run(claimed->id, RunStatus::kFailed, what, {});
     fmt::print(stderr, "run {}: failed: {}\n", claimed->hash, what);
     outcome.status = RunStatus::kFailed;
+    // A full disk (the partial file is already removed) tells the grid to stop spawning; the
+    // database may sit on the same disk, so recording the failure may fail too, and then the
+    // grid releases the run when it reaps this worker.
+    outcome.disk_full = dynamic_cast<const DiskFullError*>(&e) != nullptr;
+    try {
+      store.finish_run(claimed->id, RunStatus::kFailed, what, {});
+    } catch (const std::exception&) {
+      if (!outcome.disk_full) throw;
+    }
   }
-  stop_beat();
   return outcome;
 }
 

@@ -53,23 +53,29 @@ bool is_hex(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c); });
 }
 
-DiffSide resolve_run(Db& db, const std::string& sel) {
-  DiffSide side{sel, "", {}, false};
-  const bool digits = std::all_of(sel.begin(), sel.end(), [](unsigned char c) { return std::isdigit(c); });
-  Statement st = db.prepare(digits && sel.size() < 10
-                                ? "SELECT id, config_hash FROM runs WHERE id = ?"
-                                : "SELECT id, config_hash FROM runs WHERE config_hash LIKE ? || '%' ORDER BY id");
-  if (digits && sel.size() < 10)
-    st.bind(1, int64_t(std::stoll(sel)));
-  else
-    st.bind(1, sel);
+[[noreturn]] void no_run(Db& db, const std::string& sel) {
+  throw ConfigError(fmt::format(
+      "no run '{}'{} (a run id, a config-hash prefix of 4+ hex digits, or experiment:variant; "
+      "see lowbit query runs)",
+      truncate_for_message(sel), did_you_mean(sel, all_run_ids(db))));
+}
+
+// (id, config_hash) of the runs that `condition` (one parameter) selects.
+std::vector<std::pair<int64_t, std::string>> runs_where(Db& db, const std::string& condition,
+                                                        const SqlValue& value) {
+  auto st = db.prepare("SELECT id, config_hash FROM runs WHERE " + condition + " ORDER BY id");
+  st.bind(1, value);
   std::vector<std::pair<int64_t, std::string>> found;
   while (st.step()) found.push_back({st.get_int(0), st.get_text(1)});
-  if (found.empty() && digits && sel.size() >= 4) {  // "1234" may be a hash prefix too
-    auto h = db.prepare("SELECT id, config_hash FROM runs WHERE config_hash LIKE ? || '%'");
-    h.bind(1, sel);
-    while (h.step()) found.push_back({h.get_int(0), h.get_text(1)});
-  }
+  return found;
+}
+
+// A run id, or else ("1234" may be either) a config-hash prefix of 4+ hex digits.
+DiffSide resolve_run(Db& db, const std::string& sel) {
+  const bool digits = std::all_of(sel.begin(), sel.end(), [](unsigned char c) { return std::isdigit(c); });
+  std::vector<std::pair<int64_t, std::string>> found;
+  if (digits && sel.size() < 10) found = runs_where(db, "id = ?", int64_t(std::stoll(sel)));
+  if (found.empty() && sel.size() >= 4) found = runs_where(db, "config_hash LIKE ? || '%'", sel);
   if (found.size() > 1) {
     std::vector<std::string> ids;
     for (auto& [id, hash] : found) ids.push_back(fmt::format("{} ({})", id, hash));
@@ -77,19 +83,35 @@ DiffSide resolve_run(Db& db, const std::string& sel) {
                                   truncate_for_message(sel), found.size(),
                                   truncate_for_message(join(ids, ", "), 300)));
   }
-  if (found.empty())
-    throw ConfigError(fmt::format(
-        "no run '{}'{} (a run id, a config-hash prefix of 4+ hex digits, or experiment:variant; "
-        "see lowbit query runs)",
-        truncate_for_message(sel), did_you_mean(sel, all_run_ids(db))));
-  side.runs = {found[0].first};
-  side.label = fmt::format("run {} ({})", found[0].first, found[0].second);
-  return side;
+  if (found.empty()) no_run(db, sel);
+  return {sel, fmt::format("run {} ({})", found[0].first, found[0].second), {found[0].first}, false, 1};
+}
+
+struct CellRun {
+  int64_t id;
+  bool done;
+};
+using ConfigGroups = std::map<std::map<std::string, std::string>, std::vector<CellRun>>;
+
+// The runs of one experiment and variant that `keep` accepts (given each run's config),
+// grouped by their configuration without the seed: one group per configuration, one run
+// per seed.
+template <typename Keep>
+ConfigGroups group_by_config(Db& db, int64_t experiment_id, const std::string& variant, Keep keep) {
+  auto st = db.prepare("SELECT id, status FROM runs WHERE experiment_id = ? AND variant = ? ORDER BY id");
+  st.bind(1, experiment_id).bind(2, variant);
+  ConfigGroups groups;
+  while (st.step()) {
+    auto cfg = run_config_of(db, st.get_int(0));
+    if (!keep(cfg)) continue;
+    cfg.erase("seed");
+    groups[cfg].push_back({st.get_int(0), st.get_text(1) == "done"});
+  }
+  return groups;
 }
 
 // "exp:variant[:key=value...]": the done runs of one configuration, one per seed.
 DiffSide resolve_cell(Db& db, const std::string& sel) {
-  DiffSide side{sel, "", {}, true};
   std::vector<std::string> parts;
   for (size_t start = 0;;) {
     size_t c = sel.find(':', start);
@@ -108,19 +130,15 @@ DiffSide resolve_cell(Db& db, const std::string& sel) {
     filters[parts[i].substr(0, eq)] = parts[i].substr(eq + 1);
   }
   auto st = db.prepare(
-      "SELECT r.id FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE e.name = ? AND "
-      "r.variant = ? ORDER BY r.id");
+      "SELECT e.id FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE e.name = ? AND "
+      "r.variant = ? LIMIT 1");
   st.bind(1, experiment).bind(2, variant);
-  std::vector<int64_t> all;
-  while (st.step()) all.push_back(st.get_int(0));
-  if (all.empty())
+  if (!st.step())
     throw ConfigError(fmt::format("no cell '{}:{}'{} (experiment:variant; see lowbit status)",
                                   truncate_for_message(experiment), truncate_for_message(variant),
                                   did_you_mean(experiment + ":" + variant, all_cells(db))));
-  // Group the runs by their configuration without the seed; filters pick one group.
-  std::map<std::map<std::string, std::string>, std::vector<int64_t>> groups;
-  for (int64_t id : all) {
-    auto cfg = run_config_of(db, id);
+  // Filters pick one configuration.
+  ConfigGroups groups = group_by_config(db, st.get_int(0), variant, [&](const auto& cfg) {
     bool keep = true;
     for (auto& [k, v] : filters) {
       auto it = cfg.find(k);
@@ -128,17 +146,15 @@ DiffSide resolve_cell(Db& db, const std::string& sel) {
         throw ConfigError(fmt::format("'{}': unknown key '{}'", truncate_for_message(sel), k));
       keep = keep && same_value(it->second, v);
     }
-    if (!keep) continue;
-    cfg.erase("seed");
-    groups[cfg].push_back(id);
-  }
+    return keep;
+  });
   if (groups.empty())
     throw ConfigError(fmt::format("no run of {}:{} matches the filters in '{}'", experiment,
                                   variant, truncate_for_message(sel)));
   if (groups.size() > 1) {
     // Name the keys that tell the configurations apart, with their values.
     std::map<std::string, std::set<std::string>> values;
-    for (auto& [cfg, ids] : groups)
+    for (auto& [cfg, runs] : groups)
       for (auto& [k, v] : cfg) values[k].insert(v);
     std::vector<std::string> varying;
     for (auto& [k, vs] : values)
@@ -150,13 +166,11 @@ DiffSide resolve_cell(Db& db, const std::string& sel) {
         values[varying[0].substr(0, varying[0].find(' '))].begin()->c_str()));
   }
   // The cell's done runs: a failed or stopped seed has no final metrics to average.
-  for (int64_t id : groups.begin()->second) {
-    auto s = db.prepare("SELECT status FROM runs WHERE id = ?");
-    s.bind(1, id);
-    if (s.step() && s.get_text(0) == "done") side.runs.push_back(id);
-  }
-  side.label = fmt::format("{} ({} done of {} seeds)", sel, side.runs.size(),
-                           groups.begin()->second.size());
+  const auto& runs = groups.begin()->second;
+  DiffSide side{sel, "", {}, true, int64_t(runs.size())};
+  for (const CellRun& r : runs)
+    if (r.done) side.runs.push_back(r.id);
+  side.label = fmt::format("{} ({} done of {} seeds)", sel, side.runs.size(), side.seeds);
   return side;
 }
 
@@ -257,14 +271,24 @@ std::string stats_text(const json& s) {
 
 }  // namespace
 
+std::vector<int64_t> done_runs_of_cell(Db& db, int64_t run) {
+  auto st = db.prepare("SELECT experiment_id, variant FROM runs WHERE id = ?");
+  st.bind(1, run);
+  if (!st.step()) return {};
+  for (auto& [cfg, runs] : group_by_config(db, st.get_int(0), st.get_text(1), [](const auto&) { return true; })) {
+    if (std::none_of(runs.begin(), runs.end(), [&](const CellRun& r) { return r.id == run; })) continue;
+    std::vector<int64_t> done;
+    for (const CellRun& r : runs)
+      if (r.done) done.push_back(r.id);
+    return done;
+  }
+  return {};
+}
+
 DiffSide resolve_selector(Db& db, const std::string& selector) {
   if (selector.empty()) throw ConfigError("an empty selector: give a run id, a hash prefix or experiment:variant");
   if (selector.find(':') != std::string::npos) return resolve_cell(db, selector);
-  if (!is_hex(selector))
-    throw ConfigError(fmt::format(
-        "no run '{}'{} (a run id, a config-hash prefix of 4+ hex digits, or experiment:variant; "
-        "see lowbit query runs)",
-        truncate_for_message(selector), did_you_mean(selector, all_run_ids(db))));
+  if (!is_hex(selector)) no_run(db, selector);
   if (selector.size() < 4 && !std::all_of(selector.begin(), selector.end(), [](unsigned char c) { return std::isdigit(c); }))
     throw ConfigError("'" + selector + "': a hash prefix needs at least 4 hex digits");
   return resolve_run(db, selector);
@@ -273,8 +297,8 @@ DiffSide resolve_selector(Db& db, const std::string& selector) {
 json diff_runs(Db& db, const DiffSide& a, const DiffSide& b) {
   for (const DiffSide* s : {&a, &b})
     if (s->runs.empty())
-      throw ConfigError(fmt::format("{} has no finished run to compare{}", s->selector,
-                                    s->label.substr(s->label.find(" (") == std::string::npos ? s->label.size() : s->label.find(" ("))));
+      throw ConfigError(fmt::format("{} has no finished run to compare (0 done of {} seeds)",
+                                    s->selector, s->seeds));
   return {{"a", a.label},
           {"b", b.label},
           {"config", differing(per_run(db, a, true), per_run(db, b, true))},

@@ -14,6 +14,14 @@ bool is_timing_metric(const std::string& key) {
   return false;
 }
 
+double final_value(const EpochMetrics& m, const std::string& key) {
+  double v = NAN;
+  int64_t last = -1;
+  for (const auto& [at, value] : m)
+    if (at.second == key && at.first > last) last = at.first, v = value;
+  return v;
+}
+
 ReproductionVerdict judge_reproduction(const EpochMetrics& stored, const EpochMetrics& fresh,
                                        const std::string& final_key,
                                        const std::vector<double>& cell_finals) {
@@ -40,21 +48,17 @@ ReproductionVerdict judge_reproduction(const EpochMetrics& stored, const EpochMe
   }
   if (departure.empty()) return {"bit-identical", "every metric of every epoch is the same double"};
 
-  // The rerun's final value of final_key: its last epoch.
-  double final_value = NAN;
-  int64_t last = -1;
-  for (const auto& [at, value] : fresh)
-    if (at.second == final_key && at.first > last) last = at.first, final_value = value;
+  const double rerun_final = final_value(fresh, final_key);
   const Summary s = summarize(cell_finals);
-  if (s.n < 2 || std::isnan(final_value))
+  if (s.n < 2 || std::isnan(rerun_final))
     return {"different", departure + fmt::format("; the cell has {} done seed(s): no spread to judge {} against",
                                                  s.n, final_key)};
   const double half = student_t_quantile(0.975, s.n - 1) * s.std * std::sqrt(1.0 + 1.0 / s.n);
-  const bool inside = std::fabs(final_value - s.mean) <= half;
+  const bool inside = std::fabs(rerun_final - s.mean) <= half;
   return {inside ? "within seed spread" : "different",
           departure + fmt::format("; final {} {:.6g} is {} the cell's 95% prediction interval [{:.6g}, "
                                   "{:.6g}] ({} seeds)",
-                                  final_key, final_value, inside ? "inside" : "outside",
+                                  final_key, rerun_final, inside ? "inside" : "outside",
                                   s.mean - half, s.mean + half, s.n)};
 }
 

@@ -19,6 +19,9 @@ using EpochMetrics = std::map<std::pair<int64_t, std::string>, double>;
 /// Timings and memory, which no rerun reproduces: left out of every comparison.
 bool is_timing_metric(const std::string& key);
 
+/// The value of `key` at its last epoch in `m`, or NaN when `m` has none.
+double final_value(const EpochMetrics& m, const std::string& key);
+
 struct ReproductionVerdict {
   std::string verdict;  ///< "bit-identical", "within seed spread" or "different"
   std::string detail;   ///< the first departure and the spread it was judged against

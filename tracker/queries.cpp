@@ -22,9 +22,7 @@ std::unique_ptr<Db> open_readonly(const std::string& path) {
     throw StoreError(path + ": no such results database (run lowbit grid first, or pass --db)",
                      true);
   auto db = std::make_unique<Db>(path, Db::Mode::kReadOnly);
-  auto st = db->prepare("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='runs'");
-  st.step();
-  if (st.get_int(0) == 0)
+  if (!db->has_table("runs"))
     throw StoreError(path + ": not a lowbit results database (no runs table)", true);
   return db;
 }
@@ -82,12 +80,6 @@ int64_t experiment_id_or_throw(Db& db, const std::string& name) {
                    true);
 }
 
-bool has_table(Db& db, const std::string& name) {
-  auto st = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
-  st.bind(1, name);
-  return st.step() && st.get_int(0) > 0;
-}
-
 Table query_runs(Db& db, const std::string& experiment, const std::vector<std::string>& where) {
   std::vector<int64_t> exps;
   if (!experiment.empty()) exps.push_back(experiment_id_or_throw(db, experiment));
@@ -109,11 +101,11 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
   for (const char* k : {"final_test_acc", "best_test_acc", "wall_seconds", "peak_rss_bytes"})
     sql += fmt::format(", (SELECT value FROM summaries WHERE run_id = r.id AND key = '{}') AS {}",
                        k, k);
-  const bool tagged = has_table(db, "tags");  // schema 3 and later
+  const bool tagged = db.has_table("tags");  // schema 3 and later
   if (tagged)
     sql += ", (SELECT group_concat(tag, ' ') FROM (SELECT tag FROM tags WHERE run_id = r.id ORDER BY tag)) "
            "AS tags, (SELECT count(*) FROM notes WHERE run_id = r.id) AS notes";
-  if (has_table(db, "reproductions"))  // schema 4: the latest lowbit reproduce verdict
+  if (db.has_table("reproductions"))  // schema 4: the latest lowbit reproduce verdict
     sql += ", (SELECT verdict FROM reproductions WHERE run_id = r.id ORDER BY id DESC LIMIT 1) AS reproduced";
   sql += " FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE 1 = 1" + exp_filter;
   std::vector<SqlValue> binds;

@@ -29,9 +29,6 @@ struct Table {
 /// StoreError("refused: queries are read-only ...").
 Table run_sql(Db& db, const std::string& sql);
 
-/// True when the database has table `name` (older schemas lack the newer tables).
-bool has_table(Db& db, const std::string& name);
-
 /// Runs with the keys that vary inside their experiment, the seed, status, final metrics, tags
 /// and the number of notes. `where`: "key=value" filters on config keys (dotted paths) or
 /// variant / status / seed / tag.

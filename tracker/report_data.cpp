@@ -64,7 +64,7 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
   auto s = db.prepare(q_sum);
   while (s.step()) e.runs[index[s.get_int(0)]].summary[s.get_text(1)] = s.get_double(2);
   e.queries.push_back(q_sum);
-  if (has_table(db, "tags")) {  // schema 3: tags and notes added after the fact
+  if (db.has_table("tags")) {  // schema 3: tags and notes added after the fact
     const std::string q_tags = fmt::format(
         "SELECT t.run_id, t.tag FROM tags t JOIN runs r ON r.id = t.run_id WHERE r.experiment_id = {} "
         "ORDER BY t.run_id, t.tag",

@@ -151,6 +151,12 @@ void Db::exec(const std::string& sql) {
 
 Statement Db::prepare(const std::string& sql) { return Statement(*this, sql); }
 
+bool Db::has_table(const std::string& name) {
+  auto st = prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+  st.bind(1, name);
+  return st.step() && st.get_int(0) > 0;
+}
+
 Statement::Statement(Db& db, const std::string& sql) : db_(db) {
   const char* rest = nullptr;
   const int rc = sqlite3_prepare_v2(db.handle(), sql.c_str(), int(sql.size()), &st_, &rest);

@@ -38,6 +38,8 @@ class Db {
   int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
   const std::string& path() const { return path_; }
+  /// True when the database has table `name` (older schemas lack the newer tables).
+  bool has_table(const std::string& name);
   sqlite3* handle() { return db_; }
   [[noreturn]] void fail(const std::string& what) const;
 

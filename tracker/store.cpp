@@ -159,10 +159,7 @@ Store::Store(const std::string& path, Open how) : db_(path, Db::Mode::kReadWrite
 }
 
 int Store::schema_version() {
-  auto t = db_.prepare(
-      "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'");
-  t.step();
-  if (t.get_int(0) == 0) return 0;
+  if (!db_.has_table("schema_version")) return 0;
   auto v = db_.prepare("SELECT version FROM schema_version");
   return v.step() ? int(v.get_int(0)) : 0;
 }

@@ -73,17 +73,17 @@ Dataset make_synthetic(int64_t n, int64_t channels, int64_t size, int64_t classe
 }
 
 namespace {
-// Every label in 0..classes-1, or a DataError naming `source` (the label file), the first
-// offending label and its index.
-void check_labels(const torch::Tensor& labels, const std::string& source, int64_t classes,
+// Every label of an IDX label file in 0..classes-1, or a DataError naming the file, the first
+// offending label and its index. (CIFAR-10 labels are checked by parse_cifar; synthetic ones
+// are drawn below `classes`.)
+void check_labels(const torch::Tensor& labels, const std::string& path, int64_t classes,
                   const std::string& hint) {
   if (labels.numel() == 0) return;
   auto bad = ((labels < 0) | (labels >= classes)).nonzero();
   if (bad.size(0) == 0) return;
   const int64_t i = bad[0][0].item<int64_t>();
-  throw DataError(fmt::format("{}: label {} at index {} out of range 0..{} for {} classes{}{}",
-                              source, labels[i].item<int64_t>(), i, classes - 1, classes,
-                              hint.empty() ? "" : "; ", hint));
+  throw DataError(fmt::format("{}: label {} at index {} out of range 0..{} for {} classes; {}",
+                              path, labels[i].item<int64_t>(), i, classes - 1, classes, hint));
 }
 }  // namespace
 
@@ -153,8 +153,6 @@ DataBundle load_data(const DataConfig& cfg) {
                                   cfg.dir.empty() ? cfg.name : cfg.dir, d->images.size(1),
                                   d->images.size(2), d->images.size(3), shape.channels,
                                   shape.height, shape.width, cfg.name));
-  check_labels(train.labels, cfg.name + " (training labels)", b.classes, "");
-  check_labels(test.labels, cfg.name + " (test labels)", b.classes, "");
 
   auto limit = [](Dataset& d, int64_t n) {
     if (n > 0 && n < d.size()) d = {d.images.narrow(0, 0, n), d.labels.narrow(0, 0, n)};
