@@ -55,6 +55,11 @@ int64_t wait_until(const std::string& db, const std::string& sql, int64_t target
   return v;
 }
 
+// True once a running run of the grid writing `db` has finished an epoch (60 s at most).
+bool running_run_past_first_epoch(const std::string& db) {
+  return wait_until(db, "SELECT COALESCE(max(epoch), 0) FROM runs WHERE status = 'running'", 1) >= 1;
+}
+
 // Two 4-epoch runs on 1,500 synthetic images: slow enough to interrupt mid-run.
 std::string write_slow_grid(const TempDir& d) {
   const std::string g = d / "slow.json";
@@ -243,8 +248,7 @@ TEST_CASE(
   const std::string g = write_slow_grid(d), db = d / "r.db";
   pid_t pid = start_grid(d, g, db);
   // Wait until the first run has finished an epoch, then press Ctrl-C once.
-  REQUIRE(wait_until(db, "SELECT COALESCE(max(epoch), 0) FROM runs WHERE status = 'running'", 1) >=
-          1);
+  REQUIRE(running_run_past_first_epoch(db));
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -292,8 +296,7 @@ TEST_CASE(
   const std::string g = write_slow_grid(d), db = d / "r.db";
   pid_t pid = start_grid(d, g, db);
   // Once the first run has finished an epoch, kill its worker (as the OOM killer would).
-  REQUIRE(wait_until(db, "SELECT COALESCE(max(epoch), 0) FROM runs WHERE status = 'running'", 1) >=
-          1);
+  REQUIRE(running_run_past_first_epoch(db));
   const int64_t worker = scalar(db, "SELECT pid FROM runs WHERE status = 'running' LIMIT 1");
   REQUIRE(worker > 0);
   ::kill(pid_t(worker), SIGKILL);

@@ -38,7 +38,7 @@ check "concurrency: every read succeeded ($read_errors failed)" test "$read_erro
 check "concurrency: 14 runs done, each once (attempts 1)" test \
   "$(sql "$db" "SELECT count(*) FROM runs WHERE status = 'done' AND attempts = 1")" = 14 -a "$(sql "$db" "SELECT count(*) FROM runs")" = 14
 check "concurrency: exactly $epochs rows per metric per run" test \
-  "$(sql "$db" "SELECT count(*) FROM (SELECT run_id, key, count(*) AS n FROM metrics GROUP BY 1, 2) WHERE n != $epochs")" = 0 -a \
+  "$(wrong_metric_rows "$db" $epochs)" = 0 -a \
   "$(sql "$db" "SELECT count(DISTINCT run_id) FROM metrics WHERE key = 'test_acc'")" = 14
 check "concurrency: integrity ok" test "$(sql "$db" 'PRAGMA integrity_check')" = ok
 figure "concurrency: locked/busy errors (3 grids, 5 workers, reader loop)" "$locked in $reads reads"

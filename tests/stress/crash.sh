@@ -13,6 +13,19 @@ metrics_dump "$work/ref.db" > "$work/ref.metrics" && [ -s "$work/ref.metrics" ] 
   || { fail "crash: reference metrics" "cannot read $work/ref.db"; exit 0; }
 
 kills=0 early=0 rounds=0 bad_integrity=0 bad_rounds=0
+
+# kill_grid PID DB WHAT: SIGKILL the grid alone (its workers die with it) on even kills, the
+# grid and its workers at once (a power cut) on odd ones; wait until every worker is gone,
+# then check the database's integrity.
+kill_grid() {
+  if [ $((kills % 2)) -eq 0 ]; then kill -9 "$1"; else kill -9 $(pgrep -P "$1") "$1" 2>/dev/null; fi
+  wait "$1" 2>/dev/null
+  kills=$((kills + 1))
+  for _ in $(seq 50); do pgrep -f "worker --db $2 " > /dev/null || break; sleep 0.1; done
+  if [ -f "$2" ] && [ "$(sql "$2" 'PRAGMA integrity_check')" != ok ]; then
+    bad_integrity=$((bad_integrity + 1)); fail "crash: integrity after kill $kills ($3)" "$(sql "$2" 'PRAGMA integrity_check' | head -1)"
+  fi
+}
 RANDOM=${STRESS_SEED:-20261124}
 while [ "$kills" -lt "$target_kills" ]; do
   rounds=$((rounds + 1))
@@ -23,23 +36,14 @@ while [ "$kills" -lt "$target_kills" ]; do
     delay_ms=$((50 + RANDOM % 1950))   # 0.05 to 2 s after the start: some before any run exists
     sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
     if ! kill -0 "$pid" 2>/dev/null; then wait "$pid"; break; fi   # finished first: the round is over
-    if [ $((kills % 2)) -eq 0 ]; then
-      kill -9 "$pid"                                     # the grid alone: workers die with it
-    else
-      kill -9 $(pgrep -P "$pid") "$pid" 2>/dev/null      # grid and workers at once (power loss)
-    fi
-    wait "$pid" 2>/dev/null
-    kills=$((kills + 1)); [ "$delay_ms" -lt 1000 ] && early=$((early + 1))
-    for _ in $(seq 50); do pgrep -f "worker --db $db " > /dev/null || break; sleep 0.1; done
-    if [ -f "$db" ] && [ "$(sql "$db" 'PRAGMA integrity_check')" != ok ]; then
-      bad_integrity=$((bad_integrity + 1)); fail "crash: integrity after kill $kills" "$(sql "$db" 'PRAGMA integrity_check' | head -1)"
-    fi
+    kill_grid "$pid" "$db" "at a random moment"
+    [ "$delay_ms" -lt 1000 ] && early=$((early + 1))
     [ "$kills" -ge 200 ] && break
   done
   # The round's grid ran to its end: check it against the uninterrupted one.
   runs=$(sql "$db" "SELECT count(*) FROM runs WHERE status = 'done'")
   total=$(sql "$db" "SELECT count(*) FROM runs")
-  wrong_rows=$(sql "$db" "SELECT count(*) FROM (SELECT run_id, key, count(*) AS n FROM metrics GROUP BY 1, 2) WHERE n != $epochs")
+  wrong_rows=$(wrong_metric_rows "$db" $epochs)
   no_summary=$(sql "$db" "SELECT count(*) FROM runs r WHERE NOT EXISTS (SELECT 1 FROM summaries s WHERE s.run_id = r.id AND s.key = 'final_test_acc')")
   metrics_dump "$db" > "$work/round.metrics" || : > "$work/round.metrics"
   if [ "$runs" = 8 ] && [ "$total" = 8 ] && [ "$wrong_rows" = 0 ] && [ "$no_summary" = 0 ] && cmp -s "$work/ref.metrics" "$work/round.metrics"; then
@@ -59,19 +63,14 @@ for i in $(seq 6); do
   pid=$!
   for _ in $(seq 300); do [ -s "$work/mark" ] && break; sleep 0.05; done
   if [ ! -s "$work/mark" ]; then fail "crash: kill inside a transaction $i" "no worker reached the pause"; kill -9 "$pid"; wait "$pid"; continue; fi
-  if [ $((i % 2)) -eq 0 ]; then kill -9 "$pid"; else kill -9 $(pgrep -P "$pid") "$pid" 2>/dev/null; fi
-  wait "$pid" 2>/dev/null
-  for _ in $(seq 50); do pgrep -f "worker --db $db " > /dev/null || break; sleep 0.1; done
-  commit_kills=$((commit_kills + 1)); kills=$((kills + 1))
-  if [ "$(sql "$db" 'PRAGMA integrity_check')" != ok ]; then
-    bad_integrity=$((bad_integrity + 1)); fail "crash: integrity after a kill inside a transaction" "$(sql "$db" 'PRAGMA integrity_check' | head -1)"
-  fi
+  kill_grid "$pid" "$db" "inside a transaction"
+  commit_kills=$((commit_kills + 1))
 done
 "$LOWBIT" grid "$work/crash.json" --db "$db" --workers 2 --threads-per-worker 1 >> "$work/commit.log" 2>&1
 metrics_dump "$db" > "$work/commit.metrics" || : > "$work/commit.metrics"
 check "crash: $commit_kills kills inside an epoch's transaction, then the grid: 8/8 done, metrics identical" \
   test "$(sql "$db" "SELECT count(*) FROM runs WHERE status = 'done'")" = 8 -a \
-  "$(sql "$db" "SELECT count(*) FROM (SELECT run_id, key, count(*) AS n FROM metrics GROUP BY 1, 2) WHERE n != $epochs")" = 0
+  "$(wrong_metric_rows "$db" $epochs)" = 0
 check "crash: metrics after kills inside transactions identical to the uninterrupted grid" cmp -s "$work/ref.metrics" "$work/commit.metrics"
 
 check "crash: at least $target_kills kills ($kills, $early under 1 s), integrity ok after each" test "$kills" -ge "$target_kills" -a "$bad_integrity" = 0

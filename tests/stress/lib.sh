@@ -49,6 +49,11 @@ write_grid() {  # write_grid FILE NAME SEEDS EPOCHS TRAIN
 JSON
 }
 
+# Metric series of DB whose length is not EPOCHS (0 when every run has one row per epoch).
+wrong_metric_rows() {  # wrong_metric_rows DB EPOCHS
+  sql "$1" "SELECT count(*) FROM (SELECT run_id, key, count(*) AS n FROM metrics GROUP BY 1, 2) WHERE n != $2"
+}
+
 # The metrics that must not depend on interruptions (timings and memory do).
 metrics_dump() {  # metrics_dump DB -> "hash key epoch value" lines, sorted
   sql "$1" "SELECT r.config_hash, m.key, m.epoch, printf('%.17g', m.value) FROM metrics m JOIN runs r ON r.id = m.run_id

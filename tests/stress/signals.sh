@@ -18,7 +18,7 @@ finishes_cleanly() {  # finishes_cleanly NAME DB: the same command completes the
   "$LOWBIT" grid "$work/g.json" --db "$db" --threads-per-worker 1 > "$work/again.log" 2>&1
   local rc=$? done rows
   done=$(sql "$db" "SELECT count(*) FROM runs WHERE status = 'done'")
-  rows=$(sql "$db" "SELECT count(*) FROM (SELECT run_id, key, count(*) AS n FROM metrics GROUP BY 1, 2) WHERE n != $epochs")
+  rows=$(wrong_metric_rows "$db" $epochs)
   check "$1: the same command then finishes: exit 0, 2/2 done, $epochs rows per metric" test "$rc" = 0 -a "$done" = 2 -a "$rows" = 0
 }
 
@@ -63,7 +63,7 @@ if wait_for "$db" "SELECT count(*) FROM metrics WHERE key = 'test_acc'" 1; then
   check "signals: worker killed alone: the grid finishes both runs (exit $rc)" test "$rc" = 0 -a "$(sql "$db" "SELECT count(*) FROM runs WHERE status = 'done'")" = 2
   check "signals: worker killed alone: the grid says a worker died (signal 9)" grep -q "worker(s) died without finishing their run (last: worker killed by signal 9)" "$work/alone.log"
   check "signals: worker killed alone: $epochs rows per metric, the run resumed (attempts 2)" test \
-    "$(sql "$db" "SELECT count(*) FROM (SELECT run_id, key, count(*) AS n FROM metrics GROUP BY 1, 2) WHERE n != $epochs")" = 0 -a \
+    "$(wrong_metric_rows "$db" $epochs)" = 0 -a \
     "$(sql "$db" "SELECT max(attempts) FROM runs")" = 2
 else
   fail "signals: worker killed alone" "no epoch recorded within 30 s"; kill -9 "$pid"
