@@ -14,7 +14,7 @@ namespace lowbit {
 int cmd_report(const std::vector<std::string>& args) {
   po::options_description desc("options");
   ReportOptions o;
-  std::string rows, cols, formats = "md,csv,tex";
+  std::string rows, cols, formats = "md,csv,tex,html";
   desc.add_options()("db", po::value(&o.db)->default_value(o.db),
                      "results database (opened read-only)")(
       "experiment,e", po::value(&o.experiment)->required(), "experiment name")(
@@ -22,7 +22,8 @@ int cmd_report(const std::vector<std::string>& args) {
       "grouping keys, comma-separated (default: variant and the experiment's axes)")(
       "cols", po::value(&cols), "keys whose values become columns (e.g. epochs, quant.bn_mode)")(
       "metric,m", po::value(&o.metric)->default_value(o.metric), "KEY[:final|best|last-K-mean]")(
-      "format,f", po::value(&formats)->default_value(formats), "md,csv,tex")(
+      "format,f", po::value(&formats)->default_value(formats),
+      "md,csv,tex,html (report.html: one self-contained page with every table and plot)")(
       "out,o", po::value(&o.out_dir), "output directory (default results/<experiment>)")(
       "ci", po::value(&o.ci)->default_value(0),
       "show a Student-t confidence interval at this level (e.g. 95) instead of the std")(

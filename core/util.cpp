@@ -104,6 +104,20 @@ std::string csv_quote(const std::string& s) {
   return q + "\"";
 }
 
+std::string html_escape(const std::string& s) {
+  std::string o;
+  o.reserve(s.size());
+  for (char c : s) switch (c) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      case '\'': o += "&#39;"; break;
+      default: o += c;
+    }
+  return o;
+}
+
 std::string truncate_for_message(const std::string& s, size_t max) {
   if (s.size() <= max) return s;
   return s.substr(0, max) + "... (" + std::to_string(s.size()) + " characters)";

@@ -26,6 +26,9 @@ std::string truncate_for_message(const std::string& s, size_t max = 80);
 /// A CSV field: quoted (with doubled quotes) when it holds a comma, a quote or a newline.
 std::string csv_quote(const std::string& s);
 
+/// Text for HTML element content or a quoted attribute: & < > " ' escaped.
+std::string html_escape(const std::string& s);
+
 /// True when `path` names an existing regular file.
 bool is_file(const std::string& path);
 

@@ -14,6 +14,7 @@
 #include "core/sha256.h"
 #include "core/util.h"
 #include "reports/plots.h"
+#include "reports/report_html.h"
 #include "reports/report_registry.h"
 #include "tracker/jsonl_observer.h"
 #include "tracker/queries.h"
@@ -28,8 +29,8 @@ namespace {
 // The registered tables that --table names (comma-separated; "all" = every one).
 std::vector<const ReportTable*> selected_tables(const ReportOptions& opt) {
   for (auto& f : opt.formats)
-    if (f != "md" && f != "csv" && f != "tex")
-      throw ConfigError("--format: unknown format '" + f + "' (md, csv, tex)");
+    if (f != "md" && f != "csv" && f != "tex" && f != "html")
+      throw ConfigError("--format: unknown format '" + f + "' (md, csv, tex, html)");
   std::vector<std::string> names = {"all"};
   for (auto& t : report_tables()) names.push_back(t.name);
   std::vector<const ReportTable*> out;
@@ -81,10 +82,12 @@ int64_t check_experiment(const ReportOptions& opt, const ExperimentData& e) {
   return done;
 }
 
-// Writes one table in every requested format; returns its markdown section.
+// Writes one table in every requested file format (html has no per-table file: report.html
+// holds them all); returns its markdown section.
 std::string write_table(const AggTable& t, ReportContext& c) {
   std::string md = render_markdown(t);
   for (auto& f : c.opt.formats) {
+    if (f == "html") continue;
     std::string path = c.out_dir + "/" + t.name + "." + f;
     std::ofstream out(path);
     if (!out) throw ConfigError("--out " + c.out_dir + ": cannot write " + path);
@@ -95,9 +98,10 @@ std::string write_table(const AggTable& t, ReportContext& c) {
 }
 
 // Runs that finished without a result (failed, diverged, stopped) are never averaged in; say
-// which and why, so that a cell's n is explained.
-std::string excluded_runs(const ExperimentData& e) {
-  std::string md;
+// which and why, so that a cell's n is explained. One row per run: run, variant, seed,
+// status, why.
+std::vector<std::vector<std::string>> excluded_runs(const ExperimentData& e) {
+  std::vector<std::vector<std::string>> rows;
   for (auto& r : e.runs) {
     if (r.status != RunStatus::kFailed && r.status != RunStatus::kDiverged &&
         r.status != RunStatus::kStopped)
@@ -105,46 +109,75 @@ std::string excluded_runs(const ExperimentData& e) {
     std::string why = r.error.empty() ? "(no message recorded)" : r.error;
     for (char& ch : why)
       if (ch == '|' || ch == '\n') ch = ' ';
-    md += fmt::format("| {} | {} | {} | {} | {} |\n", r.id, r.variant, r.seed, to_string(r.status),
-                      why);
+    rows.push_back({std::to_string(r.id), r.variant, std::to_string(r.seed), to_string(r.status), why});
   }
-  if (md.empty()) return "";
-  return "## Excluded runs\n\nNot in any table above (each cell's n counts only finished runs).\n\n"
-         "| run | variant | seed | status | why |\n| ---: | --- | ---: | --- | --- |\n" +
-         md + "\n";
+  return rows;
+}
+
+std::string excluded_runs_md(const std::vector<std::vector<std::string>>& rows) {
+  if (rows.empty()) return "";
+  std::string md = "## " + std::string(kExcludedTitle) + "\n\n" + kExcludedNote +
+                   "\n\n| run | variant | seed | status | why |\n| ---: | --- | ---: | --- | --- |\n";
+  for (auto& r : rows) md += "| " + join(r, " | ") + " |\n";
+  return md + "\n";
 }
 
 // Tags and notes added after the fact (lowbit tag, lowbit note), as footnotes: one line per
 // run that has any, so that a reader knows which runs someone flagged and why.
-std::string tags_and_notes(const ExperimentData& e) {
-  std::string md;
+std::vector<std::string> tags_and_notes(const ExperimentData& e) {
+  std::vector<std::string> lines;
   for (auto& r : e.runs) {
     if (r.tags.empty() && r.notes.empty()) continue;
-    std::string line = fmt::format("- run {} ({}, seed {})", r.id, r.variant, r.seed);
+    std::string line = fmt::format("run {} ({}, seed {})", r.id, r.variant, r.seed);
     if (!r.tags.empty()) line += ": tags `" + join(r.tags, "`, `") + "`";
     for (auto& n : r.notes) line += (r.tags.empty() && &n == &r.notes.front() ? ": " : "; ") + ("note: " + n);
     for (char& ch : line)
       if (ch == '\n') ch = ' ';
-    md += line + "\n";
+    lines.push_back(line);
   }
-  return md.empty() ? "" : "## Tags and notes\n\n" + md + "\n";
+  return lines;
 }
 
-std::string provenance_footer(const ReportContext& c) {
+std::string list_md(const std::string& heading, const std::vector<std::string>& items) {
+  if (items.empty()) return "";
+  std::string md = "## " + heading + "\n\n";
+  for (auto& i : items) md += "- " + i + "\n";
+  return md + "\n";
+}
+
+// The footer's lines (inline markdown) and the SQL behind the tables.
+std::vector<std::string> provenance_items(const ReportContext& c) {
   std::set<std::string> commits;
   for (auto& r : c.e.runs)
     if (!r.git_commit.empty()) commits.insert(r.git_commit.substr(0, 12));
+  return {fmt::format("database: `{}`, sha256 `{}`", c.opt.db, sha256_file(c.opt.db)),
+          fmt::format("lowbit {} (report written by commit {})", LOWBIT_VERSION,
+                      std::string(build_git_commit()).substr(0, 12)),
+          "git commits of the runs: " +
+              (commits.empty() ? std::string("none recorded")
+                               : "`" + join({commits.begin(), commits.end()}, "`, `") + "`")};
+}
+
+std::string provenance_md(const std::vector<std::string>& items,
+                          const std::vector<std::string>& queries) {
   std::string md = "---\n\n### Provenance\n\n";
-  md += fmt::format("- database: `{}`, sha256 `{}`\n", c.opt.db, sha256_file(c.opt.db));
-  md += fmt::format("- lowbit {} (report written by commit {})\n", LOWBIT_VERSION,
-                    std::string(build_git_commit()).substr(0, 12));
-  md += "- git commits of the runs: " +
-        (commits.empty() ? std::string("none recorded")
-                         : "`" + join({commits.begin(), commits.end()}, "`, `") + "`") +
-        "\n";
+  for (auto& i : items) md += "- " + i + "\n";
   md += "- queries behind the tables:\n\n```sql\n";
-  for (auto& q : c.e.queries) md += q + ";\n";
+  for (auto& q : queries) md += q + ";\n";
   return md + "```\n";
+}
+
+std::string plots_md(const std::vector<PlotRef>& plots) {
+  std::string md;
+  for (auto& p : plots)
+    if (!p.png.empty()) md += "![" + p.caption + "](" + p.png + ")\n\n";
+  return md.empty() ? "" : "## Curves\n\n" + md;
+}
+
+void write_text(const std::string& path, const std::string& text, ReportResult& res) {
+  std::ofstream out(path);
+  if (!(out << text)) throw ConfigError("--out: cannot write " + path);
+  res.files.push_back(path);
 }
 
 }  // namespace
@@ -167,8 +200,14 @@ ReportResult write_report(const ReportOptions& opt) {
   make_dirs(c.out_dir, "--out");
 
   std::string body;
+  HtmlReport html{e.name, e.description, "", {}, {}, {}, {}, {}, e.queries};
   for (auto* t : tables)
-    for (auto& table : t->build(c)) body += write_table(table, c);
+    for (auto& table : t->build(c)) {
+      body += write_table(table, c);
+      const bool per_layer = std::find(table.row_keys.begin(), table.row_keys.end(), "layer") !=
+                             table.row_keys.end();
+      html.tables.push_back({table, per_layer});
+    }
   const bool main =
       std::any_of(tables.begin(), tables.end(), [](auto* t) { return t->name == "main"; });
   if (opt.plots && main) {
@@ -178,15 +217,21 @@ ReportResult write_report(const ReportOptions& opt) {
     else
       for (auto& p : report_plots()) p.build(c);
   }
+  html.summary = fmt::format("{} runs, {} finished. Tables: {}.", e.runs.size(), done,
+                             join(opt.formats, ", "));
+  html.excluded = excluded_runs(e);
+  html.notes = tags_and_notes(e);
+  html.plots = c.plots;
+  html.provenance = provenance_items(c);
 
   std::string md = "# " + e.name + "\n\n" + (e.description.empty() ? "" : e.description + "\n\n") +
-                   fmt::format("{} runs, {} finished. Tables: {}.\n\n", e.runs.size(), done,
-                               join(opt.formats, ", ")) +
-                   body + excluded_runs(e) + tags_and_notes(e) +
-                   (c.plots_md.empty() ? "" : "## Curves\n\n" + c.plots_md) + provenance_footer(c);
+                   html.summary + "\n\n" + body + excluded_runs_md(html.excluded) +
+                   list_md(kNotesTitle, html.notes) + plots_md(c.plots) +
+                   provenance_md(html.provenance, e.queries);
   res.report_md = c.out_dir + "/report.md";
-  std::ofstream(res.report_md) << md;
-  res.files.push_back(res.report_md);
+  write_text(res.report_md, md, res);
+  if (std::find(opt.formats.begin(), opt.formats.end(), "html") != opt.formats.end())
+    write_text(c.out_dir + "/report.html", render_report_html(html), res);
   return res;
 }
 

@@ -18,7 +18,7 @@ struct ReportOptions {
   std::vector<std::string> rows;  ///< grouping keys; default variant + the experiment's axes
   std::vector<std::string> cols;  ///< keys whose values become columns; default none
   std::string metric = "test_acc:final";
-  std::vector<std::string> formats = {"md", "csv", "tex"};
+  std::vector<std::string> formats = {"md", "csv", "tex", "html"};
   double ci = 0;              ///< e.g. 95: Student-t CI instead of the std
   std::string baseline;       ///< variant for Welch's t-test
   std::string table = "all";  ///< comma-separated names from report_tables(), or all

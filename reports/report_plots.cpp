@@ -27,12 +27,15 @@ Series band(const std::string& label,
   return s;
 }
 
-// Records the files of a plot and links its PNG from report.md.
-void add(ReportContext& c, const std::vector<std::string>& files, const std::string& caption) {
+// Records the files of a plot (SVG, then PNG, as plot_lines writes them) for the reports.
+void add(ReportContext& c, const std::vector<std::string>& files, const std::string& caption,
+         bool per_layer = false) {
   for (auto& f : files) c.result.files.push_back(f);
-  if (files.empty()) return;
-  std::string png = files.back().substr(files.back().rfind('/') + 1);
-  c.plots_md += "![" + caption + "](" + png + ")\n\n";
+  PlotRef p{caption, "", "", per_layer};
+  for (auto& f : files)
+    (f.size() > 4 && f.compare(f.size() - 4, 4, ".png") == 0 ? p.png : p.svg) = f;
+  if (!p.png.empty()) p.png = p.png.substr(p.png.rfind('/') + 1);
+  if (!p.png.empty() || !p.svg.empty()) c.plots.push_back(p);
 }
 
 // A per-epoch metric: one band per row group.
@@ -63,7 +66,7 @@ void layer_plot(ReportContext& c, const std::vector<std::string>& keys, const st
             if (kv.count(k)) per[layer + (keys.size() > 1 ? " " + k : "")].push_back(kv.at(k));
     for (auto& [lk, runs] : per) series.push_back(band(label + " " + lk, runs));
   }
-  add(c, plot_lines(c.out_dir, name, title, "epoch", ylabel, series, logy), title);
+  add(c, plot_lines(c.out_dir, name, title, "epoch", ylabel, series, logy), title, true);
 }
 
 // Accuracy (the main metric) against packed model size, 95% CI over seeds.

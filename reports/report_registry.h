@@ -31,6 +31,13 @@ struct ReportMetric {
   std::function<std::optional<double>(const RunData&)> value;
 };
 
+/// One figure drawn by a plot builder: its caption, the PNG that report.md links and the SVG
+/// that report.html inlines.
+struct PlotRef {
+  std::string caption, png, svg;
+  bool per_layer = false;  ///< one curve per layer: in the HTML report's per-layer section
+};
+
 /// What every table and plot builder reads: the experiment, how rows are grouped, the
 /// metric, and the per-layer series (loaded once, on first use).
 struct ReportContext {
@@ -53,7 +60,7 @@ struct ReportContext {
   ReportMetric metric;
   std::string out_dir;
   ReportResult& result;
-  std::string plots_md;  ///< image links for report.md
+  std::vector<PlotRef> plots;  ///< the figures drawn, in report order
 
   /// Per-layer statistics of every run (last value per epoch) and the network-mean
   /// activation sparsity.

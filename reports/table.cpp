@@ -153,8 +153,11 @@ std::string stars(double p) {
   return p < 0 || std::isnan(p) ? "" : p < 0.01 ? "**" : p < 0.05 ? "*" : "";
 }
 
-// "mean ± spread (n)" with markers; `tex` selects LaTeX spelling.
-std::string cell_text(const AggTable& t, size_t i, size_t c, bool tex) {
+enum class Style { kMarkdown, kTex, kHtml };
+
+// "mean ± spread (n)" with markers, in the spelling of `style` (HTML: already escaped).
+std::string cell_text(const AggTable& t, size_t i, size_t c, Style style) {
+  const bool tex = style == Style::kTex;
   const Cell& cell = t.cells[i][c];
   const ColumnSpec& col = t.cols[c];
   if (cell.requested == 0) return tex ? "--" : "";
@@ -167,7 +170,7 @@ std::string cell_text(const AggTable& t, size_t i, size_t c, bool tex) {
   if (tex)
     core = cell.best ? "$\\mathbf{" + core + "}$" : "$" + core + "$";
   else if (cell.best)
-    core = "**" + core + "**";
+    core = style == Style::kHtml ? "<strong>" + core + "</strong>" : "**" + core + "**";
   std::string out = core + fmt::format(" ({})", cell.s.n);
   if (cell.incomplete()) out += tex ? "$^\\dagger$" : "†";
   std::string s = stars(cell.p);
@@ -198,7 +201,7 @@ std::string render_markdown(const AggTable& t) {
   for (size_t i = 0; i < t.rows.size(); ++i) {
     out += "|";
     for (auto& v : t.rows[i]) out += " " + v + " |";
-    for (size_t c = 0; c < t.cols.size(); ++c) out += " " + cell_text(t, i, c, false) + " |";
+    for (size_t c = 0; c < t.cols.size(); ++c) out += " " + cell_text(t, i, c, Style::kMarkdown) + " |";
     out += "\n";
   }
   return out;
@@ -246,12 +249,38 @@ std::string render_latex(const AggTable& t) {
   for (size_t i = 0; i < t.rows.size(); ++i) {
     std::vector<std::string> parts;
     for (auto& v : t.rows[i]) parts.push_back(tex_escape(v));
-    for (size_t c = 0; c < t.cols.size(); ++c) parts.push_back(cell_text(t, i, c, true));
+    for (size_t c = 0; c < t.cols.size(); ++c) parts.push_back(cell_text(t, i, c, Style::kTex));
     for (size_t k = 0; k < parts.size(); ++k) out += (k ? " & " : "") + parts[k];
     out += " \\\\\n";
   }
   out += "\\bottomrule\n\\end{tabular}\n\\end{table}\n";
   return out;
+}
+
+std::string render_html(const AggTable& t) {
+  // The note is a paragraph, not a <caption>: a caption wraps at the table's width, and a
+  // one-column table would squeeze it into a ribbon.
+  std::string out = "<p class=\"note\"><strong>" + html_escape(t.title) + "</strong> — " +
+                    html_escape(t.spread_note) + ".</p>\n<table class=\"lb-table sortable\" id=\"table-" +
+                    html_escape(t.name) + "\" data-title=\"" + html_escape(t.title) +
+                    "\">\n<thead><tr>";
+  for (auto& k : t.row_keys) out += "<th scope=\"col\">" + html_escape(k) + "</th>";
+  for (auto& c : t.cols) out += "<th scope=\"col\" class=\"num\">" + html_escape(c.label) + "</th>";
+  out += "</tr></thead>\n<tbody>\n";
+  for (size_t i = 0; i < t.rows.size(); ++i) {
+    out += "<tr>";
+    for (auto& v : t.rows[i]) out += "<td>" + html_escape(v) + "</td>";
+    // data-sort: the unscaled mean, so that a click on the header sorts by value, not text;
+    // cells without a value sort last.
+    for (size_t c = 0; c < t.cols.size(); ++c) {
+      const Cell& cell = t.cells[i][c];
+      std::string key = cell.s.n > 0 ? fmt::format("{}", cell.s.mean) : "";
+      out += "<td class=\"num\" data-sort=\"" + key + "\">" +
+             cell_text(t, i, c, Style::kHtml) + "</td>";
+    }
+    out += "</tr>\n";
+  }
+  return out + "</tbody>\n</table>\n";
 }
 
 }  // namespace lowbit

@@ -75,5 +75,8 @@ std::string render_markdown(const AggTable& t);
 /// ci_low, ci_high, p_value, incomplete, best.
 std::string render_csv(const AggTable& t);
 std::string render_latex(const AggTable& t);
+/// A paragraph with the title and spread note, then one <table> (data-title: the title): numeric cells carry their mean in data-sort (for the
+/// report's click-to-sort script); every text is escaped.
+std::string render_html(const AggTable& t);
 
 }  // namespace lowbit

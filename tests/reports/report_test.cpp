@@ -172,8 +172,8 @@ TEST_CASE("report: cost, layers and energy tables") {
   CHECK(energy_layers.find("A,conv2,pJ / MAC,0.9,") != std::string::npos);
 }
 
-TEST_CASE("report: plots are written as valid SVG and PNG when gnuplot is present") {
-  if (!gnuplot_available()) return;
+TEST_CASE("report: plots are written as valid SVG and PNG") {
+  REQUIRE_MESSAGE(gnuplot_available(), "gnuplot is missing: run scripts/install-deps.sh");
   TempDir d;
   build_db(d / "r.db");
   ReportOptions o = options(d);
