@@ -29,7 +29,8 @@ int cmd_grid(const std::vector<std::string>& args) {
       "threads-per-worker", po::value(&o.threads_per_worker)->default_value(0),
       "LibTorch threads per worker (0 = cores / workers)")(
       "device,d", po::value(&o.device)->default_value("cpu"), "cpu or cuda")(
-      "retry-failed", "run failed and diverged runs again")(
+      "retry-failed", "run failed, diverged and blocked runs again")(
+      "no-reuse", "train every run, even one another experiment of the database already finished")(
       "max-runs", po::value(&o.max_runs)->default_value(o.max_runs),
       "refuse a definition that expands to more runs")(
       "dry-run", "validate and list the runs; train nothing");
@@ -41,11 +42,12 @@ int cmd_grid(const std::vector<std::string>& args) {
     return kExitSuccess;
   o.retry_failed = vm.count("retry-failed") > 0;
   o.dry_run = vm.count("dry-run") > 0;
+  o.reuse = vm.count("no-reuse") == 0;
   o.exe = self_exe();
   GridSummary s = run_grid(file, o);
   if (!s.disk_full.empty()) throw DiskFullError(s.disk_full);
   if (s.interrupted) return kExitInterrupted;
-  return s.failed + s.diverged + s.stopped > 0 ? kExitFailure : kExitSuccess;
+  return s.failed + s.diverged + s.stopped + s.blocked > 0 ? kExitFailure : kExitSuccess;
 }
 
 }  // namespace lowbit

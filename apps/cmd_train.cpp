@@ -50,6 +50,10 @@ int cmd_train(const std::vector<std::string>& args) {
     throw ConfigError("--device: expected cpu or cuda, got '" + device + "'");
 
   RunConfig cfg = load_run_config(config, sets);
+  if (!cfg.init_from_run.empty())
+    throw ConfigError(config + ": init.from_run '" + cfg.init_from_run +
+                      "': names a variant of an experiment definition (lowbit grid); for one run, use "
+                      "init.from_checkpoint=<path to the run's checkpoint.pt>");
   check_layers(cfg, config, sets);
   const std::string hash = config_hash(cfg);
   if (out.empty()) out = "results/runs/" + cfg.name + "-" + hash;

@@ -17,7 +17,7 @@ const std::vector<Command>& commands() {
       {"grid", "run an experiment grid (axes x variants x seeds) into the results database",
        cmd_grid},
       {"status", "counts, running runs and the completeness matrix of each experiment", cmd_status},
-      {"report", "tables with error bars (md, csv, tex), energy and cost tables, curves",
+      {"report", "tables with error bars (md, csv, tex, html), energy and cost tables, curves",
        cmd_report},
       {"query", "list runs with their varying keys and final metrics, or run read-only SQL",
        cmd_query},

@@ -7,7 +7,7 @@ namespace lowbit {
 const std::vector<RunStatus>& all_run_statuses() {
   static const std::vector<RunStatus> all = {
       RunStatus::kDone,   RunStatus::kRunning,  RunStatus::kPending, RunStatus::kInterrupted,
-      RunStatus::kFailed, RunStatus::kDiverged, RunStatus::kStopped};
+      RunStatus::kFailed, RunStatus::kDiverged, RunStatus::kStopped, RunStatus::kBlocked};
   return all;
 }
 
@@ -27,6 +27,8 @@ const char* to_string(RunStatus s) {
       return "interrupted";
     case RunStatus::kStopped:
       return "stopped";
+    case RunStatus::kBlocked:
+      return "blocked";
   }
   return "unknown";
 }

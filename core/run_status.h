@@ -16,12 +16,13 @@ enum class RunStatus {
   kDiverged,     ///< loss became NaN/Inf
   kInterrupted,  ///< stopped by a signal or a dead worker; resumes from its checkpoint
   kStopped,      ///< stopped before its last epoch by a health rule (health.*; the rule is its error)
+  kBlocked,      ///< never started: the run it starts from (init.from_run) ended without a result
 };
 
 /// Every status, in the order status listings show them.
 const std::vector<RunStatus>& all_run_statuses();
 
-/// "pending", "running", "done", "failed", "diverged", "interrupted", "stopped".
+/// "pending", "running", "done", "failed", "diverged", "interrupted", "stopped", "blocked".
 const char* to_string(RunStatus s);
 
 /// The status named `name`; throws Error for a name that is none of them.

@@ -81,6 +81,23 @@ void warn_about_other_runs(Store& store, int64_t exp_id, const ExperimentSpec& s
                other, spec.name, db);
 }
 
+// The checkpoint a run with init.from_run starts from: its parent's, as recorded when the
+// parent finished; recorded again as this run's "init" artifact. A missing or changed file
+// fails the run rather than start it from something else.
+std::string parent_checkpoint(Store& store, const ClaimedRun& run) {
+  const std::string& path = run.parent_checkpoint;
+  const std::string parent = fmt::format("the run it starts from (init.from_run), run {}", run.parent_id);
+  if (path.empty()) throw Error(parent + ", recorded no checkpoint; train it again (lowbit grid --retry-failed)");
+  if (::access(path.c_str(), R_OK) != 0)
+    throw Error(parent + ": checkpoint " + path + " is missing; restore it or train that run again");
+  std::string sha = sha256_file(path);
+  if (!run.parent_sha256.empty() && sha != run.parent_sha256)
+    throw Error(parent + ": checkpoint " + path + " changed since that run finished (sha256 " + sha.substr(0, 12) +
+                ", recorded " + run.parent_sha256.substr(0, 12) + ")");
+  store.add_artifact(run.id, "init", path, sha);
+  return path;
+}
+
 }  // namespace
 
 GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
@@ -114,10 +131,13 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   warn_about_other_runs(store, exp_id, spec, opt.db);
   int reclaimed = store.reclaim_stale(kStaleSeconds);
   int retried = opt.retry_failed ? store.retry_failed(exp_id) : 0;
+  int reused = opt.reuse ? store.reuse_done_runs(exp_id) : 0;
   auto c0 = store.counts(exp_id);
-  fmt::print("{}: {} runs ({} new, {} done, {} reclaimed{}) in {}\n", spec.name, spec.runs.size(),
+  fmt::print("{}: {} runs ({} new, {} done, {} reclaimed{}{}) in {}\n", spec.name, spec.runs.size(),
              added, c0[RunStatus::kDone], reclaimed,
-             opt.retry_failed ? fmt::format(", {} retried", retried) : "", opt.db);
+             opt.retry_failed ? fmt::format(", {} retried", retried) : "",
+             reused ? fmt::format(", {} reused from other experiments; --no-reuse trains them again", reused) : "",
+             opt.db);
   std::fflush(stdout);
 
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
@@ -140,14 +160,16 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   auto claimable = [&](std::map<RunStatus, int64_t>& c) {
     return c[RunStatus::kPending] + c[RunStatus::kInterrupted];
   };
+  int64_t ready = 0;  // claimable now: no parent, or a finished one (init.from_run)
   int64_t last_line = -1;
   while (true) {
+    store.block_children(exp_id);
     auto c = store.counts(exp_id);
+    ready = store.ready_count(exp_id);
     // Keep N workers while there is work and no interrupt; a worker not yet counted as
-    // running may still be about to claim, hence live < claimable + running.
+    // running may still be about to claim, hence live < ready + running.
     while (interrupt_count().load() == 0 && !disk_full && int(live.size()) < opt.workers &&
-           claimable(c) > 0 &&
-           int64_t(live.size()) < claimable(c) + c[RunStatus::kRunning]) {
+           ready > 0 && int64_t(live.size()) < ready + c[RunStatus::kRunning]) {
       pid_t pid = spawn_worker(opt, spec.name, threads);
       for (int i = 0; i < kMaxWorkers; ++i)
         if (g_children[i] == 0) {
@@ -201,9 +223,12 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
         ++it;
       }
     }
+    store.block_children(exp_id);
     c = store.counts(exp_id);
+    ready = store.ready_count(exp_id);
     int64_t total = int64_t(spec.runs.size()), done = c[RunStatus::kDone],
-            finished = done + c[RunStatus::kFailed] + c[RunStatus::kDiverged] + c[RunStatus::kStopped];
+            finished = done + c[RunStatus::kFailed] + c[RunStatus::kDiverged] +
+                       c[RunStatus::kStopped] + c[RunStatus::kBlocked];
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     int64_t new_done = done - done0;
     std::string eta =
@@ -216,7 +241,8 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
       fmt::print("\r\033[K{}", line), std::fflush(stdout);
     else if (finished != last_line)
       fmt::print("{}\n", line), std::fflush(stdout), last_line = finished;
-    if (live.empty() && (claimable(c) == 0 || interrupt_count().load() > 0 || disk_full)) break;
+    // Runs that wait on a parent another process trains are left to that process's grid.
+    if (live.empty() && (ready == 0 || interrupt_count().load() > 0 || disk_full)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
   if (tty) fmt::print("\n");
@@ -224,6 +250,7 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   GridSummary s{c[RunStatus::kDone], c[RunStatus::kFailed], c[RunStatus::kDiverged],
                 c[RunStatus::kStopped], c[RunStatus::kInterrupted], interrupt_count().load() > 0,
                 worker_deaths, ""};
+  s.blocked = c[RunStatus::kBlocked];
   if (disk_full)
     s.disk_full = "grid stopped: a run found the disk full " + free_space_advice(opt.db + ".runs") +
                   ", then run the same command with --retry-failed";
@@ -236,8 +263,9 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
         "grid: interrupted; {} done, {} interrupted. Run the same command again to resume.\n",
         s.done, s.interrupted_runs);
   else
-    fmt::print("grid: {} done, {} failed, {} diverged{} (lowbit status --db {})\n", s.done, s.failed,
+    fmt::print("grid: {} done, {} failed, {} diverged{}{} (lowbit status --db {})\n", s.done, s.failed,
                s.diverged, s.stopped > 0 ? fmt::format(", {} stopped by health rules", s.stopped) : "",
+               s.blocked > 0 ? fmt::format(", {} blocked (the run they start from has no result)", s.blocked) : "",
                opt.db);
   return s;
 }
@@ -292,7 +320,9 @@ WorkerOutcome run_worker(const std::string& db, const std::string& experiment, i
     o.device = device;
     o.checkpoint_dir = dir;
     o.resume = true;
-    TrainResult r = train_run(claimed->config, o, tracker);
+    RunConfig cfg = claimed->config;
+    if (claimed->parent_id) cfg.init_from_checkpoint = parent_checkpoint(store, *claimed);
+    TrainResult r = train_run(cfg, o, tracker);
     std::string ckpt = checkpoint_path(dir);
     if (::access(ckpt.c_str(), R_OK) == 0)
       store.add_artifact(claimed->id, "checkpoint", ckpt, sha256_file(ckpt));

@@ -26,6 +26,7 @@ struct GridOptions {
   int threads_per_worker = 0;  ///< 0: cores / workers
   bool retry_failed = false;
   bool dry_run = false;
+  bool reuse = true;  ///< copy runs another experiment of the database already finished (--no-reuse)
   int64_t max_runs = 100000;  ///< refuse a definition that expands to more runs (kDefaultMaxRuns)
   std::string device = "cpu";
   std::string exe;  ///< the lowbit binary the workers run (/proc/self/exe)
@@ -37,6 +38,7 @@ struct GridSummary {
   bool interrupted = false;  ///< stopped by SIGINT/SIGTERM
   int64_t worker_deaths = 0; ///< workers that died holding a run (killed, crashed)
   std::string disk_full;     ///< non-empty: a worker found the disk full; what to free
+  int64_t blocked = 0;       ///< never started: their parent run (init.from_run) has no result
 };
 
 /// Registers the experiment and its runs, then runs the pending ones with opt.workers

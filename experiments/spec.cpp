@@ -66,6 +66,141 @@ bool same_value(const json& a, const json& b) {
   return a == b;
 }
 
+
+// init.from_run may be written {"variant": "fp"} (as the docs show) or "fp"; the config field
+// holds the variant's name.
+void normalize_from_run(ordered_json& partial, const std::string& where) {
+  if (!partial.is_object() || !partial.contains("init") || !partial["init"].is_object()) return;
+  auto& init = partial["init"];
+  if (!init.contains("from_run") || !init["from_run"].is_object()) return;
+  const auto& f = init["from_run"];
+  if (f.size() != 1 || !f.contains("variant") || !f["variant"].is_string())
+    throw ConfigError(where + ": init.from_run: expected {\"variant\": \"<a variant of this experiment>\"}, got " +
+                      truncate_for_message(f.dump()));
+  init["from_run"] = f["variant"];
+}
+
+struct VariantPlan {
+  std::string name, where, parent;  ///< parent: the variant named by init.from_run
+  RunConfig base;                   ///< base, then the variant
+  std::vector<Axis> axes;           ///< global, then the variant's own
+};
+
+VariantPlan plan_variant(const std::string& name, const ordered_json& vraw, const RunConfig& base,
+                         const std::vector<Axis>& global_axes, const std::string& source,
+                         ExperimentSpec& spec) {
+  VariantPlan plan{name, source + ": variants." + name, "", base, global_axes};
+  if (!vraw.is_object()) throw ConfigError(plan.where + ": expected an object (a partial run config)");
+  ordered_json vcfg = vraw;
+  if (vcfg.contains("axes")) {
+    for (auto& a : read_axes(vcfg["axes"], plan.where + ".axes")) {
+      plan.axes.push_back(a);
+      if (std::find(spec.axis_keys.begin(), spec.axis_keys.end(), a.key) == spec.axis_keys.end())
+        spec.axis_keys.push_back(a.key);
+    }
+    vcfg.erase("axes");
+  }
+  normalize_from_run(vcfg, plan.where);
+  apply_json(plan.base, plain(vcfg), plan.where);
+  plan.parent = plan.base.init_from_run;
+  if (plan.parent.empty()) return plan;
+  if (plan.parent.find('@') != std::string::npos)
+    plan.parent = plan.parent.substr(0, plan.parent.find('@'));  // a stored config read back
+  std::vector<std::string> names;
+  if (spec.raw.contains("variants"))
+    for (auto& [k, v] : spec.raw["variants"].items()) names.push_back(k);
+  if (plan.parent == name)
+    throw ConfigError(plan.where + ": init.from_run: a variant cannot start from itself (set "
+                      "init.from_run in the variant that starts from another, not in base)");
+  if (std::find(names.begin(), names.end(), plan.parent) == names.end())
+    throw ConfigError(plan.where + ": init.from_run: no variant '" + plan.parent + "'" +
+                      did_you_mean(plan.parent, names) + " (variants: " + join(names, ", ") + ")");
+  if (!plan.base.init_from_checkpoint.empty())
+    throw ConfigError(plan.where + ": init.from_run and init.from_checkpoint both set; keep one");
+  return plan;
+}
+
+// The runs of one variant: the cartesian product of its axes (odometer over indices) x the
+// seeds, without the excluded ones.
+std::vector<PlannedRun> expand_variant(const VariantPlan& plan, size_t n_global,
+                                       const std::vector<int64_t>& seeds,
+                                       const std::vector<ordered_json>& excludes,
+                                       const std::string& source, const std::string& experiment) {
+  std::vector<PlannedRun> out;
+  const auto& axes = plan.axes;
+  std::vector<size_t> idx(axes.size(), 0);
+  while (true) {
+    RunConfig c = plan.base;
+    ordered_json varying = ordered_json::object();
+    for (size_t a = 0; a < axes.size(); ++a) {
+      apply_axis(c, axes[a].key, axes[a].values[idx[a]],
+                 fmt::format("{}: {}axes.{}[{}]", source, a < n_global ? "" : "variants." + plan.name + ".",
+                             axes[a].key, idx[a]));
+      varying[axes[a].key] = axes[a].values[idx[a]];
+    }
+    c.name = experiment;
+    if (interrupt_count().load() > 0) throw Interrupted("interrupted while expanding " + source);
+    for (int64_t seed : seeds) {
+      RunConfig r = c;
+      r.seed = seed;
+      validate(r, plan.where);
+      json rj = to_json(r);
+      bool excluded = false;
+      for (auto& rule : excludes) {
+        bool all = true;
+        for (auto& [k, v] : rule.items())
+          all = all && (k == "variant" ? v == plan.name : same_value(value_at(rj, k), plain(v)));
+        excluded = excluded || all;
+      }
+      if (excluded) continue;
+      PlannedRun p;
+      p.config = r;
+      p.hash = config_hash(r);
+      p.variant = plan.name;
+      p.varying = plain(varying);
+      out.push_back(std::move(p));
+    }
+    size_t a = 0;
+    while (a < axes.size() && ++idx[a] == axes[a].values.size()) idx[a++] = 0;
+    if (a == axes.size()) break;
+  }
+  return out;
+}
+
+// Each run of a variant with init.from_run starts from the parent variant's run with the same
+// seed and the same values on every axis both vary; exactly one such run must exist. The
+// child's config then names the parent's training hash, so the parent is part of its identity.
+void link_parents(std::vector<PlannedRun>& children, const std::vector<PlannedRun>& parents,
+                  const VariantPlan& plan, const std::string& source) {
+  for (auto& child : children) {
+    std::vector<const PlannedRun*> match;
+    for (auto& p : parents) {
+      bool same = p.config.seed == child.config.seed;
+      for (auto& [k, v] : p.varying.items())
+        if (child.varying.contains(k)) same = same && same_value(v, child.varying[k]);
+      if (same) match.push_back(&p);
+    }
+    std::string here = fmt::format("{}: variants.{}: init.from_run: run {} seed {}", source, plan.name,
+                                   child.varying.dump(), child.config.seed);
+    if (match.empty())
+      throw ConfigError(here + ": variant " + plan.parent +
+                        " has no run with this seed and these axis values (excluded?)");
+    if (match.size() > 1) {
+      std::set<std::string> keys;
+      for (auto& [k, v] : match.front()->varying.items())
+        if (!child.varying.contains(k)) keys.insert(k);
+      throw ConfigError(fmt::format("{}: variant {} has {} runs that match (they differ in {}, which {} does not "
+                                    "vary): give {} the same axes",
+                                    here, plan.parent, match.size(),
+                                    join(std::vector<std::string>(keys.begin(), keys.end()), ", "),
+                                    plan.name, plan.name));
+    }
+    child.config.init_from_run = plan.parent + "@" + training_hash(to_json(match.front()->config));
+    child.parent_hash = match.front()->hash;
+    child.hash = config_hash(child.config);
+  }
+}
+
 }  // namespace
 
 ExperimentSpec expand_experiment(const std::string& text, const std::string& source, int64_t max_runs) {
@@ -95,7 +230,11 @@ ExperimentSpec expand_experiment(const std::string& text, const std::string& sou
   spec.description = raw.value("description", "");
 
   RunConfig base;
-  if (raw.contains("base")) apply_json(base, plain(raw["base"]), source + ": base");
+  if (raw.contains("base")) {
+    ordered_json b = raw["base"];
+    normalize_from_run(b, source + ": base");
+    apply_json(base, plain(b), source + ": base");
+  }
 
   std::vector<int64_t> seeds = {0};
   if (raw.contains("seeds")) {
@@ -163,69 +302,39 @@ ExperimentSpec expand_experiment(const std::string& text, const std::string& sou
                                   "raise it with lowbit grid --max-runs N, or split the experiment",
                                   source, total, max_runs));
 
-  std::map<std::string, std::string> seen;  // hash -> where
-  for (auto& [vname, vraw] : variants) {
-    const std::string where = source + ": variants." + vname;
-    if (!vraw.is_object()) throw ConfigError(where + ": expected an object (a partial run config)");
-    ordered_json vcfg = vraw;
-    std::vector<Axis> axes = global_axes;
-    if (vcfg.contains("axes")) {
-      for (auto& a : read_axes(vcfg["axes"], where + ".axes")) {
-        axes.push_back(a);
-        if (std::find(spec.axis_keys.begin(), spec.axis_keys.end(), a.key) == spec.axis_keys.end())
-          spec.axis_keys.push_back(a.key);
-      }
-      vcfg.erase("axes");
+  // Variants in file order; a variant that starts from another (init.from_run) is expanded
+  // after it, since its runs' identity includes the parent run's training hash.
+  std::vector<VariantPlan> plans;
+  for (auto& [vname, vraw] : variants) plans.push_back(plan_variant(vname, vraw, base, global_axes, source, spec));
+  std::map<std::string, std::vector<PlannedRun>> expanded;
+  while (expanded.size() < plans.size()) {
+    size_t before = expanded.size();
+    for (auto& plan : plans) {
+      if (expanded.count(plan.name)) continue;
+      if (!plan.parent.empty() && !expanded.count(plan.parent)) continue;
+      std::vector<PlannedRun> runs =
+          expand_variant(plan, global_axes.size(), seeds, excludes, source, spec.name);
+      if (!plan.parent.empty()) link_parents(runs, expanded[plan.parent], plan, source);
+      expanded[plan.name] = std::move(runs);
     }
-    RunConfig vbase = base;
-    apply_json(vbase, plain(vcfg), where);
-    // Cartesian product of the axes (odometer over indices).
-    std::vector<size_t> idx(axes.size(), 0);
-    while (true) {
-      RunConfig c = vbase;
-      ordered_json varying = ordered_json::object();
-      for (size_t a = 0; a < axes.size(); ++a) {
-        apply_axis(c, axes[a].key, axes[a].values[idx[a]],
-                   fmt::format("{}: {}axes.{}[{}]", source,
-                               a < global_axes.size() ? "" : "variants." + vname + ".", axes[a].key,
-                               idx[a]));
-        varying[axes[a].key] = axes[a].values[idx[a]];
-      }
-      c.name = spec.name;
-      if (interrupt_count().load() > 0) throw Interrupted("interrupted while expanding " + source);
-      for (int64_t seed : seeds) {
-        RunConfig r = c;
-        r.seed = seed;
-        validate(r, where);
-        json rj = to_json(r);
-        bool excluded = false;
-        for (auto& rule : excludes) {
-          bool all = true;
-          for (auto& [k, v] : rule.items()) {
-            bool match = k == "variant" ? v == vname : same_value(value_at(rj, k), plain(v));
-            all = all && match;
-          }
-          excluded = excluded || all;
-        }
-        if (excluded) continue;
-        PlannedRun p;
-        p.config = r;
-        p.hash = config_hash(r);
-        p.variant = vname;
-        p.varying = plain(varying);
-        std::string here = fmt::format("variant {} {} seed {}", vname, varying.dump(), seed);
-        if (auto it = seen.find(p.hash); it != seen.end())
-          throw ConfigError(source + ": " + here + " and " + it->second +
-                            " are the same run (hash " + p.hash +
-                            "); make the variants differ or drop one");
-        seen[p.hash] = here;
-        spec.runs.push_back(std::move(p));
-      }
-      size_t a = 0;
-      while (a < axes.size() && ++idx[a] == axes[a].values.size()) idx[a++] = 0;
-      if (a == axes.size()) break;
+    if (expanded.size() == before) {
+      std::vector<std::string> cycle;
+      for (auto& plan : plans)
+        if (!expanded.count(plan.name)) cycle.push_back(plan.name + " <- " + plan.parent);
+      throw ConfigError(source + ": init.from_run: variants start from each other in a cycle (" +
+                        join(cycle, ", ") + "); one of them must start from scratch");
     }
   }
+  std::map<std::string, std::string> seen;  // hash -> where
+  for (auto& plan : plans)
+    for (auto& p : expanded[plan.name]) {
+      std::string here = fmt::format("variant {} {} seed {}", p.variant, p.varying.dump(), p.config.seed);
+      if (auto it = seen.find(p.hash); it != seen.end())
+        throw ConfigError(source + ": " + here + " and " + it->second + " are the same run (hash " +
+                          p.hash + "); make the variants differ or drop one");
+      seen[p.hash] = here;
+      spec.runs.push_back(std::move(p));
+    }
   if (spec.runs.empty()) throw ConfigError(source + ": the grid is empty (every run excluded?)");
 
   return spec;

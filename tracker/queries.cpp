@@ -231,7 +231,7 @@ std::string status_report(Db& db, const std::string& experiment) {
     auto f = db.prepare(
         "SELECT id, config_hash, variant, seed, status, error FROM runs WHERE experiment_id = ? "
         "AND "
-        "status IN ('failed', 'diverged') ORDER BY id");
+        "status IN ('failed', 'diverged', 'blocked') ORDER BY id");
     f.bind(1, id);
     while (f.step())
       out += fmt::format("  {}: run {} {} ({}, seed {}): {}\n", f.get_text(4), f.get_int(0),
@@ -270,6 +270,8 @@ std::string status_report(Db& db, const std::string& experiment) {
           return "-";
         case RunStatus::kStopped:
           return "stop";
+        case RunStatus::kBlocked:
+          return "blkd";
       }
       return "?";
     };

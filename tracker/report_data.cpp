@@ -32,10 +32,12 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
               e.axis_keys.push_back(k);
   }
   e.queries.push_back(q_exp);
+  // Databases older than schema 5 have no parent or reuse columns.
+  const bool v5 = db.has_column("runs", "parent_run_id");
   const std::string q_runs = fmt::format(
       "SELECT id, seed, variant, status, COALESCE(git_commit, ''), config_json, varying_json, "
-      "COALESCE(error, '') FROM runs WHERE experiment_id = {} ORDER BY id",
-      id);
+      "COALESCE(error, ''), {} FROM runs WHERE experiment_id = {} ORDER BY id",
+      v5 ? "COALESCE(parent_run_id, 0), COALESCE(reused_from, 0)" : "0, 0", id);
   auto r = db.prepare(q_runs);
   std::map<int64_t, size_t> index;
   while (r.step()) {
@@ -48,6 +50,8 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
     d.config = json::parse(r.get_text(5));
     d.varying = json::parse(r.get_text(6));
     d.error = r.get_text(7);
+    d.parent_id = r.get_int(8);
+    d.reused_from = r.get_int(9);
     index[d.id] = e.runs.size();
     e.runs.push_back(std::move(d));
   }

@@ -21,6 +21,8 @@ struct RunData {
   int64_t id = 0, seed = 0;
   std::string variant, git_commit;
   std::string error;  ///< why a failed, diverged, stopped or interrupted run ended
+  int64_t parent_id = 0;    ///< init.from_run: the run (of this experiment) it starts from
+  int64_t reused_from = 0;  ///< a copy of this finished run of another experiment
   RunStatus status = RunStatus::kPending;
   nlohmann::json config;   ///< resolved config (nested)
   nlohmann::json varying;  ///< axis values of this run

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include "core/error.h"
 #include "core/file_io.h"
 
@@ -155,6 +157,19 @@ bool Db::has_table(const std::string& name) {
   auto st = prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
   st.bind(1, name);
   return st.step() && st.get_int(0) > 0;
+}
+
+bool Db::has_column(const std::string& table, const std::string& column) {
+  auto st = prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?");
+  st.bind(1, table);
+  if (!st.step()) return false;
+  const std::string sql = st.get_text(0);
+  for (size_t p = 0; (p = sql.find(column, p)) != std::string::npos; p += column.size()) {
+    auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    bool starts = p == 0 || !ident(sql[p - 1]), ends = p + column.size() >= sql.size() || !ident(sql[p + column.size()]);
+    if (starts && ends) return true;
+  }
+  return false;
 }
 
 Statement::Statement(Db& db, const std::string& sql) : db_(db) {

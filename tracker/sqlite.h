@@ -40,6 +40,9 @@ class Db {
   const std::string& path() const { return path_; }
   /// True when the database has table `name` (older schemas lack the newer tables).
   bool has_table(const std::string& name);
+  /// True when `table` has a column `column` (read from its CREATE text in sqlite_master,
+  /// which ALTER TABLE ADD COLUMN extends; allowed on a read-only connection).
+  bool has_column(const std::string& table, const std::string& column);
   sqlite3* handle() { return db_; }
   [[noreturn]] void fail(const std::string& what) const;
 

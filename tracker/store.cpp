@@ -61,6 +61,11 @@ std::vector<std::pair<std::string, SqlValue>> typed_config(const RunConfig& cfg)
 
 namespace {
 
+// A run a worker may claim: pending or interrupted, and its parent (if any) finished.
+constexpr const char* kReadyCondition =
+    "status IN ('pending', 'interrupted') AND (parent_run_id IS NULL OR parent_run_id IN (SELECT "
+    "id FROM runs WHERE status = 'done'))";
+
 // Whether process `pid` on this host is alive. A zombie is not: a worker killed with its
 // grid is reparented and may never be reaped (e.g. in a container whose init does not reap),
 // yet kill(pid, 0) still succeeds on it.
@@ -132,6 +137,17 @@ CREATE TABLE reproductions(id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFER
 CREATE INDEX reproductions_by_run ON reproductions(run_id);
 )sql";
 
+// Version 5: runs shared between experiments and runs that start from another run.
+// train_hash: the config's hash without the experiment name (training_hash); parent_run_id:
+// the run of the same experiment whose checkpoint initialises this one (init.from_run);
+// reused_from: the finished run of another experiment whose results this row copies.
+const char* kMigration5 = R"sql(
+ALTER TABLE runs ADD COLUMN train_hash TEXT;
+ALTER TABLE runs ADD COLUMN parent_run_id INTEGER REFERENCES runs(id);
+ALTER TABLE runs ADD COLUMN reused_from INTEGER REFERENCES runs(id);
+CREATE INDEX runs_by_train_hash ON runs(train_hash, status);
+)sql";
+
 }  // namespace
 
 Store::Store(const std::string& path, Open how) : db_(path, Db::Mode::kReadWrite) {
@@ -198,6 +214,14 @@ void Store::migrate() {
     db_.exec(kMigration4);
     db_.exec("UPDATE schema_version SET version = 4");
   }
+  if (v < 5) {
+    db_.exec(kMigration5);
+    auto runs = db_.prepare("SELECT id, config_json FROM runs");
+    auto up = db_.prepare("UPDATE runs SET train_hash = ? WHERE id = ?");
+    while (runs.step())
+      up.bind(1, training_hash(json::parse(runs.get_text(1)))).bind(2, runs.get_int(0)), up.run();
+    db_.exec("UPDATE schema_version SET version = 5");
+  }
   create_views();
   tx.commit();
 }
@@ -263,18 +287,20 @@ int Store::add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs) 
   Transaction tx(db_);
   auto ins = db_.prepare(
       "INSERT OR IGNORE INTO runs(experiment_id, config_hash, config_json, seed, status, variant, "
-      "varying_json) "
-      "VALUES (?, ?, ?, ?, 'pending', ?, ?)");
+      "varying_json, train_hash) "
+      "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)");
   auto cfg_ins =
       db_.prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
   int added = 0;
   for (const auto& r : runs) {
+    const json cj = to_json(r.config);
     ins.bind(1, experiment_id)
         .bind(2, r.hash)
-        .bind(3, to_json(r.config).dump())
+        .bind(3, cj.dump())
         .bind(4, r.config.seed)
         .bind(5, r.variant)
-        .bind(6, r.varying.dump());
+        .bind(6, r.varying.dump())
+        .bind(7, training_hash(cj));
     ins.run();
     if (db_.changes() == 0) continue;
     ++added;
@@ -282,8 +308,78 @@ int Store::add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs) 
     for (auto& [k, v] : typed_config(r.config))
       cfg_ins.bind(1, id).bind(2, k).bind(3, v), cfg_ins.run();
   }
+  // Each child to its parent (init.from_run), both of this experiment.
+  auto link = db_.prepare(
+      "UPDATE runs SET parent_run_id = (SELECT p.id FROM runs p WHERE p.experiment_id = ?1 AND "
+      "p.config_hash = ?2) WHERE experiment_id = ?1 AND config_hash = ?3");
+  for (const auto& r : runs)
+    if (!r.parent_hash.empty())
+      link.bind(1, experiment_id).bind(2, r.parent_hash).bind(3, r.hash), link.run();
   tx.commit();
   return added;
+}
+
+int Store::reuse_done_runs(int64_t experiment_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  // Never-started runs of this experiment and, for each, the first original (not itself a
+  // copy) finished run of another experiment that trains the same thing.
+  auto q = db_.prepare(
+      "SELECT r.id, (SELECT s.id FROM runs s WHERE s.train_hash = r.train_hash AND s.status = "
+      "'done' AND s.experiment_id != r.experiment_id AND s.reused_from IS NULL ORDER BY s.id "
+      "LIMIT 1) FROM runs r WHERE r.experiment_id = ? AND r.status = 'pending' AND r.attempts = "
+      "0 AND r.reused_from IS NULL AND r.train_hash IS NOT NULL");
+  q.bind(1, experiment_id);
+  std::vector<std::pair<int64_t, int64_t>> pairs;
+  while (q.step())
+    if (!q.is_null(1)) pairs.push_back({q.get_int(0), q.get_int(1)});
+  const char* copies[] = {
+      "UPDATE runs SET (status, host, pid, heartbeat_at, started_at, finished_at, git_commit, "
+      "git_dirty, lowbit_version, torch_version, threads, device, error, attempts, epoch, compiler, "
+      "command_line, diff_id) = (SELECT status, host, pid, heartbeat_at, started_at, finished_at, "
+      "git_commit, git_dirty, lowbit_version, torch_version, threads, device, error, attempts, "
+      "epoch, compiler, command_line, diff_id FROM runs WHERE id = ?2), reused_from = ?2 WHERE id "
+      "= ?1",
+      "INSERT INTO metrics(run_id, epoch, key, value) SELECT ?1, epoch, key, value FROM metrics "
+      "WHERE run_id = ?2",
+      "INSERT INTO layer_stats(run_id, epoch, layer, key, value) SELECT ?1, epoch, layer, key, "
+      "value FROM layer_stats WHERE run_id = ?2",
+      "INSERT INTO summaries(run_id, key, value) SELECT ?1, key, value FROM summaries WHERE "
+      "run_id = ?2",
+      "INSERT INTO artifacts(run_id, kind, path, sha256) SELECT ?1, kind, path, sha256 FROM "
+      "artifacts WHERE run_id = ?2"};
+  for (const char* sql : copies) {
+    auto st = db_.prepare(sql);
+    for (auto [to, from] : pairs) st.bind(1, to).bind(2, from), st.run();
+  }
+  tx.commit();
+  return int(pairs.size());
+}
+
+int Store::block_children(int64_t experiment_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  // Repeated until nothing changes: a blocked run blocks its own children in turn.
+  auto st = db_.prepare(
+      "UPDATE runs SET status = 'blocked', error = (SELECT 'the run it starts from (init.from_run), "
+      "run ' || p.id || ' (' || p.variant || ', seed ' || p.seed || '), ' || CASE p.status WHEN "
+      "'blocked' THEN 'is blocked too' ELSE 'ended ' || p.status || COALESCE(': ' || p.error, '') "
+      "|| '; fix that run, then lowbit grid --retry-failed' END FROM runs p WHERE p.id = "
+      "runs.parent_run_id) WHERE experiment_id = ? AND status IN ('pending', "
+      "'interrupted') AND parent_run_id IN (SELECT id FROM runs WHERE status IN ('failed', "
+      "'diverged', 'stopped', 'blocked'))");
+  int total = 0;
+  for (int n = 1; n > 0; total += n) st.bind(1, experiment_id), st.run(), n = db_.changes();
+  tx.commit();
+  return total;
+}
+
+int64_t Store::ready_count(int64_t experiment_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_.prepare(std::string("SELECT count(*) FROM runs WHERE experiment_id = ? AND ") +
+                       kReadyCondition);
+  q.bind(1, experiment_id).step();
+  return q.get_int(0);
 }
 
 int Store::reclaim_stale(double stale_seconds) {
@@ -326,7 +422,7 @@ int Store::retry_failed(int64_t experiment_id) {
   Transaction tx(db_);
   db_.prepare(
          "UPDATE runs SET status = 'pending', error = NULL WHERE experiment_id = ? AND status IN "
-         "('failed', 'diverged')")
+         "('failed', 'diverged', 'blocked')")
       .bind(1, experiment_id)
       .run();
   int n = db_.changes();
@@ -337,15 +433,20 @@ int Store::retry_failed(int64_t experiment_id) {
 std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& p) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
-  auto q = db_.prepare(
-      "SELECT id, config_json, config_hash, variant FROM runs WHERE experiment_id = ? AND "
-      "status IN ('pending', 'interrupted') ORDER BY id LIMIT 1");
+  auto q = db_.prepare(std::string("SELECT id, config_json, config_hash, variant, parent_run_id "
+                                   "FROM runs WHERE experiment_id = ? AND ") +
+                       kReadyCondition + " ORDER BY id LIMIT 1");
   if (!q.bind(1, experiment_id).step()) return std::nullopt;
   ClaimedRun c;
   c.id = q.get_int(0);
   apply_json(c.config, json::parse(q.get_text(1)), "run " + std::to_string(c.id));
   c.hash = q.get_text(2);
   c.variant = q.get_text(3);
+  if (!q.is_null(4)) {
+    c.parent_id = q.get_int(4);
+    auto a = db_.prepare("SELECT path, sha256 FROM artifacts WHERE run_id = ? AND kind = 'checkpoint'");
+    if (a.bind(1, c.parent_id).step()) c.parent_checkpoint = a.get_text(0), c.parent_sha256 = a.get_text(1);
+  }
   // The build's uncommitted diff, stored once per distinct diff.
   SqlValue diff_id;
   std::string diff = build_git_diff();

@@ -33,6 +33,7 @@ struct PlannedRun {
   std::string hash;
   std::string variant;
   nlohmann::json varying;  ///< the axis values of this run ({key: value}), for display
+  std::string parent_hash;  ///< init.from_run: the config hash of the parent run; "" for none
 };
 
 /// What a process records about itself when it claims a run.
@@ -45,11 +46,13 @@ struct ClaimedRun {
   int64_t id;
   RunConfig config;
   std::string hash, variant;
+  int64_t parent_id = 0;  ///< init.from_run: the finished run this one starts from; 0 for none
+  std::string parent_checkpoint, parent_sha256;  ///< its checkpoint artifact
 };
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
   enum class Open { kMigrate, kExisting };
 
   /// Opens `path` for writing. kMigrate creates the file and schema or migrates an older
@@ -71,10 +74,20 @@ class Store {
   /// Marks `running` runs whose process is gone (same host, pid not alive) or whose heartbeat
   /// is older than `stale_seconds` as interrupted; returns how many.
   int reclaim_stale(double stale_seconds);
-  /// Failed and diverged runs of the experiment back to pending; returns how many.
+  /// Failed, diverged and blocked runs of the experiment back to pending; returns how many.
   int retry_failed(int64_t experiment_id);
+  /// Never-started runs of the experiment whose training hash another experiment has already
+  /// finished become copies of that run (status, provenance, metrics, layer statistics,
+  /// summaries, artifacts), with reused_from naming it; returns how many.
+  int reuse_done_runs(int64_t experiment_id);
+  /// Pending and interrupted runs whose parent (init.from_run) failed, diverged, stopped or
+  /// is blocked become `blocked`, with the parent's fate as their error; returns how many.
+  int block_children(int64_t experiment_id);
+  /// Runs a worker could claim now (pending or interrupted, parent done or none).
+  int64_t ready_count(int64_t experiment_id);
 
-  /// Atomically claims the next pending or interrupted run of the experiment.
+  /// Atomically claims the next pending or interrupted run of the experiment whose parent,
+  /// if it has one, is done.
   std::optional<ClaimedRun> claim(int64_t experiment_id, const Provenance& p);
 
   /// Run lifecycle writes (each one IMMEDIATE transaction).

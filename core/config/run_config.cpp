@@ -253,7 +253,7 @@ static_assert(count_members<QuantConfig>() == 31,
               "QuantConfig changed: add the member's row to make_fields() and update this count");
 static_assert(count_members<HealthConfig>() == 5,
               "HealthConfig changed: add the member's row to make_fields() and update this count");
-static_assert(count_members<RunConfig>() == 12,
+static_assert(count_members<RunConfig>() == 13,
               "RunConfig changed: add the member's row to make_fields() and update this count");
 
 std::vector<ConfigField> make_fields() {
@@ -281,6 +281,13 @@ std::vector<ConfigField> make_fields() {
       "Checkpoint whose matching parameters initialise the model (e.g. a full-precision run for "
       "TTQ); \"\" = none.",
       [](RunConfig & c) -> auto& { return c.init_from_checkpoint; }));
+  f.push_back(str_field(
+      "init.from_run",
+      "In an experiment definition: the variant whose run with the same seed and axis values "
+      "initialises this one from its final checkpoint (`{\"variant\": \"fp\"}` or \"fp\"); "
+      "lowbit grid trains that run first and stores \"<variant>@<its training hash>\" here, so "
+      "the parent is part of this run's identity. \"\" = none.",
+      [](RunConfig & c) -> auto& { return c.init_from_run; }));
   f.push_back(int_field(
       "checkpoint.every",
       "Write a resumable checkpoint every N epochs (needs an output directory).",
@@ -775,6 +782,11 @@ std::string canonical_json(const json& j) { return j.dump(); }  // std::map keys
 
 std::string config_hash(const RunConfig& cfg) {
   return sha256_hex(canonical_json(to_json(cfg))).substr(0, 16);
+}
+
+std::string training_hash(json config) {
+  if (config.is_object()) config.erase("name");
+  return sha256_hex(canonical_json(config)).substr(0, 16);
 }
 
 std::string config_markdown() {

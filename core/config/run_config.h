@@ -229,6 +229,11 @@ struct RunConfig {
   /// `init.from_checkpoint`: Checkpoint whose matching parameters initialise the model (e.g. a
   /// full-precision run for TTQ); "" = none. Default: "".
   std::string init_from_checkpoint;
+  /// `init.from_run`: In an experiment definition: the variant whose run with the same seed and
+  /// axis values initialises this one from its final checkpoint (`{"variant": "fp"}` or "fp");
+  /// lowbit grid trains that run first and stores "<variant>@<its training hash>" here, so the
+  /// parent is part of this run's identity. "" = none. Default: "".
+  std::string init_from_run;
   /// `checkpoint.every`: Write a resumable checkpoint every N epochs (needs an output directory).
   /// Default: 1.
   int64_t checkpoint_every = 1;
@@ -280,6 +285,10 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
 /// Canonical JSON text (sorted keys, fixed number spelling) and its hash (16 hex digits).
 std::string canonical_json(const nlohmann::json& j);
 std::string config_hash(const RunConfig& cfg);
+/// The hash of what a run trains: its config JSON (to_json) without the experiment name.
+/// Runs of different experiments with the same training hash produce the same results, so
+/// lowbit grid reuses a finished one instead of training it again (runs.train_hash).
+std::string training_hash(nlohmann::json config);
 
 /// Markdown table of every key, its type, default and meaning (docs/CONFIG.md body).
 std::string config_markdown();

@@ -153,6 +153,19 @@ std::vector<AggTable> main_table(ReportContext& c) {
                       m.percent, m.lower_better});
     }
   }
+  // Runs that start from another (init.from_run): the parent's value beside the child's.
+  if (std::any_of(c.e.runs.begin(), c.e.runs.end(), [](const RunData& r) { return r.parent_id != 0; })) {
+    const ExperimentData& e = c.e;
+    ColumnSpec parent{m.key + " of the run it starts from",
+                      [&e, m](const RunData& r) -> std::optional<double> {
+                        for (auto& p : e.runs)
+                          if (p.id == r.parent_id && p.status == RunStatus::kDone) return m.value(p);
+                        return std::nullopt;
+                      },
+                      [](const RunData& r) { return r.parent_id != 0; }, m.percent, m.lower_better};
+    parent.mark_best = false;
+    cols.push_back(parent);
+  }
   return {aggregate("main", c.e.name + ": " + m.label + (m.percent ? ", %" : ""), c.e, c.rows, cols,
                     c.topt)};
 }

@@ -365,3 +365,116 @@ TEST_CASE("grid: runs of the experiment that the definition no longer produces a
                         "differ, or by an earlier version of the file); lowbit report counts them with "
                         "these: give the experiment a new name to keep them apart\n") != std::string::npos);
 }
+
+namespace {
+// fp, and ttq that starts from fp (init.from_run), 2 seeds, `epochs` epochs of `train` images;
+// `fp_extra` is added to fp's partial config.
+std::string write_lineage(const TempDir& d, const std::string& name, int train, int epochs,
+                          const std::string& fp_extra = "") {
+  const std::string path = d / (name + ".json");
+  std::ofstream(path) << R"({"name": ")" << name << R"(",
+    "base": {"data": {"name": "synthetic", "synthetic": {"train": )" << train
+                      << R"(, "test": 48, "size": 8, "classes": 4}},
+             "batch_size": 32, "eval_batch_size": 48, "epochs": )" << epochs << R"(},
+    "variants": {"ttq": {"quant.method": "ttq", "init": {"from_run": {"variant": "fp"}}}, "fp": {)"
+                      << fp_extra << R"(}},
+    "seeds": 2})";
+  return path;
+}
+}  // namespace
+
+TEST_CASE("grid: init.from_run trains the parent first and starts the child from its checkpoint") {
+  TempDir d;
+  const std::string g = write_lineage(d, "lin", 96, 2), db = d / "r.db";
+  auto r = run_lowbit("grid " + g + " --db " + db + " --threads-per-worker 1");
+  REQUIRE(r.code == 0);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 4);
+  // Each ttq run has its fp parent (same seed), started after the parent finished, and records
+  // the parent's checkpoint (same path and sha256) as its "init" artifact.
+  CHECK(scalar(db, "SELECT count(*) FROM runs c JOIN runs p ON p.id = c.parent_run_id WHERE c.variant = 'ttq' "
+                   "AND p.variant = 'fp' AND p.seed = c.seed AND c.started_at >= p.finished_at") == 2);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE variant = 'fp' AND parent_run_id IS NULL") == 2);
+  CHECK(scalar(db, "SELECT count(*) FROM artifacts i JOIN runs c ON c.id = i.run_id JOIN artifacts k ON "
+                   "k.run_id = c.parent_run_id AND k.kind = 'checkpoint' WHERE i.kind = 'init' AND "
+                   "i.path = k.path AND i.sha256 = k.sha256") == 2);
+  // The report puts the parent's accuracy beside the child's.
+  REQUIRE(run_lowbit("report --db " + db + " --experiment lin --out " + d / "rep --tables main --no-plots").code == 0);
+  std::ifstream in(d / "rep/main.md");
+  std::string md((std::istreambuf_iterator<char>(in)), {});
+  CHECK(md.find("| variant | test_acc | test_acc of the run it starts from |") != std::string::npos);
+  // lowbit train refuses it (there is no experiment to find the parent in).
+  std::ofstream(d / "one.json") << R"({"data": {"name": "synthetic"}, "init": {"from_run": "fp"}})";
+  auto t = run_lowbit("train --config " + d / "one.json" + " --out " + d / "one");
+  CHECK(t.code == 2);
+  CHECK(last_line(t.out) == "lowbit: " + d / "one.json" + ": init.from_run 'fp': names a variant of an experiment "
+                            "definition (lowbit grid); for one run, use init.from_checkpoint=<path to the run's "
+                            "checkpoint.pt>");
+}
+
+TEST_CASE("grid: a finished run of another experiment is reused, not trained again; --no-reuse trains it") {
+  TempDir d;
+  const std::string db = d / "r.db";
+  REQUIRE(run_lowbit("grid " + write_lineage(d, "first", 96, 1) + " --db " + db + " --threads-per-worker 1").code == 0);
+  // The same runs under another name: fp's configs are identical apart from the name, so are
+  // ttq's (their parents' training hashes are the same): all four are copies.
+  auto r = run_lowbit("grid " + write_lineage(d, "second", 96, 1) + " --db " + db + " --threads-per-worker 1");
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("second: 4 runs (4 new, 4 done, 0 reclaimed, 4 reused from other experiments; --no-reuse "
+                   "trains them again)") != std::string::npos);
+  CHECK(r.out.find("test_acc") == std::string::npos);  // no worker trained anything
+  CHECK(scalar(db, "SELECT count(*) FROM runs r JOIN runs s ON s.id = r.reused_from WHERE s.experiment_id = 1 "
+                   "AND r.experiment_id = 2 AND r.status = 'done' AND r.train_hash = s.train_hash") == 4);
+  // Copies carry the metrics and summaries, so that status, query and reports treat them as done.
+  CHECK(scalar(db, "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.experiment_id = 2") ==
+        scalar(db, "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.experiment_id = 1"));
+  CHECK(scalar(db, "SELECT count(*) FROM summaries s JOIN runs r ON r.id = s.run_id WHERE r.experiment_id = 2 "
+                   "AND s.key = 'final_test_acc'") == 4);
+  CHECK(run_lowbit("status --db " + db).out.find("experiment second: 4 runs: 4 done") != std::string::npos);
+  // A different fp (momentum) shares nothing; with --no-reuse even identical runs train again.
+  auto other = run_lowbit("grid " + write_lineage(d, "third", 96, 1, R"("optim.momentum": 0.5)") + " --db " + db +
+                          " --threads-per-worker 1 --no-reuse");
+  REQUIRE(other.code == 0);
+  CHECK(other.out.find("reused") == std::string::npos);
+  auto fresh = run_lowbit("grid " + write_lineage(d, "fourth", 96, 1) + " --db " + db +
+                          " --threads-per-worker 1 --no-reuse");
+  REQUIRE(fresh.code == 0);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE experiment_id = 4 AND reused_from IS NULL AND status = 'done'") ==
+        4);
+}
+
+TEST_CASE("grid: a child whose parent run fails is blocked with the reason; --retry-failed retries both") {
+  TempDir d;
+  const std::string db = d / "r.db";
+  const std::string g = write_lineage(d, "bad", 96, 1, R"("optim.lr": 1e30)");  // fp diverges
+  auto r = run_lowbit("grid " + g + " --db " + db + " --threads-per-worker 1");
+  CHECK(r.code == 1);
+  CHECK(r.out.find("grid: 0 done, 0 failed, 2 diverged, 2 blocked (the run they start from has no result)") !=
+        std::string::npos);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'blocked' AND variant = 'ttq' AND attempts = 0 AND "
+                   "error LIKE 'the run it starts from (init.from_run), run _ (fp, seed _), ended diverged: loss "
+                   "is NaN%; fix that run, then lowbit grid --retry-failed'") == 2);
+  CHECK(run_lowbit("status --db " + db).out.find("  blocked: run 1 ") != std::string::npos);
+  auto again = run_lowbit("grid " + g + " --db " + db + " --threads-per-worker 1 --retry-failed");
+  CHECK(again.code == 1);
+  CHECK(again.out.find("4 retried") != std::string::npos);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'blocked'") == 2);
+}
+
+TEST_CASE("grid: a child killed mid-run resumes from its own checkpoint, still recording its parent") {
+  TempDir d;
+  const std::string g = write_lineage(d, "kill", 1500, 3), db = d / "r.db";
+  pid_t pid = start_grid(d, g, db);
+  // Once a ttq run (a child) has finished an epoch, kill the grid and its worker.
+  REQUIRE(wait_until(db, "SELECT COALESCE(max(epoch), 0) FROM runs WHERE status = 'running' AND variant = 'ttq'",
+                     1) >= 1);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  auto r = run_lowbit("grid " + g + " --db " + db + " --threads-per-worker 1");
+  REQUIRE(r.code == 0);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 4);
+  CHECK(scalar(db, "SELECT max(attempts) FROM runs WHERE variant = 'ttq'") == 2);
+  CHECK(scalar(db, "SELECT count(*) FROM (SELECT run_id FROM metrics WHERE key = 'test_acc' GROUP BY run_id "
+                   "HAVING count(*) = 3)") == 4);
+  CHECK(scalar(db, "SELECT count(*) FROM artifacts WHERE kind = 'init'") == 2);
+}

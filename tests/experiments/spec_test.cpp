@@ -3,6 +3,8 @@
 #include "core/error.h"
 #include "experiments/spec.h"
 
+#include <map>
+
 using namespace lowbit;
 
 namespace {
@@ -140,4 +142,83 @@ TEST_CASE("spec: the run count is checked before expanding: huge grids fail at o
   }
   CHECK(!msg.empty());
   CHECK(msg.size() < 1000);
+}
+
+namespace {
+// fp and ttq (from fp), 2 lrs x 2 seeds; `from` is the init.from_run value as written.
+std::string lineage(const std::string& from, const std::string& fp_extra = "") {
+  return R"({"name": "l", "base": {"data": {"name": "synthetic"}, "epochs": 1},
+    "axes": {"optim.lr": [0.1, 0.05]},
+    "variants": {"ttq": {"quant.method": "ttq", "init": {"from_run": )" +
+         from + R"(}}, "fp": {)" + fp_extra + R"(}}, "seeds": 2})";
+}
+}  // namespace
+
+TEST_CASE("spec: init.from_run pairs each run with the parent variant's run of the same seed and axes") {
+  auto spec = parse_experiment(lineage(R"({"variant": "fp"})"), "l.json");
+  REQUIRE(spec.runs.size() == 8);
+  std::map<std::string, const PlannedRun*> by_hash;
+  for (auto& r : spec.runs) by_hash[r.hash] = &r;
+  int children = 0;
+  for (auto& r : spec.runs) {
+    if (r.variant == "fp") {
+      CHECK(r.parent_hash.empty());
+      CHECK(r.config.init_from_run.empty());
+      continue;
+    }
+    ++children;
+    REQUIRE(by_hash.count(r.parent_hash) == 1);
+    const PlannedRun& p = *by_hash[r.parent_hash];
+    CHECK(p.variant == "fp");
+    CHECK(p.config.seed == r.config.seed);
+    CHECK(p.config.optim.lr == r.config.optim.lr);
+    // The parent's training hash (its config without the experiment name) is in the child's config.
+    CHECK(r.config.init_from_run == "fp@" + training_hash(to_json(p.config)));
+    CHECK(r.hash == config_hash(r.config));
+  }
+  CHECK(children == 4);
+  // The string form is the same definition; a change to the parent changes every child's hash.
+  auto same = parse_experiment(lineage(R"("fp")"), "l.json");
+  auto other = parse_experiment(lineage(R"("fp")", R"("optim.momentum": 0.8)"), "l.json");
+  for (size_t i = 0; i < 4; ++i) {  // ttq's runs come first (file order)
+    CHECK(same.runs[i].hash == spec.runs[i].hash);
+    CHECK(other.runs[i].hash != spec.runs[i].hash);
+    CHECK(other.runs[i].config.quant.method == "ttq");
+  }
+  // The training hash ignores the experiment name; the config hash does not.
+  RunConfig a = spec.runs[0].config, b = a;
+  b.name = "another";
+  CHECK(training_hash(to_json(a)) == training_hash(to_json(b)));
+  CHECK(config_hash(a) != config_hash(b));
+}
+
+TEST_CASE("spec: init.from_run errors name the variant and the fix") {
+  auto err = [](const std::string& text) {
+    try {
+      parse_experiment(text, "l.json");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(err(lineage(R"("fpp")")) ==
+        "l.json: variants.ttq: init.from_run: no variant 'fpp', did you mean 'fp'? (variants: ttq, fp)");
+  CHECK(err(lineage(R"({"variant": "fp", "seed": 1})")) ==
+        "l.json: variants.ttq: init.from_run: expected {\"variant\": \"<a variant of this experiment>\"}, got "
+        "{\"variant\":\"fp\",\"seed\":1}");
+  CHECK(err(lineage(R"("ttq")")) ==
+        "l.json: variants.ttq: init.from_run: a variant cannot start from itself (set init.from_run in the "
+        "variant that starts from another, not in base)");
+  CHECK(err(lineage(R"("fp")", R"("init.from_run": "ttq")")) ==
+        "l.json: init.from_run: variants start from each other in a cycle (ttq <- fp, fp <- ttq); one of them "
+        "must start from scratch");
+  CHECK(err(lineage(R"("fp")", R"("axes": {"optim.momentum": [0.9, 0.8]})")) ==
+        "l.json: variants.ttq: init.from_run: run {\"optim.lr\":0.1} seed 0: variant fp has 2 runs that match "
+        "(they differ in optim.momentum, which ttq does not vary): give ttq the same axes");
+  CHECK(err(R"({"name": "l", "base": {"data": {"name": "synthetic"}},
+    "variants": {"fp": {}, "ttq": {"init": {"from_run": "fp", "from_checkpoint": "x.pt"}}}})") ==
+        "l.json: variants.ttq: init.from_run and init.from_checkpoint both set; keep one");
+  CHECK(err(R"({"name": "l", "base": {"data": {"name": "synthetic"}},
+    "variants": {"fp": {}, "ttq": {"init.from_run": "fp"}}, "exclude": [{"variant": "fp"}]})")
+            .find("variant fp has no run with this seed and these axis values (excluded?)") != std::string::npos);
 }

@@ -85,7 +85,7 @@ INSERT INTO metrics VALUES (1, 1, 'test_acc', 0.75);
 )sql");
   }
   Store s(d / "old.db", Store::Open::kMigrate);
-  CHECK(s.schema_version() == 4);
+  CHECK(s.schema_version() == 5);
   auto db = open_readonly(d / "old.db");
   CHECK(scalar(*db, "SELECT count(*) FROM metrics WHERE value = 0.75") == 1);
   CHECK(scalar(*db, "SELECT count(*) FROM runs WHERE variant = 'default' AND status = 'done'") ==
@@ -93,6 +93,9 @@ INSERT INTO metrics VALUES (1, 1, 'test_acc', 0.75);
   CHECK(scalar(*db, "SELECT value FROM run_config WHERE run_id = 1 AND key = 'quant.bits'") == 3);
   CHECK(scalar(*db, "SELECT quant_bits FROM run_params WHERE run_id = 1") == 3);
   CHECK(scalar(*db, "SELECT count(*) FROM tags") == 0);  // version 3's tables exist
+  // Version 5 backfills the training hash from the stored config.
+  CHECK(std::get<std::string>(run_sql(*db, "SELECT train_hash FROM runs WHERE id = 1").rows.at(0).at(0)) ==
+        training_hash(nlohmann::json::parse(R"({"quant": {"bits": 3}, "seed": 7})")));
   CHECK(scalar(*db, "SELECT count(*) FROM notes") == 0);
   CHECK(scalar(*db, "SELECT count(*) FROM reproductions") == 0);  // version 4
 }
@@ -189,14 +192,14 @@ TEST_CASE("store: a worker refuses a newer database by saying to upgrade lowbit,
     raw.exec("UPDATE schema_version SET version = 99");
   }
   CHECK_THROWS_WITH_AS(Store(d / "r.db", Store::Open::kExisting),
-                       (d / "r.db" + ": schema version 99 is newer than this lowbit (4); upgrade lowbit").c_str(),
+                       (d / "r.db" + ": schema version 99 is newer than this lowbit (5); upgrade lowbit").c_str(),
                        StoreError);
   {
     Db raw(d / "r.db", Db::Mode::kReadWrite);
     raw.exec("UPDATE schema_version SET version = 1");
   }
   CHECK_THROWS_WITH_AS(Store(d / "r.db", Store::Open::kExisting),
-                       (d / "r.db" + ": schema version 1 (this lowbit uses 4); run lowbit grid on it once to migrate").c_str(),
+                       (d / "r.db" + ": schema version 1 (this lowbit uses 5); run lowbit grid on it once to migrate").c_str(),
                        StoreError);
 }
 

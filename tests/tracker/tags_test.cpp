@@ -50,6 +50,14 @@ TEST_CASE("tags and notes: tag by condition, query and filter, report footnotes,
   CHECK(md.find("## Tags and notes\n\n- run 1 (fp, seed 0): note: loss spike in epoch 1; rerun\n"
                 "- run 3 (ttq, seed 0): tags `ternary`\n- run 4 (ttq, seed 1): tags `check`, `ternary`\n") !=
         std::string::npos);
+  // ... and report.html (in the default formats) as the same footnotes.
+  std::ifstream hin(d / "rep/report.html");
+  std::string html((std::istreambuf_iterator<char>(hin)), {});
+  CHECK(html.find("<li>run 4 (ttq, seed 1): tags <code>check</code>, <code>ternary</code></li>") !=
+        std::string::npos);
+  auto bad_format = run_lowbit("report --db " + db + " --experiment t --out " + d / "rep --format md,pdf");
+  CHECK(bad_format.code == 2);
+  CHECK(bad_format.out == "lowbit: --format: unknown format 'pdf' (md, csv, tex, html)\n");
 
   // Bad input: a condition that writes, an empty selection, a bad column, a bad tag, a cell.
   auto w = run_lowbit("tag --db " + db + " --where \"1); DELETE FROM runs; --\" +x");
