@@ -1,5 +1,7 @@
 #include "apps/cli.h"
 
+#include <unistd.h>
+
 #include <iostream>
 #include <thread>
 
@@ -31,6 +33,13 @@ int resolve_threads(int requested) {
   if (requested > 0) return requested;
   unsigned n = std::thread::hardware_concurrency();
   return n > 0 ? int(n) : 1;
+}
+
+std::string self_exe() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) throw Error("cannot find the lowbit binary (/proc/self/exe)");
+  return std::string(buf, size_t(n));
 }
 
 }  // namespace lowbit

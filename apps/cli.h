@@ -23,4 +23,7 @@ bool parse_args(const std::string& cmd, const std::vector<std::string>& args,
 /// The thread count to use: --threads when given (> 0), else the number of cores.
 int resolve_threads(int requested);
 
+/// The path of the running lowbit binary (/proc/self/exe), which grid workers run.
+std::string self_exe();
+
 }  // namespace lowbit

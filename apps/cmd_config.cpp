@@ -19,7 +19,29 @@ std::string config_doc() {
          "`--set optim.lr=0.05` uses the same path. An unknown key or a wrong type is an error "
          "that\n"
          "names the key.\n\n" +
-         config_markdown();
+         config_markdown() + R"(
+# Experiment definitions
+
+`lowbit grid FILE.json` and `lowbit suite DIR` read these (the parser: `experiments/spec.cpp`).
+Every key but `name` is optional; an unknown key is an error that names it.
+
+| key | meaning |
+| --- | --- |
+| `name` | the experiment's name in the database (at most 200 characters) |
+| `description` | the question it answers; reports and RESULTS.md print it |
+| `base` | a partial run config (the keys above) applied to every run |
+| `axes` | `{key: [values]}`: crossed (cartesian product) for every variant |
+| `variants` | `{name: partial config}`, applied after `base`; a variant may have its own `axes`, and `init.from_run` to start from another variant's runs |
+| `exclude` | `[{key: value, ...}]`: a run matching every entry of a rule is dropped (`variant` matches the variant name) |
+| `seeds` | a count (0..N-1) or a list of seeds |
+| `report` | how `lowbit suite` reports the experiment: `tables` ("main,layers"), `plot` (one of the report's plots, for RESULTS.md), `metric`, `rows`, `cols`, `baseline` |
+
+Runs: each variant in file order (a variant with `init.from_run` after its parent) x each
+combination of the global and the variant's axes x each seed; each run is the defaults, then
+`base`, the variant, the axis values and the seed. Its identity is the hash of its resolved
+config; its training hash (the same without `name`) lets another experiment of the database
+reuse it.
+)";
 }
 
 int cmd_config(const std::vector<std::string>& args) {

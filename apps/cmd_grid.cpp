@@ -10,15 +10,6 @@
 
 namespace lowbit {
 
-namespace {
-std::string self_exe() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw Error("cannot find the lowbit binary (/proc/self/exe)");
-  return std::string(buf, size_t(n));
-}
-}  // namespace
-
 int cmd_grid(const std::vector<std::string>& args) {
   po::options_description desc("options");
   std::string file;

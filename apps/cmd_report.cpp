@@ -27,6 +27,7 @@ int cmd_report(const std::vector<std::string>& args) {
       "out,o", po::value(&o.out_dir), "output directory (default results/<experiment>)")(
       "ci", po::value(&o.ci)->default_value(0),
       "show a Student-t confidence interval at this level (e.g. 95) instead of the std")(
+      "interval", "with --ci: show the std and the interval [low, high] (default level 95)")(
       "baseline", po::value(&o.baseline), "variant to test every row against (Welch's t-test)")(
       "tables", po::value(&o.table),
       "tables, comma-separated: main, cost, layers, energy, or all (default)")(
@@ -37,6 +38,8 @@ int cmd_report(const std::vector<std::string>& args) {
     return kExitSuccess;
   if (o.ci != 0 && (o.ci <= 0 || o.ci >= 100))
     throw ConfigError("--ci: expected a level in (0, 100), e.g. 95");
+  o.interval = vm.count("interval") > 0;
+  if (o.interval && o.ci == 0) o.ci = 95;
   o.rows = split(rows, ',');
   o.cols = split(cols, ',');
   o.formats = split(formats, ',');

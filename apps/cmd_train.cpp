@@ -76,10 +76,12 @@ int cmd_train(const std::vector<std::string>& args) {
   if (r.already_finished)
     fmt::print("lowbit: {} already finished all {} epochs; its results:\n", out, cfg.epochs);
   auto& s = r.summary;
+  // With a validation split the best epoch is chosen on it, and that is what is printed.
+  const bool val = s.count("best_val_acc") > 0;
   fmt::print(
-      "final_test_acc {:.4f}  best_test_acc {:.4f}  mean_epoch_seconds {:.1f}  peak_rss_mb {:.0f}  "
+      "final_test_acc {:.4f}  {} {:.4f}  mean_epoch_seconds {:.1f}  peak_rss_mb {:.0f}  "
       "threads {}\n",
-      s["final_test_acc"], s.count("best_test_acc") ? s["best_test_acc"] : s["best_val_acc"],
+      s["final_test_acc"], val ? "best_val_acc" : "best_test_acc", val ? s["best_val_acc"] : s["best_test_acc"],
       s["mean_epoch_seconds"], s["peak_rss_bytes"] / 1048576.0, n_threads);
   fmt::print("results in {}\n", out);
   return kExitSuccess;

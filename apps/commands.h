@@ -29,6 +29,7 @@ int cmd_config(const std::vector<std::string>& args);
 int cmd_export(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);
 int cmd_grid(const std::vector<std::string>& args);
+int cmd_suite(const std::vector<std::string>& args);
 int cmd_worker(const std::vector<std::string>& args);
 int cmd_status(const std::vector<std::string>& args);
 int cmd_query(const std::vector<std::string>& args);

@@ -16,6 +16,8 @@ const std::vector<Command>& commands() {
       {"train", "train one run from a JSON config", cmd_train},
       {"grid", "run an experiment grid (axes x variants x seeds) into the results database",
        cmd_grid},
+      {"suite", "every experiment of a folder into one database, one report each, an index (and RESULTS.md)",
+       cmd_suite},
       {"status", "counts, running runs and the completeness matrix of each experiment", cmd_status},
       {"report", "tables with error bars (md, csv, tex, html), energy and cost tables, curves",
        cmd_report},

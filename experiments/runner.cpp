@@ -98,6 +98,14 @@ std::string parent_checkpoint(Store& store, const ClaimedRun& run) {
   return path;
 }
 
+// " | suite: F/T runs ended, ETA E" from the runs ended and trained so far in the suite.
+std::string suite_progress(const SuiteProgress& p, int64_t finished, int64_t trained, double elapsed) {
+  const int64_t ended = p.finished_before + finished, runs = p.trained_before + trained;
+  const double seconds = p.seconds_before + elapsed;
+  return fmt::format(" | suite: {}/{} runs ended, ETA {}", ended, p.total,
+                     runs > 0 ? format_duration(seconds / double(runs) * double(p.total - ended)) : "?");
+}
+
 }  // namespace
 
 GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
@@ -237,6 +245,7 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
         "{}: {}/{} done, {} running, {} failed, {} diverged, {} pending | {} elapsed, ETA {}",
         spec.name, done, total, c[RunStatus::kRunning], c[RunStatus::kFailed],
         c[RunStatus::kDiverged], claimable(c), format_duration(elapsed), eta);
+    if (opt.suite) line += suite_progress(*opt.suite, finished, new_done, elapsed);
     if (tty)
       fmt::print("\r\033[K{}", line), std::fflush(stdout);
     else if (finished != last_line)
@@ -251,6 +260,9 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
                 c[RunStatus::kStopped], c[RunStatus::kInterrupted], interrupt_count().load() > 0,
                 worker_deaths, ""};
   s.blocked = c[RunStatus::kBlocked];
+  s.total = int64_t(spec.runs.size());
+  s.trained = c[RunStatus::kDone] - done0;
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (disk_full)
     s.disk_full = "grid stopped: a run found the disk full " + free_space_advice(opt.db + ".runs") +
                   ", then run the same command with --retry-failed";

@@ -20,6 +20,14 @@
 
 namespace lowbit {
 
+/// The progress of a whole suite (lowbit suite) that a grid adds to its status line.
+struct SuiteProgress {
+  int64_t total = 0;            ///< runs of every experiment of the suite
+  int64_t finished_before = 0;  ///< runs of the earlier experiments that have ended
+  int64_t trained_before = 0;   ///< of those, the ones this invocation trained (the ETA's basis)
+  double seconds_before = 0;    ///< wall time of the earlier experiments in this invocation
+};
+
 struct GridOptions {
   std::string db = "results/results.db";
   int workers = 1;
@@ -30,6 +38,7 @@ struct GridOptions {
   int64_t max_runs = 100000;  ///< refuse a definition that expands to more runs (kDefaultMaxRuns)
   std::string device = "cpu";
   std::string exe;  ///< the lowbit binary the workers run (/proc/self/exe)
+  const SuiteProgress* suite = nullptr;  ///< set by lowbit suite: a suite-wide progress and ETA
 };
 
 /// How a grid ended; `lowbit grid` maps it to an exit code.
@@ -39,6 +48,9 @@ struct GridSummary {
   int64_t worker_deaths = 0; ///< workers that died holding a run (killed, crashed)
   std::string disk_full;     ///< non-empty: a worker found the disk full; what to free
   int64_t blocked = 0;       ///< never started: their parent run (init.from_run) has no result
+  int64_t total = 0;         ///< runs of the experiment
+  int64_t trained = 0;       ///< runs this call's workers finished
+  double seconds = 0;        ///< wall time of this call
 };
 
 /// Registers the experiment and its runs, then runs the pending ones with opt.workers

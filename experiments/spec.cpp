@@ -80,6 +80,26 @@ void normalize_from_run(ordered_json& partial, const std::string& where) {
   init["from_run"] = f["variant"];
 }
 
+// "report": {tables, plot, metric, baseline: strings; rows, cols: lists of strings}.
+json read_report_settings(const ordered_json& r, const std::string& source) {
+  if (!r.is_object()) throw ConfigError(source + ": report: expected an object {tables, plot, metric, rows, cols, baseline}");
+  const std::vector<std::string> strings = {"tables", "plot", "metric", "baseline"}, lists = {"rows", "cols"};
+  for (auto& [k, v] : r.items()) {
+    const bool is_string = std::find(strings.begin(), strings.end(), k) != strings.end();
+    const bool is_list = std::find(lists.begin(), lists.end(), k) != lists.end();
+    if (!is_string && !is_list) {
+      std::vector<std::string> all = strings;
+      all.insert(all.end(), lists.begin(), lists.end());
+      throw ConfigError(source + ": report: unknown key '" + k + "'" + did_you_mean(k, all) + " (" + join(all, ", ") + ")");
+    }
+    bool ok = is_string ? v.is_string() : v.is_array() && std::all_of(v.begin(), v.end(), [](auto& x) { return x.is_string(); });
+    if (!ok)
+      throw ConfigError(source + ": report." + k + ": expected " + (is_string ? "a string" : "a list of strings") +
+                        ", got " + truncate_for_message(v.dump()));
+  }
+  return plain(r);
+}
+
 struct VariantPlan {
   std::string name, where, parent;  ///< parent: the variant named by init.from_run
   RunConfig base;                   ///< base, then the variant
@@ -211,8 +231,8 @@ ExperimentSpec expand_experiment(const std::string& text, const std::string& sou
   spec.raw = ordered_json::parse(text);
   const auto& raw = spec.raw;
   if (!raw.is_object()) throw ConfigError(source + ": expected a JSON object");
-  const std::vector<std::string> known = {"name",     "description", "base", "axes",
-                                          "variants", "exclude",     "seeds"};
+  const std::vector<std::string> known = {"name",    "description", "base",  "axes",
+                                          "variants", "exclude",    "seeds", "report"};
   for (auto& [k, v] : raw.items())
     if (std::find(known.begin(), known.end(), k) == known.end())
       throw ConfigError(source + ": unknown key '" + k + "'" + did_you_mean(k, known) +
@@ -228,6 +248,7 @@ ExperimentSpec expand_experiment(const std::string& text, const std::string& sou
   if (raw.contains("description") && !raw["description"].is_string())
     throw ConfigError(source + ": description: expected a string, got " + truncate_for_message(raw["description"].dump()));
   spec.description = raw.value("description", "");
+  if (raw.contains("report")) spec.report = read_report_settings(raw["report"], source);
 
   RunConfig base;
   if (raw.contains("base")) {

@@ -5,7 +5,9 @@
 //    "axes": {"key.path": [v1, v2, ...], ...},            crossed (cartesian product)
 //    "variants": {"fp": {partial config}, "ttq": {partial config, "axes": {...}}},
 //    "exclude": [{"variant": "fp", "epochs": 1}, ...],     a run matching every entry is dropped
-//    "seeds": 3 | [0, 1, 2]}
+//    "seeds": 3 | [0, 1, 2],
+//    "report": {"tables": "main,layers", "plot": "weight_sparsity", "metric": "test_acc:final",
+//               "rows": [...], "cols": [...], "baseline": "fp"}}   how lowbit suite reports it
 //
 // Runs: for each variant (in file order) x each combination of the global axes and the
 // variant's own axes x each seed. Each run is base, then the variant, then the axis values,
@@ -31,6 +33,9 @@ struct ExperimentSpec {
   nlohmann::ordered_json raw;
   std::vector<PlannedRun> runs;
   std::vector<std::string> axis_keys;  ///< every axis key, global then per-variant, in order
+  /// "report": the report lowbit suite writes (and docs/RESULTS.md shows) for this experiment:
+  /// tables, the one plot, metric, rows, cols, baseline. Types checked here; names when used.
+  nlohmann::json report = nlohmann::json::object();
 };
 
 /// The most runs one definition may expand to unless the caller raises it (--max-runs):

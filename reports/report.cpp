@@ -193,7 +193,7 @@ ReportResult write_report(const ReportOptions& opt) {
                   *db,
                   e,
                   row_keys(opt, e),
-                  TableOptions{opt.ci / 100.0, opt.baseline, {}},
+                  TableOptions{opt.ci / 100.0, opt.interval, opt.baseline, {}},
                   resolve_metric(*db, e, opt.metric),
                   opt.out_dir.empty() ? "results/" + e.name : opt.out_dir,
                   res};

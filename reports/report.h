@@ -20,6 +20,7 @@ struct ReportOptions {
   std::string metric = "test_acc:final";
   std::vector<std::string> formats = {"md", "csv", "tex", "html"};
   double ci = 0;              ///< e.g. 95: Student-t CI instead of the std
+  bool interval = false;      ///< with ci: the std and the CI as [low, high]
   std::string baseline;       ///< variant for Welch's t-test
   std::string table = "all";  ///< comma-separated names from report_tables(), or all
   bool plots = true;

@@ -114,7 +114,11 @@ AggTable aggregate(const std::string& name, const std::string& title, const Expe
   int n_max = 0;
   for (auto& row : t.cells)
     for (auto& cell : row) n_max = std::max(n_max, cell.requested);
-  t.spread_note = opt.ci_level > 0
+  t.spread_note = opt.ci_level > 0 && opt.interval
+                      ? fmt::format("mean ± standard deviation (n - 1) over seeds, (n) finished seeds, "
+                                    "[{:.0f}% confidence interval] (Student's t, n - 1 degrees of freedom)",
+                                    opt.ci_level * 100)
+                  : opt.ci_level > 0
                       ? fmt::format(
                             "mean ± {:.0f}% confidence half-width (Student's t, n - 1 degrees of "
                             "freedom) over seeds, (n) finished seeds",
@@ -163,7 +167,7 @@ std::string cell_text(const AggTable& t, size_t i, size_t c, Style style) {
   if (cell.requested == 0) return tex ? "--" : "";
   if (cell.s.n == 0 && cell.done > 0) return "n/a";
   if (cell.s.n == 0) return fmt::format("– (0/{})", cell.requested);
-  double spread = t.opt.ci_level > 0 ? cell.ci : cell.s.std;
+  double spread = t.opt.ci_level > 0 && !t.opt.interval ? cell.ci : cell.s.std;
   std::string core = number(col, cell.s.mean);
   if (cell.s.n > 1 && !std::isnan(spread) && !col.seed_invariant)
     core += (tex ? " \\pm " : " ± ") + number(col, spread);
@@ -172,6 +176,8 @@ std::string cell_text(const AggTable& t, size_t i, size_t c, Style style) {
   else if (cell.best)
     core = style == Style::kHtml ? "<strong>" + core + "</strong>" : "**" + core + "**";
   std::string out = core + fmt::format(" ({})", cell.s.n);
+  if (t.opt.interval && t.opt.ci_level > 0 && cell.s.n > 1 && !col.seed_invariant && !std::isnan(cell.ci))
+    out += " [" + number(col, cell.s.mean - cell.ci) + ", " + number(col, cell.s.mean + cell.ci) + "]";
   if (cell.incomplete()) out += tex ? "$^\\dagger$" : "†";
   std::string s = stars(cell.p);
   if (!s.empty()) out += tex ? "$^{" + s + "}$" : s;

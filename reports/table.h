@@ -33,6 +33,8 @@ struct ColumnSpec {
 
 struct TableOptions {
   double ci_level = 0;   ///< 0: show the std; e.g. 0.95: the Student-t CI half-width
+  /// With ci_level > 0: show the std as the spread and the CI as an interval [low, high].
+  bool interval = false;
   std::string baseline;  ///< a variant: Welch's t-test of every other row against it
   /// Row keys on which a row and its baseline row must agree (e.g. "layer": each layer is
   /// tested against the same layer of the baseline). Other keys are ignored.

@@ -1,0 +1,160 @@
+// lowbit suite: every experiment definition of a folder into one database (lowbit grid each,
+// with one progress line for the whole suite), then one report per experiment, an index, and
+// optionally the results document (docs/RESULTS.md).
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "apps/cli.h"
+#include "apps/commands.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "experiments/runner.h"
+#include "experiments/spec.h"
+#include "reports/suite_doc.h"
+
+namespace lowbit {
+
+namespace {
+
+struct SuiteOptions {
+  std::string dir, out = "results/suite", results;
+  GridOptions grid;
+  bool reports_only = false;
+};
+
+// The definitions of the folder, sorted by file name; each validated before anything runs.
+std::vector<std::pair<std::string, ExperimentSpec>> load_suite(const SuiteOptions& o) {
+  DIR* d = ::opendir(o.dir.c_str());
+  if (!d) throw ConfigError("lowbit suite: " + o.dir + ": not a readable folder (give the folder of experiment definitions)");
+  std::vector<std::string> files;
+  while (auto* ent = ::readdir(d)) {
+    std::string n = ent->d_name;
+    if (n.size() > 5 && n.compare(n.size() - 5, 5, ".json") == 0) files.push_back(o.dir + "/" + n);
+  }
+  ::closedir(d);
+  if (files.empty()) throw ConfigError("lowbit suite: " + o.dir + ": no *.json experiment definitions in it");
+  std::sort(files.begin(), files.end());
+  std::vector<std::pair<std::string, ExperimentSpec>> specs;
+  std::map<std::string, std::string> names;
+  for (auto& f : files) {
+    ExperimentSpec s = load_experiment(f, o.grid.max_runs);
+    if (auto it = names.find(s.name); it != names.end())
+      throw ConfigError(f + ": name '" + s.name + "' is also the name of " + it->second + "; experiments of a suite need distinct names");
+    names[s.name] = f;
+    specs.emplace_back(f, std::move(s));
+  }
+  return specs;
+}
+
+// The report settings of a definition's "report" key, on top of the suite's defaults.
+SuiteEntry entry_for(const std::string& file, const ExperimentSpec& s, const SuiteOptions& o) {
+  SuiteEntry e;
+  e.name = s.name;
+  e.description = s.description;
+  e.config = file;
+  e.notes = file.substr(0, file.size() - 5) + ".md";
+  e.plot = s.report.value("plot", "test_acc");
+  ReportOptions& r = e.report;
+  r.db = o.grid.db;
+  r.experiment = s.name;
+  r.out_dir = o.out + "/" + s.name;
+  r.formats = {"md", "csv", "tex", "html"};
+  r.ci = 95;
+  r.interval = true;
+  r.table = s.report.value("tables", "main");
+  r.metric = s.report.value("metric", r.metric);
+  r.baseline = s.report.value("baseline", "");
+  for (auto& k : s.report.value("rows", nlohmann::json::array())) r.rows.push_back(k.get<std::string>());
+  for (auto& k : s.report.value("cols", nlohmann::json::array())) r.cols.push_back(k.get<std::string>());
+  return e;
+}
+
+// Runs every grid in turn; returns false when interrupted. Throws DiskFullError.
+bool run_grids(const std::vector<std::pair<std::string, ExperimentSpec>>& specs, SuiteOptions& o, int64_t& failed) {
+  SuiteProgress progress;
+  for (auto& [f, s] : specs) progress.total += int64_t(s.runs.size());
+  o.grid.suite = &progress;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    fmt::print("suite: experiment {}/{}: {} ({})\n", i + 1, specs.size(), specs[i].second.name, specs[i].first);
+    std::fflush(stdout);
+    GridSummary g = run_grid(specs[i].first, o.grid);
+    if (!g.disk_full.empty()) throw DiskFullError(g.disk_full);
+    if (g.interrupted) return false;
+    failed += g.failed + g.diverged + g.stopped + g.blocked;
+    progress.finished_before += g.done + g.failed + g.diverged + g.stopped + g.blocked;
+    progress.trained_before += g.trained;
+    progress.seconds_before += g.seconds;
+  }
+  return true;
+}
+
+}  // namespace
+
+int cmd_suite(const std::vector<std::string>& args) {
+  po::options_description desc("options");
+  SuiteOptions o;
+  o.grid.db = "results/suite.db";
+  desc.add_options()("dir", po::value(&o.dir)->required(), "folder of experiment definitions (*.json)")(
+      "db", po::value(&o.grid.db)->default_value(o.grid.db), "results database (SQLite), one for the suite")(
+      "out,o", po::value(&o.out)->default_value(o.out), "reports: <out>/<experiment>/, and <out>/index.md")(
+      "results", po::value(&o.results), "also write the results document here (e.g. docs/RESULTS.md)")(
+      "workers,w", po::value(&o.grid.workers)->default_value(1), "worker processes")(
+      "threads-per-worker", po::value(&o.grid.threads_per_worker)->default_value(0),
+      "LibTorch threads per worker (0 = cores / workers)")(
+      "device,d", po::value(&o.grid.device)->default_value("cpu"), "cpu or cuda")(
+      "retry-failed", "run failed, diverged and blocked runs again")(
+      "no-reuse", "train every run, even one another experiment already finished")(
+      "max-runs", po::value(&o.grid.max_runs)->default_value(o.grid.max_runs),
+      "refuse a definition that expands to more runs")(
+      "reports-only", "train nothing: write the reports of what the database holds")(
+      "dry-run", "validate every definition and count the runs; train nothing");
+  po::positional_options_description pos;
+  pos.add("dir", 1);
+  po::variables_map vm;
+  if (!parse_args("suite", args, desc, vm, &pos, "DIR [--db results/suite.db] [--out results/suite]"))
+    return kExitSuccess;
+  o.grid.retry_failed = vm.count("retry-failed") > 0;
+  o.grid.reuse = vm.count("no-reuse") == 0;
+  o.reports_only = vm.count("reports-only") > 0;
+  while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
+  const auto specs = load_suite(o);
+  if (vm.count("dry-run")) {
+    int64_t total = 0;
+    for (auto& [f, s] : specs) fmt::print("{:<24} {:>6} runs  {}\n", s.name, s.runs.size(), f), total += int64_t(s.runs.size());
+    fmt::print("{} experiments, {} runs\n", specs.size(), total);
+    return kExitSuccess;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  int64_t failed = 0;
+  if (!o.reports_only) {
+    o.grid.exe = self_exe();
+    if (!run_grids(specs, o, failed)) {
+      fmt::print("suite: interrupted; run the same command again to resume\n");
+      return kExitInterrupted;
+    }
+  }
+  std::vector<SuiteEntry> entries;
+  for (auto& [f, s] : specs) {
+    SuiteEntry e = entry_for(f, s, o);
+    try {
+      e.written = write_report(e.report);
+    } catch (const StoreError& err) {
+      e.report_error = err.what();  // e.g. no finished run yet: the index says so
+    }
+    entries.push_back(std::move(e));
+  }
+  std::string command = "lowbit suite " + o.dir + " --db " + o.grid.db + " --out " + o.out;
+  auto files = write_suite_index(o.grid.db, entries, o.out, command);
+  if (!o.results.empty()) write_results_doc(o.grid.db, entries, o.results, command + " --results " + o.results);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fmt::print("suite: {} experiments in {}; {} runs without a result; index {}{}\n", entries.size(),
+             format_duration(secs), failed, files.front(), o.results.empty() ? "" : "; results " + o.results);
+  return failed > 0 ? kExitFailure : kExitSuccess;
+}
+
+}  // namespace lowbit

@@ -1,0 +1,159 @@
+#include "reports/suite_doc.h"
+
+#include <fstream>
+#include <iterator>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/provenance.h"
+#include "core/sha256.h"
+#include "core/util.h"
+#include "reports/report_registry.h"
+#include "tracker/jsonl_observer.h"
+#include "tracker/queries.h"
+
+namespace lowbit {
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write(const std::string& path, const std::string& text, std::vector<std::string>& files) {
+  std::ofstream out(path, std::ios::binary);
+  if (!(out << text)) throw ConfigError("cannot write " + path);
+  files.push_back(path);
+}
+
+// Runs of the experiment by status, "12 done, 1 failed" (no experiment: "not run").
+std::string status_counts(Db& db, const std::string& experiment) {
+  auto st = db.prepare(
+      "SELECT r.status, count(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE "
+      "e.name = ? GROUP BY r.status ORDER BY count(*) DESC");
+  st.bind(1, experiment);
+  std::vector<std::string> parts;
+  while (st.step()) parts.push_back(fmt::format("{} {}", st.get_int(1), st.get_text(0)));
+  return parts.empty() ? "not run" : join(parts, ", ");
+}
+
+// Wall time of a set of runs: first start to last finish, from the database.
+std::string wall_time(Db& db) {
+  auto st = db.prepare(
+      "SELECT (julianday(max(finished_at)) - julianday(min(started_at))) * 86400, count(*) FROM runs "
+      "WHERE status = 'done' AND reused_from IS NULL");
+  if (!st.step() || st.is_null(0)) return "no finished run";
+  return fmt::format("{} runs trained, first start to last finish {}", st.get_int(1),
+                     format_duration(st.get_double(0)));
+}
+
+// The relative path from the directory of `from` to `to` when `to` lies below it; else `to`.
+std::string relative_to(const std::string& from_file, const std::string& to) {
+  const auto slash = from_file.rfind('/');
+  const std::string dir = slash == std::string::npos ? "" : from_file.substr(0, slash + 1);
+  return !dir.empty() && to.rfind(dir, 0) == 0 ? to.substr(dir.size()) : to;
+}
+
+// The markdown tables a report wrote (its <table>.md files, in report order).
+std::string tables_md(const SuiteEntry& e) {
+  std::string md;
+  for (auto& f : e.written.files)
+    if (f.size() > 3 && f.compare(f.size() - 3, 3, ".md") == 0 && f != e.written.report_md)
+      md += slurp(f) + "\n";
+  return md;
+}
+
+// Copies the entry's plot next to the results document; returns its markdown image line.
+std::string plot_md(const SuiteEntry& e, const std::string& doc, std::vector<std::string>& files) {
+  if (e.plot.empty()) return "";
+  const std::string svg = e.report.out_dir + "/" + e.plot + ".svg";
+  std::string caption = e.plot;
+  for (auto& p : report_plots())
+    if (p.name == e.plot) caption = p.title;
+  if (!is_file(svg)) return "_(plot " + e.plot + " was not drawn: no data for it, or gnuplot missing)_\n\n";
+  const auto slash = doc.rfind('/');
+  const std::string dir = slash == std::string::npos ? std::string("results") : doc.substr(0, slash) + "/results";
+  make_dirs(dir, "results document");
+  const std::string copy = dir + "/" + e.name + "-" + e.plot + ".svg";
+  write(copy, slurp(svg), files);
+  return "![" + e.name + ": " + caption + "](" + relative_to(doc, copy) + ")\n\n";
+}
+
+std::string section(Db& db, const SuiteEntry& e, size_t i, const std::string& doc,
+                    std::vector<std::string>& files) {
+  std::string md = fmt::format("## {}. {}\n\n{}\n\n", i + 1, e.name, e.description);
+  md += fmt::format("- runs: {}\n- train: `lowbit grid {} --db {}`\n- report: `lowbit report --db {} --experiment {}{}{}{}{} --ci 95 --interval`\n\n",
+                    status_counts(db, e.name), e.config, e.report.db, e.report.db, e.name,
+                    e.report.table == "all" ? "" : " --tables " + e.report.table,
+                    e.report.metric == ReportOptions().metric ? "" : " --metric " + e.report.metric,
+                    e.report.rows.empty() ? "" : " --rows " + join(e.report.rows, ","),
+                    e.report.baseline.empty() ? "" : " --baseline " + e.report.baseline);
+  if (!e.report_error.empty()) return md + "_No report: " + e.report_error + "._\n\n";
+  md += tables_md(e) + plot_md(e, doc, files);
+  std::string notes = e.notes.empty() || !is_file(e.notes) ? "" : slurp(e.notes);
+  md += notes.empty() ? "_No commentary yet: it belongs in " + (e.notes.empty() ? e.config : e.notes) + "._\n\n"
+                      : "**What the numbers say.** " + notes + (notes.back() == '\n' ? "\n" : "\n\n");
+  return md;
+}
+
+}  // namespace
+
+std::vector<std::string> write_suite_index(const std::string& db_path, const std::vector<SuiteEntry>& entries,
+                                           const std::string& out_dir, const std::string& command) {
+  auto db = open_readonly(db_path);
+  std::vector<std::string> files;
+  std::string md = "# Suite: " + std::to_string(entries.size()) + " experiments\n\n`" + command +
+                   "`; database `" + db_path + "`; " + wall_time(*db) +
+                   ".\n\n| # | experiment | runs | report | question |\n| ---: | --- | --- | --- | --- |\n";
+  std::string rows;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    std::string q = e.description;
+    for (char& c : q)
+      if (c == '|' || c == '\n') c = ' ';
+    const std::string counts = status_counts(*db, e.name);
+    const std::string link = e.report_error.empty() ? "[md](" + e.name + "/report.md), [html](" + e.name + "/report.html)"
+                                                    : e.report_error;
+    md += fmt::format("| {} | {} | {} | {} | {} |\n", i + 1, e.name, counts, link, q);
+    rows += fmt::format("<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", i + 1,
+                        html_escape(e.name), html_escape(counts),
+                        e.report_error.empty() ? "<a href=\"" + html_escape(e.name) + "/report.html\">report</a>"
+                                               : html_escape(e.report_error),
+                        html_escape(e.description));
+  }
+  make_dirs(out_dir, "--out");
+  write(out_dir + "/index.md", md, files);
+  write(out_dir + "/index.html",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>lowbit suite</title>\n"
+        "<style>body{font:15px/1.45 sans-serif;max-width:1100px;margin:2em auto}td,th{border:1px solid #ccc;"
+        "padding:.3em .6em;vertical-align:top}table{border-collapse:collapse}.num{text-align:right}</style>\n"
+        "</head>\n<body>\n<h1>Suite: " + std::to_string(entries.size()) + " experiments</h1>\n<p><code>" +
+            html_escape(command) + "</code>; database <code>" + html_escape(db_path) + "</code>; " +
+            html_escape(wall_time(*db)) +
+            ".</p>\n<table>\n<thead><tr><th>#</th><th>experiment</th><th>runs</th><th>report</th><th>question</th></tr>"
+            "</thead>\n<tbody>\n" + rows + "</tbody>\n</table>\n</body>\n</html>\n",
+        files);
+  return files;
+}
+
+std::vector<std::string> write_results_doc(const std::string& db_path, const std::vector<SuiteEntry>& entries,
+                                           const std::string& path, const std::string& command) {
+  auto db = open_readonly(db_path);
+  std::vector<std::string> files;
+  std::string md = "# Results: the reviewer-question suite\n\n";
+  md += fmt::format(
+      "Generated by `{}` from `{}` (sha256 `{}`) with lowbit {} at commit {}; {}. Do not edit by hand: the "
+      "numbers come from the database, the commentary from the `.md` file beside each config.\n\n"
+      "Cells are mean ± standard deviation over seeds, (n) finished seeds, and the 95% Student-t confidence "
+      "interval in brackets.\n\n",
+      command, db_path, sha256_file(db_path).substr(0, 16), LOWBIT_VERSION,
+      std::string(build_git_commit()).substr(0, 12), wall_time(*db));
+  for (size_t i = 0; i < entries.size(); ++i) md += section(*db, entries[i], i, path, files);
+  write(path, md, files);
+  return files;
+}
+
+}  // namespace lowbit
