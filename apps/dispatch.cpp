@@ -1,9 +1,12 @@
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <iostream>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include "apps/cli.h"
 #include "apps/commands.h"
 #include "core/error.h"
 #include "core/train/interrupt.h"
@@ -11,13 +14,37 @@
 
 namespace lowbit {
 
+namespace {
+std::vector<std::string> g_args;  // the whole command line, for forward_to_torch
+}  // namespace
+
+#ifdef LOWBIT_FRONT
+// The front binary (`lowbit`) links no LibTorch, so that the commands that only read or
+// annotate the database start at once. A command that trains or loads a model runs in
+// lowbit-torch beside it, which replaces this process: same pid, signals and exit code.
+int forward_to_torch(const std::vector<std::string>&) {
+  std::string exe = self_exe();
+  exe = exe.substr(0, exe.rfind('/') + 1) + "lowbit-torch";
+  std::vector<char*> argv;
+  argv.push_back(exe.data());
+  for (auto& a : g_args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(exe.c_str(), argv.data());
+  throw Error("cannot run " + exe + " (" + std::strerror(errno) +
+              "): the training half of lowbit must sit beside lowbit; rebuild with make build");
+}
+#define LOWBIT_TORCH_COMMAND(handler) forward_to_torch
+#else
+#define LOWBIT_TORCH_COMMAND(handler) handler
+#endif
+
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
-      {"train", "train one run from a JSON config", cmd_train},
+      {"train", "train one run from a JSON config", LOWBIT_TORCH_COMMAND(cmd_train)},
       {"grid", "run an experiment grid (axes x variants x seeds) into the results database",
-       cmd_grid},
+       LOWBIT_TORCH_COMMAND(cmd_grid)},
       {"suite", "every experiment of a folder into one database, one report each, an index (and RESULTS.md)",
-       cmd_suite},
+       LOWBIT_TORCH_COMMAND(cmd_suite)},
       {"status", "counts, running runs and the completeness matrix of each experiment", cmd_status},
       {"report", "tables with error bars (md, csv, tex, html), energy and cost tables, curves",
        cmd_report},
@@ -28,12 +55,12 @@ const std::vector<Command>& commands() {
       {"tag", "add or remove tags on the runs a SQL condition selects (+tag -tag)", cmd_tag},
       {"note", "attach a note to a run", cmd_note},
       {"reproduce", "train a finished run again and say whether it reproduces (bit-identical, within seed spread, different)",
-       cmd_reproduce},
+       LOWBIT_TORCH_COMMAND(cmd_reproduce)},
       {"export",
        "pack a checkpoint's quantized layers (2 bits per ternary weight) into a .lbt file",
-       cmd_export},
-      {"eval", "test accuracy of a checkpoint or a packed model", cmd_eval},
-      {"worker", "(internal) claim and train one run of a grid", cmd_worker},
+       LOWBIT_TORCH_COMMAND(cmd_export)},
+      {"eval", "test accuracy of a checkpoint or a packed model", LOWBIT_TORCH_COMMAND(cmd_eval)},
+      {"worker", "(internal) claim and train one run of a grid", LOWBIT_TORCH_COMMAND(cmd_worker)},
       {"list", "list models, quantizers, activation quantizers, schedules, datasets or config keys", cmd_list},
       {"config", "print the resolved config of a file, or docs/CONFIG.md", cmd_config},
   };
@@ -66,6 +93,7 @@ void print_help() {
 
 int run_main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  g_args = args;
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     print_help();
     return args.empty() ? kExitBadInput : kExitSuccess;

@@ -100,3 +100,31 @@ TEST_CASE("cli: a per-layer glob that matches nothing names the config file or t
         "lowbit: --set quant.skip=[\"zz*\"]: quant.skip: 'zz*' matches no layer (layers: conv1, conv2, "
         "conv3, fc; or first, last)\n");
 }
+
+TEST_CASE("cli: the lowbit front binary does not load LibTorch; the commands that train run in lowbit-torch") {
+  // What ldd lists is what the loader maps before main: no libtorch, no libc10.
+  FILE* p = ::popen(("ldd " + std::string(LOWBIT_BINARY) + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string libs;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) libs.append(buf, n);
+  ::pclose(p);
+  CHECK(libs.find("libsqlite3") != std::string::npos);  // the listing is real
+  CHECK(libs.find("libtorch") == std::string::npos);
+  CHECK(libs.find("libc10") == std::string::npos);
+  // A training command goes through the front to lowbit-torch and keeps its exit code.
+  TempDir d;
+  std::ofstream(d / "bad.json") << R"({"epochs": 0})";
+  auto r = run_lowbit("train --config " + d / "bad.json");
+  CHECK(r.code == 2);
+  CHECK(r.out.find("epochs") != std::string::npos);
+  // The same help from both halves.
+  CHECK(run_lowbit("--help").out == [] {
+    FILE* q = ::popen((std::string(LOWBIT_BINARY) + "-torch --help 2>&1").c_str(), "r");
+    std::string out;
+    char b[4096];
+    for (size_t n; (n = std::fread(b, 1, sizeof b, q)) > 0;) out.append(b, n);
+    ::pclose(q);
+    return out;
+  }());
+}

@@ -11,7 +11,13 @@
 #include <ctime>
 #include <thread>
 
+// The LibTorch version that claims record; the front binary (no LibTorch, never claims a
+// run) compiles this file without it.
+#if __has_include(<torch/version.h>)
 #include <torch/version.h>
+#else
+#define TORCH_VERSION "none"
+#endif
 #include <fmt/format.h>
 
 #include "core/error.h"
