@@ -1,6 +1,7 @@
 // The report's curves, one function each, registered in report_plots(): per-epoch metrics and
 // per-layer statistics as mean ± std bands over seeds per row group, and the Pareto plot.
 #include <algorithm>
+#include <map>
 
 #include "reports/plots.h"
 #include "reports/report_registry.h"
@@ -90,6 +91,41 @@ void pareto_plot(ReportContext& c) {
       "Pareto: accuracy vs size");
 }
 
+// The main metric at the end of training against the epoch budget (an axis "epochs"): one
+// line per row group without the budget, mean ± std over seeds per budget.
+void budget_plot(ReportContext& c) {
+  if (std::find(c.e.axis_keys.begin(), c.e.axis_keys.end(), "epochs") == c.e.axis_keys.end()) return;
+  std::vector<std::string> keys;
+  for (auto& k : c.rows)
+    if (k != "epochs") keys.push_back(k);
+  std::vector<std::string> order;
+  std::map<std::string, std::map<int64_t, std::vector<double>>> by_group;
+  for (auto& r : c.e.runs) {
+    if (r.status != RunStatus::kDone) continue;
+    auto v = c.metric.value(r);
+    if (!v) continue;
+    std::vector<std::string> values;
+    for (auto& k : keys) values.push_back(key_value(r, k));
+    const std::string label = group_label(keys, values);
+    if (!by_group.count(label)) order.push_back(label);
+    by_group[label][std::stoll(key_value(r, "epochs"))].push_back(*v * (c.metric.percent ? 100 : 1));
+  }
+  std::vector<Series> series;
+  for (auto& label : order) {
+    Series s;
+    s.label = label;
+    for (auto& [epochs, vs] : by_group[label]) {
+      auto sm = summarize(vs);
+      s.x.push_back(double(epochs)), s.mean.push_back(sm.mean), s.std.push_back(sm.n > 1 ? sm.std : 0);
+    }
+    series.push_back(s);
+  }
+  const std::string title = c.metric.label + " against the epoch budget (mean ± std over seeds)";
+  add(c, plot_lines(c.out_dir, "budget", title, "epochs (training budget)",
+                    c.metric.key + (c.metric.percent ? " (%)" : ""), series),
+      title);
+}
+
 }  // namespace
 
 const std::vector<ReportPlot>& report_plots() {
@@ -123,6 +159,7 @@ const std::vector<ReportPlot>& report_plots() {
                     "||dL/dw|| (epoch mean)", true);
        }},
       {"pareto", "Pareto: accuracy vs size", pareto_plot},
+      {"budget", "Final metric against the epoch budget", budget_plot},
   };
   return plots;
 }

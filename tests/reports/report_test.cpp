@@ -346,3 +346,43 @@ TEST_CASE("report: runs that failed, diverged or stopped are listed with their r
                                 "| run | variant | seed | status | why |\n| ---: | --- | ---: | --- | --- |\n"
                                 "| 6 | B | 2 | failed | boom |\n") != std::string::npos);
 }
+
+TEST_CASE("report: the budget plot draws the final metric against an 'epochs' axis, mean ± std per budget") {
+  REQUIRE_MESSAGE(gnuplot_available(), "gnuplot is missing: run scripts/install-deps.sh");
+  TempDir d;
+  {
+    Store s(d / "b.db", Store::Open::kMigrate);
+    int64_t e = s.upsert_experiment("b", "", R"({"name": "b", "axes": {"epochs": [1, 3]}, "seeds": 2})");
+    std::vector<PlannedRun> runs;
+    for (int epochs : {1, 3})
+      for (int seed = 0; seed < 2; ++seed) {
+        PlannedRun p;
+        p.config.epochs = epochs;
+        p.config.seed = seed;
+        p.hash = config_hash(p.config);
+        p.variant = "slb";
+        p.varying = {{"epochs", epochs}};
+        runs.push_back(p);
+      }
+    s.add_runs(e, runs);
+    // Final test_acc: 1 epoch: 0.5, 0.6; 3 epochs: 0.8, 0.8.
+    while (auto c = s.claim(e, Provenance{"h", "x", "cpu", 1, 1})) {
+      double a = c->config.epochs == 1 ? 0.5 + 0.1 * c->config.seed : 0.8;
+      s.begin_run(c->id, 0);
+      s.write_epoch(c->id, {c->config.epochs - 1, c->config.epochs, {{"test_acc", a}}, {}});
+      s.finish_run(c->id, "done", "", {});
+    }
+  }
+  ReportOptions o;
+  o.db = d / "b.db";
+  o.experiment = "b";
+  o.out_dir = d / "rep";
+  o.rows = {"variant"};
+  o.cols = {"epochs"};
+  o.formats = {"md"};
+  write_report(o);
+  // One series (slb): x = budget, mean and std of the final accuracy in %.
+  std::string dat = slurp(d / "rep/budget.dat");
+  CHECK(dat.find("# slb\n1 55 7.07107\n3 80 0\n") != std::string::npos);
+  CHECK(slurp(d / "rep/report.md").find("against the epoch budget") != std::string::npos);
+}
