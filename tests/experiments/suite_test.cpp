@@ -15,11 +15,6 @@ using namespace lowbit::test;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // Two tiny questions: fp and ttq (from fp), 2 seeds; b is the same training as a, so the suite
 // reuses all of a's runs for it.
 void write_tiny_suite(const std::string& dir) {

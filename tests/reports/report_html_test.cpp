@@ -19,13 +19,6 @@ using namespace lowbit::test;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Experiment "h": variants A and B, 2 seeds each; B's seed 1 failed. conv1 has per-layer
 // statistics; run 1 carries a tag and a note with characters that HTML must escape.
 void build_db(const std::string& path) {

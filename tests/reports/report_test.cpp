@@ -16,13 +16,6 @@ using namespace lowbit::test;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Experiment "t": variant A (3 seeds: final test_acc 0.90, 0.92, 0.94) and variant B
 // (3 seeds requested: 0.80, 0.84 done, the third failed). Two epochs each.
 void build_db(const std::string& path) {
