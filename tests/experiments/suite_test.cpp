@@ -1,7 +1,14 @@
 // lowbit suite and the committed suite and paper-scale definitions.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <fstream>
 #include <iterator>
@@ -122,4 +129,44 @@ TEST_CASE("suite: bad folders and definitions fail before anything runs") {
   CHECK(bad.out == "lowbit: " + d / "dup/c.json" +
                        ": report: unknown key 'tabels', did you mean 'tables'? (tables, plot, metric, baseline, rows, cols)\n");
   CHECK_FALSE(is_file(d / "s.db"));  // nothing ran
+}
+
+TEST_CASE("suite: Ctrl-C stops the suite with exit 130 and the same command resumes it") {
+  TempDir d;
+  ::mkdir((d / "s").c_str(), 0755);
+  // One question of two 4-epoch runs on 1,500 synthetic images: slow enough to interrupt.
+  std::ofstream(d / "s/slow.json") << R"({"name": "slow",
+    "base": {"data": {"name": "synthetic", "synthetic": {"train": 1500, "test": 100, "size": 8, "classes": 4}},
+             "batch_size": 32, "epochs": 4}, "seeds": 2})";
+  const std::string db = d / "s.db";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open((d / "log").c_str(), O_WRONLY | O_CREAT, 0644);
+    ::dup2(fd, 1), ::dup2(fd, 2);
+    ::execl(LOWBIT_BINARY, LOWBIT_BINARY, "suite", (d / "s").c_str(), "--db", db.c_str(), "--out",
+            (d / "out").c_str(), "--threads-per-worker", "1", (char*)nullptr);
+    _exit(127);
+  }
+  // Once a run has recorded an epoch, press Ctrl-C once.
+  bool started = false;
+  for (int i = 0; i < 600 && !started; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!is_file(db)) continue;
+    auto q = run_lowbit("query --db " + db + " --sql \"SELECT count(*) FROM metrics WHERE key = 'test_acc'\" --format csv");
+    // CSV: the header line, then the count.
+    const size_t nl = q.out.find('\n');
+    started = q.code == 0 && nl != std::string::npos && nl + 1 < q.out.size() &&
+              std::stoll(q.out.substr(nl + 1)) >= 1;
+  }
+  REQUIRE(started);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(slurp(d / "log").find("suite: interrupted; run the same command again to resume") != std::string::npos);
+  auto again = run_lowbit("suite " + d / "s" + " --db " + db + " --out " + d / "out" + " --threads-per-worker 1");
+  CHECK(again.code == 0);
+  CHECK(is_file(d / "out/slow/report.html"));
+  CHECK(again.out.find("slow: 2 runs (0 new, ") != std::string::npos);
 }
