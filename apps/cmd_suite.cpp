@@ -82,7 +82,7 @@ bool run_grids(const std::vector<std::pair<std::string, ExperimentSpec>>& specs,
   for (size_t i = 0; i < specs.size(); ++i) {
     fmt::print("suite: experiment {}/{}: {} ({})\n", i + 1, specs.size(), specs[i].second.name, specs[i].first);
     std::fflush(stdout);
-    GridSummary g = run_grid(specs[i].first, o.grid);
+    GridSummary g = run_grid(specs[i].second, o.grid);  // as validated by load_suite
     if (!g.disk_full.empty()) throw DiskFullError(g.disk_full);
     if (g.interrupted) return false;
     failed += g.failed + g.diverged + g.stopped + g.blocked;

@@ -109,8 +109,11 @@ std::string suite_progress(const SuiteProgress& p, int64_t finished, int64_t tra
 }  // namespace
 
 GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
-  ExperimentSpec spec = load_experiment(spec_path, opt.max_runs);  // every run validated before anything starts
+  // Every run validated before anything starts.
+  return run_grid(load_experiment(spec_path, opt.max_runs), opt);
+}
 
+GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt) {
   if (opt.dry_run) {
     fmt::print("{:<16}  {:<12}  {:<40}  {}\n", "hash", "variant", "varying", "seed");
     for (auto& r : spec.runs)
@@ -165,15 +168,20 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   bool forwarded = false, disk_full = false, tty = ::isatty(STDOUT_FILENO) != 0;
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t done0 = c0[RunStatus::kDone];
-  auto claimable = [&](std::map<RunStatus, int64_t>& c) {
-    return c[RunStatus::kPending] + c[RunStatus::kInterrupted];
+  // The experiment's state, read once per round after the reaping: runs whose parent has no
+  // result are blocked first, then the counts and the runs a worker could claim now (no
+  // parent, or a finished one). The next round spawns from it: a worker that claimed in the
+  // meantime is already in `live`, and a run that became ready waits one round at most.
+  std::map<RunStatus, int64_t> c;
+  int64_t ready = 0;
+  auto refresh = [&] {
+    store.block_children(exp_id);
+    c = store.counts(exp_id);
+    ready = store.ready_count(exp_id);
   };
-  int64_t ready = 0;  // claimable now: no parent, or a finished one (init.from_run)
+  refresh();
   int64_t last_line = -1;
   while (true) {
-    store.block_children(exp_id);
-    auto c = store.counts(exp_id);
-    ready = store.ready_count(exp_id);
     // Keep N workers while there is work and no interrupt; a worker not yet counted as
     // running may still be about to claim, hence live < ready + running.
     while (interrupt_count().load() == 0 && !disk_full && int(live.size()) < opt.workers &&
@@ -231,9 +239,7 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
         ++it;
       }
     }
-    store.block_children(exp_id);
-    c = store.counts(exp_id);
-    ready = store.ready_count(exp_id);
+    refresh();
     int64_t total = int64_t(spec.runs.size()), done = c[RunStatus::kDone],
             finished = done + c[RunStatus::kFailed] + c[RunStatus::kDiverged] +
                        c[RunStatus::kStopped] + c[RunStatus::kBlocked];
@@ -244,7 +250,8 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
     std::string line = fmt::format(
         "{}: {}/{} done, {} running, {} failed, {} diverged, {} pending | {} elapsed, ETA {}",
         spec.name, done, total, c[RunStatus::kRunning], c[RunStatus::kFailed],
-        c[RunStatus::kDiverged], claimable(c), format_duration(elapsed), eta);
+        c[RunStatus::kDiverged], c[RunStatus::kPending] + c[RunStatus::kInterrupted],
+        format_duration(elapsed), eta);
     if (opt.suite) line += suite_progress(*opt.suite, finished, new_done, elapsed);
     if (tty)
       fmt::print("\r\033[K{}", line), std::fflush(stdout);
@@ -255,7 +262,7 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
   if (tty) fmt::print("\n");
-  auto c = store.counts(exp_id);
+  c = store.counts(exp_id);
   GridSummary s{c[RunStatus::kDone], c[RunStatus::kFailed], c[RunStatus::kDiverged],
                 c[RunStatus::kStopped], c[RunStatus::kInterrupted], interrupt_count().load() > 0,
                 worker_deaths, ""};

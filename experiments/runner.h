@@ -20,6 +20,8 @@
 
 namespace lowbit {
 
+struct ExperimentSpec;
+
 /// The progress of a whole suite (lowbit suite) that a grid adds to its status line.
 struct SuiteProgress {
   int64_t total = 0;            ///< runs of every experiment of the suite
@@ -56,6 +58,9 @@ struct GridSummary {
 /// Registers the experiment and its runs, then runs the pending ones with opt.workers
 /// worker processes (or, with opt.dry_run, lists them and trains nothing).
 GridSummary run_grid(const std::string& spec_path, const GridOptions& opt);
+/// The same for a definition already loaded and validated (load_experiment), as lowbit suite
+/// does for every definition before the first grid starts.
+GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt);
 
 /// What one worker did: whether it claimed a run, and how that run ended.
 struct WorkerOutcome {
