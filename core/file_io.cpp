@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -43,6 +45,11 @@ std::string parent_dir(const std::string& path) {
 }  // namespace
 
 bool is_disk_full_errno(int err) { return err == ENOSPC || err == EDQUOT; }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 int64_t free_bytes(const std::string& path) {
   struct statvfs s;

@@ -11,6 +11,9 @@ namespace lowbit {
 /// ("disk full writing <path> ..."), any other error Error naming the path and errno.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 
+/// The whole content of `path`, or "" when it cannot be read (the caller says what is missing).
+std::string read_file(const std::string& path);
+
 /// Bytes available to this user on the file system holding `path` (a file or directory),
 /// or -1 when it cannot be told.
 int64_t free_bytes(const std::string& path);

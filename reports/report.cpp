@@ -86,14 +86,11 @@ int64_t check_experiment(const ReportOptions& opt, const ExperimentData& e) {
 // holds them all); returns its markdown section.
 std::string write_table(const AggTable& t, ReportContext& c) {
   std::string md = render_markdown(t);
-  for (auto& f : c.opt.formats) {
-    if (f == "html") continue;
-    std::string path = c.out_dir + "/" + t.name + "." + f;
-    std::ofstream out(path);
-    if (!out) throw ConfigError("--out " + c.out_dir + ": cannot write " + path);
-    out << (f == "md" ? md : f == "csv" ? render_csv(t) : render_latex(t));
-    c.result.files.push_back(path);
-  }
+  for (auto& f : c.opt.formats)
+    if (f != "html")
+      write_text(c.out_dir + "/" + t.name + "." + f,
+                 f == "md" ? md : f == "csv" ? render_csv(t) : render_latex(t), c.result.files,
+                 "--out " + c.out_dir);
   return "## " + t.title + "\n\n" + md + "\n";
 }
 
@@ -174,13 +171,14 @@ std::string plots_md(const std::vector<PlotRef>& plots) {
   return md.empty() ? "" : "## Curves\n\n" + md;
 }
 
-void write_text(const std::string& path, const std::string& text, ReportResult& res) {
-  std::ofstream out(path);
-  if (!(out << text)) throw ConfigError("--out: cannot write " + path);
-  res.files.push_back(path);
-}
-
 }  // namespace
+
+void write_text(const std::string& path, const std::string& text, std::vector<std::string>& files,
+                const std::string& what) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out || !(out << text)) throw ConfigError(what + ": cannot write " + path);
+  files.push_back(path);
+}
 
 ReportResult write_report(const ReportOptions& opt) {
   ReportResult res;
@@ -229,9 +227,9 @@ ReportResult write_report(const ReportOptions& opt) {
                    list_md(kNotesTitle, html.notes) + plots_md(c.plots) +
                    provenance_md(html.provenance, e.queries);
   res.report_md = c.out_dir + "/report.md";
-  write_text(res.report_md, md, res);
+  write_text(res.report_md, md, res.files, "--out");
   if (std::find(opt.formats.begin(), opt.formats.end(), "html") != opt.formats.end())
-    write_text(c.out_dir + "/report.html", render_report_html(html), res);
+    write_text(c.out_dir + "/report.html", render_report_html(html), res.files, "--out");
   return res;
 }
 

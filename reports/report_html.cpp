@@ -1,12 +1,11 @@
 #include "reports/report_html.h"
 
 #include <cctype>
-#include <fstream>
-#include <iterator>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "core/file_io.h"
 #include "core/util.h"
 
 namespace lowbit {
@@ -76,8 +75,7 @@ std::string anchor(size_t n) { return "section-" + std::to_string(n); }
 
 std::string figure(const PlotRef& p, size_t n) {
   std::string out = "<figure id=\"figure-" + std::to_string(n) + "\">\n";
-  std::string svg;
-  if (std::ifstream in{p.svg}; !p.svg.empty() && in) svg.assign(std::istreambuf_iterator<char>(in), {});
+  std::string svg = p.svg.empty() ? "" : read_file(p.svg);
   if (svg.find("<svg") == std::string::npos)
     out += "<p>(the SVG of this plot, " + html_escape(p.svg.empty() ? p.png : p.svg) +
            ", could not be read)</p>\n";

@@ -112,6 +112,10 @@ ExperimentData expand_by_layer(const ExperimentData& e, const LayerSeries& layer
                                bool activations);
 /// Removes rows in which no cell has a value.
 void drop_empty_rows(AggTable& t);
+/// Writes `text` to `path` and appends the path to `files`; a failure is a ConfigError
+/// "<what>: cannot write <path>" (what: the option that chose the place, e.g. "--out DIR").
+void write_text(const std::string& path, const std::string& text, std::vector<std::string>& files,
+                const std::string& what);
 /// A run's summary value as a column.
 std::function<std::optional<double>(const RunData&)> summary_value(const std::string& key);
 

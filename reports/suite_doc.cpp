@@ -1,12 +1,11 @@
 #include "reports/suite_doc.h"
 
-#include <fstream>
-#include <iterator>
 #include <map>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/provenance.h"
 #include "core/sha256.h"
 #include "core/util.h"
@@ -17,17 +16,6 @@
 namespace lowbit {
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write(const std::string& path, const std::string& text, std::vector<std::string>& files) {
-  std::ofstream out(path, std::ios::binary);
-  if (!(out << text)) throw ConfigError("cannot write " + path);
-  files.push_back(path);
-}
 
 // Runs of the experiment by status, "12 done, 1 failed" (no experiment: "not run").
 std::string status_counts(Db& db, const std::string& experiment) {
@@ -62,7 +50,7 @@ std::string tables_md(const SuiteEntry& e) {
   std::string md;
   for (auto& f : e.written.files)
     if (f.size() > 3 && f.compare(f.size() - 3, 3, ".md") == 0 && f != e.written.report_md)
-      md += slurp(f) + "\n";
+      md += read_file(f) + "\n";
   return md;
 }
 
@@ -78,7 +66,7 @@ std::string plot_md(const SuiteEntry& e, const std::string& doc, std::vector<std
   const std::string dir = slash == std::string::npos ? std::string("results") : doc.substr(0, slash) + "/results";
   make_dirs(dir, "results document");
   const std::string copy = dir + "/" + e.name + "-" + e.plot + ".svg";
-  write(copy, slurp(svg), files);
+  write_text(copy, read_file(svg), files, "--results");
   return "![" + e.name + ": " + caption + "](" + relative_to(doc, copy) + ")\n\n";
 }
 
@@ -93,7 +81,7 @@ std::string section(Db& db, const SuiteEntry& e, size_t i, const std::string& do
                     e.report.baseline.empty() ? "" : " --baseline " + e.report.baseline);
   if (!e.report_error.empty()) return md + "_No report: " + e.report_error + "._\n\n";
   md += tables_md(e) + plot_md(e, doc, files);
-  std::string notes = e.notes.empty() || !is_file(e.notes) ? "" : slurp(e.notes);
+  std::string notes = e.notes.empty() || !is_file(e.notes) ? "" : read_file(e.notes);
   md += notes.empty() ? "_No commentary yet: it belongs in " + (e.notes.empty() ? e.config : e.notes) + "._\n\n"
                       : "**What the numbers say.** " + notes + (notes.back() == '\n' ? "\n" : "\n\n");
   return md;
@@ -125,8 +113,8 @@ std::vector<std::string> write_suite_index(const std::string& db_path, const std
                         html_escape(e.description));
   }
   make_dirs(out_dir, "--out");
-  write(out_dir + "/index.md", md, files);
-  write(out_dir + "/index.html",
+  write_text(out_dir + "/index.md", md, files, "--out");
+  write_text(out_dir + "/index.html",
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>lowbit suite</title>\n"
         "<style>body{font:15px/1.45 sans-serif;max-width:1100px;margin:2em auto}td,th{border:1px solid #ccc;"
         "padding:.3em .6em;vertical-align:top}table{border-collapse:collapse}.num{text-align:right}</style>\n"
@@ -135,7 +123,7 @@ std::vector<std::string> write_suite_index(const std::string& db_path, const std
             html_escape(wall_time(*db)) +
             ".</p>\n<table>\n<thead><tr><th>#</th><th>experiment</th><th>runs</th><th>report</th><th>question</th></tr>"
             "</thead>\n<tbody>\n" + rows + "</tbody>\n</table>\n</body>\n</html>\n",
-        files);
+        files, "--out");
   return files;
 }
 
@@ -152,7 +140,7 @@ std::vector<std::string> write_results_doc(const std::string& db_path, const std
       command, db_path, sha256_file(db_path).substr(0, 16), LOWBIT_VERSION,
       std::string(build_git_commit()).substr(0, 12), wall_time(*db));
   for (size_t i = 0; i < entries.size(); ++i) md += section(*db, entries[i], i, path, files);
-  write(path, md, files);
+  write_text(path, md, files, "--results");
   return files;
 }
 

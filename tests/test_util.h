@@ -7,13 +7,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include <zlib.h>
 
 #include "core/config/run_config.h"
+#include "core/file_io.h"
 
 namespace lowbit::test {
 
@@ -123,10 +123,7 @@ inline RunOutput run_lowbit(const std::string& args) {
 }
 
 /// The whole content of a file ("" when it cannot be read).
-inline std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+inline std::string slurp(const std::string& path) { return read_file(path); }
 
 /// The last non-empty line of `s`.
 inline std::string last_line(const std::string& s) {

@@ -399,9 +399,8 @@ TEST_CASE("grid: init.from_run trains the parent first and starts the child from
                    "i.path = k.path AND i.sha256 = k.sha256") == 2);
   // The report puts the parent's accuracy beside the child's.
   REQUIRE(run_lowbit("report --db " + db + " --experiment lin --out " + d / "rep --tables main --no-plots").code == 0);
-  std::ifstream in(d / "rep/main.md");
-  std::string md((std::istreambuf_iterator<char>(in)), {});
-  CHECK(md.find("| variant | test_acc | test_acc of the run it starts from |") != std::string::npos);
+  CHECK(slurp(d / "rep/main.md").find("| variant | test_acc | test_acc of the run it starts from |") !=
+        std::string::npos);
   // lowbit train refuses it (there is no experiment to find the parent in).
   std::ofstream(d / "one.json") << R"({"data": {"name": "synthetic"}, "init": {"from_run": "fp"}})";
   auto t = run_lowbit("train --config " + d / "one.json" + " --out " + d / "one");

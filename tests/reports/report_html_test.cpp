@@ -56,6 +56,16 @@ void build_db(const std::string& path) {
   s.add_note(1, "seed <0> looked \"odd\" & was kept");
 }
 
+// The fixture database in d, and report options for experiment "h" into d/rep.
+ReportOptions built(const TempDir& d) {
+  build_db(d / "r.db");
+  ReportOptions o;
+  o.db = d / "r.db";
+  o.experiment = "h";
+  o.out_dir = d / "rep";
+  return o;
+}
+
 // The tags of an HTML document, checked for nesting: every element that is opened is closed
 // in order (void elements and self-closing SVG elements excepted); script and style bodies are
 // skipped. Returns "" or the first problem.
@@ -143,11 +153,7 @@ std::map<std::string, std::vector<std::string>> html_tables(const std::string& h
 TEST_CASE("report.html: well-formed, self-contained, every table and plot of report.md") {
   REQUIRE_MESSAGE(gnuplot_available(), "gnuplot is missing: run scripts/install-deps.sh");
   TempDir d;
-  build_db(d / "r.db");
-  ReportOptions o;
-  o.db = d / "r.db";
-  o.experiment = "h";
-  o.out_dir = d / "rep";
+  ReportOptions o = built(d);
   o.baseline = "A";
   auto r = write_report(o);  // the default formats include html
   const std::string md = slurp(r.report_md), html = slurp(d / "rep/report.html");
@@ -228,11 +234,7 @@ TEST_CASE("report.html: well-formed, self-contained, every table and plot of rep
 
 TEST_CASE("report.html: --format html alone writes report.md and report.html, no per-table files") {
   TempDir d;
-  build_db(d / "r.db");
-  ReportOptions o;
-  o.db = d / "r.db";
-  o.experiment = "h";
-  o.out_dir = d / "rep";
+  ReportOptions o = built(d);
   o.formats = {"html"};
   o.plots = false;
   auto r = write_report(o);

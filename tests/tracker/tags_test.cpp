@@ -51,8 +51,7 @@ TEST_CASE("tags and notes: tag by condition, query and filter, report footnotes,
                 "- run 3 (ttq, seed 0): tags `ternary`\n- run 4 (ttq, seed 1): tags `check`, `ternary`\n") !=
         std::string::npos);
   // ... and report.html (in the default formats) as the same footnotes.
-  std::ifstream hin(d / "rep/report.html");
-  std::string html((std::istreambuf_iterator<char>(hin)), {});
+  std::string html = slurp(d / "rep/report.html");
   CHECK(html.find("<li>run 4 (ttq, seed 1): tags <code>check</code>, <code>ternary</code></li>") !=
         std::string::npos);
   auto bad_format = run_lowbit("report --db " + db + " --experiment t --out " + d / "rep --format md,pdf");
