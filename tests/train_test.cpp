@@ -261,3 +261,28 @@ TEST_CASE("train: resuming after the last epoch rebuilds the summary from the ch
   CHECK(r.out.find("already finished all 2 epochs; its results:") != std::string::npos);
   CHECK(r.out.find(fmt::format("final_test_acc {:.4f}", done.summary["final_test_acc"])) != std::string::npos);
 }
+
+TEST_CASE("train: quantizer parameters get gradient norms (TTQ wp/wn, SLB logits)") {
+  for (const char* method : {"ttq", "slb"}) {
+    RunConfig c = tiny_config();
+    c.epochs = 1;
+    c.quant.method = method;
+    c.quant.bits = 1;
+    Recorder r;
+    auto res = train_run(c, {}, r);
+    REQUIRE(res.status == "done");
+    std::map<std::string, int> seen;
+    for (auto& s : r.epochs[0].layers)
+      if (s.key.rfind("grad_norm", 0) == 0) {
+        ++seen[s.key];
+        CHECK_MESSAGE(s.value > 0.0, method, " ", s.layer, " ", s.key);
+      }
+    INFO(std::string(method));
+    if (std::string(method) == "ttq") {
+      CHECK(seen["grad_norm_wp"] >= 1);
+      CHECK(seen["grad_norm_wn"] >= 1);
+    } else {
+      CHECK(seen["grad_norm_logits"] >= 1);
+    }
+  }
+}

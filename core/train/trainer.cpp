@@ -173,8 +173,8 @@ void after_step(Run& run, EpochTraining& tr) {
     auto& layer = run.layers[i].layer;
     auto& q = layer->quantizer();
     if (q && q->updates_latent_weight()) q->update(layer->weight);
+    // SLB has no latent weight (its weight has no gradient); its logits still get theirs below.
     torch::Tensor grad = layer->weight.grad();
-    if (!grad.defined() && q && !q->uses_latent_weight()) continue;
     if (grad.defined()) {
       auto n = grad.norm().to(torch::kCPU, torch::kFloat64);
       tr.grad_norm[i] = tr.grad_norm[i].defined() ? tr.grad_norm[i] + n : n;
