@@ -1,5 +1,6 @@
 #include "reports/suite_doc.h"
 
+#include <algorithm>
 #include <map>
 
 #include <fmt/format.h>
@@ -28,14 +29,30 @@ std::string status_counts(Db& db, const std::string& experiment) {
   return parts.empty() ? "not run" : join(parts, ", ");
 }
 
-// Wall time of a set of runs: first start to last finish, from the database.
+// Wall time of the trained runs: first start to last finish, and the time during which at
+// least one of them was running (the union of their intervals), which leaves out the gaps
+// when the suite was stopped and later resumed (started_at is a run's first start; a resumed
+// run counts from its last start, its finish minus its wall_seconds).
 std::string wall_time(Db& db) {
   auto st = db.prepare(
-      "SELECT (julianday(max(finished_at)) - julianday(min(started_at))) * 86400, count(*) FROM runs "
-      "WHERE status = 'done' AND reused_from IS NULL");
-  if (!st.step() || st.is_null(0)) return "no finished run";
-  return fmt::format("{} runs trained, first start to last finish {}", st.get_int(1),
-                     format_duration(st.get_double(0)));
+      "SELECT max(julianday(r.started_at) * 86400, julianday(r.finished_at) * 86400 - "
+      "COALESCE(s.value, 0)), julianday(r.finished_at) * 86400 FROM runs r LEFT JOIN summaries s "
+      "ON s.run_id = r.id AND s.key = 'wall_seconds' WHERE r.status = 'done' AND "
+      "r.reused_from IS NULL AND r.started_at IS NOT NULL AND r.finished_at IS NOT NULL "
+      "ORDER BY 1");
+  std::vector<std::pair<double, double>> spans;
+  while (st.step()) spans.emplace_back(st.get_double(0), st.get_double(1));
+  if (spans.empty()) return "no finished run";
+  double busy = 0, end = spans.front().first, last = spans.front().second;
+  for (auto [a, b] : spans) {
+    busy += std::max(0.0, b - std::max(a, end));
+    end = std::max(end, b);
+    last = std::max(last, b);
+  }
+  return fmt::format("{} runs trained; first start to last finish {}, of which {} with at least "
+                     "one run in progress (a resumed run counted from its last start)",
+                     spans.size(), format_duration(last - spans.front().first),
+                     format_duration(busy));
 }
 
 // The relative path from the directory of `from` to `to` when `to` lies below it; else `to`.

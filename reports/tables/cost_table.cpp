@@ -6,6 +6,28 @@
 
 namespace lowbit {
 
+namespace {
+
+// Trainable bytes (summary param_bytes) per weight of the network's conv and linear layers
+// (the per-layer "weights" statistic summed): 4 for full precision, 4 K for SLB's K logits
+// per weight. Gradients and optimizer state come on top (see the table note).
+std::function<std::optional<double>(const RunData&)> bytes_per_weight(ReportContext& c) {
+  std::map<int64_t, double> weights;
+  for (auto& [run, layers] : c.layers())
+    for (auto& [layer, keys] : layers) {
+      auto it = keys.find("weights");
+      if (it != keys.end() && !it->second.empty()) weights[run] += it->second.back().second;
+    }
+  return [weights = std::move(weights)](const RunData& r) -> std::optional<double> {
+    auto w = weights.find(r.id);
+    auto b = r.summary.find("param_bytes");
+    if (w == weights.end() || w->second <= 0 || b == r.summary.end()) return std::nullopt;
+    return b->second / w->second;
+  };
+}
+
+}  // namespace
+
 std::vector<AggTable> cost_table(ReportContext& c) {
   auto skeys = summary_keys(c.db, c.e);
   auto has = [&](const char* k) { return std::find(skeys.begin(), skeys.end(), k) != skeys.end(); };
@@ -19,6 +41,7 @@ std::vector<AggTable> cost_table(ReportContext& c) {
        true,
        1.0 / 1024,
        true},
+      {"trainable bytes / weight", bytes_per_weight(c), {}, false, true, 1.0, true},
       {"s / epoch", summary_value("mean_epoch_seconds"), {}, false, true},
       {"total wall time (s)", summary_value("wall_seconds"), {}, false, true}};
   if (has("logits_bytes"))
@@ -29,8 +52,12 @@ std::vector<AggTable> cost_table(ReportContext& c) {
   // Discrete passes (bn_mode state) and calibration, seconds per epoch.
   if (has("mean_bn_seconds"))
     cols.push_back({"BN passes (s / epoch)", summary_value("mean_bn_seconds"), {}, false, true});
-  return {
-      aggregate("cost", c.e.name + ": memory, size and time per run", c.e, c.rows, cols, c.topt)};
+  auto t = aggregate("cost", c.e.name + ": memory, size and time per run", c.e, c.rows, cols, c.topt);
+  t.spread_note +=
+      "; trainable bytes / weight: the trainable parameters' bytes per weight of the conv and "
+      "linear layers, without their gradients (the same bytes again) and the optimizer's state "
+      "(SGD with momentum: the same bytes again; Adam: twice)";
+  return {t};
 }
 
 }  // namespace lowbit

@@ -1,6 +1,7 @@
 // The main table: the metric (--metric KEY[:final|best|last-K-mean]) per row, mean over
 // seeds, optionally split into columns by config keys (--cols).
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -74,6 +75,36 @@ std::optional<double> at_best_epoch(const std::vector<std::pair<int64_t, double>
   for (auto& [epoch, v] : series)
     if (epoch == best.first) return v;
   return std::nullopt;
+}
+
+// The weight sparsity of the whole network's quantized layers: zero weights over weights,
+// summed over every layer that reports a sparsity (each layer's last-epoch fraction times
+// its weight count). A column only where some run has zero weights (TTQ, TWN, a grid with
+// zero), so that binary-only experiments keep their table as it was.
+std::optional<ColumnSpec> network_weight_sparsity(ReportContext& c) {
+  std::map<int64_t, double> value;
+  bool any_zero = false;
+  for (auto& [run, layers] : c.layers()) {
+    double zeros = 0, weights = 0;
+    for (auto& [layer, keys] : layers) {
+      auto s = keys.find("sparsity"), w = keys.find("weights");
+      if (s == keys.end() || w == keys.end() || s->second.empty() || w->second.empty()) continue;
+      zeros += s->second.back().second * w->second.back().second;
+      weights += w->second.back().second;
+    }
+    if (weights <= 0) continue;
+    value[run] = zeros / weights;
+    any_zero = any_zero || zeros > 0;
+  }
+  if (!any_zero) return std::nullopt;
+  ColumnSpec col{"weight sparsity, quantized layers",
+                 [value = std::move(value)](const RunData& r) -> std::optional<double> {
+                   auto it = value.find(r.id);
+                   return it == value.end() ? std::nullopt : std::optional<double>(it->second);
+                 },
+                 {}, /*percent=*/true, /*lower_better=*/false};
+  col.mark_best = false;
+  return col;
 }
 
 }  // namespace
@@ -166,6 +197,7 @@ std::vector<AggTable> main_table(ReportContext& c) {
     parent.mark_best = false;
     cols.push_back(parent);
   }
+  if (auto sparsity = network_weight_sparsity(c)) cols.push_back(*sparsity);
   return {aggregate("main", c.e.name + ": " + m.label + (m.percent ? ", %" : ""), c.e, c.rows, cols,
                     c.topt)};
 }

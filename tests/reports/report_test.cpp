@@ -85,14 +85,17 @@ TEST_CASE("report: the main table's markdown, CSV and LaTeX, exactly") {
         "seeds; best per column in bold; "
         "† fewer finished seeds than requested (not averaged silently: n shows it); * p < 0.05, ** "
         "p < 0.01 (Welch's t-test against A).\n\n"
-        "| variant | test_acc |\n| --- | ---: |\n| A | **92.00 ± 2.00** (3) |\n| B | 82.00 ± 2.83 "
-        "(2)† |\n");
+        "| variant | test_acc | weight sparsity, quantized layers |\n| --- | ---: | ---: |\n"
+        "| A | **92.00 ± 2.00** (3) | 25.00 ± 0.00 (3) |\n"
+        "| B | 82.00 ± 2.83 (2)† | 25.00 ± 0.00 (2)† |\n");
   std::string csv = slurp(d / "rep/main.csv");
   CHECK(csv.rfind("variant,column,mean,std,n,requested,ci_low,ci_high,p_value,incomplete,best\n",
                   0) == 0);
   std::istringstream lines(csv);
-  std::string header, a, b;
-  std::getline(lines, header), std::getline(lines, a), std::getline(lines, b);
+  std::string header, a, a_sparsity, b;
+  std::getline(lines, header), std::getline(lines, a), std::getline(lines, a_sparsity),
+      std::getline(lines, b);
+  CHECK(a_sparsity.rfind("A,\"weight sparsity, quantized layers\",0.25,0,3,3,", 0) == 0);
   CHECK(a.rfind("A,test_acc,0.9", 0) == 0);
   CHECK(std::stod(a.substr(11)) == doctest::Approx(0.92).epsilon(1e-12));
   CHECK(a.substr(a.size() - 4) == ",0,1");  // complete, best
@@ -107,9 +110,10 @@ TEST_CASE("report: the main table's markdown, CSV and LaTeX, exactly") {
         "(n) finished seeds; best per column in bold; $^\\dagger$ fewer finished seeds than "
         "requested (not averaged silently: n shows it); "
         "* p $<$ 0.05, ** p $<$ 0.01 (Welch's t-test against "
-        "A).}\n\\label{tab:main}\n\\begin{tabular}{lr}\n\\toprule\n"
-        "variant & test\\_acc \\\\\n\\midrule\nA & $\\mathbf{92.00 \\pm 2.00}$ (3) \\\\\nB & "
-        "$82.00 \\pm 2.83$ (2)$^\\dagger$ \\\\\n"
+        "A).}\n\\label{tab:main}\n\\begin{tabular}{lrr}\n\\toprule\n"
+        "variant & test\\_acc & weight sparsity, quantized layers \\\\\n\\midrule\n"
+        "A & $\\mathbf{92.00 \\pm 2.00}$ (3) & $25.00 \\pm 0.00$ (3) \\\\\n"
+        "B & $82.00 \\pm 2.83$ (2)$^\\dagger$ & $25.00 \\pm 0.00$ (2)$^\\dagger$ \\\\\n"
         "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
   std::string md = slurp(r.report_md);
   CHECK(md.find("### Provenance") != std::string::npos);
@@ -293,8 +297,9 @@ TEST_CASE(
   CHECK(cost.find("values that cannot vary with the seed have no spread") != std::string::npos);
   // Peak RSS ties in every row (100/101/102 MiB in both): no best, no bold. The fixture
   // records no parameter bytes or times: n/a.
-  CHECK(cost.find("| fp | 101.0 ± 1.00 (3) | n/a | 4.00 (3) | n/a | n/a |\n") != std::string::npos);
-  CHECK(cost.find("| ttq | 101.0 ± 1.00 (3) | n/a | **1.00** (3) | n/a | n/a |\n") !=
+  CHECK(cost.find("| fp | 101.0 ± 1.00 (3) | n/a | 4.00 (3) | n/a | n/a | n/a |\n") !=
+        std::string::npos);
+  CHECK(cost.find("| ttq | 101.0 ± 1.00 (3) | n/a | **1.00** (3) | n/a | n/a | n/a |\n") !=
         std::string::npos);
 }
 
@@ -378,4 +383,49 @@ TEST_CASE("report: the budget plot draws the final metric against an 'epochs' ax
   std::string dat = slurp(d / "rep/budget.dat");
   CHECK(dat.find("# slb\n1 55 7.07107\n3 80 0\n") != std::string::npos);
   CHECK(slurp(d / "rep/report.md").find("against the epoch budget") != std::string::npos);
+}
+
+TEST_CASE("report: network weight sparsity is weighted by each layer's weights; bytes per weight") {
+  TempDir d;
+  {
+    Store s(d / "w.db", Store::Open::kMigrate);
+    int64_t e = s.upsert_experiment("w", "", R"({"name": "w", "variants": {"ttq": {}}, "seeds": 2})");
+    std::vector<PlannedRun> runs;
+    for (int seed = 0; seed < 2; ++seed) {
+      PlannedRun p;
+      p.config.seed = seed;
+      p.hash = config_hash(p.config);
+      p.variant = "ttq";
+      runs.push_back(p);
+    }
+    s.add_runs(e, runs);
+    while (auto c = s.claim(e, Provenance{"h", "x", "cpu", 1, 1})) {
+      s.begin_run(c->id, 0);
+      // Epoch 0's values are overwritten by the last epoch's. conv1: 100 weights, 10% zeros;
+      // conv2: 300 weights, 50% (seed 0) or 30% (seed 1); fc: 50 weights, no sparsity (full
+      // precision). Network: (10 + 150) / 400 = 40% and (10 + 90) / 400 = 25%.
+      s.write_epoch(c->id, {0, 2, {{"test_acc", 0.5}}, {{"conv2", "sparsity", 0.9}}});
+      s.write_epoch(c->id, {1,
+                            2,
+                            {{"test_acc", 0.8}},
+                            {{"conv1", "sparsity", 0.1},
+                             {"conv1", "weights", 100},
+                             {"conv2", "sparsity", c->config.seed == 0 ? 0.5 : 0.3},
+                             {"conv2", "weights", 300},
+                             {"fc", "weights", 50}}});
+      s.finish_run(c->id, "done", "", {{"param_bytes", 1800.0}});
+    }
+  }
+  ReportOptions o;
+  o.db = d / "w.db";
+  o.experiment = "w";
+  o.out_dir = d / "rep";
+  o.plots = false;
+  o.formats = {"md"};
+  write_report(o);
+  // (40 + 25) / 2 = 32.5; std of {40, 25} = 10.61.
+  CHECK(slurp(d / "rep/main.md").find("| ttq | 80.00 ± 0.00 (2) | 32.50 ± 10.61 (2) |") !=
+        std::string::npos);
+  // 1800 trainable bytes over 450 conv and linear weights.
+  CHECK(slurp(d / "rep/cost.md").find(" | 4.00 (2) | ") != std::string::npos);
 }
