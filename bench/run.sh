@@ -10,3 +10,4 @@ trap 'rm -rf "$tmp"' EXIT
 "$bin" slb fp 32
 for bits in 1 2 4; do "$bin" slb slb "$bits"; done
 bash bench/cli_startup.sh
+bash bench/allocator.sh
