@@ -12,11 +12,13 @@ namespace lowbit {
 
 int cmd_grid(const std::vector<std::string>& args) {
   po::options_description desc("options");
-  std::string file;
+  std::string file, workers;
   GridOptions o;
   desc.add_options()("file", po::value(&file)->required(), "experiment definition (JSON)")(
       "db", po::value(&o.db)->default_value(o.db), "results database (SQLite)")(
-      "workers,w", po::value(&o.workers)->default_value(1), "worker processes")(
+      "workers,w", po::value(&workers)->default_value("1"),
+      "worker processes, or auto: one per core while there are runs for them (bench/results/"
+      "grid_layout.md), the cores shared among them")(
       "threads-per-worker", po::value(&o.threads_per_worker)->default_value(0),
       "LibTorch threads per worker (0 = cores / workers)")(
       "device,d", po::value(&o.device)->default_value("cpu"), "cpu or cuda")(
@@ -31,6 +33,7 @@ int cmd_grid(const std::vector<std::string>& args) {
   if (!parse_args("grid", args, desc, vm, &pos,
                   "FILE.json [--db results.db] [--workers N] [--dry-run]"))
     return kExitSuccess;
+  o.workers = parse_workers(workers);
   o.retry_failed = vm.count("retry-failed") > 0;
   o.dry_run = vm.count("dry-run") > 0;
   o.reuse = vm.count("no-reuse") == 0;

@@ -98,12 +98,14 @@ bool run_grids(const std::vector<std::pair<std::string, ExperimentSpec>>& specs,
 int cmd_suite(const std::vector<std::string>& args) {
   po::options_description desc("options");
   SuiteOptions o;
+  std::string workers;
   o.grid.db = "results/suite.db";
   desc.add_options()("dir", po::value(&o.dir)->required(), "folder of experiment definitions (*.json)")(
       "db", po::value(&o.grid.db)->default_value(o.grid.db), "results database (SQLite), one for the suite")(
       "out,o", po::value(&o.out)->default_value(o.out), "reports: <out>/<experiment>/, and <out>/index.md")(
       "results", po::value(&o.results), "also write the results document here (e.g. docs/RESULTS.md)")(
-      "workers,w", po::value(&o.grid.workers)->default_value(1), "worker processes")(
+      "workers,w", po::value(&workers)->default_value("1"),
+      "worker processes, or auto (as in lowbit grid)")(
       "threads-per-worker", po::value(&o.grid.threads_per_worker)->default_value(0),
       "LibTorch threads per worker (0 = cores / workers)")(
       "device,d", po::value(&o.grid.device)->default_value("cpu"), "cpu or cuda")(
@@ -118,6 +120,7 @@ int cmd_suite(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_args("suite", args, desc, vm, &pos, "DIR [--db results/suite.db] [--out results/suite]"))
     return kExitSuccess;
+  o.grid.workers = parse_workers(workers);
   o.grid.retry_failed = vm.count("retry-failed") > 0;
   o.grid.reuse = vm.count("no-reuse") == 0;
   o.reports_only = vm.count("reports-only") > 0;

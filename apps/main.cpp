@@ -1,28 +1,9 @@
 // The `lowbit` command line: all the work is in run_main (apps/dispatch.cpp) so tests can
-// call it; main only tunes the allocator.
-#include <cstdlib>  // defines __GLIBC__ on glibc
-#include <string>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
-
+// call it; main only tunes the allocator (core/allocator.h).
 #include "apps/commands.h"
+#include "core/allocator.h"
 
 int main(int argc, char** argv) {
-#ifdef __GLIBC__
-  // LibTorch allocates and frees activation buffers of several MiB on every batch. glibc
-  // serves those with mmap and gives them back at free, so every batch page-faults its
-  // buffers in again. Keeping them on the heap (no mmap and no trim below 1 GiB) lets the next
-  // batch reuse the pages: an evaluation pass over the 10,000 Fashion-MNIST test images fell
-  // from 5.0 to 2.8 s (batch 1000) and from 3.8 to 2.6 s (batch 256) on 2 cores, median of 3
-  // (bench/results/allocator.md).
-  // LOWBIT_DEFAULT_MALLOC=1 keeps glibc's defaults (bench/allocator.sh compares the two).
-  const char* keep = std::getenv("LOWBIT_DEFAULT_MALLOC");
-  if (!keep || std::string(keep) != "1") {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    mallopt(M_TOP_PAD, 64 << 20);
-  }
-#endif
+  lowbit::tune_allocator();
   return lowbit::run_main(argc, argv);
 }

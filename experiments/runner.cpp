@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -113,6 +114,30 @@ GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
   return run_grid(load_experiment(spec_path, opt.max_runs), opt);
 }
 
+int parse_workers(const std::string& text) {
+  if (text == "auto") return 0;
+  try {
+    size_t used = 0;
+    int n = std::stoi(text, &used);
+    if (used == text.size() && n >= 1 && n <= kMaxWorkers) return n;
+  } catch (const std::exception&) {
+  }
+  throw ConfigError(fmt::format("--workers {}: expected a number in 1..{} or auto", text,
+                                kMaxWorkers));
+}
+
+Layout auto_layout(int cores, int64_t runs_to_train) {
+  Layout l;
+  l.workers = int(std::clamp<int64_t>(std::min<int64_t>(cores, runs_to_train), 1, kMaxWorkers));
+  l.threads = std::max(1, cores / l.workers);
+  l.why = fmt::format(
+      "{} worker{} x {} thread{} ({} cores, {} runs to train: one run per core while there are "
+      "runs for them, as bench/results/grid_layout.md measured faster)",
+      l.workers, l.workers == 1 ? "" : "s", l.threads, l.threads == 1 ? "" : "s", cores,
+      runs_to_train);
+  return l;
+}
+
 GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt) {
   if (opt.dry_run) {
     fmt::print("{:<16}  {:<12}  {:<40}  {}\n", "hash", "variant", "varying", "seed");
@@ -122,8 +147,8 @@ GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt) {
     fmt::print("{} runs\n", spec.runs.size());
     return {};
   }
-  if (opt.workers < 1 || opt.workers > kMaxWorkers)
-    throw ConfigError(fmt::format("--workers: expected 1..{}", kMaxWorkers));
+  if (opt.workers < 0 || opt.workers > kMaxWorkers)
+    throw ConfigError(fmt::format("--workers: expected 1..{} or auto", kMaxWorkers));
 
   auto slash = opt.db.rfind('/');
   if (slash != std::string::npos) {
@@ -152,8 +177,15 @@ GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt) {
   std::fflush(stdout);
 
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  int n_workers = opt.workers;
+  if (n_workers == 0) {
+    Layout l = auto_layout(cores, c0[RunStatus::kPending] + c0[RunStatus::kBlocked] +
+                                      c0[RunStatus::kRunning]);
+    n_workers = l.workers;
+    fmt::print("workers auto: {}\n", l.why);
+  }
   const int threads =
-      opt.threads_per_worker > 0 ? opt.threads_per_worker : std::max(1, cores / opt.workers);
+      opt.threads_per_worker > 0 ? opt.threads_per_worker : std::max(1, cores / n_workers);
 
   struct sigaction sa {};
   sa.sa_handler = grid_signal;
@@ -184,7 +216,7 @@ GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt) {
   while (true) {
     // Keep N workers while there is work and no interrupt; a worker not yet counted as
     // running may still be about to claim, hence live < ready + running.
-    while (interrupt_count().load() == 0 && !disk_full && int(live.size()) < opt.workers &&
+    while (interrupt_count().load() == 0 && !disk_full && int(live.size()) < n_workers &&
            ready > 0 && int64_t(live.size()) < ready + c[RunStatus::kRunning]) {
       pid_t pid = spawn_worker(opt, spec.name, threads);
       for (int i = 0; i < kMaxWorkers; ++i)

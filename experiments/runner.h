@@ -32,7 +32,7 @@ struct SuiteProgress {
 
 struct GridOptions {
   std::string db = "results/results.db";
-  int workers = 1;
+  int workers = 1;             ///< 0: auto (auto_layout)
   int threads_per_worker = 0;  ///< 0: cores / workers
   bool retry_failed = false;
   bool dry_run = false;
@@ -54,6 +54,18 @@ struct GridSummary {
   int64_t trained = 0;       ///< runs this call's workers finished
   double seconds = 0;        ///< wall time of this call
 };
+
+/// --workers: a number in 1..kMaxWorkers, or "auto" (0). Throws ConfigError naming the value.
+int parse_workers(const std::string& text);
+
+/// The layout --workers auto picks: one worker per core while there are runs to train for
+/// them (small models use a second core better as a second run than as a second thread:
+/// bench/results/grid_layout.md), the cores shared among the workers; `why` says so.
+struct Layout {
+  int workers = 1, threads = 1;
+  std::string why;
+};
+Layout auto_layout(int cores, int64_t runs_to_train);
 
 /// Registers the experiment and its runs, then runs the pending ones with opt.workers
 /// worker processes (or, with opt.dry_run, lists them and trains nothing).

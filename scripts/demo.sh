@@ -5,14 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p results
-cores=$(nproc)
-# Two workers (TTQ waits for the FP run of its seed, so two runs at a time keep both busy),
-# the cores shared between them.
-workers=$(( cores >= 2 ? 2 : 1 ))
-threads=$(( cores / workers ))
+# --workers auto: one run per core while there are runs for them (2 workers of one thread on
+# 2 cores), which bench/results/grid_layout.md measured faster than one worker of 2 threads.
 start=$(date +%s)
-./build/lowbit grid configs/quickstart.json --db results/quickstart.db --workers "$workers" \
-  --threads-per-worker "$threads"
+./build/lowbit grid configs/quickstart.json --db results/quickstart.db --workers auto
 ./build/lowbit report --db results/quickstart.db --experiment quickstart --out results/quickstart \
   --baseline fp
 echo "demo: grid and report in $(( $(date +%s) - start )) s; open results/quickstart/report.html" \

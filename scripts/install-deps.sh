@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lowbit needs to build, test and run its demo.
 # Idempotent: when every package is already installed it makes no apt call at all.
-# Works as root or through sudo. Prints what it installs.
+# Works as root or through sudo. Prints what it installs. --bench adds what make bench needs.
 set -euo pipefail
 
 packages=(
@@ -13,6 +13,9 @@ packages=(
   git procps
   clang libclang-rt-dev e2fsprogs   # make stress: libFuzzer with sanitizers, chattr
 )
+
+# make bench also compares with Python PyTorch on the same kernels (bench/py_bench.py).
+if [ "${1:-}" = "--bench" ]; then packages+=(python3-torch time); fi
 
 missing=()
 for p in "${packages[@]}"; do

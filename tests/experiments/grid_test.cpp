@@ -11,6 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include "core/error.h"
+#include "experiments/runner.h"
 #include "tracker/queries.h"
 #include "tests/test_util.h"
 
@@ -476,4 +478,31 @@ TEST_CASE("grid: a child killed mid-run resumes from its own checkpoint, still r
   CHECK(scalar(db, "SELECT count(*) FROM (SELECT run_id FROM metrics WHERE key = 'test_acc' GROUP BY run_id "
                    "HAVING count(*) = 3)") == 4);
   CHECK(scalar(db, "SELECT count(*) FROM artifacts WHERE kind = 'init'") == 2);
+}
+
+TEST_CASE("grid: --workers auto: one worker per core while there are runs, cores shared") {
+  auto two = auto_layout(2, 6);
+  CHECK((two.workers == 2 && two.threads == 1));
+  auto few = auto_layout(8, 3);  // 3 runs on 8 cores: 3 workers of 2 threads
+  CHECK((few.workers == 3 && few.threads == 2));
+  auto one = auto_layout(4, 0);  // nothing to train: one worker, all cores
+  CHECK((one.workers == 1 && one.threads == 4));
+  CHECK(few.why.find("3 workers x 2 threads (8 cores, 3 runs to train") == 0);
+  CHECK(parse_workers("auto") == 0);
+  CHECK(parse_workers("3") == 3);
+  for (const char* bad : {"0", "-1", "2x", "", "257", "many"})
+    CHECK_MESSAGE(error_message<ConfigError>([&] { parse_workers(bad); }) ==
+                      std::string("--workers ") + bad + ": expected a number in 1..256 or auto",
+                  bad);
+  // From the command line: the layout is printed and the runs are trained.
+  TempDir d;
+  auto g = write_grid(d, 1, 1);
+  auto r = run_lowbit("grid " + g + " --db " + d / "r.db --workers auto");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("workers auto: ") != std::string::npos);
+  CHECK(scalar(d / "r.db", "SELECT count(*) FROM runs WHERE status = 'done'") ==
+        scalar(d / "r.db", "SELECT count(*) FROM runs"));
+  auto bad = run_lowbit("grid " + g + " --db " + d / "r.db --workers lots");
+  CHECK(bad.code == 2);
+  CHECK(bad.out == "lowbit: --workers lots: expected a number in 1..256 or auto\n");
 }
