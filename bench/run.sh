@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark, one process per SLB configuration (peak RSS is per process).
+# `make bench`: every benchmark, after `make build`, in about 12 minutes on 2 cores. Each
+# writes its own table to bench/results/ and prints it; bench/results/latest.json holds every
+# figure of the step, Python and peak benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh --bench  # python3-torch, for the comparison with Python
 bin=build/lowbit_bench
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$bin" tracker
-"$bin" query "$tmp"
-"$bin" slb fp 32
-for bits in 1 2 4; do "$bin" slb slb "$bits"; done
-bash bench/cli_startup.sh
-bash bench/allocator.sh
+bash bench/vs_python.sh          # step per method, matmul peak, lowbit vs Python
+"$bin" loader                    # the data loader alone against the training step
+bash bench/grid_layout.sh        # runs per hour at 1x2 and 2x1, and what --workers auto picks
+for m in "fp 32" "slb 1" "slb 2" "slb 4"; do "$bin" slb $m; done  # peak RSS, one process each
+"$bin" tracker                   # tracker overhead per epoch
+"$bin" query "$tmp"              # query and report over a large database, in-process
+big=$tmp/bench_big.db             # and the same through the command line (GNU time)
+for cmd in "status --db $big" "query runs --db $big --experiment big --format csv" \
+  "report --db $big --experiment big --tables main --format md --no-plots --out $tmp/rep"; do
+  /usr/bin/time -f "%e s, %M KiB" -o "$tmp/t" build/lowbit $cmd > /dev/null
+  echo "cli on 100,000 runs: lowbit ${cmd%% --db*}: $(cat "$tmp/t") (goal: status and query <= 1 s, report <= 2 s)"
+done
+bash bench/allocator.sh          # glibc's allocator defaults against lowbit's setting
+bash bench/cli_startup.sh        # the front binary against the LibTorch binary
