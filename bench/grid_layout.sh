@@ -21,8 +21,7 @@ JSON
 rows=()
 for model in small_cnn resnet20; do
   for layout in 1x2 2x1 auto; do
-    rm -f "$tmp"/g.db*
-    rm -rf "$tmp"/g.db.runs
+    rm -rf "$tmp"/g.db*
     if [ "$layout" = auto ]; then args=(--workers auto); else
       args=(--workers "${layout%x*}" --threads-per-worker "${layout#*x}"); fi
     start=$(date +%s.%N)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark, after `make build`, in about 12 minutes on 2 cores. Each
 # writes its own table to bench/results/ and prints it; bench/results/latest.json holds every
-# figure of the step, Python and peak benchmarks.
+# figure of the step, Python and peak benchmarks; bench/results/make_bench.txt the whole printout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p bench/results
+exec > >(tee bench/results/make_bench.txt) 2>&1  # the whole printout, kept beside the tables
 bash scripts/install-deps.sh --bench  # python3-torch, for the comparison with Python
 bin=build/lowbit_bench
 tmp=$(mktemp -d)
