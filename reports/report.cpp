@@ -4,6 +4,7 @@
 #include "reports/report.h"
 
 #include <fstream>
+#include <future>
 #include <set>
 
 #include <fmt/format.h>
@@ -143,11 +144,11 @@ std::string list_md(const std::string& heading, const std::vector<std::string>& 
 }
 
 // The footer's lines (inline markdown) and the SQL behind the tables.
-std::vector<std::string> provenance_items(const ReportContext& c) {
+std::vector<std::string> provenance_items(const ReportContext& c, const std::string& db_sha256) {
   std::set<std::string> commits;
   for (auto& r : c.e.runs)
     if (!r.git_commit.empty()) commits.insert(r.git_commit.substr(0, 12));
-  return {fmt::format("database: `{}`, sha256 `{}`", c.opt.db, sha256_file(c.opt.db)),
+  return {fmt::format("database: `{}`, sha256 `{}`", c.opt.db, db_sha256),
           fmt::format("lowbit {} (report written by commit {})", LOWBIT_VERSION,
                       std::string(build_git_commit()).substr(0, 12)),
           "git commits of the runs: " +
@@ -185,6 +186,9 @@ ReportResult write_report(const ReportOptions& opt) {
   if (opt.experiment.empty()) throw ConfigError("lowbit report: --experiment is required");
   auto tables = selected_tables(opt);
   auto db = open_readonly(opt.db);
+  // The footer's sha256 of the database file, hashed on another core while the tables are
+  // built: on a 1 GiB database (100,000 runs) it is about 4 s of the report's time.
+  auto db_sha256 = std::async(std::launch::async, [path = opt.db] { return sha256_file(path); });
   ExperimentData e = load_experiment_data(*db, opt.experiment);
   const int64_t done = check_experiment(opt, e);
   ReportContext c{opt,
@@ -220,7 +224,7 @@ ReportResult write_report(const ReportOptions& opt) {
   html.excluded = excluded_runs(e);
   html.notes = tags_and_notes(e);
   html.plots = c.plots;
-  html.provenance = provenance_items(c);
+  html.provenance = provenance_items(c, db_sha256.get());
 
   std::string md = "# " + e.name + "\n\n" + (e.description.empty() ? "" : e.description + "\n\n") +
                    html.summary + "\n\n" + body + excluded_runs_md(html.excluded) +

@@ -127,6 +127,23 @@ std::vector<std::string> metric_keys(Db& db, ExperimentData& e) {
   return out;
 }
 
+namespace {
+bool has_key(Db& db, ExperimentData& e, const char* table, const std::string& key) {
+  auto st = db.prepare(fmt::format("SELECT EXISTS (SELECT 1 FROM {} WHERE key = ? AND {})", table,
+                                   experiment_filter(e)));
+  st.bind(1, key);
+  return st.step() && st.get_int(0) != 0;
+}
+}  // namespace
+
+bool has_metric_key(Db& db, ExperimentData& e, const std::string& key) {
+  return has_key(db, e, "metrics", key);
+}
+
+bool has_summary_key(Db& db, ExperimentData& e, const std::string& key) {
+  return has_key(db, e, "summaries", key);
+}
+
 std::vector<std::string> summary_keys(Db& db, ExperimentData& e) {
   std::vector<std::string> out;
   auto st = db.prepare("SELECT DISTINCT key FROM summaries WHERE " + experiment_filter(e) +

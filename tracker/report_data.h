@@ -58,6 +58,10 @@ LayerSeries load_layer_series(Db& db, ExperimentData& e, const std::vector<std::
 
 /// The metric keys recorded for the experiment (per epoch) and the summary keys.
 std::vector<std::string> metric_keys(Db& db, ExperimentData& e);
+/// Whether some run of the experiment recorded per-epoch metric / summary `key`: stops at the
+/// first row, where metric_keys reads every metric row of the experiment.
+bool has_metric_key(Db& db, ExperimentData& e, const std::string& key);
+bool has_summary_key(Db& db, ExperimentData& e, const std::string& key);
 std::vector<std::string> summary_keys(Db& db, ExperimentData& e);
 
 }  // namespace lowbit

@@ -111,10 +111,12 @@ std::optional<ColumnSpec> network_weight_sparsity(ReportContext& c) {
 
 ReportMetric resolve_metric(Db& db, ExperimentData& e, const std::string& spec_text) {
   MetricSpec metric = parse_metric(spec_text);
-  auto mkeys = metric_keys(db, e), skeys = summary_keys(db, e);
-  const bool is_metric = std::find(mkeys.begin(), mkeys.end(), metric.key) != mkeys.end();
-  const bool is_summary = std::find(skeys.begin(), skeys.end(), metric.key) != skeys.end();
+  // Existence checks stop at the first row; the full key lists (every metric row of the
+  // experiment) are read only for the error message.
+  const bool is_metric = has_metric_key(db, e, metric.key);
+  const bool is_summary = !is_metric && has_summary_key(db, e, metric.key);
   if (!is_metric && !is_summary) {
+    auto mkeys = metric_keys(db, e), skeys = summary_keys(db, e);
     std::vector<std::string> valid = mkeys;
     valid.insert(valid.end(), skeys.begin(), skeys.end());
     throw ConfigError("--metric: no metric '" + metric.key + "' in " + e.name +
