@@ -34,10 +34,12 @@ struct EvalResult {
   double loss = 0, acc = 0;
 };
 
-// One pass over `data` without gradients, in eval mode.
+// One pass over `data` without gradients, in eval mode. Inference mode (no autograd
+// bookkeeping at all, no version counters) where nothing made here is kept: the loss and the
+// count leave as plain numbers.
 EvalResult evaluate(Network& model, const DataBundle& bundle, const Dataset& data,
                     int64_t batch_size, torch::Device device) {
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;
   model.eval();
   BatchLoader loader(bundle, data, batch_size, /*train=*/false, 0, 0, device);
   double loss_sum = 0;
