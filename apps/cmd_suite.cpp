@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "apps/cli.h"
 #include "apps/commands.h"
+#include "apps/grid_cli.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "experiments/runner.h"
@@ -103,26 +103,16 @@ int cmd_suite(const std::vector<std::string>& args) {
   desc.add_options()("dir", po::value(&o.dir)->required(), "folder of experiment definitions (*.json)")(
       "db", po::value(&o.grid.db)->default_value(o.grid.db), "results database (SQLite), one for the suite")(
       "out,o", po::value(&o.out)->default_value(o.out), "reports: <out>/<experiment>/, and <out>/index.md")(
-      "results", po::value(&o.results), "also write the results document here (e.g. docs/RESULTS.md)")(
-      "workers,w", po::value(&workers)->default_value("1"),
-      "worker processes, or auto (as in lowbit grid)")(
-      "threads-per-worker", po::value(&o.grid.threads_per_worker)->default_value(0),
-      "LibTorch threads per worker (0 = cores / workers)")(
-      "device,d", po::value(&o.grid.device)->default_value("cpu"), "cpu or cuda")(
-      "retry-failed", "run failed, diverged and blocked runs again")(
-      "no-reuse", "train every run, even one another experiment already finished")(
-      "max-runs", po::value(&o.grid.max_runs)->default_value(o.grid.max_runs),
-      "refuse a definition that expands to more runs")(
-      "reports-only", "train nothing: write the reports of what the database holds")(
+      "results", po::value(&o.results), "also write the results document here (e.g. docs/RESULTS.md)");
+  add_grid_options(desc, o.grid, workers);
+  desc.add_options()("reports-only", "train nothing: write the reports of what the database holds")(
       "dry-run", "validate every definition and count the runs; train nothing");
   po::positional_options_description pos;
   pos.add("dir", 1);
   po::variables_map vm;
   if (!parse_args("suite", args, desc, vm, &pos, "DIR [--db results/suite.db] [--out results/suite]"))
     return kExitSuccess;
-  o.grid.workers = parse_workers(workers);
-  o.grid.retry_failed = vm.count("retry-failed") > 0;
-  o.grid.reuse = vm.count("no-reuse") == 0;
+  read_grid_options(vm, workers, o.grid);
   o.reports_only = vm.count("reports-only") > 0;
   while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
   const auto specs = load_suite(o);

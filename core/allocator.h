@@ -13,8 +13,9 @@ namespace lowbit {
 /// in again. Keeping them on the heap (no mmap and no trim below 1 GiB) lets the next batch
 /// reuse the pages: an evaluation pass over the 10,000 Fashion-MNIST test images fell from
 /// 5.2 to 2.8 s (batch 1000) and from 4.9 to 2.4 s (batch 256) on 2 cores, median of 3
-/// (bench/results/allocator.md; an earlier run: 5.0 to 2.8 s and 3.8 to 2.6 s). LOWBIT_DEFAULT_MALLOC=1 keeps glibc's defaults
-/// (bench/allocator.sh compares the two). No effect off glibc.
+/// (bench/results/allocator.md; an earlier run: 5.0 to 2.8 s and 3.8 to 2.6 s).
+/// LOWBIT_DEFAULT_MALLOC=1 keeps glibc's defaults (bench/allocator.sh compares the two). No
+/// effect off glibc.
 inline void tune_allocator() {
 #ifdef __GLIBC__
   const char* keep = std::getenv("LOWBIT_DEFAULT_MALLOC");

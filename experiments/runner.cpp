@@ -107,6 +107,11 @@ std::string suite_progress(const SuiteProgress& p, int64_t finished, int64_t tra
                      runs > 0 ? format_duration(seconds / double(runs) * double(p.total - ended)) : "?");
 }
 
+// `workers` workers, each with --threads-per-worker threads, or the cores shared among them.
+Layout layout(int cores, int workers, int threads_per_worker) {
+  return {workers, threads_per_worker > 0 ? threads_per_worker : std::max(1, cores / workers), ""};
+}
+
 }  // namespace
 
 GridSummary run_grid(const std::string& spec_path, const GridOptions& opt) {
@@ -126,10 +131,10 @@ int parse_workers(const std::string& text) {
                                 kMaxWorkers));
 }
 
-Layout auto_layout(int cores, int64_t runs_to_train) {
-  Layout l;
-  l.workers = int(std::clamp<int64_t>(std::min<int64_t>(cores, runs_to_train), 1, kMaxWorkers));
-  l.threads = std::max(1, cores / l.workers);
+Layout auto_layout(int cores, int64_t runs_to_train, int threads_per_worker) {
+  Layout l = layout(
+      cores, int(std::clamp<int64_t>(std::min<int64_t>(cores, runs_to_train), 1, kMaxWorkers)),
+      threads_per_worker);
   l.why = fmt::format(
       "{} worker{} x {} thread{} ({} cores, {} runs to train: one run per core while there are "
       "runs for them, as bench/results/grid_layout.md measured faster)",
@@ -177,15 +182,14 @@ GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt) {
   std::fflush(stdout);
 
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  int n_workers = opt.workers;
-  if (n_workers == 0) {
-    Layout l = auto_layout(cores, c0[RunStatus::kPending] + c0[RunStatus::kBlocked] +
-                                      c0[RunStatus::kRunning]);
-    n_workers = l.workers;
-    fmt::print("workers auto: {}\n", l.why);
-  }
-  const int threads =
-      opt.threads_per_worker > 0 ? opt.threads_per_worker : std::max(1, cores / n_workers);
+  const Layout l =
+      opt.workers == 0
+          ? auto_layout(cores,
+                        c0[RunStatus::kPending] + c0[RunStatus::kBlocked] + c0[RunStatus::kRunning],
+                        opt.threads_per_worker)
+          : layout(cores, opt.workers, opt.threads_per_worker);
+  if (opt.workers == 0) fmt::print("workers auto: {}\n", l.why);
+  const int n_workers = l.workers, threads = l.threads;
 
   struct sigaction sa {};
   sa.sa_handler = grid_signal;

@@ -58,14 +58,16 @@ struct GridSummary {
 /// --workers: a number in 1..kMaxWorkers, or "auto" (0). Throws ConfigError naming the value.
 int parse_workers(const std::string& text);
 
-/// The layout --workers auto picks: one worker per core while there are runs to train for
-/// them (small models use a second core better as a second run than as a second thread:
-/// bench/results/grid_layout.md), the cores shared among the workers; `why` says so.
+/// Workers and LibTorch threads per worker; `why` says how --workers auto chose them.
 struct Layout {
   int workers = 1, threads = 1;
   std::string why;
 };
-Layout auto_layout(int cores, int64_t runs_to_train);
+/// The layout --workers auto picks: one worker per core while there are runs to train for
+/// them (small models use a second core better as a second run than as a second thread:
+/// bench/results/grid_layout.md), the cores shared among the workers unless
+/// `threads_per_worker` (--threads-per-worker) is given.
+Layout auto_layout(int cores, int64_t runs_to_train, int threads_per_worker = 0);
 
 /// Registers the experiment and its runs, then runs the pending ones with opt.workers
 /// worker processes (or, with opt.dry_run, lists them and trains nothing).

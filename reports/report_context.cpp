@@ -71,8 +71,13 @@ std::optional<double> layer_last(const LayerSeries& layers, int64_t run, const s
   if (r == layers.end()) return std::nullopt;
   auto l = r->second.find(layer);
   if (l == r->second.end()) return std::nullopt;
-  auto k = l->second.find(key);
-  if (k == l->second.end() || k->second.empty()) return std::nullopt;
+  return layer_last(l->second, key);
+}
+
+std::optional<double> layer_last(const LayerSeries::mapped_type::mapped_type& stats,
+                                 const std::string& key) {
+  auto k = stats.find(key);
+  if (k == stats.end() || k->second.empty()) return std::nullopt;
   return k->second.back().second;
 }
 

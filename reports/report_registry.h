@@ -106,6 +106,9 @@ bool lower_is_better(const std::string& key);
 /// The last recorded value of a per-layer statistic.
 std::optional<double> layer_last(const LayerSeries& layers, int64_t run, const std::string& layer,
                                  const std::string& key);
+/// The same within one layer's statistics (an entry of layers()[run]).
+std::optional<double> layer_last(const LayerSeries::mapped_type::mapped_type& stats,
+                                 const std::string& key);
 /// One copy of every run per weight layer (activations = false) or activation layer, with
 /// the row key "layer": the rows of per-layer tables.
 ExperimentData expand_by_layer(const ExperimentData& e, const LayerSeries& layers,

@@ -14,10 +14,8 @@ namespace {
 std::function<std::optional<double>(const RunData&)> bytes_per_weight(ReportContext& c) {
   std::map<int64_t, double> weights;
   for (auto& [run, layers] : c.layers())
-    for (auto& [layer, keys] : layers) {
-      auto it = keys.find("weights");
-      if (it != keys.end() && !it->second.empty()) weights[run] += it->second.back().second;
-    }
+    for (auto& [layer, stats] : layers)
+      if (auto w = layer_last(stats, "weights")) weights[run] += *w;
   return [weights = std::move(weights)](const RunData& r) -> std::optional<double> {
     auto w = weights.find(r.id);
     auto b = r.summary.find("param_bytes");

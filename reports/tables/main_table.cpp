@@ -86,11 +86,11 @@ std::optional<ColumnSpec> network_weight_sparsity(ReportContext& c) {
   bool any_zero = false;
   for (auto& [run, layers] : c.layers()) {
     double zeros = 0, weights = 0;
-    for (auto& [layer, keys] : layers) {
-      auto s = keys.find("sparsity"), w = keys.find("weights");
-      if (s == keys.end() || w == keys.end() || s->second.empty() || w->second.empty()) continue;
-      zeros += s->second.back().second * w->second.back().second;
-      weights += w->second.back().second;
+    for (auto& [layer, stats] : layers) {
+      auto s = layer_last(stats, "sparsity"), w = layer_last(stats, "weights");
+      if (!s || !w) continue;
+      zeros += *s * *w;
+      weights += *w;
     }
     if (weights <= 0) continue;
     value[run] = zeros / weights;

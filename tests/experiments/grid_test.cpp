@@ -488,6 +488,9 @@ TEST_CASE("grid: --workers auto: one worker per core while there are runs, cores
   auto one = auto_layout(4, 0);  // nothing to train: one worker, all cores
   CHECK((one.workers == 1 && one.threads == 4));
   CHECK(few.why.find("3 workers x 2 threads (8 cores, 3 runs to train") == 0);
+  auto pinned = auto_layout(2, 6, 3);  // --threads-per-worker wins, and the line says so
+  CHECK((pinned.workers == 2 && pinned.threads == 3));
+  CHECK(pinned.why.find("2 workers x 3 threads") == 0);
   CHECK(parse_workers("auto") == 0);
   CHECK(parse_workers("3") == 3);
   for (const char* bad : {"0", "-1", "2x", "", "257", "many"})
