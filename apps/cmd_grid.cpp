@@ -7,6 +7,8 @@
 #include "apps/grid_cli.h"
 #include "core/error.h"
 #include "experiments/runner.h"
+#include "experiments/slurm_grid.h"
+#include "experiments/spec.h"
 
 namespace lowbit {
 
@@ -30,23 +32,74 @@ void read_grid_options(const po::variables_map& vm, const std::string& workers, 
   o.reuse = vm.count("no-reuse") == 0;
 }
 
+namespace {
+
+// --backend slurm: the Slurm options, declared apart so that --help groups them.
+po::options_description slurm_options(SlurmOptions& so, std::string& backend) {
+  po::options_description d("cluster (docs/CLUSTER.md)");
+  d.add_options()("backend", po::value(&backend)->default_value("local"),
+                  "local (worker processes on this machine) or slurm (one job array of worker tasks)")(
+      "shard-dir", po::value(&so.shard_dir), "slurm: the directory on the shared file system for plan, claims, "
+                                             "shard databases, checkpoints and logs")(
+      "tasks", po::value(&so.tasks)->default_value(0),
+      "slurm: array tasks (0 = min(runs to train, the cluster's MaxArraySize - 1, 64))")(
+      "max-concurrent", po::value(&so.max_concurrent)->default_value(0),
+      "slurm: tasks running at once (the array's %M; 0 = no limit)")(
+      "partition", po::value(&so.partition), "slurm: partition")(
+      "time", po::value(&so.time), "slurm: time limit per task (HH:MM:SS, D-HH:MM:SS, minutes)")(
+      "cpus-per-task", po::value(&so.cpus_per_task)->default_value(1),
+      "slurm: CPUs per task, also each run's LibTorch threads")(
+      "gres", po::value(&so.gres), "slurm: generic resources per task, e.g. gpu:1 (with --device cuda)")(
+      "requeue", "slurm: let Slurm requeue a preempted task (it resumes its run from the checkpoint)")(
+      "sbatch-arg", po::value(&so.sbatch_args)->composing(),
+      "slurm: one more #SBATCH line, e.g. --sbatch-arg=--mem=8G (repeatable)");
+  return d;
+}
+
+int grid_on_slurm(const std::string& file, const GridOptions& o, SlurmOptions so, const po::variables_map& vm) {
+  if (so.shard_dir.empty())
+    throw ConfigError("--backend slurm needs --shard-dir DIR on the shared file system (docs/CLUSTER.md)");
+  if (!vm["workers"].defaulted() || !vm["threads-per-worker"].defaulted())
+    throw ConfigError("--workers and --threads-per-worker are for --backend local; with slurm use --tasks and "
+                      "--cpus-per-task");
+  so.requeue = vm.count("requeue") > 0;
+  so.device = o.device;
+  so.retry_failed = o.retry_failed;
+  check_slurm_options(so);
+  const ExperimentSpec spec = load_experiment(file, o.max_runs);
+  if (o.dry_run) return run_grid(spec, o), kExitSuccess;
+  std::string exe = self_exe();
+  exe = exe.substr(0, exe.rfind('/') + 1) + "lowbit";  // the front, as a person would type it
+  submit_slurm_grid(spec, so, exe);
+  return kExitSuccess;
+}
+
+}  // namespace
+
 int cmd_grid(const std::vector<std::string>& args) {
   po::options_description desc("options");
-  std::string file, workers;
+  std::string file, workers, backend;
   GridOptions o;
+  SlurmOptions so;
   desc.add_options()("file", po::value(&file)->required(), "experiment definition (JSON)")(
       "db", po::value(&o.db)->default_value(o.db), "results database (SQLite)");
   add_grid_options(desc, o, workers);
   desc.add_options()("dry-run", "validate and list the runs; train nothing");
+  desc.add(slurm_options(so, backend));
   po::positional_options_description pos;
   pos.add("file", 1);
   po::variables_map vm;
   if (!parse_args("grid", args, desc, vm, &pos,
-                  "FILE.json [--db results.db] [--workers N] [--dry-run]"))
+                  "FILE.json [--db results.db] [--workers N] [--dry-run]\n"
+                  "       lowbit grid FILE.json --backend slurm --shard-dir DIR [--tasks K] [--time HH:MM:SS] ..."))
     return kExitSuccess;
   read_grid_options(vm, workers, o);
   o.dry_run = vm.count("dry-run") > 0;
   o.exe = self_exe();
+  if (backend == "slurm") return grid_on_slurm(file, o, so, vm);
+  if (backend != "local") throw ConfigError("--backend " + backend + ": expected local or slurm");
+  for (const char* k : {"shard-dir", "partition", "time", "gres", "sbatch-arg", "requeue"})
+    if (vm.count(k)) throw ConfigError(std::string("--") + k + " is an option of --backend slurm");
   GridSummary s = run_grid(file, o);
   if (!s.disk_full.empty()) throw DiskFullError(s.disk_full);
   if (s.interrupted) return kExitInterrupted;

@@ -38,6 +38,8 @@ int cmd_diff(const std::vector<std::string>& args);
 int cmd_tag(const std::vector<std::string>& args);
 int cmd_note(const std::vector<std::string>& args);
 int cmd_reproduce(const std::vector<std::string>& args);
+int cmd_merge(const std::vector<std::string>& args);
+int cmd_slurm_task(const std::vector<std::string>& args);
 
 /// Runs `lowbit` with argv; the whole command line, for tests and main().
 int run_main(int argc, char** argv);

@@ -60,7 +60,11 @@ const std::vector<Command>& commands() {
        "pack a checkpoint's quantized layers (2 bits per ternary weight) into a .lbt file",
        LOWBIT_TORCH_COMMAND(cmd_export)},
       {"eval", "test accuracy of a checkpoint or a packed model", LOWBIT_TORCH_COMMAND(cmd_eval)},
+      {"merge", "fold the shard databases of a Slurm grid (--shard-dir) into a results database, idempotently",
+       cmd_merge},
       {"worker", "(internal) claim and train one run of a grid", LOWBIT_TORCH_COMMAND(cmd_worker)},
+      {"slurm-task", "(internal) one task of a Slurm grid's array: claims and trains runs until none is left",
+       LOWBIT_TORCH_COMMAND(cmd_slurm_task)},
       {"list", "list models, quantizers, activation quantizers, schedules, datasets or config keys", cmd_list},
       {"config", "print the resolved config of a file, or docs/CONFIG.md", cmd_config},
   };
@@ -85,7 +89,7 @@ void print_help() {
             << "usage: lowbit <command> [options]   (lowbit <command> --help for its "
                "options)\n\ncommands:\n";
   for (const auto& c : commands())
-    if (std::string(c.name) != "worker")
+    if (std::string(c.name) != "worker" && std::string(c.name) != "slurm-task")
       std::cout << fmt::format("  {:<9} {}\n", c.name, c.description);
 }
 

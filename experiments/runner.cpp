@@ -87,7 +87,8 @@ void warn_about_other_runs(Store& store, int64_t exp_id, const ExperimentSpec& s
 // fails the run rather than start it from something else.
 std::string parent_checkpoint(Store& store, const ClaimedRun& run) {
   const std::string& path = run.parent_checkpoint;
-  const std::string parent = fmt::format("the run it starts from (init.from_run), run {}", run.parent_id);
+  const std::string parent = run.parent_id ? fmt::format("the run it starts from (init.from_run), run {}", run.parent_id)
+                                           : std::string("the run it starts from (init.from_run)");
   if (path.empty()) throw Error(parent + ", recorded no checkpoint; train it again (lowbit grid --retry-failed)");
   if (::access(path.c_str(), R_OK) != 0)
     throw Error(parent + ": checkpoint " + path + " is missing; restore it or train that run again");
@@ -327,15 +328,23 @@ GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt) {
 
 WorkerOutcome run_worker(const std::string& db, const std::string& experiment, int threads,
                          const std::string& device, const std::string& command_line) {
-  torch::set_num_threads(threads);
+  WorkerRequest r;
+  r.db = db, r.experiment = experiment, r.threads = threads, r.device = device, r.command_line = command_line;
+  return run_worker(r);
+}
+
+WorkerOutcome run_worker(const WorkerRequest& req) {
+  const std::string& db = req.db;
+  const std::string& device = req.device;
+  torch::set_num_threads(req.threads);
   Store store(db, Store::Open::kExisting);
   Provenance p;
   p.host = host_name();
   p.pid = ::getpid();
-  p.threads = threads;
+  p.threads = req.threads;
   p.device = device;
-  p.command_line = command_line;
-  auto claimed = store.claim(store.experiment_id(experiment), p);
+  p.command_line = req.command_line;
+  auto claimed = store.claim(store.experiment_id(req.experiment), p, req.run_hash);
   if (!claimed) return {};
 
   // Heartbeat while the run lives, so that other hosts can tell a silent run from a slow one.
@@ -367,7 +376,8 @@ WorkerOutcome run_worker(const std::string& db, const std::string& experiment, i
   } join_on_exit{stop_beat};
 
   WorkerOutcome outcome{true, RunStatus::kDone};
-  const std::string dir = run_dir(db, claimed->hash);
+  const std::string dir =
+      req.runs_dir.empty() ? run_dir(db, claimed->hash) : req.runs_dir + "/" + claimed->hash;
   try {
     make_dirs(dir, "run directory");
     TrackerObserver tracker(store, claimed->id);
@@ -376,7 +386,13 @@ WorkerOutcome run_worker(const std::string& db, const std::string& experiment, i
     o.checkpoint_dir = dir;
     o.resume = true;
     RunConfig cfg = claimed->config;
-    if (claimed->parent_id) cfg.init_from_checkpoint = parent_checkpoint(store, *claimed);
+    if (!req.init_checkpoint.empty()) {
+      ClaimedRun parent = *claimed;
+      parent.parent_checkpoint = req.init_checkpoint, parent.parent_sha256 = req.init_sha256;
+      cfg.init_from_checkpoint = parent_checkpoint(store, parent);
+    } else if (claimed->parent_id) {
+      cfg.init_from_checkpoint = parent_checkpoint(store, *claimed);
+    }
     TrainResult r = train_run(cfg, o, tracker);
     std::string ckpt = checkpoint_path(dir);
     if (::access(ckpt.c_str(), R_OK) == 0)

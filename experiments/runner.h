@@ -83,7 +83,19 @@ struct WorkerOutcome {
   bool disk_full = false;  ///< the run failed because a write found the disk full
 };
 
+/// What one worker process is asked to do.
+struct WorkerRequest {
+  std::string db, experiment, device = "cpu", command_line;
+  int threads = 1;
+  std::string run_hash;   ///< only this run (a Slurm task's worker); "" = the next ready one
+  std::string runs_dir;   ///< where run checkpoints live; "" = <db>.runs
+  /// init.from_run when the parent is in another database (a Slurm task's shard): the
+  /// parent's checkpoint and the sha256 it had when the parent finished.
+  std::string init_checkpoint, init_sha256;
+};
+
 /// One worker: claims one run of `experiment` and trains it.
+WorkerOutcome run_worker(const WorkerRequest& request);
 WorkerOutcome run_worker(const std::string& db, const std::string& experiment, int threads,
                          const std::string& device, const std::string& command_line);
 

@@ -12,6 +12,7 @@ packages=(
   gnuplot-nox dataset-fashion-mnist
   git procps
   clang libclang-rt-dev e2fsprogs   # make stress: libFuzzer with sanitizers, chattr
+  slurmctld slurmd slurm-client munge  # make test: a throwaway single-node Slurm (tests/slurm)
 )
 
 # make bench also compares with Python PyTorch on the same kernels (bench/py_bench.py).

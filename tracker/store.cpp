@@ -157,6 +157,15 @@ CREATE INDEX runs_by_train_hash ON runs(train_hash, status);
 }  // namespace
 
 Store::Store(const std::string& path, Open how) : db_(path, Db::Mode::kReadWrite) {
+  if (how == Open::kShard) {
+    {
+      auto st = db_.prepare("PRAGMA journal_mode=DELETE");
+      st.step();
+    }
+    migrate();
+    db_.exec("PRAGMA synchronous=FULL");
+    return;
+  }
   if (how == Open::kMigrate) {
     // WAL lets readers (status, query, reports) run while workers write.
     {
@@ -437,12 +446,25 @@ int Store::retry_failed(int64_t experiment_id) {
 }
 
 std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& p) {
+  return claim(experiment_id, p, "");
+}
+
+int Store::interrupt_running(const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  db_.prepare("UPDATE runs SET status = 'interrupted', error = ? WHERE status = 'running'").bind(1, why).run();
+  const int n = db_.changes();
+  tx.commit();
+  return n;
+}
+
+std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& p, const std::string& hash) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
   auto q = db_.prepare(std::string("SELECT id, config_json, config_hash, variant, parent_run_id "
-                                   "FROM runs WHERE experiment_id = ? AND ") +
+                                   "FROM runs WHERE experiment_id = ? AND (? = '' OR config_hash = ?) AND ") +
                        kReadyCondition + " ORDER BY id LIMIT 1");
-  if (!q.bind(1, experiment_id).step()) return std::nullopt;
+  if (!q.bind(1, experiment_id).bind(2, hash).bind(3, hash).step()) return std::nullopt;
   ClaimedRun c;
   c.id = q.get_int(0);
   apply_json(c.config, json::parse(q.get_text(1)), "run " + std::to_string(c.id));
@@ -581,6 +603,15 @@ void Store::add_artifact(int64_t run_id, const std::string& kind, const std::str
       .bind(4, sha)
       .run();
   tx.commit();
+}
+
+std::optional<Store::RunState> Store::run_state(int64_t experiment_id, const std::string& hash) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto q = db_.prepare(
+      "SELECT r.id, r.status, COALESCE(a.path, ''), COALESCE(a.sha256, '') FROM runs r LEFT JOIN artifacts a ON "
+      "a.run_id = r.id AND a.kind = 'checkpoint' WHERE r.experiment_id = ? AND r.config_hash = ?");
+  if (!q.bind(1, experiment_id).bind(2, hash).step()) return std::nullopt;
+  return RunState{q.get_int(0), parse_run_status(q.get_text(1)), q.get_text(2), q.get_text(3)};
 }
 
 std::map<RunStatus, int64_t> Store::counts(int64_t experiment_id) {

@@ -53,10 +53,13 @@ struct ClaimedRun {
 class Store {
  public:
   static constexpr int kSchemaVersion = 5;
-  enum class Open { kMigrate, kExisting };
+  enum class Open { kMigrate, kExisting, kShard };
 
   /// Opens `path` for writing. kMigrate creates the file and schema or migrates an older
-  /// schema (keeping all data); kExisting requires the current schema version.
+  /// schema (keeping all data); kExisting requires the current schema version. kShard is
+  /// kMigrate for a Slurm task's shard on a shared file system: a rollback journal instead
+  /// of WAL (WAL needs shared memory, which network file systems do not give) and
+  /// synchronous=FULL; a shard has one writer, its task.
   Store(const std::string& path, Open how);
   Db& db() { return db_; }
   int schema_version();
@@ -89,6 +92,11 @@ class Store {
   /// Atomically claims the next pending or interrupted run of the experiment whose parent,
   /// if it has one, is done.
   std::optional<ClaimedRun> claim(int64_t experiment_id, const Provenance& p);
+  /// The same for the run with config hash `hash` only (a Slurm task's worker).
+  std::optional<ClaimedRun> claim(int64_t experiment_id, const Provenance& p, const std::string& hash);
+  /// Marks every `running` run interrupted with `why` (a requeued Slurm task, whose earlier
+  /// attempt is dead, before it resumes its runs); returns how many.
+  int interrupt_running(const std::string& why);
 
   /// Run lifecycle writes (each one IMMEDIATE transaction).
   void begin_run(int64_t run_id, int64_t start_epoch);
@@ -103,6 +111,14 @@ class Store {
   void heartbeat(int64_t run_id);
   void add_artifact(int64_t run_id, const std::string& kind, const std::string& path,
                     const std::string& sha256);
+
+  /// A run's status and checkpoint artifact, by config hash (a Slurm task after its worker).
+  struct RunState {
+    int64_t id = 0;
+    RunStatus status = RunStatus::kPending;
+    std::string checkpoint, sha256;
+  };
+  std::optional<RunState> run_state(int64_t experiment_id, const std::string& hash);
 
   /// Status counts of an experiment's runs.
   std::map<RunStatus, int64_t> counts(int64_t experiment_id);

@@ -1,0 +1,71 @@
+// Slurm, as lowbit uses it: the array script, the number of tasks, and the three client
+// commands (scontrol show config, sbatch, squeue). Torch-free: lowbit status --shard-dir
+// (the front) reads squeue through it too. The grid logic is in slurm_grid.h.
+#pragma once
+#include "lowbit_room.h"  // the build refuses this header in rooms below experiments/
+#ifndef LOWBIT_MAY_INCLUDE_EXPERIMENTS
+#error "this room may not include experiments/ (docs/ARCHITECTURE.md: rooms)"
+#endif
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lowbit {
+
+/// The options of lowbit grid --backend slurm.
+struct SlurmOptions {
+  std::string shard_dir;                ///< absolute once the grid resolved it
+  int tasks = 0;                        ///< --tasks K; 0: default_tasks
+  int max_concurrent = 0;               ///< --max-concurrent M (the array's %M); 0: no limit
+  std::string partition, time, gres;    ///< --partition, --time, --gres ("" = the cluster's default)
+  int cpus_per_task = 1;                ///< --cpus-per-task, also each task's LibTorch threads
+  bool requeue = false;                 ///< --requeue
+  std::vector<std::string> sbatch_args; ///< --sbatch-arg, each one more #SBATCH line
+  std::string device = "cpu";
+  bool retry_failed = false;
+};
+
+/// The tasks an array gets unless --tasks says: min(runs to train, MaxArraySize - 1, 64),
+/// at least 1. `max_array_size` <= 0: unknown (no cap but 64).
+int default_tasks(int64_t runs_to_train, int64_t max_array_size);
+
+/// MaxArraySize from the text of `scontrol show config` ("MaxArraySize = 1001"); -1 if absent.
+int64_t parse_max_array_size(const std::string& scontrol_config);
+
+/// Checks --time (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS), --tasks,
+/// --max-concurrent, --cpus-per-task and --gres; throws ConfigError naming the option.
+void check_slurm_options(const SlurmOptions& o);
+
+/// The sbatch script of an array of `tasks` worker tasks for `experiment`, run by `lowbit`
+/// (an absolute path). Plain #SBATCH lines a person can read, edit and submit by hand.
+std::string sbatch_script(const SlurmOptions& o, const std::string& experiment, int tasks,
+                          int64_t runs, const std::string& lowbit);
+
+/// Runs argv[0] found on PATH; {exit status, stdout}. Throws Error naming the program and the
+/// Debian package (slurm-client) when it is not on PATH.
+struct Captured {
+  int status = 0;
+  std::string out;
+};
+Captured run_slurm_command(const std::vector<std::string>& argv);
+
+/// True when `program` is on PATH.
+bool on_path(const std::string& program);
+
+/// The cluster's MaxArraySize (scontrol show config), or -1 when it cannot be read.
+int64_t cluster_max_array_size();
+
+/// Submits `script` (sbatch --parsable); returns the job id.
+std::string submit_array(const std::string& script);
+
+/// The array tasks Slurm still holds (pending, running, requeued, completing), by task name
+/// "<array job id>_<task id>" -> state, for the jobs `job_ids`; nullopt when squeue cannot
+/// be asked (not on PATH, or it failed).
+std::optional<std::map<std::string, std::string>> slurm_live_tasks(const std::vector<std::string>& job_ids);
+
+/// The same from squeue's output of `-h -r -o "%F %K %T"`.
+std::map<std::string, std::string> parse_squeue(const std::string& text, const std::vector<std::string>& job_ids);
+
+}  // namespace lowbit
