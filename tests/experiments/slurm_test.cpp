@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <thread>
 
 #include "core/error.h"
 #include "experiments/shard_dir.h"
 #include "experiments/slurm.h"
+#include "experiments/spec.h"
 #include "tests/test_util.h"
 #include "tracker/shards.h"
 #include "tracker/sqlite.h"
@@ -288,4 +290,54 @@ TEST_CASE("slurm: the binary's bad input: no sbatch on PATH names the package; m
   auto notdir = run_lowbit("merge --into " + d / "r.db " + d.path);
   CHECK(notdir.code == 2);
   CHECK(notdir.out.find(d / "plan.json" + ": missing or empty") != std::string::npos);
+}
+
+TEST_CASE("slurm-task: two tasks started by hand share the runs exactly once; a child starts from its parent's checkpoint") {
+  TempDir d;
+  const std::string path = d / "lin.json", dir = d / "sd";
+  std::ofstream(path) << R"({"name": "lin",
+    "base": {"data": {"name": "synthetic", "synthetic": {"train": 96, "test": 48, "size": 8, "classes": 4}},
+             "batch_size": 32, "eval_batch_size": 48, "epochs": 2},
+    "variants": {"ttq": {"quant.method": "ttq", "init": {"from_run": {"variant": "fp"}}}, "fp": {}},
+    "seeds": 2})";
+  const ExperimentSpec spec = load_experiment(path);
+  make_shard_dir(dir);
+  write_plan(dir, {spec.name, spec.description, nlohmann::json::parse(spec.raw.dump()), spec.runs});
+  RunOutput a, b;
+  std::thread ta([&] { a = run_lowbit("slurm-task --shard-dir " + dir); });
+  std::thread tb([&] { b = run_lowbit("slurm-task --shard-dir " + dir); });
+  ta.join();
+  tb.join();
+  CHECK(a.code == 0);
+  CHECK(b.code == 0);
+  const auto shards = list_shards(dir);
+  REQUIRE(shards.size() == 2);
+  std::map<std::string, int> done;
+  std::map<std::string, ShardRun> runs;
+  for (const auto& s : shards)
+    for (auto& r : read_shard(s, "lin", true)) done[r.hash] += r.status == "done", runs[r.hash] = r;
+  REQUIRE(done.size() == 4);
+  for (const auto& [hash, n] : done) CHECK(n == 1);
+  for (const auto& r : spec.runs) {
+    CHECK(read_ended(dir, r.hash)->status == "done");
+    if (r.parent_hash.empty()) continue;
+    // The child's init artifact is the parent's checkpoint, with the sha256 it had when it ended.
+    const ShardRun& child = runs[r.hash];
+    const auto parent = read_ended(dir, r.parent_hash);
+    CHECK(parent->checkpoint.rfind(dir + "/runs/" + r.parent_hash + "/", 0) == 0);
+    Db db(child.shard, Db::Mode::kReadOnly);
+    auto q = db.prepare("SELECT path, sha256 FROM artifacts WHERE kind = 'init' AND run_id = ?");
+    REQUIRE(q.bind(1, child.id).step());
+    CHECK(q.get_text(0) == parent->checkpoint);
+    CHECK(q.get_text(1) == parent->sha256);
+  }
+  CHECK(list_claims(dir).empty());
+  // Nothing left: a third task trains nothing; the merge links each child to its parent.
+  auto c = run_lowbit("slurm-task --shard-dir " + dir);
+  CHECK(c.code == 0);
+  CHECK(c.out.find("0 run(s) trained to the end") != std::string::npos);
+  merge_shards(d / "main.db", {spec.name, spec.description, spec.raw.dump(), spec.runs, list_shards(dir)});
+  CHECK(scalar(d / "main.db", "SELECT count(*) FROM runs WHERE status = 'done'") == 4);
+  CHECK(scalar(d / "main.db", "SELECT count(*) FROM runs c JOIN runs p ON p.id = c.parent_run_id WHERE c.variant = "
+                              "'ttq' AND p.variant = 'fp' AND p.seed = c.seed") == 2);
 }

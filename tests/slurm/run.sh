@@ -78,6 +78,16 @@ done_copies() { # done_copies DIR HASH
 }
 # Metric series of DB whose length is not EPOCHS, and (run, epoch, key) rows that repeat.
 wrong_series() { sql "$1" "SELECT count(*) FROM (SELECT run_id, key, count(*) AS n FROM metrics GROUP BY 1, 2) WHERE n != $2"; }
+# Merges DIR into DB, then: RUNS runs done, EPOCHS rows per metric, each run done in one shard.
+check_merged() { # check_merged NAME DIR DB RUNS EPOCHS
+  local once=1 h n_done
+  "$LOWBIT" merge --into "$3" "$2" >/dev/null || fail "merge $1"
+  n_done=$(sql "$3" "SELECT count(*) FROM runs WHERE status = 'done'")
+  [ "$n_done" = "$4" ] && pass "$1: $4 of $4 runs done" || fail "$1: $4 of $4 runs done" "$n_done"
+  [ "$(wrong_series "$3" "$5")" = 0 ] && pass "$1: every metric has its $5 epochs, none twice" || fail "$1: $5 epochs per metric"
+  for h in $(sql "$3" "SELECT config_hash FROM runs"); do [ "$(done_copies "$2" "$h")" = 1 ] || once=0; done
+  [ $once = 1 ] && pass "$1: each run done in exactly one shard" || fail "$1: each run done in exactly one shard"
+}
 
 # ---- grid A: 8 runs on 3 tasks, at most 2 at once -----------------------------------------
 grid "$W/a.json" slurm_a 4 3 256 8
@@ -88,13 +98,7 @@ grep -q '^#SBATCH --array=0-2%2$' "$W/a/slurm_a.sbatch" && pass "sbatch script: 
 wait_job "$JA" 90 || fail "grid A ended within 90 s"
 "$LOWBIT" status --shard-dir "$W/a" >"$W/a.status"
 grep -q "done 8" "$W/a.status" && pass "status --shard-dir: done 8" || fail "status --shard-dir: done 8" "$(head -2 "$W/a.status" | tr '\n' ' ')"
-"$LOWBIT" merge --into "$W/a.db" "$W/a" >/dev/null || fail "merge A"
-n_done=$(sql "$W/a.db" "SELECT count(*) FROM runs WHERE status = 'done'")
-[ "$n_done" = 8 ] && pass "grid A: 8 of 8 runs done" || fail "grid A: 8 of 8 runs done" "$n_done"
-[ "$(wrong_series "$W/a.db" 3)" = 0 ] && pass "grid A: every metric has its 3 epochs once" || fail "grid A: 3 epochs per metric"
-once=1
-for h in $(sql "$W/a.db" "SELECT config_hash FROM runs"); do [ "$(done_copies "$W/a" "$h")" = 1 ] || once=0; done
-[ $once = 1 ] && pass "grid A: each run done in exactly one shard" || fail "grid A: each run done in exactly one shard"
+check_merged "grid A" "$W/a" "$W/a.db" 8 3
 shards=$(ls "$W/a/shards"/*.db | wc -l)
 [ "$shards" -ge 2 ] && pass "grid A: $shards task shards (more runs than tasks, several runs per task)" || fail "grid A: several shards" "$shards"
 before=$(sql "$W/a.db" .dump | sha256sum)
@@ -161,13 +165,7 @@ JB2=$(job_of "$W/b.again")
 grep -q "1 claims of tasks that are gone released" "$W/b.again" && grep -q "1 to train" "$W/b.again" && [ -n "$JB2" ] &&
   pass "resubmission: 1 claim released, 1 run to train, job $JB2" || fail "resubmission trains only the missing run" "$(head -2 "$W/b.again" | tr '\n' ' ')"
 [ -n "$JB2" ] && { wait_job "$JB2" 90 || fail "the resubmitted job ended within 90 s"; }
-"$LOWBIT" merge --into "$W/b.db" "$W/b" >/dev/null || fail "merge B"
-n_done=$(sql "$W/b.db" "SELECT count(*) FROM runs WHERE status = 'done'")
-[ "$n_done" = 4 ] && pass "grid B: 4 of 4 runs done" || fail "grid B: 4 of 4 runs done" "$n_done"
-[ "$(wrong_series "$W/b.db" $EPOCHS)" = 0 ] && pass "grid B: every metric has its $EPOCHS epochs, none twice" || fail "grid B: $EPOCHS epochs per metric"
-once=1
-for h in $(sql "$W/b.db" "SELECT config_hash FROM runs"); do [ "$(done_copies "$W/b" "$h")" = 1 ] || once=0; done
-[ $once = 1 ] && pass "grid B: each run done in exactly one shard" || fail "grid B: each run done in exactly one shard"
+check_merged "grid B" "$W/b" "$W/b.db" 4 $EPOCHS
 if [ -n "$JB2" ]; then
   s2="$W/b/shards/${JB2}_0.db"
   only=$(sql "$s2" "SELECT group_concat(config_hash) FROM runs")
