@@ -44,6 +44,7 @@ int cmd_report(const std::vector<std::string>& args) {
   o.cols = split(cols, ',');
   o.formats = split(formats, ',');
   o.plots = vm.count("no-plots") == 0;
+  o.exiting_after = true;
   ReportResult r = write_report(o);
   for (auto& w : r.warnings) fmt::print(stderr, "lowbit: warning: {}\n", w);
   fmt::print("report: {} ({} files)\n", r.report_md, r.files.size());

@@ -16,11 +16,6 @@ bash bench/grid_layout.sh        # runs per hour at 1x2 and 2x1, and what --work
 for m in "fp 32" "slb 1" "slb 2" "slb 4"; do "$bin" slb $m; done  # peak RSS, one process each
 "$bin" tracker                   # tracker overhead per epoch
 "$bin" query "$tmp"              # query and report over a large database, in-process
-big=$tmp/bench_big.db             # and the same through the command line (GNU time)
-for cmd in "status --db $big" "query runs --db $big --experiment big --format csv" \
-  "report --db $big --experiment big --tables main --format md --no-plots --out $tmp/rep"; do
-  /usr/bin/time -f "%e s, %M KiB" -o "$tmp/t" build/lowbit $cmd > /dev/null
-  echo "cli on 100,000 runs: lowbit ${cmd%% --db*}: $(cat "$tmp/t") (goal: status and query <= 1 s, report <= 2 s)"
-done
+bash bench/cli_100k.sh "$tmp"     # status, query and report through the command line (GNU time)
 bash bench/allocator.sh          # glibc's allocator defaults against lowbit's setting
 bash bench/cli_startup.sh        # the front binary against the LibTorch binary

@@ -1,9 +1,15 @@
 #include "core/sha256.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 #include "core/error.h"
 
@@ -22,14 +28,9 @@ constexpr uint32_t kK[64] = {
 
 uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
-struct Sha256 {
-  uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  unsigned char buf[64];
-  size_t buf_len = 0;
-  uint64_t total = 0;
-
-  void block(const unsigned char* p) {
+// FIPS 180-4's compression function, one 64-byte block at a time.
+void blocks_portable(uint32_t h[8], const unsigned char* p, size_t n) {
+  for (; n > 0; --n, p += 64) {
     uint32_t w[64];
     for (int i = 0; i < 16; ++i)
       w[i] = uint32_t(p[4 * i]) << 24 | uint32_t(p[4 * i + 1]) << 16 | uint32_t(p[4 * i + 2]) << 8 |
@@ -48,10 +49,83 @@ struct Sha256 {
     }
     h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
   }
+}
+
+#if defined(__x86_64__)
+// The same with the x86 SHA extensions (SHA-NI): four rounds per pair of sha256rnds2, the
+// message schedule in sha256msg1/msg2, as in Intel's reference ("Intel SHA Extensions", 2013).
+// About 5x the portable code on one core; the result is bit-identical (tested against it).
+__attribute__((target("sha,sse4.1,ssse3"))) void blocks_shani(uint32_t h[8], const unsigned char* p, size_t n) {
+  const __m128i kByteSwap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)), 0xB1);  // CDAB
+  __m128i state1 = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 4)), 0x1B);  // EFGH
+  __m128i state0 = _mm_alignr_epi8(tmp, state1, 8);  // ABEF
+  state1 = _mm_blend_epi16(state1, tmp, 0xF0);       // CDGH
+  for (; n > 0; --n, p += 64) {
+    const __m128i abef = state0, cdgh = state1;
+    __m128i m[4];
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; ++g) {  // rounds 4g .. 4g + 3
+      if (g < 4)
+        m[g] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * g)), kByteSwap);
+      __m128i msg = _mm_add_epi32(m[g % 4], _mm_loadu_si128(reinterpret_cast<const __m128i*>(kK + 4 * g)));
+      state1 = _mm_sha256rnds2_epu32(state1, state0, msg);
+      if (g >= 3 && g <= 14) {
+        const __m128i next = _mm_add_epi32(m[(g + 1) % 4], _mm_alignr_epi8(m[g % 4], m[(g + 3) % 4], 4));
+        m[(g + 1) % 4] = _mm_sha256msg2_epu32(next, m[g % 4]);
+      }
+      state0 = _mm_sha256rnds2_epu32(state0, state1, _mm_shuffle_epi32(msg, 0x0E));
+      if (g >= 1 && g <= 12) m[(g + 3) % 4] = _mm_sha256msg1_epu32(m[(g + 3) % 4], m[g % 4]);
+    }
+    state0 = _mm_add_epi32(state0, abef);
+    state1 = _mm_add_epi32(state1, cdgh);
+  }
+  tmp = _mm_shuffle_epi32(state0, 0x1B);     // FEBA
+  state1 = _mm_shuffle_epi32(state1, 0xB1);  // DCHG
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h), _mm_blend_epi16(tmp, state1, 0xF0));    // DCBA
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h + 4), _mm_alignr_epi8(state1, tmp, 8));  // HGFE
+}
+
+bool cpu_has_shani() {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3)) return false;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return (b & (1u << 29)) != 0;  // CPUID.(EAX=7, ECX=0):EBX.SHA[bit 29]
+}
+#endif
+
+using BlocksFn = void (*)(uint32_t*, const unsigned char*, size_t);
+
+// The hardware path when the CPU has it, unless LOWBIT_SHA256=portable asks for the other.
+BlocksFn pick_blocks() {
+#if defined(__x86_64__)
+  const char* force = std::getenv("LOWBIT_SHA256");
+  if (cpu_has_shani() && !(force && std::string(force) == "portable")) return blocks_shani;
+#endif
+  return blocks_portable;
+}
+
+struct Sha256 {
+  uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  unsigned char buf[64];
+  size_t buf_len = 0;
+  uint64_t total = 0;
+  BlocksFn blocks;
+
+  explicit Sha256(bool hardware = true) : blocks(hardware ? pick_blocks() : blocks_portable) {}
+
+  void block(const unsigned char* p) { blocks(h, p, 1); }
 
   void update(const char* data, size_t n) {
     total += n;
     while (n > 0) {
+      if (buf_len == 0 && n >= 64) {  // whole blocks straight from the input
+        const size_t whole = n / 64;
+        blocks(h, reinterpret_cast<const unsigned char*>(data), whole);
+        data += whole * 64, n -= whole * 64;
+        continue;
+      }
       size_t take = std::min(n, 64 - buf_len);
       std::memcpy(buf + buf_len, data, take);
       buf_len += take, data += take, n -= take;
@@ -84,6 +158,14 @@ std::string sha256_hex(const std::string& data) {
   s.update(data.data(), data.size());
   return s.hex();
 }
+
+std::string sha256_hex_portable(const std::string& data) {
+  Sha256 s(false);
+  s.update(data.data(), data.size());
+  return s.hex();
+}
+
+bool sha256_uses_hardware() { return pick_blocks() != blocks_portable; }
 
 std::string sha256_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

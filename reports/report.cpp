@@ -3,6 +3,8 @@
 // provenance footer.
 #include "reports/report.h"
 
+#include <memory>
+
 #include <fstream>
 #include <future>
 #include <set>
@@ -189,7 +191,8 @@ ReportResult write_report(const ReportOptions& opt) {
   // The footer's sha256 of the database file, hashed on another core while the tables are
   // built: on a 1 GiB database (100,000 runs) it is about 4 s of the report's time.
   auto db_sha256 = std::async(std::launch::async, [path = opt.db] { return sha256_file(path); });
-  ExperimentData e = load_experiment_data(*db, opt.experiment);
+  auto data = std::make_unique<ExperimentData>(load_experiment_data(*db, opt.experiment));
+  ExperimentData& e = *data;
   const int64_t done = check_experiment(opt, e);
   ReportContext c{opt,
                   *db,
@@ -234,6 +237,7 @@ ReportResult write_report(const ReportOptions& opt) {
   write_text(res.report_md, md, res.files, "--out");
   if (std::find(opt.formats.begin(), opt.formats.end(), "html") != opt.formats.end())
     write_text(c.out_dir + "/report.html", render_report_html(html), res.files, "--out");
+  if (opt.exiting_after) (void)data.release();  // see ReportOptions::exiting_after
   return res;
 }
 

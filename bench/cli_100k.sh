@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# lowbit status, query runs and report through the command line on a generated database of
+# 100,000 runs and 10,000,000 metric rows (built by lowbit_bench query into DIR): wall time
+# (median of 3) and peak RSS, against the goals (status and query <= 1 s, report <= 2 s).
+# Writes bench/results/cli_100k.md. Usage: bash bench/cli_100k.sh [DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${1:-$(mktemp -d)}
+big=$dir/bench_big.db
+[ -f "$big" ] || build/lowbit_bench query "$dir" >/dev/null
+out=bench/results/cli_100k.md
+{
+  echo "# lowbit on 100,000 runs and 10,000,000 metric rows ($(nproc) cores, $(date -u +%Y-%m-%d))"
+  echo
+  echo "Made by \`bash bench/cli_100k.sh\`; wall time is the median of 3 runs after a warm-up, RSS the largest."
+  echo
+  echo "| command | wall s | peak RSS MiB | goal |"
+  echo "| --- | ---: | ---: | --- |"
+  for cmd in "status --db $big" "query runs --db $big --experiment big --format csv" \
+    "report --db $big --experiment big --tables main --format md --no-plots --out $dir/rep"; do
+    build/lowbit $cmd >/dev/null
+    for i in 1 2 3; do /usr/bin/time -f "%e %M" -o "$dir/t$i" build/lowbit $cmd >/dev/null; done
+    wall=$(cat "$dir"/t1 "$dir"/t2 "$dir"/t3 | awk '{print $1}' | sort -n | sed -n 2p)
+    rss=$(cat "$dir"/t1 "$dir"/t2 "$dir"/t3 | awk '{print $2}' | sort -n | tail -1)
+    name=${cmd%% --db*}
+    goal=$([ "$name" = report ] && echo "<= 2 s" || echo "<= 1 s")
+    echo "| lowbit $name | $wall | $((rss / 1024)) | $goal |"
+  done
+} | tee "$out"
