@@ -1,5 +1,6 @@
 #include "experiments/slurm.h"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <regex>
-#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -91,7 +91,7 @@ bool on_path(const std::string& program) {
   return false;
 }
 
-Captured run_slurm_command(const std::vector<std::string>& argv) {
+Captured run_slurm_command(const std::vector<std::string>& argv, bool show_stderr) {
   if (!on_path(argv.at(0)))
     throw Error(argv[0] + " is not on PATH: run lowbit on a Slurm login node, or install the Slurm "
                           "client (Debian package slurm-client) and point SLURM_CONF at the cluster's slurm.conf");
@@ -101,6 +101,10 @@ Captured run_slurm_command(const std::vector<std::string>& argv) {
   if (pid < 0) throw Error("cannot run " + argv[0] + ": fork failed");
   if (pid == 0) {
     ::dup2(out[1], STDOUT_FILENO);
+    if (!show_stderr) {
+      const int null = ::open("/dev/null", O_WRONLY);
+      if (null >= 0) ::dup2(null, STDERR_FILENO), ::close(null);
+    }
     ::close(out[0]);
     ::close(out[1]);
     std::vector<char*> args;
@@ -132,7 +136,7 @@ int64_t cluster_max_array_size() {
 }
 
 std::string submit_array(const std::string& script) {
-  Captured c = run_slurm_command({"sbatch", "--parsable", script});
+  Captured c = run_slurm_command({"sbatch", "--parsable", script}, true);
   std::string id = c.out.substr(0, c.out.find_first_of(";\n"));
   if (c.status != 0 || id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
     throw Error(fmt::format("sbatch {} failed (exit {}{}); see its message above, fix the option it names "
@@ -141,22 +145,21 @@ std::string submit_array(const std::string& script) {
   return id;
 }
 
-std::map<std::string, std::string> parse_squeue(const std::string& text, const std::vector<std::string>& job_ids) {
-  const std::set<std::string> mine(job_ids.begin(), job_ids.end());
+std::map<std::string, std::string> parse_squeue(const std::string& text) {
   std::map<std::string, std::string> out;
   std::istringstream in(text);
   for (std::string job, task, state; in >> job >> task >> state;)
-    if (mine.count(job)) out[job + "_" + task] = state;
+    if (task != "N/A") out[job + "_" + task] = state;  // N/A: a job that is not an array
   return out;
 }
 
-std::optional<std::map<std::string, std::string>> slurm_live_tasks(const std::vector<std::string>& job_ids) {
+std::optional<std::map<std::string, std::string>> slurm_live_tasks() {
   if (!on_path("squeue")) return std::nullopt;
   const passwd* pw = ::getpwuid(::getuid());
   Captured c = run_slurm_command({"squeue", "-h", "-r", "-u", pw ? pw->pw_name : std::to_string(::getuid()),
                                   "-o", "%F %K %T"});
   if (c.status != 0) return std::nullopt;
-  return parse_squeue(c.out, job_ids);
+  return parse_squeue(c.out);
 }
 
 }  // namespace lowbit

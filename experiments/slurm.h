@@ -43,13 +43,14 @@ void check_slurm_options(const SlurmOptions& o);
 std::string sbatch_script(const SlurmOptions& o, const std::string& experiment, int tasks,
                           int64_t runs, const std::string& lowbit);
 
-/// Runs argv[0] found on PATH; {exit status, stdout}. Throws Error naming the program and the
-/// Debian package (slurm-client) when it is not on PATH.
+/// Runs argv[0] found on PATH; {exit status, stdout}. Its stderr goes to ours when
+/// `show_stderr` (sbatch's reasons for refusing), else nowhere. Throws Error naming the
+/// program and the Debian package (slurm-client) when it is not on PATH.
 struct Captured {
   int status = 0;
   std::string out;
 };
-Captured run_slurm_command(const std::vector<std::string>& argv);
+Captured run_slurm_command(const std::vector<std::string>& argv, bool show_stderr = false);
 
 /// True when `program` is on PATH.
 bool on_path(const std::string& program);
@@ -60,12 +61,13 @@ int64_t cluster_max_array_size();
 /// Submits `script` (sbatch --parsable); returns the job id.
 std::string submit_array(const std::string& script);
 
-/// The array tasks Slurm still holds (pending, running, requeued, completing), by task name
-/// "<array job id>_<task id>" -> state, for the jobs `job_ids`; nullopt when squeue cannot
-/// be asked (not on PATH, or it failed).
-std::optional<std::map<std::string, std::string>> slurm_live_tasks(const std::vector<std::string>& job_ids);
+/// The array tasks of this user that Slurm still holds (pending, running, requeued,
+/// completing), by task name "<array job id>_<task id>" -> state; nullopt when squeue cannot
+/// be asked (not on PATH, or it failed). Every job counts, not only those lowbit submitted
+/// from a shard directory: an array submitted by hand from its script holds claims too.
+std::optional<std::map<std::string, std::string>> slurm_live_tasks();
 
 /// The same from squeue's output of `-h -r -o "%F %K %T"`.
-std::map<std::string, std::string> parse_squeue(const std::string& text, const std::vector<std::string>& job_ids);
+std::map<std::string, std::string> parse_squeue(const std::string& text);
 
 }  // namespace lowbit

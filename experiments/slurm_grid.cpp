@@ -96,7 +96,7 @@ SlurmSubmission submit_slurm_grid(const ExperimentSpec& spec, SlurmOptions o, co
   if (o.retry_failed) forget_unfinished(dir);
 
   SlurmSubmission s;
-  s.released = reconcile_claims(dir, spec.name, slurm_live_tasks(list_jobs(dir)));
+  s.released = reconcile_claims(dir, spec.name, slurm_live_tasks());
   s.runs = int64_t(spec.runs.size());
   for (const auto& r : spec.runs) {
     if (auto e = read_ended(dir, r.hash))
@@ -319,7 +319,7 @@ std::string shard_status_report(const std::string& dir) {
   for (const auto& [status, n] : counts) out += fmt::format(" {} {}", status, n);
   out += "\n" + running + unreadable;
   const auto jobs = list_jobs(dir);
-  auto live = slurm_live_tasks(jobs);
+  auto live = jobs.empty() ? std::nullopt : slurm_live_tasks();
   if (jobs.empty()) {
     out += "slurm: no job submitted from this directory\n";
   } else if (!live) {

@@ -77,13 +77,13 @@ TEST_CASE("slurm: tasks = min(runs to train, MaxArraySize - 1, 64), from scontro
   CHECK(parse_max_array_size("MaxJobCount = 10000\n") == -1);
 }
 
-TEST_CASE("slurm: squeue's tasks of our jobs only, by name") {
-  auto live = parse_squeue("12 0 RUNNING\n12 3 PENDING\n99 0 RUNNING\n13 1 COMPLETING\n", {"12", "13"});
+TEST_CASE("slurm: squeue's array tasks, by name; a job that is not an array is no task") {
+  auto live = parse_squeue("12 0 RUNNING\n12 3 PENDING\n99 N/A RUNNING\n13 1 COMPLETING\n");
   CHECK(live.size() == 3);
   CHECK(live["12_0"] == "RUNNING");
   CHECK(live["12_3"] == "PENDING");
   CHECK(live["13_1"] == "COMPLETING");
-  CHECK(live.count("99_0") == 0);
+  CHECK(live.count("99_N/A") == 0);
 }
 
 TEST_CASE("slurm: bad options name the option and the fix") {
@@ -332,6 +332,11 @@ TEST_CASE("slurm-task: two tasks started by hand share the runs exactly once; a 
     CHECK(q.get_text(1) == parent->sha256);
   }
   CHECK(list_claims(dir).empty());
+  auto st = run_lowbit("status --shard-dir " + dir);
+  CHECK(st.code == 0);
+  INFO(st.out);
+  CHECK(st.out.find("lin: 4 runs in " + dir + " (2 shard(s))\n  done 4\n") == 0);
+  CHECK(st.out.find("slurm: no job submitted from this directory") != std::string::npos);
   // Nothing left: a third task trains nothing; the merge links each child to its parent.
   auto c = run_lowbit("slurm-task --shard-dir " + dir);
   CHECK(c.code == 0);

@@ -37,7 +37,7 @@ export D=$W/slurm
 # Ports of our own, so that a Slurm already on this machine (or a leftover) is not disturbed.
 export CPORT=$((20000 + RANDOM % 20000)) && export DPORT=$((CPORT + 1))
 cleanup() {
-  [ -z "${SLURM_TEST_KEEP:-}" ] || cp -r "$D/log" "$W/slurm-log" 2>/dev/null
+  [ -z "${SLURM_TEST_KEEP:-}" ] || [ ! -d "$D/log" ] || cp -r "$D/log" "$W/slurm-log"
   bash "$root/tests/slurm/slurm-local.sh" down >/dev/null 2>&1
   [ -n "${SLURM_TEST_KEEP:-}" ] && echo "kept $W" || rm -rf "$W"
 }
@@ -146,15 +146,21 @@ if mid_run 0 && mid_run 1; then
   R0=$(running_hash 0)
   scontrol requeue "${JB}_0"
   pass "cancelled task ${JB}_1 (run $R1), then requeued task ${JB}_0 (run $R0), both in the middle of a run"
-  # Slurm holds a requeued batch job for about 2 minutes; let it start again now.
+  # Slurm holds a requeued batch job for about 2 minutes; let it start again sooner. Not in
+  # the same second as the requeue: slurmd still holds the old launch credential as revoked
+  # (compared to the second), and slurmctld then kills the relaunch ("Job credential revoked").
   for _ in $(seq 1 50); do
     [ "$(squeue -h -j "${JB}_0" -o %T 2>/dev/null)" = PENDING ] && break
     sleep 0.2
   done
+  sleep 2
   scontrol update jobid="${JB}_0" StartTime=now >/dev/null 2>&1
   squeue -h -r -j "$JB" -o "%i %T %r" >"$W/b.after-kills" 2>&1
 else
   fail "both tasks of grid B caught in the middle of a run"
+fi
+if [ -n "${SLURM_TEST_KEEP:-}" ]; then  # a trace of the requeued task, for debugging
+  (for _ in $(seq 1 60); do date +%T.%N; scontrol show job "${JB}_0" 2>&1 | grep -E "JobId|JobState|Reason|Restarts|Eligible|StartTime"; sleep 0.5; done) >"$W/b.trace" 2>&1 &
 fi
 wait_job "$JB" 120 || fail "grid B's first array ended within 120 s"
 H1=${R1%% *}
@@ -186,6 +192,7 @@ echo "grid B: $trained epochs trained for 4 x $EPOCHS"
 grep -q "nothing to submit" "$W/b.third" && pass "grid B again: nothing to submit" || fail "grid B again: nothing to submit"
 
 # ---- leave nothing behind ------------------------------------------------------------------
+[ -z "${SLURM_TEST_KEEP:-}" ] || cp -r "$D/log" "$W/slurm-log"
 bash "$root/tests/slurm/slurm-local.sh" down >/dev/null 2>&1
 left=$(pgrep -f "$W" || true)
 [ -z "$left" ] && pass "nothing left running" || fail "processes left running" "$left"
