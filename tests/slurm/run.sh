@@ -9,7 +9,8 @@
 # Stops the daemons it started, removes its files, leaves nothing running. Needs root (slurmd
 # launches jobs) and the Slurm packages (scripts/install-deps.sh); without them it says why
 # and reports the test skipped. Prints PASS/FAIL/SKIP lines and "N passed, N failed, N skipped".
-# Usage: bash tests/slurm/run.sh [BUILD_DIR]
+# Usage: bash tests/slurm/run.sh [BUILD_DIR]; SLURM_TEST_KEEP=1 keeps the work directory with
+# Slurm's logs and a trace of the requeued task.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -62,7 +63,7 @@ grid() { # grid FILE NAME SEEDS EPOCHS TRAIN SIZE
 JSON
 }
 job_of() { sed -n 's/^submitted job \([0-9]*\):.*/\1/p' "$1"; }
-wait_job() { # wait_job JOB SECONDS: until squeue holds no task of JOB
+wait_job() { # wait_job JOB[_TASK] SECONDS: until squeue holds no task of it
   local t=0
   while [ -n "$(squeue -h -r -j "$1" -o %i 2>/dev/null)" ]; do
     sleep 0.5
@@ -123,20 +124,12 @@ until mid_run 0 && mid_run 1; do
   [ $t -lt 300 ] || break
 done
 running_hash() { sql "$W/b/shards/${JB}_$1.db" "SELECT config_hash || ' at epoch ' || epoch FROM runs WHERE status = 'running'"; }
-gone() { # gone TASK SECONDS: until squeue no longer holds it
-  local t=0
-  while [ -n "$(squeue -h -r -j "$1" -o %i 2>/dev/null)" ]; do
-    sleep 0.2
-    t=$((t + 1))
-    [ $t -lt $(($2 * 5)) ] || return 1
-  done
-}
 if mid_run 0 && mid_run 1; then
   # One at a time: Slurm 22.05 has been seen to drop a requeued task that was pending while
   # another task of its array was being cancelled, which is Slurm's business, not this test's.
   R1=$(running_hash 1)
   scancel "${JB}_1"
-  gone "${JB}_1" 20 || fail "the cancelled task left squeue within 20 s"
+  wait_job "${JB}_1" 20 || fail "the cancelled task left squeue within 20 s"
   t=0
   until mid_run 0; do
     sleep 0.2
