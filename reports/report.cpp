@@ -189,7 +189,8 @@ ReportResult write_report(const ReportOptions& opt) {
   auto tables = selected_tables(opt);
   auto db = open_readonly(opt.db);
   // The footer's sha256 of the database file, hashed on another core while the tables are
-  // built: on a 1 GiB database (100,000 runs) it is about 4 s of the report's time.
+  // built: 1 GiB at 100,000 runs (with the CPU's SHA extensions, core/sha256.h, a fraction of
+  // the report's time; several seconds of CPU without them).
   auto db_sha256 = std::async(std::launch::async, [path = opt.db] { return sha256_file(path); });
   auto data = std::make_unique<ExperimentData>(load_experiment_data(*db, opt.experiment));
   ExperimentData& e = *data;
