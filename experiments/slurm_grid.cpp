@@ -96,7 +96,8 @@ SlurmSubmission submit_slurm_grid(const ExperimentSpec& spec, SlurmOptions o, co
   if (o.retry_failed) forget_unfinished(dir);
 
   SlurmSubmission s;
-  s.released = reconcile_claims(dir, spec.name, slurm_live_tasks());
+  const auto live = slurm_live_tasks();
+  s.released = reconcile_claims(dir, spec.name, live);
   s.runs = int64_t(spec.runs.size());
   for (const auto& r : spec.runs) {
     if (auto e = read_ended(dir, r.hash))
@@ -106,9 +107,10 @@ SlurmSubmission submit_slurm_grid(const ExperimentSpec& spec, SlurmOptions o, co
     else
       ++s.to_train;
   }
-  fmt::print("{}: {} runs in {}: {} done, {} ended otherwise{}, {} held by live tasks, {} to train{}\n", spec.name,
-             s.runs, dir, s.done, s.ended_other, s.ended_other ? " (--retry-failed trains them again)" : "", s.held,
-             s.to_train, s.released ? fmt::format(" ({} claims of tasks that are gone released)", s.released) : "");
+  fmt::print("{}: {} runs in {}: {} done, {} ended otherwise{}, {} held by {}, {} to train{}\n", spec.name, s.runs,
+             dir, s.done, s.ended_other, s.ended_other ? " (--retry-failed trains them again)" : "", s.held,
+             live ? "live tasks" : "tasks squeue could not be asked about (claims kept)", s.to_train,
+             s.released ? fmt::format(" ({} claims of tasks that are gone released)", s.released) : "");
   if (s.to_train == 0) {
     fmt::print("nothing to submit{}\n", s.held ? "; lowbit status --shard-dir " + dir + " shows the live tasks" : "");
     return s;

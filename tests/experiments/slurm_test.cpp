@@ -346,3 +346,33 @@ TEST_CASE("slurm-task: two tasks started by hand share the runs exactly once; a 
   CHECK(scalar(d / "main.db", "SELECT count(*) FROM runs c JOIN runs p ON p.id = c.parent_run_id WHERE c.variant = "
                               "'ttq' AND p.variant = 'fp' AND p.seed = c.seed") == 2);
 }
+
+TEST_CASE("slurm: submission with stand-in Slurm commands; when squeue fails, every claim is kept") {
+  TempDir d;
+  const std::string bin = d / "bin", dir = d / "sd";
+  ::mkdir(bin.c_str(), 0755);
+  // sbatch records its argument and answers a job id; squeue and scontrol fail.
+  write_file(bin + "/sbatch", "#!/bin/sh\necho \"$@\" > " + d / "sbatch.args" + "\necho '4242;cluster'\n");
+  write_file(bin + "/squeue", "#!/bin/sh\nexit 1\n");
+  write_file(bin + "/scontrol", "#!/bin/sh\nexit 1\n");
+  for (const char* f : {"/sbatch", "/squeue", "/scontrol"}) ::chmod((bin + f).c_str(), 0755);
+  write_tiny_experiment(d / "g.json", "g", 64, 1, "\"seeds\": 3");
+  make_shard_dir(dir);
+  const ExperimentSpec spec = load_experiment(d / "g.json");
+  REQUIRE(try_claim(dir, spec.runs[0].hash, "99_0"));  // a task squeue cannot vouch for
+  const std::string cmd = "env PATH=" + bin + ":/usr/bin:/bin " + std::string(LOWBIT_BINARY) + " grid " +
+                          d / "g.json" + " --backend slurm --shard-dir " + dir + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  CHECK(WEXITSTATUS(::pclose(p)) == 0);
+  INFO(out);
+  CHECK(out.find("g: 3 runs in " + dir + ": 0 done, 0 ended otherwise, 1 held by tasks squeue could not be asked "
+                 "about (claims kept), 2 to train\n") == 0);
+  CHECK(out.find("submitted job 4242: 2 task(s) for 2 run(s)") != std::string::npos);
+  CHECK(slurp(d / "sbatch.args") == "--parsable " + dir + "/g.sbatch\n");
+  CHECK(list_jobs(dir) == std::vector<std::string>{"4242"});
+  CHECK(*claim_holder(dir, spec.runs[0].hash) == "99_0");
+  CHECK(slurp(dir + "/g.sbatch").find("#SBATCH --array=0-1\n") != std::string::npos);
+}
