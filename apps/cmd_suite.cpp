@@ -1,7 +1,6 @@
 // lowbit suite: every experiment definition of a folder into one database (lowbit grid each,
 // with one progress line for the whole suite), then one report per experiment, an index, and
 // optionally the results document (docs/RESULTS.md).
-#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,16 +28,12 @@ struct SuiteOptions {
 
 // The definitions of the folder, sorted by file name; each validated before anything runs.
 std::vector<std::pair<std::string, ExperimentSpec>> load_suite(const SuiteOptions& o) {
-  DIR* d = ::opendir(o.dir.c_str());
-  if (!d) throw ConfigError("lowbit suite: " + o.dir + ": not a readable folder (give the folder of experiment definitions)");
+  const auto entries = list_dir(o.dir);
+  if (!entries) throw ConfigError("lowbit suite: " + o.dir + ": not a readable folder (give the folder of experiment definitions)");
   std::vector<std::string> files;
-  while (auto* ent = ::readdir(d)) {
-    std::string n = ent->d_name;
+  for (const auto& n : *entries)
     if (n.size() > 5 && n.compare(n.size() - 5, 5, ".json") == 0) files.push_back(o.dir + "/" + n);
-  }
-  ::closedir(d);
   if (files.empty()) throw ConfigError("lowbit suite: " + o.dir + ": no *.json experiment definitions in it");
-  std::sort(files.begin(), files.end());
   std::vector<std::pair<std::string, ExperimentSpec>> specs;
   std::map<std::string, std::string> names;
   for (auto& f : files) {

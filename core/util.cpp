@@ -1,6 +1,11 @@
 #include "core/util.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
+
+#include <cerrno>
+#include <fstream>
 
 #include <algorithm>
 
@@ -126,6 +131,30 @@ std::string truncate_for_message(const std::string& s, size_t max) {
 bool is_file(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::optional<std::vector<std::string>> list_dir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return std::nullopt;
+  std::vector<std::string> out;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(std::move(n));
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool process_alive(int64_t pid) {
+  if (pid <= 0) return false;
+  if (::kill(pid_t(pid), 0) != 0 && errno == ESRCH) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;  // no /proc: trust kill()
+  auto close = line.rfind(')');                // the state follows "(comm) "
+  char state = close != std::string::npos && close + 2 < line.size() ? line[close + 2] : 'R';
+  return state != 'Z' && state != 'X';
 }
 
 }  // namespace lowbit

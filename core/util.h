@@ -1,6 +1,10 @@
 // Small helpers shared across rooms: edit distance for "did you mean", glob matching
-// for layer names, string joining. No torch, no I/O.
+// for layer names, string joining, and two small system queries (is_file, list_dir,
+// process_alive).
+// No torch.
 #pragma once
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +38,14 @@ bool is_file(const std::string& path);
 
 /// Splits at `sep`, dropping empty parts ("a,,b" -> {a, b}).
 std::vector<std::string> split(const std::string& s, char sep);
+
+/// The names in directory `dir` (without "." and ".."), sorted; nullopt when it cannot be read.
+std::optional<std::vector<std::string>> list_dir(const std::string& dir);
+
+/// Whether process `pid` on this host is alive. A zombie is not: a worker killed with its
+/// parent is reparented and may never be reaped (e.g. in a container whose init does not
+/// reap), yet kill(pid, 0) still succeeds on it.
+bool process_alive(int64_t pid);
 
 /// Seconds as m:ss, or h:mm:ss from an hour on (progress lines, ETAs).
 std::string format_duration(double seconds);

@@ -1,7 +1,6 @@
 #include "experiments/runner.h"
 
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include "core/train/trainer.h"
 #include "core/util.h"
 #include "experiments/spec.h"
+#include "experiments/worker_process.h"
 #include "tracker/jsonl_observer.h"
 #include "tracker/store.h"
 
@@ -36,7 +36,6 @@ constexpr double kStaleSeconds = 300;  // a heartbeat older than this on another
 
 // Child pids, for the signal handler's second-signal kill.
 constexpr int kMaxWorkers = 256;
-constexpr int kMaxWorkerDeaths = 3;  // a run whose worker dies this often is failed, not retried
 volatile pid_t g_children[kMaxWorkers];
 
 void grid_signal(int) {
@@ -48,21 +47,9 @@ void grid_signal(int) {
 }
 
 pid_t spawn_worker(const GridOptions& opt, const std::string& experiment, int threads) {
-  pid_t pid = ::fork();
-  if (pid < 0) throw Error("cannot start a worker process (fork failed)");
-  if (pid == 0) {
-    ::setpgid(0, 0);                     // Ctrl-C reaches the grid only; it forwards once
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // and the worker dies with the grid
-    std::string t = std::to_string(threads);
-    std::vector<std::string> args = {opt.exe,    "worker",    "--db", opt.db,     "--experiment",
-                                     experiment, "--threads", t,      "--device", opt.device};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(opt.exe.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
+  return spawn_worker_process({opt.exe, "worker", "--db", opt.db, "--experiment", experiment, "--threads",
+                               std::to_string(threads), "--device", opt.device},
+                              true);
 }
 
 // Runs of this experiment that the definition does not produce: recorded by an older lowbit
@@ -260,14 +247,9 @@ GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt) {
             store.release_run(run, RunStatus::kFailed,
                               "disk full " + free_space_advice(opt.db + ".runs"));
         } else if (!clean) {
-          std::string why = WIFSIGNALED(status) ? fmt::format("worker killed by signal {}", WTERMSIG(status))
-                                                : fmt::format("worker exited with status {}", WEXITSTATUS(status));
+          const std::string why = worker_death(status);
           ++worker_deaths, last_death = why;
-          if (int64_t run = store.running_run(*it)) {
-            const bool give_up = ++deaths[run] >= kMaxWorkerDeaths;
-            store.release_run(run, give_up ? RunStatus::kFailed : RunStatus::kInterrupted,
-                              give_up ? fmt::format("{} ({} times; not retried again)", why, deaths[run]) : why);
-          }
+          if (int64_t run = store.running_run(*it)) release_after_death(store, run, why, deaths[run]);
         }
         for (int i = 0; i < kMaxWorkers; ++i)
           if (g_children[i] == *it) g_children[i] = 0;

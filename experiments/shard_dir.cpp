@@ -1,6 +1,5 @@
 #include "experiments/shard_dir.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/util.h"
 #include "tracker/jsonl_observer.h"
 
 namespace lowbit {
@@ -21,16 +21,11 @@ namespace {
 
 constexpr int kPlanFormat = 1;
 
-std::vector<std::string> list_dir(const std::string& dir) {
+// The names in DIR/<sub>, without the tmp files of a write in progress (write_file_atomic).
+std::vector<std::string> entries(const std::string& dir) {
   std::vector<std::string> out;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n != "." && n != ".." && n.find(".tmp") == std::string::npos) out.push_back(n);
-    }
-    ::closedir(d);
-  }
-  std::sort(out.begin(), out.end());
+  for (auto& n : list_dir(dir).value_or(std::vector<std::string>{}))
+    if (n.find(".tmp") == std::string::npos) out.push_back(std::move(n));
   return out;
 }
 
@@ -126,7 +121,7 @@ void release_claim(const std::string& dir, const std::string& hash) {
 
 std::vector<std::pair<std::string, std::string>> list_claims(const std::string& dir) {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& hash : list_dir(shard_path(dir, "claims")))
+  for (const auto& hash : entries(shard_path(dir, "claims")))
     out.push_back({hash, first_line(read_file(shard_path(dir, "claims/" + hash)))});
   return out;
 }
@@ -152,7 +147,7 @@ std::optional<Ended> read_ended(const std::string& dir, const std::string& hash)
 
 int forget_unfinished(const std::string& dir) {
   int n = 0;
-  for (const auto& hash : list_dir(shard_path(dir, "ended"))) {
+  for (const auto& hash : entries(shard_path(dir, "ended"))) {
     auto e = read_ended(dir, hash);
     if (e && e->status != "done") ::unlink(shard_path(dir, "ended/" + hash).c_str()), ++n;
   }
@@ -161,7 +156,7 @@ int forget_unfinished(const std::string& dir) {
 
 std::vector<std::string> list_shards(const std::string& dir) {
   std::vector<std::string> out;
-  for (const auto& n : list_dir(shard_path(dir, "shards")))
+  for (const auto& n : entries(shard_path(dir, "shards")))
     if (n.size() > 3 && n.compare(n.size() - 3, 3, ".db") == 0) out.push_back(shard_path(dir, "shards/" + n));
   return out;
 }

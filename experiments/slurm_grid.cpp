@@ -2,7 +2,6 @@
 
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,13 +16,12 @@
 #include "core/train/interrupt.h"
 #include "core/util.h"
 #include "experiments/spec.h"
+#include "experiments/worker_process.h"
 #include "tracker/shards.h"
 
 namespace lowbit {
 
 namespace {
-
-constexpr int kMaxWorkerDeaths = 3;  // as lowbit grid: a run whose worker dies this often fails
 
 bool ended_status(RunStatus s) {
   return s == RunStatus::kDone || s == RunStatus::kFailed || s == RunStatus::kDiverged ||
@@ -38,7 +36,7 @@ std::string shard_of(const std::string& dir, const std::string& task) {
 bool local_task_alive(const std::string& task) {
   const std::string prefix = "local-" + host_name() + "-";
   if (task.rfind(prefix, 0) != 0) return false;
-  return ::kill(pid_t(std::atoll(task.c_str() + prefix.size())), 0) == 0;
+  return process_alive(std::atoll(task.c_str() + prefix.size()));
 }
 
 // The claim `hash` of the dead task `holder`: what its shard says the run became.
@@ -152,22 +150,6 @@ const PlannedRun* next_run(const std::string& dir, const ShardPlan& plan, const 
   return nullptr;
 }
 
-// Starts `exe worker` for one run of the shard; it dies with this task.
-pid_t spawn(const std::vector<std::string>& args) {
-  pid_t pid = ::fork();
-  if (pid < 0) throw Error("cannot start a worker process (fork failed)");
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 // Waits for the worker; a signal to the task (scancel, requeue, the time limit: Slurm
 // signals every process of the job, but a kill of the task alone does not) is passed on
 // once after 2 s if the worker has not seen one.
@@ -229,7 +211,7 @@ bool train_claimed(Task& t, const PlannedRun& run, int& exit_code) {
   }
   fmt::print("task {}: run {} ({}, seed {})\n", t.task, run.hash, run.variant, run.config.seed);
   std::fflush(stdout);
-  const int status = wait_worker(spawn(args));
+  const int status = wait_worker(spawn_worker_process(args, false));
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
     throw Error("cannot run the worker binary " + t.exe + " (exit 127); rebuild lowbit on the shared file system");
   st = t.store->run_state(t.exp_id, run.hash);
@@ -250,12 +232,8 @@ bool train_claimed(Task& t, const PlannedRun& run, int& exit_code) {
     return false;  // the claim stays: this task resumes the run when Slurm requeues it
   }
   // The worker died holding the run (OOM killer, a crash): resume it, or give up on it.
-  const std::string why = WIFSIGNALED(status) ? fmt::format("worker killed by signal {}", WTERMSIG(status))
-                                              : fmt::format("worker exited with status {}", WEXITSTATUS(status));
-  const bool give_up = ++t.deaths[run.hash] >= kMaxWorkerDeaths;
-  t.store->release_run(st->id, give_up ? RunStatus::kFailed : RunStatus::kInterrupted,
-                       give_up ? fmt::format("{} ({} times; not retried again)", why, t.deaths[run.hash]) : why);
-  if (give_up) settle(t, run, *t.store->run_state(t.exp_id, run.hash));
+  if (release_after_death(*t.store, st->id, worker_death(status), t.deaths[run.hash]))
+    settle(t, run, *t.store->run_state(t.exp_id, run.hash));
   return true;
 }
 

@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/provenance.h"
 #include "core/sha256.h"
+#include "core/util.h"
 
 namespace lowbit {
 
@@ -71,20 +72,6 @@ namespace {
 constexpr const char* kReadyCondition =
     "status IN ('pending', 'interrupted') AND (parent_run_id IS NULL OR parent_run_id IN (SELECT "
     "id FROM runs WHERE status = 'done'))";
-
-// Whether process `pid` on this host is alive. A zombie is not: a worker killed with its
-// grid is reparented and may never be reaped (e.g. in a container whose init does not reap),
-// yet kill(pid, 0) still succeeds on it.
-bool process_alive(int64_t pid) {
-  if (pid <= 0) return false;
-  if (::kill(pid_t(pid), 0) != 0 && errno == ESRCH) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return true;  // no /proc: trust kill()
-  auto close = line.rfind(')');                // the state follows "(comm) "
-  char state = close != std::string::npos && close + 2 < line.size() ? line[close + 2] : 'R';
-  return state != 'Z' && state != 'X';
-}
 
 // Schema history. Migration i takes a database from version i to i + 1. A new database
 // runs them all, so every migration is exercised by every test that opens a store.
