@@ -4,11 +4,8 @@
 # over the full Fashion-MNIST test set (epoch_seconds - train_seconds) and the run's peak RSS,
 # small_cnn trained on 2,000 images for one epoch at 2 threads, for two evaluation batch
 # sizes. Median of N runs each. Writes bench/results/allocator.md and prints it.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 n=${N:-3}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 cat > "$tmp/c.json" <<'JSON'
 {"model": "small_cnn", "data": {"name": "fashion_mnist", "train_limit": 2000}, "epochs": 1,
  "batch_size": 128, "optim": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "schedule": "cosine"}}

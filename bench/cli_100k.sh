@@ -3,9 +3,8 @@
 # 100,000 runs and 10,000,000 metric rows (built by lowbit_bench query into DIR): wall time
 # (median of 3) and peak RSS, against the goals (status and query <= 1 s, report <= 2 s).
 # Writes bench/results/cli_100k.md. Usage: bash bench/cli_100k.sh [DIR]
-set -euo pipefail
-cd "$(dirname "$0")/.."
-dir=${1:-$(mktemp -d)}
+source "$(dirname "$0")/lib.sh"
+dir=${1:-$tmp}
 big=$dir/bench_big.db
 [ -f "$big" ] || build/lowbit_bench query "$dir" >/dev/null
 out=bench/results/cli_100k.md
@@ -19,9 +18,7 @@ out=bench/results/cli_100k.md
   for cmd in "status --db $big" "query runs --db $big --experiment big --format csv" \
     "report --db $big --experiment big --tables main --format md --no-plots --out $dir/rep"; do
     build/lowbit $cmd >/dev/null
-    for i in 1 2 3; do /usr/bin/time -f "%e %M" -o "$dir/t$i" build/lowbit $cmd >/dev/null; done
-    wall=$(cat "$dir"/t1 "$dir"/t2 "$dir"/t3 | awk '{print $1}' | sort -n | sed -n 2p)
-    rss=$(cat "$dir"/t1 "$dir"/t2 "$dir"/t3 | awk '{print $2}' | sort -n | tail -1)
+    read -r wall rss < <(gnu_time 3 build/lowbit $cmd)
     name=${cmd%% --db*}
     goal=$([ "$name" = report ] && echo "<= 2 s" || echo "<= 1 s")
     echo "| lowbit $name | $wall | $((rss / 1024)) | $goal |"

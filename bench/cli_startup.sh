@@ -3,20 +3,15 @@
 # front (build/lowbit) and in the LibTorch binary (build/lowbit-torch), on a small database
 # (a 4-run synthetic grid). GNU time, median of N runs (10 ms resolution). Writes
 # bench/results/cli_startup.md and prints it.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 n=${N:-20}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 cat > "$tmp/g.json" <<'JSON'
 {"name": "g", "base": {"data": {"name": "synthetic", "synthetic": {"train": 96, "test": 48, "size": 8, "classes": 4}},
  "batch_size": 32, "epochs": 2}, "variants": {"fp": {}, "ttq": {"quant.method": "ttq"}}, "seeds": 2}
 JSON
 build/lowbit grid "$tmp/g.json" --db "$tmp/g.db" --threads-per-worker 1 > /dev/null
 measure() {  # measure BINARY ARGS...: "median_s max_rss_mib"
-  : > "$tmp/t"
-  for _ in $(seq "$n"); do /usr/bin/time -f "%e %M" -a -o "$tmp/t" "$@" > /dev/null; done
-  sort -n "$tmp/t" | awk '{t[NR] = $1; if ($2 > m) m = $2} END {printf "%.2f s, %.1f MiB", t[int((NR + 1) / 2)], m / 1024}'
+  gnu_time "$n" "$@" | awk '{printf "%.2f s, %.1f MiB", $1, $2 / 1024}'
 }
 out=bench/results/cli_startup.md
 mkdir -p bench/results

@@ -3,10 +3,7 @@
 # 2 x 1 (and what --workers auto picks), for small_cnn on Fashion-MNIST and resnet20 on
 # synthetic 3x32x32 images: 4 runs each (full precision and SLB 1-bit, 2 seeds, 1 epoch).
 # Writes bench/results/grid_layout.md and prints it.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
 cat > "$tmp/small_cnn.json" <<'JSON'
 {"name": "layout", "base": {"model": "small_cnn", "data": {"name": "fashion_mnist",
  "train_limit": 3000, "test_limit": 2000}, "epochs": 1, "batch_size": 128},
