@@ -399,6 +399,11 @@ int main(int argc, char** argv) {
   if (mode == "slb" && argc > 3) return bench_slb(argv[2], std::stoi(argv[3]));
   if (mode == "step") return bench_step(argc > 2 ? argv[2] : "");
   if (mode == "loader") return bench_loader();
+  if (mode == "profile" && argc > 5) {
+    torch::autograd::profiler::RecordProfile guard(argv[5]);
+    time_step(argv[2], argv[3], std::stoi(argv[4]), 10);
+    return 0;
+  }
   std::fprintf(stderr, "usage: lowbit_bench tracker | query [DIR] | slb METHOD BITS | step [JSON] | loader\n");
   return 2;
 }

@@ -56,11 +56,32 @@ void QConv2dImpl::reset_parameters() {
   if (bias.defined()) bias.zero_();
 }
 
+namespace {
+
+// w laid out channels-last, with strides that say so even where a size-1 dimension leaves the
+// layout ambiguous: Tensor::contiguous(ChannelsLast) keeps a (out, 1, k, k) weight as it is,
+// and then the first convolution of a one-channel image runs (and hands on) NCHW, where max
+// pooling alone is about 7x slower.
+torch::Tensor channels_last_on_cpu(const torch::Tensor& w) {
+  if (!w.is_cpu()) return w;
+  const auto& st = w.strides();
+  const auto& sz = w.sizes();
+  if (st[1] == 1 && st[3] == sz[1] && st[2] == sz[1] * sz[3]) return w;  // already NHWC strides
+  return at::empty_like(w, w.options(), at::MemoryFormat::ChannelsLast).copy_(w);
+}
+
+}  // namespace
+
 torch::Tensor QConv2dImpl::forward(const torch::Tensor& x) {
   input_zeros.count(x);
-  auto y =
-      F::conv2d(x, effective_weight(),
-                F::Conv2dFuncOptions().bias(bias).stride(options.stride).padding(options.padding));
+  // On the CPU the convolution runs in channels-last layout: a channels-last weight makes
+  // oneDNN pick its NHWC kernels, and the output (and so every later activation) follows. On
+  // small_cnn this makes the training step about 1.3x and evaluation about 1.6x faster than
+  // the default NCHW (bench/results/vs_python.md). Same arithmetic, a different summation
+  // order: results agree to float rounding, not bit for bit, with NCHW. CUDA keeps NCHW.
+  auto w = channels_last_on_cpu(effective_weight());
+  auto y = F::conv2d(
+      x, w, F::Conv2dFuncOptions().bias(bias).stride(options.stride).padding(options.padding));
   macs_ = y.size(1) * y.size(2) * y.size(3) * options.in * options.kernel * options.kernel;
   return y;
 }
