@@ -66,6 +66,40 @@ TEST_CASE("slb: the custom backward equals autograd on the plain formula") {
   CHECK(torch::allclose(a1.grad(), a2.grad(), 1e-10, 1e-12));
 }
 
+TEST_CASE("slb: the float32 CPU kernel equals the plain formula") {
+  // The fused CPU path (float32) against autograd on softmax/matmul, for value sets of 2, 3, 4
+  // and 16, a temperature that makes a * T large (the max shift must keep exp finite) and one
+  // that keeps it small.
+  // - W against ATen's float32 ops: the same roundings of a * T, so within 1e-6 absolute
+  //   (|v| <= 1). (The gradients are not compared in float32: autograd's softmax backward is a
+  //   different, equally rounded formula.)
+  // - Against float64 on the same (float32) logits: float32's rounding of a * T alone moves
+  //   p by up to |a * T| * 2^-24 relatively, so the bound is 4 * 2^-24 * max |a * T| (+1e-6).
+  for (int64_t K : {2, 3, 4, 16}) {
+    for (double T : {0.7, 40.0}) {
+      CAPTURE(K);
+      CAPTURE(T);
+      auto a32 = (torch::randn({5, 3, 3, 3, K}) * 3).requires_grad_(true);
+      auto v32 = torch::linspace(-1, 1, K);
+      auto g32 = torch::randn({5, 3, 3, 3});
+      auto w32 = slb_soft_expectation(a32, v32, T);
+      (w32 * g32).sum().backward();
+      auto w_aten = torch::matmul(torch::softmax(a32.detach() * T, -1), v32);
+      auto ref_in = a32.detach().to(torch::kFloat64).requires_grad_(true);
+      auto w64 = torch::matmul(torch::softmax(ref_in * T, -1), v32.to(torch::kFloat64));
+      (w64 * g32.to(torch::kFloat64)).sum().backward();
+
+      CHECK(torch::isfinite(w32).all().item<bool>());
+      const double gscale = std::max(1.0, ref_in.grad().abs().max().item<double>());
+      CHECK((w32 - w_aten).abs().max().item<double>() < 1e-6);
+      const double tol = 1e-6 + 4 * std::ldexp(1.0, -24) * (a32.abs().max().item<double>() * T);
+      CHECK((w32.to(torch::kFloat64) - w64).abs().max().item<double>() < tol);
+      CHECK((a32.grad().to(torch::kFloat64) - ref_in.grad()).abs().max().item<double>() <
+            tol * gscale);
+    }
+  }
+}
+
 TEST_CASE("slb: quantizer modes: soft in training, argmax in eval and after the window") {
   QuantConfig q;
   q.method = "slb";
