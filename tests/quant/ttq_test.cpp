@@ -53,6 +53,33 @@ TEST_CASE("ttq: latent and scale gradients equal the hand computation") {
   CHECK(q.wn.grad().item<double>() == Approx(-4.0));       // minus the sum over the negative set
 }
 
+TEST_CASE("ttq: the float32 CPU kernel equals the composite formula in float64") {
+  // 50,000 weights: several chunks of the kernel's parallel loop. Same weights in float64 go
+  // through the composite (torch::where) path. The forward and the latent gradient are single
+  // products, equal to float32 rounding (1e-6 relative); the scale gradients are sums of
+  // ~20,000 terms, compared within 1e-5 of the sum of |g|.
+  torch::manual_seed(11);
+  TTQOptions o;
+  o.threshold = 0.05;
+  o.normalize_latent = true;
+  TTQImpl q32(o), q64(o);
+  q64.to(torch::kFloat64);
+  for (auto* q : {&q32, &q64}) q->wp.data().fill_(0.9), q->wn.data().fill_(1.1);
+  auto w32 = torch::randn({50, 10, 10, 10}).requires_grad_(true);
+  auto w64 = w32.detach().to(torch::kFloat64).requires_grad_(true);
+  auto g32 = torch::randn({50, 10, 10, 10});
+  auto out32 = q32.forward(w32);
+  auto out64 = q64.forward(w64);
+  CHECK(torch::equal(out32.to(torch::kFloat64), out64.to(torch::kFloat32).to(torch::kFloat64)));
+  (out32 * g32).sum().backward();
+  (out64 * g32.to(torch::kFloat64)).sum().backward();
+  CHECK(torch::allclose(w32.grad().to(torch::kFloat64), w64.grad(), 1e-6, 1e-9));
+  const double gsum = g32.abs().sum().item<double>();
+  CHECK(std::abs(q32.wp.grad().item<double>() - q64.wp.grad().item<double>()) < 1e-5 * gsum);
+  CHECK(std::abs(q32.wn.grad().item<double>() - q64.wn.grad().item<double>()) < 1e-5 * gsum);
+  CHECK(q32.wp.grad().item<double>() != 0.0);
+}
+
 TEST_CASE("ttq: scale gradients match finite differences (tolerance 1e-3)") {
   TTQOptions o;
   o.threshold = 0.05;
