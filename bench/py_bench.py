@@ -10,7 +10,9 @@ precision, TTQ and SLB 1/2-bit, timed the way bench/bench.cpp times lowbit:
          batch-norm calibration of lowbit's bn_mode calibrate_each_epoch (10 batches, hard
          weights, cumulative average)
 
-It prints one JSON object per line. The quantizers follow lowbit's forward and gradients
+--layout nhwc hands each convolution a channels-last weight, as lowbit does on the CPU
+(core/nn/qlayers.cpp), so that both sides run the same oneDNN kernels; the default nchw is how
+a Python script is usually written. It prints one JSON object per line. The quantizers follow lowbit's forward and gradients
 (core/quant/ttq.cpp, core/quant/slb.cpp) closely enough for timing; they are not a second
 reference implementation.
 """
@@ -25,6 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 DATA = "/usr/share/datasets/fashion-mnist"
+LAYOUT = "nchw"  # set by --layout
 
 
 class TTQFn(torch.autograd.Function):
@@ -73,7 +76,10 @@ class QConv(nn.Module):
         return self.weight
 
     def forward(self, x):
-        return F.conv2d(x, self.qweight(), padding=self.k // 2)
+        w = self.qweight()
+        if LAYOUT == "nhwc":  # explicit strides: contiguous() is a no-op for one input channel
+            w = torch.empty_like(w, memory_format=torch.channels_last).copy_(w)
+        return F.conv2d(x, w, padding=self.k // 2)
 
 
 class SmallCnn(nn.Module):
@@ -202,17 +208,21 @@ def main():
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--train", type=int, default=10000)
     p.add_argument("--what", default="step,epoch")
+    p.add_argument("--layout", choices=["nchw", "nhwc"], default="nchw")
     a = p.parse_args()
+    global LAYOUT
+    LAYOUT = a.layout
+    suffix = "" if a.layout == "nchw" else "_nhwc"
     torch.set_num_threads(a.threads)
     methods = [("fp", "fp", 32), ("ttq", "ttq", 2), ("slb1", "slb", 1), ("slb2", "slb", 2)]
     if "step" in a.what:
         for label, m, bits in methods:
-            print(json.dumps({"bench": "py_step", "method": label, **bench_step(m, bits, a.steps)}),
+            print(json.dumps({"bench": "py_step" + suffix, "method": label, **bench_step(m, bits, a.steps)}),
                   flush=True)
     if "epoch" in a.what:
         data = load(a.train)
         for label, m, bits in methods:
-            print(json.dumps({"bench": "py_epoch", "method": label, **bench_epoch(m, bits, data)}),
+            print(json.dumps({"bench": "py_epoch" + suffix, "method": label, **bench_epoch(m, bits, data)}),
                   flush=True)
 
 

@@ -19,6 +19,7 @@ cat "$tmp/step.txt"
 
 if /usr/bin/python3 -c "import torch" 2> /dev/null; then
   /usr/bin/python3 bench/py_bench.py --threads 2 >> "$lines"
+  /usr/bin/python3 bench/py_bench.py --threads 2 --layout nhwc >> "$lines"
 else
   echo "vs_python: python3-torch is not installed (scripts/install-deps.sh --bench): the Python" \
     "comparison is skipped"
@@ -83,24 +84,31 @@ for model in ("small_cnn", "resnet20"):
                    f"{1000 * r['optimizer_s']:.2f} | {1000 * r['step_s']:.1f} | {r['ratio_fp']:.2f}"
                    + (f" ({goal})" if goal else "") + " |")
 out.append("\n## lowbit / Python, small_cnn (goal: step and epoch <= 1.0, evaluation <= 1/1.5 = 0.67)\n")
-py_step, py_epoch = by.get("py_step", {}), by.get("py_epoch", {})
-out.append("| method | step lowbit / Python (ms) | ratio | epoch lowbit / Python (s) | ratio | "
-           "evaluation lowbit / Python (s) | ratio | test_acc lowbit / Python |")
+out.append("The ratio is against Python with channels-last weights (NHWC), the layout lowbit uses "
+           "on the CPU, so both sides run the same oneDNN kernels; Python's default NCHW is shown "
+           "beside it.\n")
+py = {lay: (by.get("py_step" + sfx, {}), by.get("py_epoch" + sfx, {}))
+      for lay, sfx in (("nhwc", "_nhwc"), ("nchw", ""))}
+out.append("| method | step (ms) lowbit / Python NHWC / NCHW | ratio | epoch (s) lowbit / Python NHWC / NCHW "
+           "| ratio | evaluation (s) lowbit / Python NHWC / NCHW | ratio | test_acc lowbit / Python NHWC |")
 out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+def pystep(r):
+    return r["forward_s"] + r["backward_s"] + r["optimizer_s"]
 for m in ("fp", "ttq", "slb1", "slb2"):
     ls = by["step"]["small_cnn/" + m]
     le = by["lowbit_epoch"]["/" + m]
-    ps, pe = py_step.get("/" + m), py_epoch.get("/" + m)
-    if ps is None or pe is None:
+    got = {lay: (st.get("/" + m), ep.get("/" + m)) for lay, (st, ep) in py.items()}
+    if any(v is None for pair in got.values() for v in pair):
         out.append(f"| {m} | {1000 * ls['step_s']:.1f} / skipped | skipped | {le['epoch_s']:.2f} / "
                    f"skipped | skipped | {le['eval_s']:.2f} / skipped | skipped | "
                    f"{le['test_acc']:.4f} / skipped |")
         continue
-    pstep = ps["forward_s"] + ps["backward_s"] + ps["optimizer_s"]
-    out.append(f"| {m} | {1000 * ls['step_s']:.1f} / {1000 * pstep:.1f} | {ls['step_s'] / pstep:.2f} | "
-               f"{le['epoch_s']:.2f} / {pe['epoch_s']:.2f} | {le['epoch_s'] / pe['epoch_s']:.2f} | "
-               f"{le['eval_s']:.2f} / {pe['eval_s']:.2f} | {le['eval_s'] / pe['eval_s']:.2f} | "
-               f"{le['test_acc']:.4f} / {pe['test_acc']:.4f} |")
+    (sn, en), (sc, ec) = got["nhwc"], got["nchw"]
+    out.append(f"| {m} | {1000 * ls['step_s']:.1f} / {1000 * pystep(sn):.1f} / {1000 * pystep(sc):.1f} | "
+               f"{ls['step_s'] / pystep(sn):.2f} | "
+               f"{le['epoch_s']:.2f} / {en['epoch_s']:.2f} / {ec['epoch_s']:.2f} | {le['epoch_s'] / en['epoch_s']:.2f} | "
+               f"{le['eval_s']:.2f} / {en['eval_s']:.2f} / {ec['eval_s']:.2f} | {le['eval_s'] / en['eval_s']:.2f} | "
+               f"{le['test_acc']:.4f} / {en['test_acc']:.4f} |")
 out.append("\nlowbit's epoch is `lowbit train`'s own: its per-layer statistics, activation-sparsity "
            "counters and, for SLB, the calibration are in it, and with calibration lowbit also "
            "scores the test set before calibrating (`test_acc_before_calib`), a second evaluation "

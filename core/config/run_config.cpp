@@ -271,7 +271,10 @@ std::vector<ConfigField> make_fields() {
       "batch_size", "Training mini-batch size.",
       [](RunConfig & c) -> auto& { return c.batch_size; }, 1, 1 << 20));
   f.push_back(int_field(
-      "eval_batch_size", "Batch size for evaluation passes.",
+      "eval_batch_size",
+      "Batch size for evaluation passes. On the CPU at most 128 examples go through the network "
+      "at once (larger batches overflow the caches and run slower); accuracy does not depend on "
+      "it.",
       [](RunConfig & c) -> auto& { return c.eval_batch_size; }, 1, 1 << 20));
   f.push_back(str_field(
       "model", "Network architecture (see `lowbit list models`).",

@@ -222,7 +222,9 @@ struct RunConfig {
   int64_t epochs = 10;
   /// `batch_size`: Training mini-batch size. Default: 128.
   int64_t batch_size = 128;
-  /// `eval_batch_size`: Batch size for evaluation passes. Default: 1000.
+  /// `eval_batch_size`: Batch size for evaluation passes. On the CPU at most 128 examples go
+  /// through the network at once (larger batches overflow the caches and run slower); accuracy
+  /// does not depend on it. Default: 1000.
   int64_t eval_batch_size = 1000;
   /// `model`: Network architecture (see `lowbit list models`). Default: "small_cnn".
   std::string model = "small_cnn";

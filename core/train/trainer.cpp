@@ -34,6 +34,13 @@ struct EvalResult {
   double loss = 0, acc = 0;
 };
 
+// On the CPU an evaluation batch goes through the network at most this many examples at a
+// time: beyond it the activations overflow the cores' caches, and the pass gets slower (on
+// small_cnn, 10,000 test images take 1.15 s at 128 and 1.53 s at 1000). Evaluation mode makes
+// every example's output independent of its batch, so accuracy does not depend on it; the
+// loss sum only to float rounding.
+constexpr int64_t kCpuEvalChunk = 128;
+
 // One pass over `data` without gradients, in eval mode. Inference mode (no autograd
 // bookkeeping at all, no version counters) where nothing made here is kept: the loss and the
 // count leave as plain numbers.
@@ -41,6 +48,7 @@ EvalResult evaluate(Network& model, const DataBundle& bundle, const Dataset& dat
                     int64_t batch_size, torch::Device device) {
   c10::InferenceMode inference;
   model.eval();
+  if (device.is_cpu()) batch_size = std::min(batch_size, kCpuEvalChunk);
   BatchLoader loader(bundle, data, batch_size, /*train=*/false, 0, 0, device);
   double loss_sum = 0;
   int64_t correct = 0;
