@@ -52,7 +52,7 @@ struct ClaimedRun {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
   enum class Open { kMigrate, kExisting, kShard };
 
   /// Opens `path` for writing. kMigrate creates the file and schema or migrates an older

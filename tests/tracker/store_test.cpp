@@ -85,8 +85,14 @@ INSERT INTO metrics VALUES (1, 1, 'test_acc', 0.75);
 )sql");
   }
   Store s(d / "old.db", Store::Open::kMigrate);
-  CHECK(s.schema_version() == 5);
+  CHECK(s.schema_version() == 6);
   auto db = open_readonly(d / "old.db");
+  // Version 6: the metric series index, used by a report's series query.
+  CHECK(scalar(*db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'metrics_by_key'") == 1);
+  CHECK(std::get<std::string>(run_sql(*db, "EXPLAIN QUERY PLAN SELECT run_id, epoch, value FROM metrics "
+                                           "WHERE key = 'test_acc' AND run_id IN (1) ORDER BY run_id, epoch")
+                                  .rows.at(0).back())
+            .find("COVERING INDEX metrics_by_key") != std::string::npos);
   CHECK(scalar(*db, "SELECT count(*) FROM metrics WHERE value = 0.75") == 1);
   CHECK(scalar(*db, "SELECT count(*) FROM runs WHERE variant = 'default' AND status = 'done'") ==
         1);
@@ -192,14 +198,14 @@ TEST_CASE("store: a worker refuses a newer database by saying to upgrade lowbit,
     raw.exec("UPDATE schema_version SET version = 99");
   }
   CHECK_THROWS_WITH_AS(Store(d / "r.db", Store::Open::kExisting),
-                       (d / "r.db" + ": schema version 99 is newer than this lowbit (5); upgrade lowbit").c_str(),
+                       (d / "r.db" + ": schema version 99 is newer than this lowbit (6); upgrade lowbit").c_str(),
                        StoreError);
   {
     Db raw(d / "r.db", Db::Mode::kReadWrite);
     raw.exec("UPDATE schema_version SET version = 1");
   }
   CHECK_THROWS_WITH_AS(Store(d / "r.db", Store::Open::kExisting),
-                       (d / "r.db" + ": schema version 1 (this lowbit uses 5); run lowbit grid on it once to migrate").c_str(),
+                       (d / "r.db" + ": schema version 1 (this lowbit uses 6); run lowbit grid on it once to migrate").c_str(),
                        StoreError);
 }
 
