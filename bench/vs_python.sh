@@ -113,6 +113,9 @@ out.append("\nlowbit's epoch is `lowbit train`'s own: its per-layer statistics, 
            "counters and, for SLB, the calibration are in it, and with calibration lowbit also "
            "scores the test set before calibrating (`test_acc_before_calib`), a second evaluation "
            "pass Python does not make. The evaluation column is the epoch minus the training pass. "
+           "Both sides are given evaluation batches of 1000; lowbit runs them through the network "
+           "128 examples at a time on the CPU (faster: the activations stay in cache), Python "
+           "1000 at a time. "
            "Python's TTQ and SLB follow lowbit's forward and gradients for timing only "
            "(bench/py_bench.py); test_acc is a check that both sides train, not a comparison (the "
            "initializations differ).")
