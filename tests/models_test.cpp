@@ -59,3 +59,26 @@ TEST_CASE("models: unknown name suggests the nearest") {
     CHECK(std::string(e.what()) == "unknown model 'resnet2O', did you mean 'resnet20'?");
   }
 }
+
+TEST_CASE("models: the zero counter counts exact zeros on every path") {
+  // 1,000,003 values (several chunks of the CPU loop, an odd tail), channels-last, with a
+  // known number of zeros: 250,001 of +0.0, 3 of -0.0 (== 0, counted), a NaN (not).
+  auto x = torch::ones({1, 1000003, 1, 1});
+  x.index_put_({0, torch::indexing::Slice(0, 1000003, 4)}, 0.0f);  // 250,001 zeros
+  x.index_put_({0, 1}, -0.0f), x.index_put_({0, 2}, -0.0f), x.index_put_({0, 3}, -0.0f);
+  x.index_put_({0, 5}, std::nanf(""));
+  auto cl = x.view({1, 1000003, 1, 1}).contiguous(at::MemoryFormat::ChannelsLast);
+  ZeroCounter c;
+  c.start();
+  c.count(cl);
+  CHECK(c.stop() == doctest::Approx(250004.0 / 1000003.0).epsilon(1e-15));
+  // The fallback (not dense: a strided view; not float32) adds to the same count.
+  auto strided = torch::zeros({10, 10}).index({torch::indexing::Slice(), 0});  // 10 zeros
+  c.start();
+  c.count(torch::zeros({4}, torch::kFloat64));  // 4 zeros
+  c.count(strided);
+  c.count(torch::tensor({1.0f, 0.0f}));  // 1 zero
+  CHECK(c.stop() == doctest::Approx(15.0 / 16.0).epsilon(1e-15));
+  c.start();
+  CHECK(c.stop() == 0.0);
+}

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <ATen/Parallel.h>
+
 #include <torch/nn/functional.h>
 #include <torch/nn/init.h>
 
@@ -12,20 +14,44 @@ namespace F = torch::nn::functional;
 void ZeroCounter::start() {
   on_ = true;
   zeros_ = torch::Tensor();
+  cpu_zeros_ = 0;
   total_ = 0;
 }
 
+namespace {
+
+// Exact zeros (-0.0 included, as x == 0) of a dense float32 CPU tensor in one read, on every
+// thread: (x == 0).sum() writes a bool tensor first and took 6.4 ms for one small_cnn
+// activation of batch 128 (3.2 M values), the counters a quarter of an evaluation pass.
+int64_t count_zeros_cpu(const torch::Tensor& x) {
+  const float* p = x.data_ptr<float>();
+  return at::parallel_reduce(
+      int64_t(0), x.numel(), int64_t(1) << 16, int64_t(0),
+      [p](int64_t begin, int64_t end, int64_t acc) {
+        for (int64_t i = begin; i < end; ++i) acc += p[i] == 0.0f;
+        return acc;
+      },
+      [](int64_t a, int64_t b) { return a + b; });
+}
+
+}  // namespace
+
 void ZeroCounter::count(const torch::Tensor& x) {
   if (!on_) return;
-  auto z = (x == 0).sum();
-  zeros_ = zeros_.defined() ? zeros_ + z : z;
   total_ += x.numel();
+  if (x.is_cpu() && x.scalar_type() == torch::kFloat && x.is_non_overlapping_and_dense()) {
+    cpu_zeros_ += count_zeros_cpu(x);
+    return;
+  }
+  auto z = (x == 0).sum();  // on the device; read once, at stop()
+  zeros_ = zeros_.defined() ? zeros_ + z : z;
 }
 
 double ZeroCounter::stop() {
   on_ = false;
   if (total_ == 0) return 0.0;
-  return double(zeros_.item<int64_t>()) / double(total_);
+  const int64_t zeros = cpu_zeros_ + (zeros_.defined() ? zeros_.item<int64_t>() : 0);
+  return double(zeros) / double(total_);
 }
 
 torch::Tensor QLayerImpl::effective_weight() {
@@ -76,8 +102,8 @@ torch::Tensor QConv2dImpl::forward(const torch::Tensor& x) {
   input_zeros.count(x);
   // On the CPU the convolution runs in channels-last layout: a channels-last weight makes
   // oneDNN pick its NHWC kernels, and the output (and so every later activation) follows. On
-  // small_cnn this makes the training step about 1.3x and evaluation about 1.6x faster than
-  // the default NCHW (bench/results/vs_python.md). Same arithmetic, a different summation
+  // small_cnn this made the training step 1.3x faster than the default NCHW (46.8 -> 36.0 ms,
+  // lowbit_bench step), and evaluation faster still. Same arithmetic, a different summation
   // order: results agree to float rounding, not bit for bit, with NCHW. CUDA keeps NCHW.
   auto w = channels_last_on_cpu(effective_weight());
   auto y = F::conv2d(

@@ -28,7 +28,8 @@ class ZeroCounter {
 
  private:
   bool on_ = false;
-  torch::Tensor zeros_;
+  torch::Tensor zeros_;      ///< off the CPU: the count so far, on the device
+  int64_t cpu_zeros_ = 0;    ///< dense float32 CPU tensors: counted directly
   int64_t total_ = 0;
 };
 
