@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark, after `make build`, in about 12 minutes on 2 cores. Each
+# `make bench`: every benchmark, after `make build`, in about 8 minutes on 2 cores. Each
 # writes its own table to bench/results/ and prints it; bench/results/latest.json holds every
 # figure of the step, Python and peak benchmarks; bench/results/make_bench.txt the whole printout.
 set -euo pipefail
@@ -19,3 +19,5 @@ for m in "fp 32" "slb 1" "slb 2" "slb 4"; do "$bin" slb $m; done  # peak RSS, on
 bash bench/cli_100k.sh "$tmp"     # status, query and report through the command line (GNU time)
 bash bench/allocator.sh          # glibc's allocator defaults against lowbit's setting
 bash bench/cli_startup.sh        # the front binary against the LibTorch binary
+bash bench/profile.sh            # where the small_cnn step goes, per operator (FP and SLB 1-bit)
+echo "make bench: ${SECONDS} s"
