@@ -192,13 +192,26 @@ ReportResult write_report(const ReportOptions& opt) {
   // built: 1 GiB at 100,000 runs (with the CPU's SHA extensions, core/sha256.h, a fraction of
   // the report's time; several seconds of CPU without them).
   auto db_sha256 = std::async(std::launch::async, [path = opt.db] { return sha256_file(path); });
-  auto data = std::make_unique<ExperimentData>(load_experiment_data(*db, opt.experiment));
+  // The energy tables read nested config values (quant.act) of every run: parse all configs
+  // up front, on every core. Otherwise the tables need only the row and column keys, read
+  // typed from run_config; a run parses its JSON only if it lacks one of them there.
+  const bool nested = std::any_of(tables.begin(), tables.end(),
+                                  [](const ReportTable* t) { return t->name == "energy"; });
+  auto data =
+      std::make_unique<ExperimentData>(load_experiment_data(*db, opt.experiment, nested));
   ExperimentData& e = *data;
   const int64_t done = check_experiment(opt, e);
+  std::vector<std::string> rows = row_keys(opt, e);
+  if (!nested) {
+    std::vector<std::string> keys = rows;
+    keys.insert(keys.end(), opt.cols.begin(), opt.cols.end());
+    keys.push_back("epochs");  // the epoch-budget plot
+    load_config_text(*db, e, keys);
+  }
   ReportContext c{opt,
                   *db,
                   e,
-                  row_keys(opt, e),
+                  rows,
                   TableOptions{opt.ci / 100.0, opt.interval, opt.baseline, {}},
                   resolve_metric(*db, e, opt.metric),
                   opt.out_dir.empty() ? "results/" + e.name : opt.out_dir,

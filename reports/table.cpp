@@ -17,12 +17,11 @@ std::string key_value(const RunData& r, const std::string& key) {
   if (key == "seed") return std::to_string(r.seed);
   if (auto it = r.row_keys.find(key); it != r.row_keys.end()) return it->second;
   if (r.varying.is_object() && r.varying.contains(key) && r.varying[key].is_null()) return "";
+  if (auto it = r.config_text.find(key); it != r.config_text.end()) return it->second;
   auto p = config_pointer(key);
-  if (!r.config.contains(p)) return "";
-  const json& v = r.config[p];
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_number_float()) return fmt::format("{}", v.get<double>());
-  return v.dump();
+  const json& config = r.config();
+  if (!config.contains(p)) return "";
+  return config_value_text(config[p]);
 }
 
 AggTable aggregate(const std::string& name, const std::string& title, const ExperimentData& e,

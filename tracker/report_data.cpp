@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <exception>
+#include <memory>
 #include <thread>
+#include <variant>
 
 #include <fmt/format.h>
 
+#include "core/config/run_config.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "tracker/queries.h"
@@ -18,11 +21,14 @@ namespace {
 
 // Each run's config JSON into its RunData, on up to one thread per core: at 100,000 runs
 // (129 MB of JSON) parsing is most of the report's load time.
-void parse_configs(const std::vector<std::string>& configs, std::vector<RunData>& runs) {
-  const size_t n = configs.size();
+void parse_configs(std::vector<RunData>& runs) {
+  const size_t n = runs.size();
   const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+  auto parse = [&](size_t i) {
+    runs[i].config_tree = std::make_shared<const json>(json::parse(runs[i].config_json));
+  };
   if (n < 1000 || threads == 1) {
-    for (size_t i = 0; i < n; ++i) runs[i].config = json::parse(configs[i]);
+    for (size_t i = 0; i < n; ++i) parse(i);
     return;
   }
   std::vector<std::exception_ptr> errors(threads);
@@ -30,7 +36,7 @@ void parse_configs(const std::vector<std::string>& configs, std::vector<RunData>
   for (size_t t = 0; t < threads; ++t)
     pool.emplace_back([&, t] {
       try {
-        for (size_t i = t * n / threads; i < (t + 1) * n / threads; ++i) runs[i].config = json::parse(configs[i]);
+        for (size_t i = t * n / threads; i < (t + 1) * n / threads; ++i) parse(i);
       } catch (...) {
         errors[t] = std::current_exception();
       }
@@ -40,9 +46,35 @@ void parse_configs(const std::vector<std::string>& configs, std::vector<RunData>
     if (err) std::rethrow_exception(err);
 }
 
+// A config field's JSON type, from its default: run_config stores booleans as integers and
+// lists and objects as their JSON text (typed_config), so reading one back needs it.
+struct FieldKind {
+  bool boolean = false, string = false;
+};
+
+// run_config's value as the JSON value to_json(RunConfig) holds there.
+json typed_value(FieldKind kind, const SqlValue& v) {
+  if (std::holds_alternative<std::monostate>(v)) return nullptr;
+  if (auto* i = std::get_if<int64_t>(&v)) return kind.boolean ? json(*i != 0) : json(*i);
+  if (auto* d = std::get_if<double>(&v)) return *d;
+  const auto& text = std::get<std::string>(v);
+  return kind.string ? json(text) : json::parse(text);
+}
 }  // namespace
 
-ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
+const json& RunData::config() const {
+  if (!config_tree) config_tree = std::make_shared<const json>(json::parse(config_json));
+  return *config_tree;
+}
+
+std::string config_value_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) return fmt::format("{}", v.get<double>());
+  return v.dump();
+}
+
+ExperimentData load_experiment_data(Db& db, const std::string& experiment,
+                                    bool parse_configs_now) {
   ExperimentData e;
   experiment_id_or_throw(db, experiment);  // names the experiments there are
   const std::string q_exp =
@@ -72,7 +104,6 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
       v5 ? "COALESCE(parent_run_id, 0), COALESCE(reused_from, 0)" : "0, 0", id);
   auto r = db.prepare(q_runs);
   std::map<int64_t, size_t> index;
-  std::vector<std::string> configs;  // parsed below, on every core
   while (r.step()) {
     RunData d;
     d.id = r.get_int(0);
@@ -80,7 +111,7 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
     d.variant = r.get_text(2);
     d.status = parse_run_status(r.get_text(3));
     d.git_commit = r.get_text(4);
-    configs.push_back(r.get_text(5));
+    d.config_json = r.get_text(5);
     d.varying = json::parse(r.get_text(6));
     d.error = r.get_text(7);
     d.parent_id = r.get_int(8);
@@ -88,7 +119,7 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment) {
     index[d.id] = e.runs.size();
     e.runs.push_back(std::move(d));
   }
-  parse_configs(configs, e.runs);
+  if (parse_configs_now) parse_configs(e.runs);
   e.queries.push_back(q_runs);
   // A per-variant axis does not apply to the other variants: mark it absent (null) there so
   // tables show an empty cell rather than the default value.
@@ -125,6 +156,35 @@ std::string experiment_filter(const ExperimentData& e) {
   return fmt::format("run_id IN (SELECT id FROM runs WHERE experiment_id = {})", e.id);
 }
 }  // namespace
+
+void load_config_text(Db& db, ExperimentData& e, const std::vector<std::string>& keys) {
+  std::map<std::string, FieldKind> kinds;
+  const RunConfig defaults;
+  for (const auto& f : config_fields())
+    if (std::find(keys.begin(), keys.end(), f.path) != keys.end()) {
+      const json d = f.get(defaults);
+      kinds[f.path] = {d.is_boolean(), d.is_string()};
+    }
+  if (kinds.empty()) return;
+  std::map<int64_t, size_t> index;
+  for (size_t i = 0; i < e.runs.size(); ++i) index[e.runs[i].id] = i;
+  std::string in;
+  for (size_t i = 0; i < kinds.size(); ++i) in += i ? ", ?" : "?";
+  const std::string sql = "SELECT run_id, key, value FROM run_config WHERE key IN (" + in +
+                          ") AND " + experiment_filter(e);
+  auto st = db.prepare(sql);
+  int b = 1;
+  for (auto& [k, kind] : kinds) st.bind(b++, k);
+  while (st.step()) {
+    auto it = index.find(st.get_int(0));
+    if (it == index.end()) continue;
+    std::string key = st.get_text(1);
+    e.runs[it->second].config_text[key] = config_value_text(typed_value(kinds.at(key), st.get(2)));
+  }
+  std::string names;
+  for (auto& [k, kind] : kinds) names += (names.empty() ? "'" : ", '") + k + "'";
+  e.queries.push_back(sql + "  -- keys: " + names);
+}
 
 std::map<int64_t, std::vector<std::pair<int64_t, double>>> load_metric_series(
     Db& db, ExperimentData& e, const std::string& key) {

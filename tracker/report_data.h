@@ -8,6 +8,7 @@
 #endif
 #include "core/run_status.h"
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,14 @@ struct RunData {
   int64_t parent_id = 0;    ///< init.from_run: the run (of this experiment) it starts from
   int64_t reused_from = 0;  ///< a copy of this finished run of another experiment
   RunStatus status = RunStatus::kPending;
-  nlohmann::json config;   ///< resolved config (nested)
+  std::string config_json;  ///< the resolved config as stored (runs.config_json)
+  /// The resolved config (nested), parsed from config_json on first use unless
+  /// load_experiment_data parsed every run's up front.
+  const nlohmann::json& config() const;
+  mutable std::shared_ptr<const nlohmann::json> config_tree;  ///< set once parsed
+  /// Config values read from run_config by load_config_text: key -> its text as
+  /// config_value_text prints it. A key absent here is read from config().
+  std::map<std::string, std::string> config_text;
   nlohmann::json varying;  ///< axis values of this run
   std::map<std::string, double> summary;
   std::vector<std::string> tags;   ///< lowbit tag, sorted
@@ -44,7 +52,19 @@ struct ExperimentData {
 };
 
 /// Loads an experiment; throws StoreError listing the experiments when it does not exist.
-ExperimentData load_experiment_data(Db& db, const std::string& experiment);
+/// parse_configs: parse every run's config JSON now, on every core (the energy tables read
+/// nested values); otherwise each run parses its own on first use of RunData::config().
+ExperimentData load_experiment_data(Db& db, const std::string& experiment,
+                                    bool parse_configs = true);
+
+/// A config value as report tables print it: a string as is, a float in shortest form
+/// ("{}"), anything else as JSON.
+std::string config_value_text(const nlohmann::json& v);
+
+/// Reads `keys` (config key paths) of every run from run_config into RunData::config_text,
+/// typed by the key's field so that the text equals config_value_text of the JSON value.
+/// At 100,000 runs this replaces parsing 129 MB of JSON when a report needs only its row keys.
+void load_config_text(Db& db, ExperimentData& e, const std::vector<std::string>& keys);
 
 /// (epoch, value) series of metric `key` for every run of the experiment: run id -> series.
 std::map<int64_t, std::vector<std::pair<int64_t, double>>> load_metric_series(

@@ -19,7 +19,7 @@ std::optional<std::vector<LayerEnergyInput>> energy_inputs(const RunData& r,
                                                            bool measured) {
   auto it = layers.find(r.id);
   if (it == layers.end()) return std::nullopt;
-  const json& act = r.config["quant"]["act"];
+  const json& act = r.config()["quant"]["act"];
   const std::string act_method = act["method"].get<std::string>();
   const int act_bits = act_method == "none"   ? 32
                        : act_method == "sign" ? 1

@@ -8,6 +8,8 @@
 #include "core/error.h"
 #include "reports/plots.h"
 #include "reports/report.h"
+#include "tracker/queries.h"
+#include "tracker/report_data.h"
 #include "tracker/store.h"
 #include "tests/test_util.h"
 
@@ -428,4 +430,67 @@ TEST_CASE("report: network weight sparsity is weighted by each layer's weights; 
         std::string::npos);
   // 1800 trainable bytes over 450 conv and linear weights.
   CHECK(slurp(d / "rep/cost.md").find(" | 4.00 (2) | ") != std::string::npos);
+}
+
+TEST_CASE("report: config values read typed from run_config print as the JSON does") {
+  // A report that needs only its row keys reads them from run_config (load_config_text)
+  // instead of parsing every config. For every config key of three runs (defaults, and two
+  // with non-default values of every kind: booleans, integers, integral and fractional
+  // floats, strings, lists, an object, null), the text must equal config_value_text of the
+  // value in the stored JSON.
+  TempDir d;
+  const std::string db_path = d / "k.db";
+  {
+    Store s(db_path, Store::Open::kMigrate);
+    int64_t e = s.upsert_experiment("k", "", R"({"name": "k"})");
+    std::vector<PlannedRun> runs;
+    const char* changes[] = {
+        "{}",
+        R"({"data": {"augment": false, "val_fraction": 0.1}, "optim": {"lr": 1, "nesterov": true,
+            "milestones": [3, 5], "schedule": "multistep"}, "quant": {"method": "ttq",
+            "threshold": {"conv*": 0.1, "fc": 0.2}, "target_sparsity": 0.5,
+            "skip": ["first"], "normalize_latent": true}, "epochs": 7})",
+        R"({"optim": {"lr": 0.0125, "name": "adam"}, "quant": {"method": "slb", "bits": 2,
+            "value_set": [-1, 0, 0.5, 1], "temperature": {"per_step": true}},
+            "health": {"ttq_scales": false}, "batch_size": 64})"};
+    int seed = 0;
+    for (const char* c : changes) {
+      PlannedRun p;
+      apply_json(p.config, nlohmann::json::parse(c), "test");
+      p.config.name = "k";
+      p.config.seed = seed++;
+      p.hash = config_hash(p.config);
+      runs.push_back(p);
+    }
+    s.add_runs(e, runs);
+  }
+  auto db = open_readonly(db_path);
+  ExperimentData e = load_experiment_data(*db, "k", /*parse_configs=*/false);
+  REQUIRE(e.runs.size() == 3);
+  load_config_text(*db, e, config_paths());
+  int compared = 0;
+  for (const auto& r : e.runs) {
+    CHECK(!r.config_tree);  // nothing parsed so far
+    for (const auto& key : config_paths()) {
+      CAPTURE(key);
+      const auto ptr = config_pointer(key);
+      const auto it = r.config_text.find(key);
+      if (!r.config().contains(ptr)) {
+        CHECK(it == r.config_text.end());
+        continue;
+      }
+      REQUIRE(it != r.config_text.end());
+      CHECK(it->second == config_value_text(r.config()[ptr]));
+      ++compared;
+    }
+  }
+  CHECK(compared >= 3 * 70);
+  // The texts a table shows for a few of them, by hand.
+  CHECK(e.runs[1].config_text.at("data.augment") == "false");
+  CHECK(e.runs[1].config_text.at("optim.lr") == "1");
+  CHECK(e.runs[1].config_text.at("optim.milestones") == "[3,5]");
+  CHECK(e.runs[1].config_text.at("quant.threshold") == R"({"conv*":0.1,"fc":0.2})");
+  CHECK(e.runs[0].config_text.at("quant.target_sparsity") == "null");
+  CHECK(e.runs[2].config_text.at("optim.lr") == "0.0125");
+  CHECK(e.runs[2].config_text.at("quant.method") == "slb");
 }
