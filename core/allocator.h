@@ -14,7 +14,7 @@ namespace lowbit {
 /// reuse the pages: an evaluation pass over the 10,000 Fashion-MNIST test images run as
 /// batches of 1000 fell from 5.2 to 2.8 s on 2 cores, median of 3 (bench/results/allocator.md
 /// at commit 2e827af). The CPU evaluation now runs 128 examples at a time, where the setting
-/// makes no measurable difference (0.98 against 0.99 s, the current allocator.md).
+/// makes little difference (1.04 against 1.07 s, the current allocator.md).
 /// LOWBIT_DEFAULT_MALLOC=1 keeps glibc's defaults (bench/allocator.sh compares the two). No
 /// effect off glibc.
 inline void tune_allocator() {
