@@ -192,11 +192,11 @@ ReportResult write_report(const ReportOptions& opt) {
   // built: 1 GiB at 100,000 runs (with the CPU's SHA extensions, core/sha256.h, a fraction of
   // the report's time; several seconds of CPU without them).
   auto db_sha256 = std::async(std::launch::async, [path = opt.db] { return sha256_file(path); });
-  // The energy tables read nested config values (quant.act) of every run: parse all configs
-  // up front, on every core. Otherwise the tables need only the row and column keys, read
-  // typed from run_config; a run parses its JSON only if it lacks one of them there.
+  // A table that reads nested config values (the energy tables: quant.act) has every config
+  // parsed up front, on every core. Otherwise the tables need only the row and column keys,
+  // read typed from run_config; a run parses its JSON only if it lacks one of them there.
   const bool nested = std::any_of(tables.begin(), tables.end(),
-                                  [](const ReportTable* t) { return t->name == "energy"; });
+                                  [](const ReportTable* t) { return t->reads_nested_config; });
   auto data =
       std::make_unique<ExperimentData>(load_experiment_data(*db, opt.experiment, nested));
   ExperimentData& e = *data;

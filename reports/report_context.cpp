@@ -15,7 +15,8 @@ const std::vector<ReportTable>& report_tables() {
       {"main", "the metric (--metric) per row, mean over seeds", main_table},
       {"cost", "memory, size and time per run", cost_table},
       {"layers", "per-layer statistics: weight layers and activation layers", layer_tables},
-      {"energy", "energy per inference and per layer (docs/ENERGY.md)", energy_tables},
+      {"energy", "energy per inference and per layer (docs/ENERGY.md)", energy_tables,
+       /*reads_nested_config=*/true},  // quant.act
   };
   return tables;
 }

@@ -24,9 +24,7 @@ namespace {
 void parse_configs(std::vector<RunData>& runs) {
   const size_t n = runs.size();
   const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
-  auto parse = [&](size_t i) {
-    runs[i].config_tree = std::make_shared<const json>(json::parse(runs[i].config_json));
-  };
+  auto parse = [&](size_t i) { runs[i].config(); };
   if (n < 1000 || threads == 1) {
     for (size_t i = 0; i < n; ++i) parse(i);
     return;

@@ -46,6 +46,8 @@ std::string host_name() {
   return buf;
 }
 
+// Read back by load_config_text (tracker/report_data.cpp, typed_value), which relies on this
+// encoding: booleans as integers, lists and objects as their JSON text.
 std::vector<std::pair<std::string, SqlValue>> typed_config(const RunConfig& cfg) {
   std::vector<std::pair<std::string, SqlValue>> out;
   for (const auto& f : config_fields()) {
