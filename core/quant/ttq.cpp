@@ -16,11 +16,9 @@ using torch::autograd::variable_list;
 
 // The CPU float32 path: one loop per direction instead of a dozen ATen ops over the weight
 // (torch::where on broadcast scalars alone was 1.8 ms of a 39 ms small_cnn step). Same
-// masks and products; the two scale gradients are summed in double per thread chunk (ATen
+// masks and products; the two scale gradients are summed in double per fixed chunk (ATen
 // sums in float), so they may differ from the composite path in the last bits.
-bool fused_cpu(const torch::Tensor& w, const torch::Tensor& g) {
-  return w.is_cpu() && w.scalar_type() == torch::kFloat && g.scalar_type() == torch::kFloat;
-}
+bool fused_cpu(const torch::Tensor& t) { return t.is_cpu() && t.scalar_type() == torch::kFloat; }
 
 torch::Tensor ternary_cpu(const torch::Tensor& weight, float wp, float wn, float delta) {
   auto w = weight.contiguous();
@@ -43,6 +41,9 @@ variable_list ternary_grad_cpu(const torch::Tensor& weight, const torch::Tensor&
   const float* in = w.data_ptr<float>();
   const float* gp = g.data_ptr<float>();
   float* o = gw.data_ptr<float>();
+  // The scale gradients are summed per fixed chunk of 16384 weights, the chunks added in
+  // order, so that they do not depend on the number of threads (at::parallel_reduce keeps
+  // one partial sum per thread).
   const int64_t n = w.numel(), grain = 16384;
   const int64_t chunks = (n + grain - 1) / grain;
   std::vector<double> pos_sum(size_t(chunks), 0.0), neg_sum(size_t(chunks), 0.0);
@@ -78,7 +79,7 @@ struct TTQFunction : public torch::autograd::Function<TTQFunction> {
     ctx->save_for_backward({w, wp, wn});
     ctx->saved_data["delta"] = delta;
     ctx->saved_data["grad_scale"] = grad_scale;
-    if (fused_cpu(w, w))
+    if (fused_cpu(w))
       return ternary_cpu(w, wp.item<float>(), wn.item<float>(), float(delta));
     auto pos = w > delta, neg = w < -delta;
     auto zero = torch::zeros({}, w.options());
@@ -90,7 +91,7 @@ struct TTQFunction : public torch::autograd::Function<TTQFunction> {
     double delta = ctx->saved_data["delta"].toDouble(),
            scale = ctx->saved_data["grad_scale"].toDouble();
     auto g = grads[0];
-    if (fused_cpu(w, g)) {
+    if (fused_cpu(w) && fused_cpu(g)) {
       auto r = ternary_grad_cpu(w, g, wp.item<float>(), wn.item<float>(), float(delta),
                                 float(scale));
       return {r[0], r[1].view_as(wp), r[2].view_as(wn), torch::Tensor(), torch::Tensor()};
