@@ -404,6 +404,7 @@ int main(int argc, char** argv) {
     time_step(argv[2], argv[3], std::stoi(argv[4]), 10);
     return 0;
   }
-  std::fprintf(stderr, "usage: lowbit_bench tracker | query [DIR] | slb METHOD BITS | step [JSON] | loader\n");
+  std::fprintf(stderr, "usage: lowbit_bench tracker | query [DIR] | slb METHOD BITS | step [JSON] | loader | "
+               "profile MODEL METHOD BITS TRACE_JSON\n");
   return 2;
 }
