@@ -8,7 +8,8 @@
 //   lowbit_bench loader           the data loader's images/s against the FP step's
 //   lowbit_bench step [JSON]      training step per method (forward, backward, optimizer
 //                                 timed apart), small_cnn and resnet20, batch 128, 2 threads,
-//                                 ratio to full precision; the matrix-multiply peak and the
+//                                 methods interleaved in rounds, ratio to full precision (the
+//                                 median of the rounds' ratios); the matrix-multiply peak and the
 //                                 FP step's share of it; JSON lines to the file if given
 #include <sys/resource.h>
 
@@ -213,7 +214,8 @@ Peak matmul_peak_gflops() {
 }
 
 struct StepTime {
-  double forward = 0, backward = 0, optimizer = 0, macs = 0;  // seconds per step; MACs/image
+  double forward = 0, backward = 0, optimizer = 0;  // seconds per step
+  double macs = 0, conv_macs = 0;                     // per image: all layers, convolutions
   /// Training state after the steps: trainable parameters, their gradients and the
   /// optimizer's buffers, in bytes per weight of the quantized layers (all conv and linear
   /// layers for full precision), and the same for the quantized layers' own state alone.
@@ -264,46 +266,99 @@ void measure_state(Network& net, const std::vector<LayerRef>& layers, torch::opt
   st.quantized_state_per_weight = q_weights > 0 ? q / q_weights : all / all_weights;
 }
 
-// One training configuration: 3 warm-up steps, then `steps` timed steps on a fixed random
-// batch (the loader is timed elsewhere); the median of each phase. The step is the one
-// core/train/trainer.cpp takes (forward, cross-entropy, zero_grad, backward, optimizer step)
-// without the per-step statistics; SLB's state batch norm pass is in the epoch figures.
-StepTime time_step(const std::string& model, const std::string& method, int bits, int steps) {
-  RunConfig cfg;
-  cfg.model = model;
-  cfg.quant.method = method;
-  cfg.quant.bits = bits;
-  cfg.quant.bn_mode = "none";
-  ModelSpec spec;
-  if (model != "small_cnn") spec = ModelSpec{3, 32, 32, 10};
-  auto net = build_network(cfg, spec, false);
-  auto layers = quant_layers(*net);
-  auto opt = make_optimizer(parameter_groups(*net, cfg), cfg.optim);
-  net->train();
-  auto x = torch::randn({128, spec.channels, spec.height, spec.width});
-  auto y = torch::randint(0, 10, {128}, torch::kLong);
-  std::vector<double> f, b, o;
-  for (int i = 0; i < steps + 3; ++i) {
-    for (auto& l : layers)
-      if (l.layer->quantizer()) l.layer->quantizer()->set_progress(double(i) / (steps + 3), 1);
+// One training configuration on a fixed random batch (the loader is timed elsewhere). A step
+// is the one core/train/trainer.cpp takes (forward, cross-entropy, zero_grad, backward,
+// optimizer step) without the per-step statistics; SLB's state batch norm pass is in the
+// epoch figures.
+class StepBench {
+ public:
+  StepBench(const std::string& model, const std::string& method, int bits) {
+    cfg_.model = model;
+    cfg_.quant.method = method;
+    cfg_.quant.bits = bits;
+    cfg_.quant.bn_mode = "none";
+    if (model != "small_cnn") spec_ = ModelSpec{3, 32, 32, 10};
+    net_ = build_network(cfg_, spec_, false);
+    layers_ = quant_layers(*net_);
+    opt_ = make_optimizer(parameter_groups(*net_, cfg_), cfg_.optim);
+    net_->train();
+    x_ = torch::randn({128, spec_.channels, spec_.height, spec_.width});
+    y_ = torch::randint(0, 10, {128}, torch::kLong);
+  }
+  /// One step; appends its forward, backward and optimizer seconds to the lists if `timed`.
+  /// progress: the share of training done, for the quantizers' schedules.
+  void step(double progress, bool timed) {
+    for (auto& l : layers_)
+      if (l.layer->quantizer()) l.layer->quantizer()->set_progress(progress, 1);
     auto t0 = Clock::now();
-    auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+    auto loss = torch::nn::functional::cross_entropy(net_->forward(x_), y_);
     loss.item<double>();  // the trainer reads the loss every step
     auto t1 = Clock::now();
-    opt->zero_grad();
+    opt_->zero_grad();
     loss.backward();
     auto t2 = Clock::now();
-    opt->step();
+    opt_->step();
     auto t3 = Clock::now();
-    if (i < 3) continue;
-    f.push_back(std::chrono::duration<double>(t1 - t0).count());
-    b.push_back(std::chrono::duration<double>(t2 - t1).count());
-    o.push_back(std::chrono::duration<double>(t3 - t2).count());
+    if (!timed) return;
+    f_.push_back(std::chrono::duration<double>(t1 - t0).count());
+    b_.push_back(std::chrono::duration<double>(t2 - t1).count());
+    o_.push_back(std::chrono::duration<double>(t3 - t2).count());
   }
-  StepTime st{median(f), median(b), median(o)};
-  for (auto& l : layers) st.macs += double(l.layer->macs());
-  measure_state(*net, layers, *opt, st);
-  return st;
+  /// Seconds of the timed steps from index `from` on (one round), summed over phases.
+  double total_since(size_t from) const {
+    double t = 0;
+    for (size_t i = from; i < f_.size(); ++i) t += f_[i] + b_[i] + o_[i];
+    return t;
+  }
+  size_t timed_steps() const { return f_.size(); }
+  /// Forward + backward seconds of the convolutions alone, at the shapes and layouts of the
+  /// last step (each layer's own forward, a random output gradient), median of 10 per layer
+  /// after 2 warm-ups, summed over layers. The first layer gets no input gradient, as in the
+  /// step.
+  double conv_seconds() {
+    double total = 0;
+    for (auto& l : layers_) {
+      if (!std::dynamic_pointer_cast<QConv2dImpl>(l.layer)) continue;
+      auto x = torch::randn(l.layer->input_sizes());
+      if (!l.first) x = x.contiguous(at::MemoryFormat::ChannelsLast).requires_grad_(true);
+      std::vector<double> t;
+      for (int i = 0; i < 12; ++i) {
+        auto t0 = Clock::now();
+        auto y = l.layer->forward(x);
+        y.backward(torch::ones_like(y));
+        if (i >= 2) t.push_back(since(t0));
+      }
+      total += median(t);
+    }
+    opt_->zero_grad();
+    return total;
+  }
+  /// The median of each phase over all timed steps, MACs and the training state.
+  StepTime result() {
+    StepTime st{median(f_), median(b_), median(o_)};
+    for (auto& l : layers_) {
+      st.macs += double(l.layer->macs());
+      if (std::dynamic_pointer_cast<QConv2dImpl>(l.layer)) st.conv_macs += double(l.layer->macs());
+    }
+    measure_state(*net_, layers_, *opt_, st);
+    return st;
+  }
+
+ private:
+  RunConfig cfg_;
+  ModelSpec spec_;
+  std::shared_ptr<Network> net_;
+  std::vector<LayerRef> layers_;
+  std::unique_ptr<torch::optim::Optimizer> opt_;
+  torch::Tensor x_, y_;
+  std::vector<double> f_, b_, o_;
+};
+
+// One configuration alone: 3 warm-up steps, then `steps` timed steps.
+StepTime time_step(const std::string& model, const std::string& method, int bits, int steps) {
+  StepBench bench(model, method, bits);
+  for (int i = 0; i < steps + 3; ++i) bench.step(double(i) / (steps + 3), i >= 3);
+  return bench.result();
 }
 
 int bench_step(const std::string& json_path) {
@@ -327,15 +382,36 @@ int bench_step(const std::string& json_path) {
                         p.conv, p.blas)
          << "\n";
   for (std::string model : {"small_cnn", "resnet20"}) {
-    const int steps = model == "small_cnn" ? 20 : 8;
-    StepTime fp;
-    fmt::print("step: {} batch 128, 2 threads, median of {} steps (ms)\n", model, steps);
+    // Interleaved: every method gets `per` steps in each of `rounds` rounds (the order rotated
+    // each round), so that the machine's slow drifts hit all methods alike. Each phase: the
+    // median over all timed steps; "x FP": the median over rounds of the round's ratio.
+    const int rounds = model == "small_cnn" ? 5 : 4, per = model == "small_cnn" ? 4 : 2;
+    const int steps = rounds * per, warmup = 3;
+    std::vector<std::unique_ptr<StepBench>> benches;
+    for (auto& m : methods) benches.push_back(std::make_unique<StepBench>(model, m.method, m.bits));
+    for (int i = 0; i < warmup; ++i)
+      for (auto& b : benches) b->step(double(i) / (steps + warmup), false);
+    std::vector<std::vector<double>> ratios(methods.size());
+    for (int r = 0; r < rounds; ++r) {
+      std::vector<double> round(methods.size());
+      for (size_t k = 0; k < methods.size(); ++k) {
+        const size_t m = (k + size_t(r)) % methods.size();
+        const size_t from = benches[m]->timed_steps();
+        for (int i = 0; i < per; ++i)
+          benches[m]->step(double(warmup + r * per + i) / (steps + warmup), true);
+        round[m] = benches[m]->total_since(from);
+      }
+      for (size_t m = 0; m < methods.size(); ++m) ratios[m].push_back(round[m] / round[0]);
+    }
+    fmt::print("step: {} batch 128, 2 threads, {} rounds of {} steps per method, interleaved; "
+               "medians (ms)\n", model, rounds, per);
     fmt::print("  {:<8} {:>8} {:>8} {:>9} {:>8} {:>7} {:>12} {:>12}\n", "method", "forward",
                "backward", "optimizer", "step", "x FP", "B/weight", "B/q-weight");
-    for (auto& m : methods) {
-      StepTime st = time_step(model, m.method, m.bits, steps);
-      if (m.label == "fp") fp = st;
-      const double ratio = st.total() / fp.total();
+    StepTime fp = benches[0]->result();
+    for (size_t k = 0; k < methods.size(); ++k) {
+      const auto& m = methods[k];
+      StepTime st = benches[k]->result();
+      const double ratio = median(ratios[k]);
       fmt::print("  {:<8} {:>8.1f} {:>8.1f} {:>9.2f} {:>8.1f} {:>7.2f} {:>12.1f} {:>12.1f}\n",
                  m.label, 1000 * st.forward, 1000 * st.backward, 1000 * st.optimizer,
                  1000 * st.total(), ratio, st.state_per_weight, st.quantized_state_per_weight);
@@ -354,9 +430,18 @@ int bench_step(const std::string& json_path) {
     fmt::print("  FP step: {:.2f} GMAC per step forward, {:.1f} GFLOP/s achieved = {:.0f}% of the "
                "1x1-convolution peak (goal >= 70%)\n",
                fp.macs * 128 / 1e9, gflops, 100 * gflops / peak);
+    // The bound on that share: the convolutions alone, at the step's shapes. Whatever else
+    // the step does (batch norm, ReLU, pooling, loss, optimizer) can only lower it.
+    const double conv_s = benches[0]->conv_seconds();
+    const double conv_gflops = 3.0 * 2.0 * fp.conv_macs * 128 / conv_s / 1e9;
+    fmt::print("  FP convolutions alone: {:.1f} of the {:.1f} ms step, {:.1f} GFLOP/s = {:.0f}% of "
+               "the peak (the bound on the step's share); the rest of the step: {:.1f} ms\n",
+               1000 * conv_s, 1000 * fp.total(), conv_gflops, 100 * conv_gflops / peak,
+               1000 * (fp.total() - conv_s));
     if (json)
-      json << fmt::format(R"({{"bench": "step_gflops", "model": "{}", "gflops": {:.3f}, "share_of_peak": {:.4f}}})",
-                          model, gflops, gflops / peak)
+      json << fmt::format(R"({{"bench": "step_gflops", "model": "{}", "gflops": {:.3f}, "share_of_peak": {:.4f}, )"
+                          R"("conv_s": {:.6f}, "conv_share_of_peak": {:.4f}}})",
+                          model, gflops, gflops / peak, conv_s, conv_gflops / peak)
            << "\n";
   }
   return 0;

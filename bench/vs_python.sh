@@ -3,7 +3,9 @@
 # PyTorch (bench/py_bench.py, Debian's python3-torch: the same LibTorch kernels), 2 threads,
 # batch 128, for full precision, TTQ and SLB 1/2-bit; plus lowbit's step for every method on
 # small_cnn and resnet20 and the matrix-multiply peak (lowbit_bench step).
-#   step:  fixed random batch, 3 warm-ups, median of 20 steps, forward / backward / optimizer
+#   step:  fixed random batch, 3 warm-ups, forward / backward / optimizer, the median of 20
+#          steps (lowbit: the methods interleaved in 5 rounds of 4 steps, resnet20 4 of 2; the
+#          ratio to full precision is the median of the rounds' ratios)
 #   epoch: the second of two epochs on the first 10,000 Fashion-MNIST training images plus the
 #          evaluation of the 10,000 test images (batch 1000); SLB with batch-norm calibration
 #          after each epoch (bn_mode calibrate_each_epoch, 10 batches) on both sides
@@ -70,7 +72,8 @@ out.append(f"Matrix-multiply peak (float32, 2048 x 2048): {peak['conv_gflops']:.
            f"{peak['blas_gflops']:.1f} GFLOP/s through torch::mm (the BLAS LibTorch is linked to).\n")
 for model in ("small_cnn", "resnet20"):
     g = by["step_gflops"]["%s/" % model]
-    out.append(f"\n## Training step, {model} (ms, median of the timed steps)\n")
+    out.append(f"\n## Training step, {model} (ms, median of the timed steps; the methods run "
+               "interleaved in rounds, and x FP is the median of the rounds' ratios)\n")
     out.append(f"Full precision achieves {g['gflops']:.1f} GFLOP/s = {100 * g['share_of_peak']:.0f}% "
                "of the 1x1-convolution peak (goal >= 70%).\n")
     out.append("| method | forward | backward | optimizer | step | x FP (goal) |")

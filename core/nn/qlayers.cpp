@@ -109,6 +109,7 @@ torch::Tensor QConv2dImpl::forward(const torch::Tensor& x) {
   auto y = F::conv2d(
       x, w, F::Conv2dFuncOptions().bias(bias).stride(options.stride).padding(options.padding));
   macs_ = y.size(1) * y.size(2) * y.size(3) * options.in * options.kernel * options.kernel;
+  input_sizes_ = x.sizes().vec();
   return y;
 }
 
@@ -136,6 +137,7 @@ void QLinearImpl::reset_parameters() {
 torch::Tensor QLinearImpl::forward(const torch::Tensor& x) {
   input_zeros.count(x);
   macs_ = in * out;
+  input_sizes_ = x.sizes().vec();
   return F::linear(x, effective_weight(), bias);
 }
 

@@ -48,11 +48,14 @@ class QLayerImpl : public torch::nn::Module {
   const std::shared_ptr<WeightQuantizer>& quantizer() const { return quantizer_; }
   /// Number of multiply-accumulates per example of the last forward (set in forward).
   int64_t macs() const { return macs_; }
+  /// The input shape of the last forward, batch included (set in forward).
+  const std::vector<int64_t>& input_sizes() const { return input_sizes_; }
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
 
  protected:
   std::shared_ptr<WeightQuantizer> quantizer_;
   int64_t macs_ = 0;
+  std::vector<int64_t> input_sizes_;
 };
 
 struct QConv2dOptions {
