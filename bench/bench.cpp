@@ -312,7 +312,7 @@ class StepBench {
   }
   size_t timed_steps() const { return f_.size(); }
   /// Forward + backward seconds of the convolutions alone, at the shapes and layouts of the
-  /// last step (each layer's own forward, a random output gradient), median of 10 per layer
+  /// last step (each layer's own forward, an all-ones output gradient), median of 10 per layer
   /// after 2 warm-ups, summed over layers. The first layer gets no input gradient, as in the
   /// step.
   double conv_seconds() {
@@ -361,6 +361,54 @@ StepTime time_step(const std::string& model, const std::string& method, int bits
   return bench.result();
 }
 
+// Runs the benches interleaved: 3 untimed warm-up steps each, then `rounds` rounds in which
+// every bench takes `per` timed steps (the order rotated each round), so that the machine's
+// slow drifts hit all of them alike. -> per bench, each round's time over bench 0's.
+std::vector<std::vector<double>> run_interleaved(std::vector<std::unique_ptr<StepBench>>& benches,
+                                                 int rounds, int per) {
+  const int warmup = 3, steps = rounds * per;
+  for (int i = 0; i < warmup; ++i)
+    for (auto& b : benches) b->step(double(i) / (steps + warmup), false);
+  std::vector<std::vector<double>> ratios(benches.size());
+  for (int r = 0; r < rounds; ++r) {
+    std::vector<double> round(benches.size());
+    for (size_t k = 0; k < benches.size(); ++k) {
+      const size_t m = (k + size_t(r)) % benches.size();
+      const size_t from = benches[m]->timed_steps();
+      for (int i = 0; i < per; ++i)
+        benches[m]->step(double(warmup + r * per + i) / (steps + warmup), true);
+      round[m] = benches[m]->total_since(from);
+    }
+    for (size_t m = 0; m < benches.size(); ++m) ratios[m].push_back(round[m] / round[0]);
+  }
+  return ratios;
+}
+
+// The FP step's share of the matmul peak, and its bound: the convolutions alone at the step's
+// shapes (whatever else the step does, batch norm, ReLU, pooling, loss, optimizer, can only
+// lower the share).
+void report_fp_share(const std::string& model, const StepTime& fp, StepBench& bench, double peak,
+                     std::ofstream& json) {
+  // Forward + backward of a conv/linear layer is about 3x its forward MACs, 2 flops each.
+  const double gflops = 3.0 * 2.0 * fp.macs * 128 / fp.total() / 1e9;
+  fmt::print("  FP step: {:.2f} GMAC per step forward, {:.1f} GFLOP/s achieved = {:.0f}% of the "
+             "1x1-convolution peak (goal >= 70%)\n",
+             fp.macs * 128 / 1e9, gflops, 100 * gflops / peak);
+  const double conv_s = bench.conv_seconds();
+  const double conv_gflops = 3.0 * 2.0 * fp.conv_macs * 128 / conv_s / 1e9;
+  fmt::print("  FP convolutions alone: {:.1f} of the {:.1f} ms step, {:.1f} GFLOP/s = {:.0f}% of "
+             "the peak (the bound on the step's share); the rest of the step: {:.1f} ms\n",
+             1000 * conv_s, 1000 * fp.total(), conv_gflops, 100 * conv_gflops / peak,
+             1000 * (fp.total() - conv_s));
+  if (json)
+    json << fmt::format(R"({{"bench": "step_gflops", "model": "{}", "gflops": {:.3f}, "share_of_peak": {:.4f}, )"
+                        R"("conv_s": {:.6f}, "conv_share_of_peak": {:.4f}}})",
+                        model, gflops, gflops / peak, conv_s, conv_gflops / peak)
+         << "\n";
+}
+
+// Each phase: the median over all timed steps; "x FP": the median over rounds of the round's
+// ratio to full precision (run_interleaved).
 int bench_step(const std::string& json_path) {
   struct Method {
     std::string label, method;
@@ -382,27 +430,10 @@ int bench_step(const std::string& json_path) {
                         p.conv, p.blas)
          << "\n";
   for (std::string model : {"small_cnn", "resnet20"}) {
-    // Interleaved: every method gets `per` steps in each of `rounds` rounds (the order rotated
-    // each round), so that the machine's slow drifts hit all methods alike. Each phase: the
-    // median over all timed steps; "x FP": the median over rounds of the round's ratio.
     const int rounds = model == "small_cnn" ? 5 : 4, per = model == "small_cnn" ? 4 : 2;
-    const int steps = rounds * per, warmup = 3;
     std::vector<std::unique_ptr<StepBench>> benches;
     for (auto& m : methods) benches.push_back(std::make_unique<StepBench>(model, m.method, m.bits));
-    for (int i = 0; i < warmup; ++i)
-      for (auto& b : benches) b->step(double(i) / (steps + warmup), false);
-    std::vector<std::vector<double>> ratios(methods.size());
-    for (int r = 0; r < rounds; ++r) {
-      std::vector<double> round(methods.size());
-      for (size_t k = 0; k < methods.size(); ++k) {
-        const size_t m = (k + size_t(r)) % methods.size();
-        const size_t from = benches[m]->timed_steps();
-        for (int i = 0; i < per; ++i)
-          benches[m]->step(double(warmup + r * per + i) / (steps + warmup), true);
-        round[m] = benches[m]->total_since(from);
-      }
-      for (size_t m = 0; m < methods.size(); ++m) ratios[m].push_back(round[m] / round[0]);
-    }
+    const auto ratios = run_interleaved(benches, rounds, per);
     fmt::print("step: {} batch 128, 2 threads, {} rounds of {} steps per method, interleaved; "
                "medians (ms)\n", model, rounds, per);
     fmt::print("  {:<8} {:>8} {:>8} {:>9} {:>8} {:>7} {:>12} {:>12}\n", "method", "forward",
@@ -425,24 +456,7 @@ int bench_step(const std::string& json_path) {
                     st.state_per_weight, st.quantized_state_per_weight, m.bits)
              << "\n";
     }
-    // Forward + backward of a conv/linear layer is about 3x its forward MACs, 2 flops each.
-    const double gflops = 3.0 * 2.0 * fp.macs * 128 / fp.total() / 1e9;
-    fmt::print("  FP step: {:.2f} GMAC per step forward, {:.1f} GFLOP/s achieved = {:.0f}% of the "
-               "1x1-convolution peak (goal >= 70%)\n",
-               fp.macs * 128 / 1e9, gflops, 100 * gflops / peak);
-    // The bound on that share: the convolutions alone, at the step's shapes. Whatever else
-    // the step does (batch norm, ReLU, pooling, loss, optimizer) can only lower it.
-    const double conv_s = benches[0]->conv_seconds();
-    const double conv_gflops = 3.0 * 2.0 * fp.conv_macs * 128 / conv_s / 1e9;
-    fmt::print("  FP convolutions alone: {:.1f} of the {:.1f} ms step, {:.1f} GFLOP/s = {:.0f}% of "
-               "the peak (the bound on the step's share); the rest of the step: {:.1f} ms\n",
-               1000 * conv_s, 1000 * fp.total(), conv_gflops, 100 * conv_gflops / peak,
-               1000 * (fp.total() - conv_s));
-    if (json)
-      json << fmt::format(R"({{"bench": "step_gflops", "model": "{}", "gflops": {:.3f}, "share_of_peak": {:.4f}, )"
-                          R"("conv_s": {:.6f}, "conv_share_of_peak": {:.4f}}})",
-                          model, gflops, gflops / peak, conv_s, conv_gflops / peak)
-           << "\n";
+    report_fp_share(model, fp, *benches[0], peak, json);
   }
   return 0;
 }
