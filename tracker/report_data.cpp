@@ -60,6 +60,12 @@ json typed_value(FieldKind kind, const SqlValue& v) {
 }
 }  // namespace
 
+RunData* ExperimentData::run(int64_t id) {
+  auto it = std::lower_bound(runs.begin(), runs.end(), id,
+                             [](const RunData& r, int64_t v) { return r.id < v; });
+  return it != runs.end() && it->id == id ? &*it : nullptr;
+}
+
 const json& RunData::config() const {
   if (!config_tree) config_tree = std::make_shared<const json>(json::parse(config_json));
   return *config_tree;
@@ -101,7 +107,6 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment,
       "COALESCE(error, ''), {} FROM runs WHERE experiment_id = {} ORDER BY id",
       v5 ? "COALESCE(parent_run_id, 0), COALESCE(reused_from, 0)" : "0, 0", id);
   auto r = db.prepare(q_runs);
-  std::map<int64_t, size_t> index;
   while (r.step()) {
     RunData d;
     d.id = r.get_int(0);
@@ -114,7 +119,6 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment,
     d.error = r.get_text(7);
     d.parent_id = r.get_int(8);
     d.reused_from = r.get_int(9);
-    index[d.id] = e.runs.size();
     e.runs.push_back(std::move(d));
   }
   if (parse_configs_now) parse_configs(e.runs);
@@ -129,7 +133,8 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment,
       "r.experiment_id = {}",
       id);
   auto s = db.prepare(q_sum);
-  while (s.step()) e.runs[index[s.get_int(0)]].summary[s.get_text(1)] = s.get_double(2);
+  while (s.step())
+    if (RunData* run = e.run(s.get_int(0))) run->summary[s.get_text(1)] = s.get_double(2);
   e.queries.push_back(q_sum);
   if (db.has_table("tags")) {  // schema 3: tags and notes added after the fact
     const std::string q_tags = fmt::format(
@@ -137,13 +142,15 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment,
         "ORDER BY t.run_id, t.tag",
         id);
     auto t = db.prepare(q_tags);
-    while (t.step()) e.runs[index[t.get_int(0)]].tags.push_back(t.get_text(1));
+    while (t.step())
+      if (RunData* run = e.run(t.get_int(0))) run->tags.push_back(t.get_text(1));
     const std::string q_notes = fmt::format(
         "SELECT n.run_id, n.text FROM notes n JOIN runs r ON r.id = n.run_id WHERE r.experiment_id = {} "
         "ORDER BY n.id",
         id);
     auto n = db.prepare(q_notes);
-    while (n.step()) e.runs[index[n.get_int(0)]].notes.push_back(n.get_text(1));
+    while (n.step())
+      if (RunData* run = e.run(n.get_int(0))) run->notes.push_back(n.get_text(1));
     e.queries.push_back(q_tags), e.queries.push_back(q_notes);
   }
   return e;
@@ -164,8 +171,6 @@ void load_config_text(Db& db, ExperimentData& e, const std::vector<std::string>&
       kinds[f.path] = {d.is_boolean(), d.is_string()};
     }
   if (kinds.empty()) return;
-  std::map<int64_t, size_t> index;
-  for (size_t i = 0; i < e.runs.size(); ++i) index[e.runs[i].id] = i;
   std::string in;
   for (size_t i = 0; i < kinds.size(); ++i) in += i ? ", ?" : "?";
   const std::string sql = "SELECT run_id, key, value FROM run_config WHERE key IN (" + in +
@@ -174,10 +179,10 @@ void load_config_text(Db& db, ExperimentData& e, const std::vector<std::string>&
   int b = 1;
   for (auto& [k, kind] : kinds) st.bind(b++, k);
   while (st.step()) {
-    auto it = index.find(st.get_int(0));
-    if (it == index.end()) continue;
+    RunData* run = e.run(st.get_int(0));
+    if (!run) continue;
     std::string key = st.get_text(1);
-    e.runs[it->second].config_text[key] = config_value_text(typed_value(kinds.at(key), st.get(2)));
+    run->config_text[key] = config_value_text(typed_value(kinds.at(key), st.get(2)));
   }
   std::string names;
   for (auto& [k, kind] : kinds) names += (names.empty() ? "'" : ", '") + k + "'";

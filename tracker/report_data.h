@@ -49,6 +49,8 @@ struct ExperimentData {
   std::vector<std::string> axis_keys;  ///< from the spec, global then per-variant
   std::vector<RunData> runs;           ///< every status, in id order
   std::vector<std::string> queries;    ///< SQL behind the data
+  /// The run with this id, or nullptr (a binary search: runs are in id order).
+  RunData* run(int64_t id);
 };
 
 /// Loads an experiment; throws StoreError listing the experiments when it does not exist.
