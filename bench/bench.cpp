@@ -354,13 +354,6 @@ class StepBench {
   std::vector<double> f_, b_, o_;
 };
 
-// One configuration alone: 3 warm-up steps, then `steps` timed steps.
-StepTime time_step(const std::string& model, const std::string& method, int bits, int steps) {
-  StepBench bench(model, method, bits);
-  for (int i = 0; i < steps + 3; ++i) bench.step(double(i) / (steps + 3), i >= 3);
-  return bench.result();
-}
-
 // Runs the benches interleaved: 3 untimed warm-up steps each, then `rounds` rounds in which
 // every bench takes `per` timed steps (the order rotated each round), so that the machine's
 // slow drifts hit all of them alike. -> per bench, each round's time over bench 0's.
@@ -382,6 +375,14 @@ std::vector<std::vector<double>> run_interleaved(std::vector<std::unique_ptr<Ste
     for (size_t m = 0; m < benches.size(); ++m) ratios[m].push_back(round[m] / round[0]);
   }
   return ratios;
+}
+
+// One configuration alone: 3 warm-up steps, then `steps` timed steps (one round).
+StepTime time_step(const std::string& model, const std::string& method, int bits, int steps) {
+  std::vector<std::unique_ptr<StepBench>> one;
+  one.push_back(std::make_unique<StepBench>(model, method, bits));
+  run_interleaved(one, 1, steps);
+  return one[0]->result();
 }
 
 // The FP step's share of the matmul peak, and its bound: the convolutions alone at the step's
