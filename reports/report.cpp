@@ -205,7 +205,9 @@ ReportResult write_report(const ReportOptions& opt) {
   if (!nested) {
     std::vector<std::string> keys = rows;
     keys.insert(keys.end(), opt.cols.begin(), opt.cols.end());
-    keys.push_back("epochs");  // the epoch-budget plot
+    if (opt.plots)
+      for (const auto& p : report_plots())
+        keys.insert(keys.end(), p.config_keys.begin(), p.config_keys.end());
     load_config_text(*db, e, keys);
   }
   ReportContext c{opt,

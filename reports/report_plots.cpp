@@ -159,7 +159,7 @@ const std::vector<ReportPlot>& report_plots() {
                     "||dL/dw|| (epoch mean)", true);
        }},
       {"pareto", "Pareto: accuracy vs size", pareto_plot},
-      {"budget", "Final metric against the epoch budget", budget_plot},
+      {"budget", "Final metric against the epoch budget", budget_plot, {"epochs"}},
   };
   return plots;
 }

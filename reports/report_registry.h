@@ -85,6 +85,9 @@ struct ReportTable {
 struct ReportPlot {
   std::string name, title;
   std::function<void(ReportContext&)> build;
+  /// Config keys it reads of every run besides the row and column keys (read typed from
+  /// run_config with them, so that no run parses its config JSON for them).
+  std::vector<std::string> config_keys = {};
 };
 
 /// The tables, in report order (main, cost, layers, energy).
