@@ -44,7 +44,7 @@ for name, t in (("full precision", fp), (sys.argv[3], q)):
         "batch_norm", "threshold_backward", "clamp_min", "fill_", "max_pool2d", "relu")))
     conv = sum(v for k, v in t.items() if "convolution" in k)
     print(f"{name}: {total:.1f} ms per step; convolutions {conv:.1f} ms ({100 * conv / total:.0f}%), "
-          f"batch norm, ReLU, pooling and gradient zeroing {memory_bound:.1f} ms "
+          f"batch norm, ReLU, pooling and tensor fills (fill_) {memory_bound:.1f} ms "
           f"({100 * memory_bound / total:.0f}%).\n")
 print("| operator | full precision | " + sys.argv[3] + " |")
 print("| --- | ---: | ---: |")
