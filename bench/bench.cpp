@@ -6,11 +6,14 @@
 //   lowbit_bench slb METHOD BITS  peak RSS and step time of one training configuration
 //                                 (run each in its own process: peak RSS is per process)
 //   lowbit_bench loader           the data loader's images/s against the FP step's
-//   lowbit_bench step [JSON]      training step per method (forward, backward, optimizer
-//                                 timed apart), small_cnn and resnet20, batch 128, 2 threads,
+//   lowbit_bench step [JSON]      training step per method (forward, backward, optimizer and
+//                                 SLB's state batch-norm pass timed apart), small_cnn and
+//                                 resnet20, batch 128, 2 threads,
 //                                 methods interleaved in rounds, ratio to full precision (the
 //                                 median of the rounds' ratios); the matrix-multiply peak and the
 //                                 FP step's share of it; JSON lines to the file if given
+//   lowbit_bench step-pair JSON R small_cnn FP, TTQ, SLB 1/2-bit steps only, as round R of
+//                                 bench/vs_python.sh's alternation with the Python step
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -215,12 +218,13 @@ Peak matmul_peak_gflops() {
 
 struct StepTime {
   double forward = 0, backward = 0, optimizer = 0;  // seconds per step
+  double state_bn = 0;  // SLB bn_mode state: the discrete pass after the step, seconds
   double macs = 0, conv_macs = 0;                     // per image: all layers, convolutions
   /// Training state after the steps: trainable parameters, their gradients and the
   /// optimizer's buffers, in bytes per weight of the quantized layers (all conv and linear
   /// layers for full precision), and the same for the quantized layers' own state alone.
   double state_per_weight = 0, quantized_state_per_weight = 0;
-  double total() const { return forward + backward + optimizer; }
+  double total() const { return forward + backward + optimizer + state_bn; }
 };
 
 // Bytes of the SGD momentum buffers (the bench's optimizer) of the parameters `keep` selects.
@@ -268,18 +272,24 @@ void measure_state(Network& net, const std::vector<LayerRef>& layers, torch::opt
 
 // One training configuration on a fixed random batch (the loader is timed elsewhere). A step
 // is the one core/train/trainer.cpp takes (forward, cross-entropy, zero_grad, backward,
-// optimizer step) without the per-step statistics; SLB's state batch norm pass is in the
-// epoch figures.
+// optimizer step) without the per-step statistics; with SLB's bn_mode "state" it also takes
+// the trainer's discrete batch-norm pass after the optimizer step (discrete_bn_pass, every
+// step: quant.state_bn_every = 1). The other modes (none, calibrate_*) have the same step as
+// none: their calibration is per epoch, in the epoch figures.
 class StepBench {
  public:
-  StepBench(const std::string& model, const std::string& method, int bits) {
+  StepBench(const std::string& model, const std::string& method, int bits,
+            const std::string& bn_mode = "none") {
     cfg_.model = model;
     cfg_.quant.method = method;
     cfg_.quant.bits = bits;
-    cfg_.quant.bn_mode = "none";
+    cfg_.quant.bn_mode = bn_mode;
     if (model != "small_cnn") spec_ = ModelSpec{3, 32, 32, 10};
     net_ = build_network(cfg_, spec_, false);
     layers_ = quant_layers(*net_);
+    for (auto& l : layers_)
+      if (l.layer->quantizer()) qlayers_.push_back(l);
+    state_bn_ = bn_mode == "state";
     opt_ = make_optimizer(parameter_groups(*net_, cfg_), cfg_.optim);
     net_->train();
     x_ = torch::randn({128, spec_.channels, spec_.height, spec_.width});
@@ -299,15 +309,18 @@ class StepBench {
     auto t2 = Clock::now();
     opt_->step();
     auto t3 = Clock::now();
+    if (state_bn_) discrete_bn_pass(*net_, qlayers_, x_);
+    auto t4 = Clock::now();
     if (!timed) return;
     f_.push_back(std::chrono::duration<double>(t1 - t0).count());
     b_.push_back(std::chrono::duration<double>(t2 - t1).count());
     o_.push_back(std::chrono::duration<double>(t3 - t2).count());
+    s_.push_back(std::chrono::duration<double>(t4 - t3).count());
   }
   /// Seconds of the timed steps from index `from` on (one round), summed over phases.
   double total_since(size_t from) const {
     double t = 0;
-    for (size_t i = from; i < f_.size(); ++i) t += f_[i] + b_[i] + o_[i];
+    for (size_t i = from; i < f_.size(); ++i) t += f_[i] + b_[i] + o_[i] + s_[i];
     return t;
   }
   size_t timed_steps() const { return f_.size(); }
@@ -335,7 +348,7 @@ class StepBench {
   }
   /// The median of each phase over all timed steps, MACs and the training state.
   StepTime result() {
-    StepTime st{median(f_), median(b_), median(o_)};
+    StepTime st{median(f_), median(b_), median(o_), median(s_)};
     for (auto& l : layers_) {
       st.macs += double(l.layer->macs());
       if (std::dynamic_pointer_cast<QConv2dImpl>(l.layer)) st.conv_macs += double(l.layer->macs());
@@ -348,10 +361,11 @@ class StepBench {
   RunConfig cfg_;
   ModelSpec spec_;
   std::shared_ptr<Network> net_;
-  std::vector<LayerRef> layers_;
+  std::vector<LayerRef> layers_, qlayers_;
+  bool state_bn_ = false;
   std::unique_ptr<torch::optim::Optimizer> opt_;
   torch::Tensor x_, y_;
-  std::vector<double> f_, b_, o_;
+  std::vector<double> f_, b_, o_, s_;  ///< per timed step: forward, backward, optimizer, state BN
 };
 
 // Runs the benches interleaved: 3 untimed warm-up steps each, then `rounds` rounds in which
@@ -408,17 +422,64 @@ void report_fp_share(const std::string& model, const StepTime& fp, StepBench& be
          << "\n";
 }
 
-// Each phase: the median over all timed steps; "x FP": the median over rounds of the round's
-// ratio to full precision (run_interleaved).
+struct Method {
+  std::string label, method;
+  int bits;
+  std::string bn_mode = "none";
+};
+
+// SLB's bn_mode none, calibrate_each_epoch and calibrate_after share one step (slbN);
+// slbN-state adds the discrete pass of bn_mode state (the default).
+const std::vector<Method> kStepMethods = {
+    {"fp", "fp", 32},          {"ttq", "ttq", 2},
+    {"twn", "twn", 2},         {"dorefa2", "dorefa", 2},
+    {"sign", "sign", 1},       {"slb1", "slb", 1},
+    {"slb2", "slb", 2},        {"slb4", "slb", 4},
+    {"slb1-state", "slb", 1, "state"}, {"slb2-state", "slb", 2, "state"},
+    {"slb4-state", "slb", 4, "state"}};
+
+// `methods` (the first: full precision) on `model`, interleaved in `rounds` rounds of `per`
+// steps; prints the table and appends a JSON line per method (`bench`: name, plus the fields
+// in `extra`). Each phase: the median over all timed steps; "x FP": the median over rounds of
+// the round's ratio to full precision (run_interleaved). -> the benches, in `methods` order.
+std::vector<std::unique_ptr<StepBench>> step_table(const std::string& model,
+                                                   const std::vector<Method>& methods, int rounds,
+                                                   int per, std::ofstream& json,
+                                                   const std::string& name,
+                                                   const std::string& extra = "") {
+  std::vector<std::unique_ptr<StepBench>> benches;
+  for (auto& m : methods)
+    benches.push_back(std::make_unique<StepBench>(model, m.method, m.bits, m.bn_mode));
+  const auto ratios = run_interleaved(benches, rounds, per);
+  fmt::print("step: {} batch 128, 2 threads, {} rounds of {} steps per method, interleaved; "
+             "medians (ms)\n", model, rounds, per);
+  fmt::print("  {:<11} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>10} {:>10}\n", "method", "forward",
+             "backward", "optimizer", "state BN", "step", "x FP", "B/weight", "B/q-weight");
+  for (size_t k = 0; k < methods.size(); ++k) {
+    const auto& m = methods[k];
+    StepTime st = benches[k]->result();
+    const double ratio = median(ratios[k]);
+    fmt::print("  {:<11} {:>8.1f} {:>8.1f} {:>9.2f} {:>8.1f} {:>8.1f} {:>7.2f} {:>10.1f} {:>10.1f}\n",
+               m.label, 1000 * st.forward, 1000 * st.backward, 1000 * st.optimizer,
+               1000 * st.state_bn, 1000 * st.total(), ratio, st.state_per_weight,
+               st.quantized_state_per_weight);
+    if (json)
+      json << fmt::format(
+                  R"({{"bench": "{}", "model": "{}", "method": "{}", "forward_s": {:.6f}, )"
+                  R"("backward_s": {:.6f}, "optimizer_s": {:.6f}, "state_bn_s": {:.6f}, )"
+                  R"("step_s": {:.6f}, "ratio_fp": {:.4f}, )"
+                  R"("state_bytes_per_weight": {:.3f}, "quantized_state_bytes_per_weight": {:.3f}, )"
+                  R"("bits": {}, "bn_mode": "{}"{}}})",
+                  name, model, m.label, st.forward, st.backward, st.optimizer, st.state_bn,
+                  st.total(), ratio, st.state_per_weight, st.quantized_state_per_weight, m.bits,
+                  m.bn_mode, extra)
+           << "\n";
+  }
+  return benches;
+}
+
+// Every method on small_cnn and resnet20, the matrix-multiply peak and the FP step's share.
 int bench_step(const std::string& json_path) {
-  struct Method {
-    std::string label, method;
-    int bits;
-  };
-  const std::vector<Method> methods = {{"fp", "fp", 32},      {"ttq", "ttq", 2},
-                                       {"twn", "twn", 2},     {"dorefa2", "dorefa", 2},
-                                       {"sign", "sign", 1},   {"slb1", "slb", 1},
-                                       {"slb2", "slb", 2},    {"slb4", "slb", 4}};
   std::ofstream json;
   if (!json_path.empty()) json.open(json_path, std::ios::app);
   const Peak p = matmul_peak_gflops();
@@ -432,33 +493,24 @@ int bench_step(const std::string& json_path) {
          << "\n";
   for (std::string model : {"small_cnn", "resnet20"}) {
     const int rounds = model == "small_cnn" ? 5 : 4, per = model == "small_cnn" ? 4 : 2;
-    std::vector<std::unique_ptr<StepBench>> benches;
-    for (auto& m : methods) benches.push_back(std::make_unique<StepBench>(model, m.method, m.bits));
-    const auto ratios = run_interleaved(benches, rounds, per);
-    fmt::print("step: {} batch 128, 2 threads, {} rounds of {} steps per method, interleaved; "
-               "medians (ms)\n", model, rounds, per);
-    fmt::print("  {:<8} {:>8} {:>8} {:>9} {:>8} {:>7} {:>12} {:>12}\n", "method", "forward",
-               "backward", "optimizer", "step", "x FP", "B/weight", "B/q-weight");
-    StepTime fp = benches[0]->result();
-    for (size_t k = 0; k < methods.size(); ++k) {
-      const auto& m = methods[k];
-      StepTime st = benches[k]->result();
-      const double ratio = median(ratios[k]);
-      fmt::print("  {:<8} {:>8.1f} {:>8.1f} {:>9.2f} {:>8.1f} {:>7.2f} {:>12.1f} {:>12.1f}\n",
-                 m.label, 1000 * st.forward, 1000 * st.backward, 1000 * st.optimizer,
-                 1000 * st.total(), ratio, st.state_per_weight, st.quantized_state_per_weight);
-      if (json)
-        json << fmt::format(
-                    R"({{"bench": "step", "model": "{}", "method": "{}", "forward_s": {:.6f}, )"
-                    R"("backward_s": {:.6f}, "optimizer_s": {:.6f}, "step_s": {:.6f}, "ratio_fp": {:.4f}, )"
-                    R"("state_bytes_per_weight": {:.3f}, "quantized_state_bytes_per_weight": {:.3f}, )"
-                    R"("bits": {}}})",
-                    model, m.label, st.forward, st.backward, st.optimizer, st.total(), ratio,
-                    st.state_per_weight, st.quantized_state_per_weight, m.bits)
-             << "\n";
-    }
-    report_fp_share(model, fp, *benches[0], peak, json);
+    auto benches = step_table(model, kStepMethods, rounds, per, json, "step");
+    report_fp_share(model, benches[0]->result(), *benches[0], peak, json);
   }
+  return 0;
+}
+
+// The small_cnn steps that bench/py_bench.py also times (FP, TTQ, SLB 1/2-bit), for one
+// round of bench/vs_python.sh's alternation of lowbit and Python processes (JSON lines
+// "pair_step" with the round): each round's lowbit / Python ratio compares steps taken
+// seconds apart, and the median over rounds damps the machine's drifts.
+int bench_step_pair(const std::string& json_path, int round) {
+  std::ofstream json(json_path, std::ios::app);
+  std::vector<Method> methods;
+  for (auto& m : kStepMethods)
+    if (m.bn_mode == "none" && (m.label == "fp" || m.label == "ttq" || m.label == "slb1" ||
+                                m.label == "slb2"))
+      methods.push_back(m);
+  step_table("small_cnn", methods, 5, 4, json, "pair_step", fmt::format(R"(, "round": {})", round));
   return 0;
 }
 
@@ -498,13 +550,15 @@ int main(int argc, char** argv) {
   if (mode == "query") return bench_query(argc > 2 ? argv[2] : "/tmp");
   if (mode == "slb" && argc > 3) return bench_slb(argv[2], std::stoi(argv[3]));
   if (mode == "step") return bench_step(argc > 2 ? argv[2] : "");
+  if (mode == "step-pair" && argc > 3) return bench_step_pair(argv[2], std::stoi(argv[3]));
   if (mode == "loader") return bench_loader();
   if (mode == "profile" && argc > 5) {
     torch::autograd::profiler::RecordProfile guard(argv[5]);
     time_step(argv[2], argv[3], std::stoi(argv[4]), 10);
     return 0;
   }
-  std::fprintf(stderr, "usage: lowbit_bench tracker | query [DIR] | slb METHOD BITS | step [JSON] | loader | "
+  std::fprintf(stderr, "usage: lowbit_bench tracker | query [DIR] | slb METHOD BITS | step [JSON] | "
+               "step-pair JSON ROUND | loader | "
                "profile MODEL METHOD BITS TRACE_JSON\n");
   return 2;
 }

@@ -5,10 +5,12 @@ precision, TTQ and SLB 1/2-bit, timed the way bench/bench.cpp times lowbit:
 
   step   one training step on a fixed random batch of 128 (3 warm-ups, median of N): forward
          with the cross-entropy, zero_grad + backward, optimizer step, each timed apart
-  epoch  the second of two epochs on the first TRAIN Fashion-MNIST images (shuffled, batch
-         128) plus an evaluation of the full test set (batch 1000, no_grad), and for SLB the
+  epoch  EPOCHS epochs on the first TRAIN Fashion-MNIST images (shuffled, batch 128), each
+         with an evaluation of the full test set (batch 1000, no_grad), and for SLB the
          batch-norm calibration of lowbit's bn_mode calibrate_each_epoch (10 batches, hard
-         weights, cumulative average)
+         weights, cumulative average); the first epoch is a warm-up, and each figure is the
+         median over the others. SLB's temperature rises over 20-100% of training, as in
+         bench/vs_python.sh's lowbit config, so that every timed epoch is a soft one
 
 --layout nhwc hands each convolution a channels-last weight, as lowbit does on the CPU
 (core/nn/qlayers.cpp), so that both sides run the same oneDNN kernels; the default nchw is how
@@ -166,13 +168,13 @@ def calibrate(model, xtr, mean, std, batches=10):
             q.hard = False
 
 
-def bench_epoch(method, bits, data):
+def bench_epoch(method, bits, data, epochs):
     xtr, ytr, xte, yte, mean, std = data
     model, opt = make(method, bits)
-    timed = {}
-    for epoch in range(2):
-        # lowbit's default temperature: exp from 1 to 100 over 20-60% of training, per epoch.
-        progress = min(max((epoch / 2 - 0.2) / 0.4, 0.0), 1.0)
+    timed = []
+    for epoch in range(epochs):
+        # Temperature from 1 to 100 over 20-100% of training, per epoch (timing only).
+        progress = min(max((epoch / epochs - 0.2) / 0.8, 0.0), 1.0)
         for q in model.modules():
             if isinstance(q, QConv):
                 q.T = 100.0 ** progress
@@ -197,9 +199,10 @@ def bench_epoch(method, bits, data):
                 idx = torch.arange(i, min(i + 1000, len(yte)))
                 correct += (model(batch(xte, idx, mean, std)).argmax(1) == yte[idx]).sum().item()
         t2 = time.perf_counter()
-        timed = {"train_s": t1 - t0, "epoch_s": t2 - t0, "eval_s": t2 - t1,
-                 "test_acc": correct / len(yte)}
-    return timed
+        if epoch > 0:
+            timed.append({"train_s": t1 - t0, "epoch_s": t2 - t0, "eval_s": t2 - t1})
+    out = {k: statistics.median(t[k] for t in timed) for k in ("train_s", "epoch_s", "eval_s")}
+    return {**out, "epochs_timed": len(timed), "test_acc": correct / len(yte)}
 
 
 def main():
@@ -207,22 +210,27 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--train", type=int, default=10000)
+    p.add_argument("--epochs", type=int, default=4, help="epochs: one warm-up, the rest timed")
     p.add_argument("--what", default="step,epoch")
     p.add_argument("--layout", choices=["nchw", "nhwc"], default="nchw")
+    p.add_argument("--methods", default="fp,ttq,slb1,slb2", help="labels, comma-separated")
+    p.add_argument("--round", type=int, default=0, help="written into each line (0: none)")
     a = p.parse_args()
     global LAYOUT
     LAYOUT = a.layout
     suffix = "" if a.layout == "nchw" else "_nhwc"
     torch.set_num_threads(a.threads)
-    methods = [("fp", "fp", 32), ("ttq", "ttq", 2), ("slb1", "slb", 1), ("slb2", "slb", 2)]
+    known = {"fp": ("fp", 32), "ttq": ("ttq", 2), "slb1": ("slb", 1), "slb2": ("slb", 2)}
+    methods = [(label, *known[label]) for label in a.methods.split(",")]
+    tag = {"round": a.round} if a.round else {}
     if "step" in a.what:
         for label, m, bits in methods:
-            print(json.dumps({"bench": "py_step" + suffix, "method": label, **bench_step(m, bits, a.steps)}),
+            print(json.dumps({"bench": "py_step" + suffix, "method": label, **tag, **bench_step(m, bits, a.steps)}),
                   flush=True)
     if "epoch" in a.what:
         data = load(a.train)
         for label, m, bits in methods:
-            print(json.dumps({"bench": "py_epoch" + suffix, "method": label, **bench_epoch(m, bits, data)}),
+            print(json.dumps({"bench": "py_epoch" + suffix, "method": label, **tag, **bench_epoch(m, bits, data, a.epochs)}),
                   flush=True)
 
 

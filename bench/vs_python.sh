@@ -3,12 +3,20 @@
 # PyTorch (bench/py_bench.py, Debian's python3-torch: the same LibTorch kernels), 2 threads,
 # batch 128, for full precision, TTQ and SLB 1/2-bit; plus lowbit's step for every method on
 # small_cnn and resnet20 and the matrix-multiply peak (lowbit_bench step).
-#   step:  fixed random batch, 3 warm-ups, forward / backward / optimizer, the median of 20
-#          steps (lowbit: the methods interleaved in 5 rounds of 4 steps, resnet20 4 of 2; the
-#          ratio to full precision is the median of the rounds' ratios)
-#   epoch: the second of two epochs on the first 10,000 Fashion-MNIST training images plus the
-#          evaluation of the 10,000 test images (batch 1000); SLB with batch-norm calibration
-#          after each epoch (bn_mode calibrate_each_epoch, 10 batches) on both sides
+#   step:  fixed random batch, 3 warm-ups, forward / backward / optimizer (and SLB's state
+#          batch-norm pass), the median of 20 steps (lowbit: the methods interleaved in 5 rounds
+#          of 4 steps, resnet20 4 of 2; the ratio to full precision is the median of the
+#          rounds' ratios). Against Python: 3 rounds, each a lowbit process (lowbit_bench
+#          step-pair) then a Python process (NHWC) timing the same four methods; lowbit /
+#          Python is the median of the rounds' ratios. Python NCHW once, beside it.
+#   epoch: 4 epochs on the first 10,000 Fashion-MNIST training images, each with the
+#          evaluation of the 10,000 test images (batch 1000); the first is a warm-up, each figure
+#          the median of the other 3. Per method, Python (NHWC) then lowbit, back to back. SLB
+#          with batch-norm calibration after each epoch (bn_mode calibrate_each_epoch, 10
+#          batches) on both sides; lowbit alone also with bn_mode state. SLB's temperature
+#          window is 20-100% of training on both sides, so that every timed epoch trains the
+#          soft forward (after lowbit's default window, 20-60%, the forward is one-hot and the
+#          logits frozen: cheaper, and not what this measures).
 # Writes bench/results/latest.json (every figure) and bench/results/vs_python.md, prints the
 # latter. Without python3-torch the Python columns say "skipped" (never a ratio).
 set -euo pipefail
@@ -16,45 +24,65 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 lines=$tmp/lines.jsonl
+touch "$lines"
 build/lowbit_bench step "$lines" > "$tmp/step.txt"
 cat "$tmp/step.txt"
 
+python=false
 if /usr/bin/python3 -c "import torch" 2> /dev/null; then
-  /usr/bin/python3 bench/py_bench.py --threads 2 >> "$lines"
-  /usr/bin/python3 bench/py_bench.py --threads 2 --layout nhwc >> "$lines"
+  python=true
 else
   echo "vs_python: python3-torch is not installed (scripts/install-deps.sh --bench): the Python" \
     "comparison is skipped"
 fi
+py() { /usr/bin/python3 bench/py_bench.py --threads 2 "$@" >> "$lines"; }
 
-# lowbit's epoch: the same data, batch, optimizer and evaluation, through lowbit train.
-for m in fp:fp:2 ttq:ttq:2 slb1:slb:1 slb2:slb:2; do
-  IFS=: read -r label method bits <<< "$m"
+# The step against Python: lowbit and Python processes alternate, 3 rounds.
+for round in 1 2 3; do
+  build/lowbit_bench step-pair "$lines" "$round" > /dev/null
+  if $python; then py --what step --layout nhwc --round "$round"; fi
+done
+if $python; then py --what step; fi  # NCHW, Python's default layout: context only
+
+# lowbit's epoch: the same data, batch, optimizer and evaluation, through lowbit train; each
+# method right after Python's epoch of the same method.
+for m in fp:fp:2:calibrate_each_epoch ttq:ttq:2:calibrate_each_epoch \
+  slb1:slb:1:calibrate_each_epoch slb2:slb:2:calibrate_each_epoch slb1-state:slb:1:state \
+  slb2-state:slb:2:state; do
+  IFS=: read -r label method bits bn_mode <<< "$m"
+  if $python && [ "$bn_mode" != state ]; then py --what epoch --epochs 4 --layout nhwc --methods "$label"; fi
   cat > "$tmp/c.json" <<JSON
-{"model": "small_cnn", "data": {"name": "fashion_mnist", "train_limit": 10000}, "epochs": 2,
+{"model": "small_cnn", "data": {"name": "fashion_mnist", "train_limit": 10000}, "epochs": 4,
  "batch_size": 128, "eval_batch_size": 1000,
  "optim": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": true, "weight_decay": 5e-4,
            "schedule": "constant"},
- "quant": {"method": "$method", "bits": $bits, "bn_mode": "calibrate_each_epoch"}}
+ "quant": {"method": "$method", "bits": $bits, "bn_mode": "$bn_mode", "temperature": {"end": 1.0}}}
 JSON
   rm -rf "$tmp/run"
   build/lowbit-torch train --config "$tmp/c.json" --threads 2 --out "$tmp/run" > "$tmp/log" 2>&1 ||
     { cat "$tmp/log"; exit 1; }
-  /usr/bin/python3 - "$tmp/run" "$label" >> "$lines" <<'PY'
-import json, sys
-m = {}
+  /usr/bin/python3 - "$tmp/run" "$label" "$bn_mode" >> "$lines" <<'PY'
+import json, statistics, sys
+by_epoch = {}
 for line in open(sys.argv[1] + "/metrics.jsonl"):
     r = json.loads(line)
-    if r["epoch"] == 2:
-        m[r["key"]] = r["value"]
-print(json.dumps({"bench": "lowbit_epoch", "method": sys.argv[2], "train_s": m["train_seconds"],
-                  "epoch_s": m["epoch_seconds"], "eval_s": m["epoch_seconds"] - m["train_seconds"],
-                  "test_acc": m["test_acc"]}))
+    by_epoch.setdefault(r["epoch"], {})[r["key"]] = r["value"]
+last = max(by_epoch)
+timed = [m for e, m in sorted(by_epoch.items()) if e >= 2]  # epoch 1 is the warm-up
+def med(f):
+    return statistics.median(f(m) for m in timed)
+print(json.dumps({"bench": "lowbit_epoch", "method": sys.argv[2], "bn_mode": sys.argv[3],
+                  "epochs_timed": len(timed), "train_s": med(lambda m: m["train_seconds"]),
+                  "epoch_s": med(lambda m: m["epoch_seconds"]),
+                  "eval_s": med(lambda m: m["epoch_seconds"] - m["train_seconds"]),
+                  "calib_s": med(lambda m: m.get("calib_seconds", 0.0)),
+                  "state_bn_s": med(lambda m: m.get("state_bn_seconds", 0.0)),
+                  "test_acc": by_epoch[last]["test_acc"]}))
 PY
 done
 
 /usr/bin/python3 - "$lines" "$(git rev-parse --short HEAD)" "$(nproc)" <<'PY'
-import json, sys, datetime
+import json, statistics, sys, datetime
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 commit, cores = sys.argv[2], sys.argv[3]
 by = {}
@@ -78,42 +106,54 @@ for model in ("small_cnn", "resnet20"):
                "of the 1x1-convolution peak (goal >= 70%). Its convolutions alone, forward and "
                f"backward at the step's shapes, take {1000 * g['conv_s']:.1f} ms at "
                f"{100 * g['conv_share_of_peak']:.0f}% of the peak: the bound on the step's share.\n")
-    out.append("| method | forward | backward | optimizer | step | x FP (goal) |")
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+    out.append("slbN is SLB with bn_mode none, calibrate_each_epoch or calibrate_after (one step; "
+               "the calibration is per epoch); slbN-state adds bn_mode state's discrete "
+               "batch-norm pass after every step (the default, quant.state_bn_every = 1).\n")
+    out.append("| method | forward | backward | optimizer | state BN pass | step | x FP (goal) |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     goals = {"ttq": "<= 1.05", "slb1": "<= 1.08", "slb2": "<= 1.3", "slb4": "<= 2"}
     for k, r in by["step"].items():
         if r["model"] != model:
             continue
         goal = goals.get(r["method"], "")
         out.append(f"| {r['method']} | {1000 * r['forward_s']:.1f} | {1000 * r['backward_s']:.1f} | "
-                   f"{1000 * r['optimizer_s']:.2f} | {1000 * r['step_s']:.1f} | {r['ratio_fp']:.2f}"
+                   f"{1000 * r['optimizer_s']:.2f} | {1000 * r['state_bn_s']:.1f} | "
+                   f"{1000 * r['step_s']:.1f} | {r['ratio_fp']:.2f}"
                    + (f" ({goal})" if goal else "") + " |")
 out.append("\n## lowbit / Python, small_cnn (goal: step and epoch <= 1.0, evaluation <= 1/1.5 = 0.67)\n")
-out.append("The ratio is against Python with channels-last weights (NHWC), the layout lowbit uses "
-           "on the CPU, so both sides run the same oneDNN kernels; Python's default NCHW is shown "
-           "beside it.\n")
-py = {lay: (by.get("py_step" + sfx, {}), by.get("py_epoch" + sfx, {}))
-      for lay, sfx in (("nhwc", "_nhwc"), ("nchw", ""))}
-out.append("| method | step (ms) lowbit / Python NHWC / NCHW | ratio | epoch (s) lowbit / Python NHWC / NCHW "
-           "| ratio | evaluation (s) lowbit / Python NHWC / NCHW | ratio | test_acc lowbit / Python NHWC |")
+out.append("Step: 3 rounds, each a lowbit process then a Python process timing the four methods "
+           "(20 steps each after 3 warm-ups); the times are the medians over the rounds and the "
+           "ratio is the median of the rounds' ratios. Epoch: per method, Python then lowbit, each "
+           "the median of 3 timed epochs after a warm-up epoch. The ratio is against Python with "
+           "channels-last weights (NHWC), the layout lowbit uses on the CPU, so both sides run "
+           "the same oneDNN kernels; Python's default NCHW step (one process) is shown beside it.\n")
+out.append("| method | step (ms) lowbit / Python NHWC / NCHW | ratio | epoch (s) lowbit / Python NHWC "
+           "| ratio | evaluation (s) lowbit / Python NHWC | ratio | test_acc lowbit / Python NHWC |")
 out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 def pystep(r):
     return r["forward_s"] + r["backward_s"] + r["optimizer_s"]
+def med(v):
+    return statistics.median(v) if v else None
+def rounds(bench):
+    return {(r["round"], r["method"]): r for r in rows if r["bench"] == bench}
+lb_rounds, py_rounds = rounds("pair_step"), rounds("py_step_nhwc")
 for m in ("fp", "ttq", "slb1", "slb2"):
-    ls = by["step"]["small_cnn/" + m]
+    both = sorted(k for k in lb_rounds if k[1] == m and k in py_rounds)
+    ls = med([lb_rounds[k]["step_s"] for k in lb_rounds if k[1] == m])
     le = by["lowbit_epoch"]["/" + m]
-    got = {lay: (st.get("/" + m), ep.get("/" + m)) for lay, (st, ep) in py.items()}
-    if any(v is None for pair in got.values() for v in pair):
-        out.append(f"| {m} | {1000 * ls['step_s']:.1f} / skipped | skipped | {le['epoch_s']:.2f} / "
+    en = by.get("py_epoch_nhwc", {}).get("/" + m)
+    sc = by.get("py_step", {}).get("/" + m)
+    if not both or en is None or sc is None:
+        out.append(f"| {m} | {1000 * ls:.1f} / skipped | skipped | {le['epoch_s']:.2f} / "
                    f"skipped | skipped | {le['eval_s']:.2f} / skipped | skipped | "
                    f"{le['test_acc']:.4f} / skipped |")
         continue
-    (sn, en), (sc, ec) = got["nhwc"], got["nchw"]
-    out.append(f"| {m} | {1000 * ls['step_s']:.1f} / {1000 * pystep(sn):.1f} / {1000 * pystep(sc):.1f} | "
-               f"{ls['step_s'] / pystep(sn):.2f} | "
-               f"{le['epoch_s']:.2f} / {en['epoch_s']:.2f} / {ec['epoch_s']:.2f} | {le['epoch_s'] / en['epoch_s']:.2f} | "
-               f"{le['eval_s']:.2f} / {en['eval_s']:.2f} / {ec['eval_s']:.2f} | {le['eval_s'] / en['eval_s']:.2f} | "
-               f"{le['test_acc']:.4f} / {en['test_acc']:.4f} |")
+    sn = med([pystep(py_rounds[k]) for k in both])
+    ratio = med([lb_rounds[k]["step_s"] / pystep(py_rounds[k]) for k in both])
+    out.append(f"| {m} | {1000 * ls:.1f} / {1000 * sn:.1f} / {1000 * pystep(sc):.1f} | "
+               f"{ratio:.2f} | {le['epoch_s']:.2f} / {en['epoch_s']:.2f} | "
+               f"{le['epoch_s'] / en['epoch_s']:.2f} | {le['eval_s']:.2f} / {en['eval_s']:.2f} | "
+               f"{le['eval_s'] / en['eval_s']:.2f} | {le['test_acc']:.4f} / {en['test_acc']:.4f} |")
 out.append("\nlowbit's epoch is `lowbit train`'s own: its per-layer statistics, activation-sparsity "
            "counters and, for SLB, the calibration are in it, and with calibration lowbit also "
            "scores the test set before calibrating (`test_acc_before_calib`), a second evaluation "
@@ -124,6 +164,20 @@ out.append("\nlowbit's epoch is `lowbit train`'s own: its per-layer statistics, 
            "Python's TTQ and SLB follow lowbit's forward and gradients for timing only "
            "(bench/py_bench.py); test_acc is a check that both sides train, not a comparison (the "
            "initializations differ).")
+fp_epoch = by["lowbit_epoch"]["/fp"]["epoch_s"]
+out.append("\n## SLB batch norm per epoch, lowbit, small_cnn (goal: SLB epoch with calibration "
+           "<= 1.3x the FP epoch)\n")
+out.append(f"The same epochs as above (median of 3 after a warm-up); the FP epoch is {fp_epoch:.2f} s. "
+           "calibrate_each_epoch: the calibration forward (10 batches) and two scorings of the "
+           "test set, before the calibration (`test_acc_before_calib`) and after. state: one "
+           "discrete forward of every training batch (the state BN pass) and one scoring.\n")
+out.append("| method | bn_mode | epoch (s) | x FP epoch | training (s) | of it state BN pass (s) "
+           "| calibration (s) | after training (s) |")
+out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+for m in ("slb1", "slb2", "slb1-state", "slb2-state"):
+    e = by["lowbit_epoch"]["/" + m]
+    out.append(f"| {m} | {e['bn_mode']} | {e['epoch_s']:.2f} | {e['epoch_s'] / fp_epoch:.2f} | "
+               f"{e['train_s']:.2f} | {e['state_bn_s']:.2f} | {e['calib_s']:.2f} | {e['eval_s']:.2f} |")
 text = "\n".join(out) + "\n"
 open("bench/results/vs_python.md", "w").write(text)
 print(text)

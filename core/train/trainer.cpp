@@ -93,18 +93,6 @@ void calibrate_bn(Network& model, const std::vector<LayerRef>& qlayers, const Da
   force_hard(qlayers, false);
 }
 
-// bn_mode = state: one discrete (one-hot) forward of the batch without gradient, in training
-// mode, so that the discrete statistics take the usual momentum update from the hard-weight
-// activations. The continuous statistics and the weights are untouched.
-void discrete_bn_pass(Network& model, const std::vector<LayerRef>& qlayers,
-                      const torch::Tensor& x) {
-  torch::NoGradGuard no_grad;
-  set_bn_state(model, BNState::kDiscrete);
-  force_hard(qlayers, true);
-  model.forward(x);
-  force_hard(qlayers, false);
-  set_bn_state(model, BNState::kContinuous);
-}
 
 // Everything the steps of one run share.
 struct Run {
@@ -387,6 +375,16 @@ std::map<std::string, double> run_summary(Run& run, const TrainingState& state,
 }
 
 }  // namespace
+
+void discrete_bn_pass(Network& model, const std::vector<LayerRef>& qlayers,
+                      const torch::Tensor& x) {
+  torch::NoGradGuard no_grad;
+  set_bn_state(model, BNState::kDiscrete);
+  force_hard(qlayers, true);
+  model.forward(x);
+  force_hard(qlayers, false);
+  set_bn_state(model, BNState::kContinuous);
+}
 
 int64_t calibration_batches(const RunConfig& cfg, int64_t train_size) {
   return std::min(cfg.quant.bn_calib_batches, train_size / cfg.batch_size);

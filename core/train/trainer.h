@@ -14,6 +14,7 @@
 
 #include "core/config/run_config.h"
 #include "core/models/models.h"
+#include "core/nn/qlayers.h"
 #include "core/train/checkpoint.h"
 #include "core/train/observer.h"
 
@@ -55,6 +56,12 @@ std::vector<ParamGroup> parameter_groups(Network& model, const RunConfig& cfg);
 /// SGD or Adam over `groups`, each with its own weight decay.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamGroup>& groups,
                                                         const OptimConfig& o);
+
+/// bn_mode = state, after each training step (every quant.state_bn_every): one discrete
+/// (one-hot) forward of the batch without gradient, in training mode, so that the discrete
+/// statistics take the usual momentum update from the hard-weight activations. The continuous
+/// statistics and the weights are untouched. `qlayers`: the quantized layers.
+void discrete_bn_pass(Network& model, const std::vector<LayerRef>& qlayers, const torch::Tensor& x);
 
 /// Calibration batches for bn_mode calibrate_*: min(quant.bn_calib_batches, full batches).
 int64_t calibration_batches(const RunConfig& cfg, int64_t train_size);
