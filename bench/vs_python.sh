@@ -9,14 +9,15 @@
 #          rounds' ratios). Against Python: 3 rounds, each a lowbit process (lowbit_bench
 #          step-pair) then a Python process (NHWC) timing the same four methods; lowbit /
 #          Python is the median of the rounds' ratios. Python NCHW once, beside it.
-#   epoch: 4 epochs on the first 10,000 Fashion-MNIST training images, each with the
-#          evaluation of the 10,000 test images (batch 1000); the first is a warm-up, each figure
-#          the median of the other 3. Per method, Python (NHWC) then lowbit, back to back. SLB
-#          with batch-norm calibration after each epoch (bn_mode calibrate_each_epoch, 10
-#          batches) on both sides; lowbit alone also with bn_mode state. SLB's temperature
-#          window is 20-100% of training on both sides, so that every timed epoch trains the
-#          soft forward (after lowbit's default window, 20-60%, the forward is one-hot and the
-#          logits frozen: cheaper, and not what this measures).
+#   epoch: runs of 2 epochs on the first 10,000 Fashion-MNIST training images, each epoch
+#          with the evaluation of the 10,000 test images (batch 1000); the first is a warm-up,
+#          the second timed. 3 rounds: in each, per method, a lowbit run then a Python (NHWC)
+#          run, back to back; figures are medians over the rounds, ratios the medians of the
+#          rounds' ratios. SLB with batch-norm calibration after each epoch (bn_mode
+#          calibrate_each_epoch, 10 batches) on both sides; lowbit alone also with bn_mode
+#          state, in round 1. SLB's temperature window is 20-100% of training on both sides, so
+#          that the timed epoch trains the soft forward (after lowbit's default window, 20-60%,
+#          the forward is one-hot and the logits frozen: cheaper, and not what this measures).
 # Writes bench/results/latest.json (every figure) and bench/results/vs_python.md, prints the
 # latter. Without python3-torch the Python columns say "skipped" (never a ratio).
 set -euo pipefail
@@ -44,41 +45,48 @@ for round in 1 2 3; do
 done
 if $python; then py --what step; fi  # NCHW, Python's default layout: context only
 
-# lowbit's epoch: the same data, batch, optimizer and evaluation, through lowbit train; each
-# method right after Python's epoch of the same method.
-for m in fp:fp:2:calibrate_each_epoch ttq:ttq:2:calibrate_each_epoch \
-  slb1:slb:1:calibrate_each_epoch slb2:slb:2:calibrate_each_epoch slb1-state:slb:1:state \
-  slb2-state:slb:2:state; do
-  IFS=: read -r label method bits bn_mode <<< "$m"
-  if $python && [ "$bn_mode" != state ]; then py --what epoch --epochs 4 --layout nhwc --methods "$label"; fi
+# One lowbit epoch run: LABEL METHOD BITS BN_MODE ROUND -> a "lowbit_epoch" line. The same
+# data, batch, optimizer and evaluation as py_bench.py, through lowbit train; 2 epochs, the
+# second timed.
+lowbit_epoch() {
   cat > "$tmp/c.json" <<JSON
-{"model": "small_cnn", "data": {"name": "fashion_mnist", "train_limit": 10000}, "epochs": 4,
+{"model": "small_cnn", "data": {"name": "fashion_mnist", "train_limit": 10000}, "epochs": 2,
  "batch_size": 128, "eval_batch_size": 1000,
  "optim": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": true, "weight_decay": 5e-4,
            "schedule": "constant"},
- "quant": {"method": "$method", "bits": $bits, "bn_mode": "$bn_mode", "temperature": {"end": 1.0}}}
+ "quant": {"method": "$2", "bits": $3, "bn_mode": "$4", "temperature": {"end": 1.0}}}
 JSON
   rm -rf "$tmp/run"
   build/lowbit-torch train --config "$tmp/c.json" --threads 2 --out "$tmp/run" > "$tmp/log" 2>&1 ||
     { cat "$tmp/log"; exit 1; }
-  /usr/bin/python3 - "$tmp/run" "$label" "$bn_mode" >> "$lines" <<'PY'
-import json, statistics, sys
+  /usr/bin/python3 - "$tmp/run" "$1" "$4" "$5" >> "$lines" <<'PY'
+import json, sys
 by_epoch = {}
 for line in open(sys.argv[1] + "/metrics.jsonl"):
     r = json.loads(line)
     by_epoch.setdefault(r["epoch"], {})[r["key"]] = r["value"]
-last = max(by_epoch)
-timed = [m for e, m in sorted(by_epoch.items()) if e >= 2]  # epoch 1 is the warm-up
-def med(f):
-    return statistics.median(f(m) for m in timed)
+m = by_epoch[2]  # epoch 1 is the warm-up
 print(json.dumps({"bench": "lowbit_epoch", "method": sys.argv[2], "bn_mode": sys.argv[3],
-                  "epochs_timed": len(timed), "train_s": med(lambda m: m["train_seconds"]),
-                  "epoch_s": med(lambda m: m["epoch_seconds"]),
-                  "eval_s": med(lambda m: m["epoch_seconds"] - m["train_seconds"]),
-                  "calib_s": med(lambda m: m.get("calib_seconds", 0.0)),
-                  "state_bn_s": med(lambda m: m.get("state_bn_seconds", 0.0)),
-                  "test_acc": by_epoch[last]["test_acc"]}))
+                  "round": int(sys.argv[4]), "train_s": m["train_seconds"],
+                  "epoch_s": m["epoch_seconds"], "eval_s": m["epoch_seconds"] - m["train_seconds"],
+                  "calib_s": m.get("calib_seconds", 0.0), "state_bn_s": m.get("state_bn_seconds", 0.0),
+                  "test_acc": m["test_acc"]}))
 PY
+}
+
+# The epochs: 3 rounds; in each, every method's lowbit run and then its Python run, back to
+# back, so that lowbit / Python and SLB / FP are ratios of neighbours; SLB with bn_mode state
+# (lowbit only) in round 1.
+for round in 1 2 3; do
+  for m in fp:fp:2 ttq:ttq:2 slb1:slb:1 slb2:slb:2; do
+    IFS=: read -r label method bits <<< "$m"
+    lowbit_epoch "$label" "$method" "$bits" calibrate_each_epoch "$round"
+    if $python; then py --what epoch --epochs 2 --layout nhwc --methods "$label" --round "$round"; fi
+  done
+  if [ "$round" = 1 ]; then
+    lowbit_epoch slb1-state slb 1 state 1
+    lowbit_epoch slb2-state slb 2 state 1
+  fi
 done
 
 /usr/bin/python3 - "$lines" "$(git rev-parse --short HEAD)" "$(nproc)" <<'PY'
@@ -123,8 +131,9 @@ for model in ("small_cnn", "resnet20"):
 out.append("\n## lowbit / Python, small_cnn (goal: step and epoch <= 1.0, evaluation <= 1/1.5 = 0.67)\n")
 out.append("Step: 3 rounds, each a lowbit process then a Python process timing the four methods "
            "(20 steps each after 3 warm-ups); the times are the medians over the rounds and the "
-           "ratio is the median of the rounds' ratios. Epoch: per method, Python then lowbit, each "
-           "the median of 3 timed epochs after a warm-up epoch. The ratio is against Python with "
+           "ratio is the median of the rounds' ratios. Epoch: 3 rounds, in each per method a lowbit "
+           "run then a Python run of 2 epochs, the second timed; medians over the rounds, and the "
+           "ratio the median of the rounds' ratios. The ratio is against Python with "
            "channels-last weights (NHWC), the layout lowbit uses on the CPU, so both sides run "
            "the same oneDNN kernels; Python's default NCHW step (one process) is shown beside it.\n")
 out.append("| method | step (ms) lowbit / Python NHWC / NCHW | ratio | epoch (s) lowbit / Python NHWC "
@@ -132,28 +141,40 @@ out.append("| method | step (ms) lowbit / Python NHWC / NCHW | ratio | epoch (s)
 out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 def pystep(r):
     return r["forward_s"] + r["backward_s"] + r["optimizer_s"]
+def step_time(r):  # lowbit's lines carry the step, Python's its phases
+    return r["step_s"] if "step_s" in r else pystep(r)
 def med(v):
     return statistics.median(v) if v else None
 def rounds(bench):
     return {(r["round"], r["method"]): r for r in rows if r["bench"] == bench}
 lb_rounds, py_rounds = rounds("pair_step"), rounds("py_step_nhwc")
+le_rounds, pe_rounds = rounds("lowbit_epoch"), rounds("py_epoch_nhwc")
+def over_rounds(table, m, f):
+    """The median of f(row) over the rounds of method m."""
+    return med([f(r) for (_, k), r in table.items() if k == m])
+def ratio_rounds(num, den, m, f, m_den=None):
+    """The median over rounds of f(num row of m) / f(den row of m_den, same round)."""
+    m_den = m_den or m
+    return med([f(r) / f(den[(n, m_den)]) for (n, k), r in num.items()
+                if k == m and (n, m_den) in den])
+epoch, evals, train = (lambda r: r["epoch_s"]), (lambda r: r["eval_s"]), (lambda r: r["train_s"])
 for m in ("fp", "ttq", "slb1", "slb2"):
-    both = sorted(k for k in lb_rounds if k[1] == m and k in py_rounds)
-    ls = med([lb_rounds[k]["step_s"] for k in lb_rounds if k[1] == m])
-    le = by["lowbit_epoch"]["/" + m]
-    en = by.get("py_epoch_nhwc", {}).get("/" + m)
+    ls = over_rounds(lb_rounds, m, lambda r: r["step_s"])
+    le, lv = over_rounds(le_rounds, m, epoch), over_rounds(le_rounds, m, evals)
+    acc = [r["test_acc"] for (_, k), r in sorted(le_rounds.items()) if k == m][0]
     sc = by.get("py_step", {}).get("/" + m)
-    if not both or en is None or sc is None:
-        out.append(f"| {m} | {1000 * ls:.1f} / skipped | skipped | {le['epoch_s']:.2f} / "
-                   f"skipped | skipped | {le['eval_s']:.2f} / skipped | skipped | "
-                   f"{le['test_acc']:.4f} / skipped |")
+    if sc is None or not any(k == m for _, k in py_rounds) or not any(k == m for _, k in pe_rounds):
+        out.append(f"| {m} | {1000 * ls:.1f} / skipped | skipped | {le:.2f} / skipped | skipped | "
+                   f"{lv:.2f} / skipped | skipped | {acc:.4f} / skipped |")
         continue
-    sn = med([pystep(py_rounds[k]) for k in both])
-    ratio = med([lb_rounds[k]["step_s"] / pystep(py_rounds[k]) for k in both])
+    sn = over_rounds(py_rounds, m, pystep)
+    pe, pv = over_rounds(pe_rounds, m, epoch), over_rounds(pe_rounds, m, evals)
+    pacc = [r["test_acc"] for (_, k), r in sorted(pe_rounds.items()) if k == m][0]
     out.append(f"| {m} | {1000 * ls:.1f} / {1000 * sn:.1f} / {1000 * pystep(sc):.1f} | "
-               f"{ratio:.2f} | {le['epoch_s']:.2f} / {en['epoch_s']:.2f} | "
-               f"{le['epoch_s'] / en['epoch_s']:.2f} | {le['eval_s']:.2f} / {en['eval_s']:.2f} | "
-               f"{le['eval_s'] / en['eval_s']:.2f} | {le['test_acc']:.4f} / {en['test_acc']:.4f} |")
+               f"{ratio_rounds(lb_rounds, py_rounds, m, step_time):.2f} | "
+               f"{le:.2f} / {pe:.2f} | {ratio_rounds(le_rounds, pe_rounds, m, epoch):.2f} | "
+               f"{lv:.2f} / {pv:.2f} | {ratio_rounds(le_rounds, pe_rounds, m, evals):.2f} | "
+               f"{acc:.4f} / {pacc:.4f} |")
 out.append("\nlowbit's epoch is `lowbit train`'s own: its per-layer statistics, activation-sparsity "
            "counters and, for SLB, the calibration are in it, and with calibration lowbit also "
            "scores the test set before calibrating (`test_acc_before_calib`), a second evaluation "
@@ -164,20 +185,23 @@ out.append("\nlowbit's epoch is `lowbit train`'s own: its per-layer statistics, 
            "Python's TTQ and SLB follow lowbit's forward and gradients for timing only "
            "(bench/py_bench.py); test_acc is a check that both sides train, not a comparison (the "
            "initializations differ).")
-fp_epoch = by["lowbit_epoch"]["/fp"]["epoch_s"]
 out.append("\n## SLB batch norm per epoch, lowbit, small_cnn (goal: SLB epoch with calibration "
            "<= 1.3x the FP epoch)\n")
-out.append(f"The same epochs as above (median of 3 after a warm-up); the FP epoch is {fp_epoch:.2f} s. "
-           "calibrate_each_epoch: the calibration forward (10 batches) and two scorings of the "
-           "test set, before the calibration (`test_acc_before_calib`) and after. state: one "
-           "discrete forward of every training batch (the state BN pass) and one scoring.\n")
-out.append("| method | bn_mode | epoch (s) | x FP epoch | training (s) | of it state BN pass (s) "
-           "| calibration (s) | after training (s) |")
-out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+out.append(f"The same epochs as above; the FP epoch is {over_rounds(le_rounds, 'fp', epoch):.2f} s. "
+           "Seconds are medians over the rounds and x FP epoch the median of the rounds' ratios "
+           "(bn_mode state: round 1 only, against round 1's FP epoch). calibrate_each_epoch: the "
+           "calibration forward (10 batches) and two scorings of the test set, before the "
+           "calibration (`test_acc_before_calib`) and after. state: one discrete forward of every "
+           "training batch (the state BN pass) and one scoring.\n")
+out.append("| method | bn_mode | epoch (s) | x FP epoch | training (s) | x FP training "
+           "| of it state BN pass (s) | calibration (s) | after training (s) |")
+out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for m in ("slb1", "slb2", "slb1-state", "slb2-state"):
-    e = by["lowbit_epoch"]["/" + m]
-    out.append(f"| {m} | {e['bn_mode']} | {e['epoch_s']:.2f} | {e['epoch_s'] / fp_epoch:.2f} | "
-               f"{e['train_s']:.2f} | {e['state_bn_s']:.2f} | {e['calib_s']:.2f} | {e['eval_s']:.2f} |")
+    e = lambda f: over_rounds(le_rounds, m, f)
+    bn = [r["bn_mode"] for (_, k), r in le_rounds.items() if k == m][0]
+    out.append(f"| {m} | {bn} | {e(epoch):.2f} | {ratio_rounds(le_rounds, le_rounds, m, epoch, 'fp'):.2f} | "
+               f"{e(train):.2f} | {ratio_rounds(le_rounds, le_rounds, m, train, 'fp'):.2f} | "
+               f"{e(lambda r: r['state_bn_s']):.2f} | {e(lambda r: r['calib_s']):.2f} | {e(evals):.2f} |")
 text = "\n".join(out) + "\n"
 open("bench/results/vs_python.md", "w").write(text)
 print(text)
