@@ -267,3 +267,42 @@ TEST_CASE("store: readers work on read-only storage, with and without unmerged W
   r = run_lowbit("query --db " + d.path + "/clean/r.db --sql \"DELETE FROM runs\"");
   CHECK(r.code == 2);
 }
+
+TEST_CASE("store: query runs shows the config keys that vary inside the experiment, NULL counting as a value") {
+  TempDir d;
+  {
+    Store s(d / "r.db", Store::Open::kMigrate);
+    auto runs = [](const std::string& name, std::vector<std::pair<double, int>> lr_bits) {
+      std::vector<PlannedRun> out;
+      for (size_t i = 0; i < lr_bits.size(); ++i) {
+        PlannedRun p;
+        p.config.name = name;
+        p.config.seed = int(i);
+        p.config.optim.lr = lr_bits[i].first;
+        p.config.quant.bits = lr_bits[i].second;
+        p.hash = config_hash(p.config);
+        out.push_back(p);
+      }
+      return out;
+    };
+    // A: lr varies, bits constant (2). B: both constant (lr 0.1 as in A, bits 4 unlike A).
+    // C: lr constant; bits 3 on one run and NULL on the other (set below).
+    s.add_runs(s.upsert_experiment("A", "", "{}"), runs("A", {{0.1, 2}, {0.05, 2}, {0.1, 2}}));
+    s.add_runs(s.upsert_experiment("B", "", "{}"), runs("B", {{0.1, 4}, {0.1, 4}}));
+    s.add_runs(s.upsert_experiment("C", "", "{}"), runs("C", {{0.1, 3}, {0.1, 3}}));
+    s.db().exec(
+        "UPDATE run_config SET value = NULL WHERE key = 'quant.bits' AND run_id = (SELECT max(id) "
+        "FROM runs WHERE experiment_id = (SELECT id FROM experiments WHERE name = 'C'))");
+  }
+  auto db = open_readonly(d / "r.db");
+  auto config_columns = [&](const std::string& exp) {
+    std::vector<std::string> keys;
+    for (auto& c : query_runs(*db, exp, {}).columns)
+      if (c.find('.') != std::string::npos) keys.push_back(c);
+    return keys;
+  };
+  CHECK(config_columns("A") == std::vector<std::string>{"optim.lr"});
+  CHECK(config_columns("B").empty());  // bits and lr vary elsewhere, not inside B
+  CHECK(config_columns("C") == std::vector<std::string>{"quant.bits"});  // 3 and NULL
+  CHECK(config_columns("") == std::vector<std::string>{"optim.lr", "quant.bits"});
+}
