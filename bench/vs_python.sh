@@ -103,17 +103,21 @@ peak = by["matmul_peak"]["/"]
 out.append("# lowbit against Python PyTorch, and against the machine's limit\n")
 out.append(f"`bash bench/vs_python.sh` on {cores} cores, {datetime.date.today()}, commit {commit}; "
            "2 threads, batch 128. Every figure of this run is in `bench/results/latest.json`.\n")
-out.append(f"Matrix-multiply peak (float32, 2048 x 2048): {peak['conv_gflops']:.1f} GFLOP/s as a 1x1 "
-           f"convolution (oneDNN, the kernels of LibTorch's CPU convolutions), "
-           f"{peak['blas_gflops']:.1f} GFLOP/s through torch::mm (the BLAS LibTorch is linked to).\n")
+out.append("Matrix-multiply peak: a float32 2048 x 2048 product as a 1x1 convolution (oneDNN, the "
+           "kernels of LibTorch's CPU convolutions), timed inside the rounds of each model's step "
+           "table below, so that the FP step's share of it compares neighbouring measurements. "
+           f"The same product through torch::mm (the BLAS LibTorch is linked to): "
+           f"{peak['blas_gflops']:.1f} GFLOP/s.\n")
 for model in ("small_cnn", "resnet20"):
     g = by["step_gflops"]["%s/" % model]
     out.append(f"\n## Training step, {model} (ms, median of the timed steps; the methods run "
                "interleaved in rounds, and x FP is the median of the rounds' ratios)\n")
     out.append(f"Full precision achieves {g['gflops']:.1f} GFLOP/s = {100 * g['share_of_peak']:.0f}% "
-               "of the 1x1-convolution peak (goal >= 70%). Its convolutions alone, forward and "
-               f"backward at the step's shapes, take {1000 * g['conv_s']:.1f} ms at "
-               f"{100 * g['conv_share_of_peak']:.0f}% of the peak: the bound on the step's share.\n")
+               f"of the 1x1-convolution peak measured in the same rounds ({g['peak_gflops']:.1f} "
+               "GFLOP/s; goal >= 70%). Its convolutions alone, forward and backward at the step's "
+               f"shapes, take {1000 * g['conv_s']:.1f} ms at {100 * g['conv_share_of_peak']:.0f}% "
+               f"of the peak measured beside them ({g['conv_peak_gflops']:.1f} GFLOP/s): the bound "
+               "on the step's share.\n")
     out.append("slbN is SLB with bn_mode none, calibrate_each_epoch or calibrate_after (one step; "
                "the calibration is per epoch); slbN-state adds bn_mode state's discrete "
                "batch-norm pass after every step (the default, quant.state_bn_every = 1).\n")
