@@ -539,7 +539,7 @@ int bench_step(const std::string& json_path) {
              "{:.1f} GFLOP/s; the 1x1-convolution peak is measured in the rounds below\n", blas);
   if (json) json << fmt::format(R"({{"bench": "matmul_peak", "blas_gflops": {:.3f}}})", blas) << "\n";
   for (std::string model : {"small_cnn", "resnet20"}) {
-    const int rounds = model == "small_cnn" ? 5 : 4, per = model == "small_cnn" ? 4 : 2;
+    const int rounds = model == "small_cnn" ? 10 : 8, per = model == "small_cnn" ? 2 : 1;
     PeakBench peak;
     double peak_over_fp = 0;
     auto benches =
@@ -560,7 +560,7 @@ int bench_step_pair(const std::string& json_path, int round) {
     if (m.bn_mode == "none" && (m.label == "fp" || m.label == "ttq" || m.label == "slb1" ||
                                 m.label == "slb2"))
       methods.push_back(m);
-  step_table("small_cnn", methods, 5, 4, json, "pair_step", fmt::format(R"(, "round": {})", round));
+  step_table("small_cnn", methods, 10, 2, json, "pair_step", fmt::format(R"(, "round": {})", round));
   return 0;
 }
 

@@ -4,8 +4,9 @@
 # batch 128, for full precision, TTQ and SLB 1/2-bit; plus lowbit's step for every method on
 # small_cnn and resnet20 and the matrix-multiply peak (lowbit_bench step).
 #   step:  fixed random batch, 3 warm-ups, forward / backward / optimizer (and SLB's state
-#          batch-norm pass), the median of 20 steps (lowbit: the methods interleaved in 5 rounds
-#          of 4 steps, resnet20 4 of 2; the ratio to full precision is the median of the
+#          batch-norm pass), the median of the timed steps (Python: 20 in a row; lowbit: the
+#          methods interleaved in 10 rounds of 2 steps, resnet20 8 of 1, with the matrix-multiply
+#          peak's products among them; the ratio to full precision is the median of the
 #          rounds' ratios). Against Python: 3 rounds, each a lowbit process (lowbit_bench
 #          step-pair) then a Python process (NHWC) timing the same four methods; lowbit /
 #          Python is the median of the rounds' ratios. Python NCHW once, beside it.
