@@ -93,7 +93,6 @@ void calibrate_bn(Network& model, const std::vector<LayerRef>& qlayers, const Da
   force_hard(qlayers, false);
 }
 
-
 // Everything the steps of one run share.
 struct Run {
   const RunConfig& cfg;
