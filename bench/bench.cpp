@@ -207,14 +207,6 @@ double median_seconds(F f, int warmup, int reps) {
   return median(t);
 }
 
-// The 1x1-convolution peak, GFLOP/s: median of 10 products after 2 warm-ups.
-double conv_peak_gflops() {
-  torch::NoGradGuard g;
-  auto x = torch::randn({1, kPeakN, kPeakN, 1}), w = torch::randn({kPeakN, kPeakN, 1, 1});
-  // (1, n, n, 1) input, (n, n, 1, 1) weight: out[o, h] = sum_c w[o, c] x[c, h].
-  return kPeakFlops / median_seconds([&] { torch::conv2d(x, w); }, 2, 10) / 1e9;
-}
-
 // The same product through torch::mm, GFLOP/s: median of 3 after 1 warm-up.
 double blas_gflops() {
   torch::NoGradGuard g;
@@ -241,11 +233,12 @@ class Interleaved {
   std::vector<double> t_;  ///< seconds of each timed step
 };
 
-// The matrix-multiply peak as a member of the rounds: a step is one kPeakN^2 float32 product
-// as a 1x1 convolution (as in conv_peak_gflops), so that the FP step's share of the peak is
-// taken round by round from neighbouring measurements.
+// The matrix-multiply peak's product, a kPeakN^2 float32 product as a 1x1 convolution, one
+// per step: as a member of the rounds, so that the FP step's share of the peak is taken round
+// by round from neighbouring measurements, and alone in conv_peak_gflops.
 class PeakBench : public Interleaved {
  public:
+  // (1, n, n, 1) input, (n, n, 1, 1) weight: out[o, h] = sum_c w[o, c] x[c, h].
   PeakBench() : x_(torch::randn({1, kPeakN, kPeakN, 1})), w_(torch::randn({kPeakN, kPeakN, 1, 1})) {}
   void step(double, bool timed) override {
     torch::NoGradGuard g;
@@ -257,6 +250,12 @@ class PeakBench : public Interleaved {
  private:
   torch::Tensor x_, w_;
 };
+
+// The 1x1-convolution peak, GFLOP/s: median of 10 products after 2 warm-ups.
+double conv_peak_gflops() {
+  PeakBench p;
+  return kPeakFlops / median_seconds([&] { p.step(0, false); }, 2, 10) / 1e9;
+}
 
 struct StepTime {
   double forward = 0, backward = 0, optimizer = 0;  // seconds per step
@@ -337,8 +336,8 @@ class StepBench : public Interleaved {
     x_ = torch::randn({128, spec_.channels, spec_.height, spec_.width});
     y_ = torch::randint(0, 10, {128}, torch::kLong);
   }
-  /// One step; appends its forward, backward and optimizer seconds to the lists if `timed`.
-  /// progress: the share of training done, for the quantizers' schedules.
+  /// One step; if `timed`, appends its forward, backward, optimizer and state-BN seconds and
+  /// their sum.
   void step(double progress, bool timed) override {
     for (auto& l : layers_)
       if (l.layer->quantizer()) l.layer->quantizer()->set_progress(progress, 1);
@@ -370,14 +369,12 @@ class StepBench : public Interleaved {
       if (!std::dynamic_pointer_cast<QConv2dImpl>(l.layer)) continue;
       auto x = torch::randn(l.layer->input_sizes());
       if (!l.first) x = x.contiguous(at::MemoryFormat::ChannelsLast).requires_grad_(true);
-      std::vector<double> t;
-      for (int i = 0; i < 12; ++i) {
-        auto t0 = Clock::now();
-        auto y = l.layer->forward(x);
-        y.backward(torch::ones_like(y));
-        if (i >= 2) t.push_back(since(t0));
-      }
-      total += median(t);
+      total += median_seconds(
+          [&] {
+            auto y = l.layer->forward(x);
+            y.backward(torch::ones_like(y));
+          },
+          2, 10);
     }
     opt_->zero_grad();
     return total;
@@ -557,8 +554,7 @@ int bench_step_pair(const std::string& json_path, int round) {
   std::ofstream json(json_path, std::ios::app);
   std::vector<Method> methods;
   for (auto& m : kStepMethods)
-    if (m.bn_mode == "none" && (m.label == "fp" || m.label == "ttq" || m.label == "slb1" ||
-                                m.label == "slb2"))
+    if (m.label == "fp" || m.label == "ttq" || m.label == "slb1" || m.label == "slb2")
       methods.push_back(m);
   step_table("small_cnn", methods, 10, 2, json, "pair_step", fmt::format(R"(, "round": {})", round));
   return 0;
