@@ -31,7 +31,10 @@ int cmd_report(const std::vector<std::string>& args) {
       "baseline", po::value(&o.baseline), "variant to test every row against (Welch's t-test)")(
       "tables", po::value(&o.table),
       "tables, comma-separated: main, cost, layers, energy, or all (default)")(
-      "table", po::value(&o.table), "the same as --tables")("no-plots", "tables only");
+      "table", po::value(&o.table), "the same as --tables")("no-plots", "tables only")(
+      "all-runs",
+      "also the experiment's runs outside the definition it was last launched with, in rows of "
+      "their own marked '(earlier def.)'");
   po::variables_map vm;
   if (!parse_args("report", args, desc, vm, nullptr,
                   "--experiment NAME [--db results.db] [--out DIR]"))
@@ -44,6 +47,7 @@ int cmd_report(const std::vector<std::string>& args) {
   o.cols = split(cols, ',');
   o.formats = split(formats, ',');
   o.plots = vm.count("no-plots") == 0;
+  o.all_runs = vm.count("all-runs") > 0;
   o.exiting_after = true;
   ReportResult r = write_report(o);
   for (auto& w : r.warnings) fmt::print(stderr, "lowbit: warning: {}\n", w);

@@ -133,6 +133,11 @@ bool is_file(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+bool is_dir(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 std::optional<std::vector<std::string>> list_dir(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) return std::nullopt;

@@ -35,6 +35,8 @@ std::string html_escape(const std::string& s);
 
 /// True when `path` names an existing regular file.
 bool is_file(const std::string& path);
+/// True when `path` names an existing directory.
+bool is_dir(const std::string& path);
 
 /// Splits at `sep`, dropping empty parts ("a,,b" -> {a, b}).
 std::vector<std::string> split(const std::string& s, char sep);

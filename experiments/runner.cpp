@@ -52,20 +52,19 @@ pid_t spawn_worker(const GridOptions& opt, const std::string& experiment, int th
                               true);
 }
 
-// Runs of this experiment that the definition does not produce: recorded by an older lowbit
-// (a new config key changes every hash) or by an earlier version of the file. Reports group
-// by variant and would average them in with the new ones, so say so before training.
-void warn_about_other_runs(Store& store, int64_t exp_id, const ExperimentSpec& spec,
-                           const std::string& db) {
+// Runs of this experiment that the definition does not produce: recorded by an earlier version
+// of the file (or, before schema 7, by a lowbit whose config keys differed). Reports leave them
+// out and list them apart (lowbit report --all-runs includes them, marked); say so here.
+void note_other_runs(Store& store, int64_t exp_id, const ExperimentSpec& spec,
+                     const std::string& db) {
   std::set<std::string> mine;
   for (auto& r : spec.runs) mine.insert(r.hash);
   int64_t other = 0;
   for (auto& h : store.run_hashes(exp_id)) other += mine.count(h) == 0;
   if (other > 0)
-    fmt::print("grid: warning: {} earlier run(s) of '{}' in {} are not in this definition (recorded by "
-               "an older lowbit, whose config keys differ, or by an earlier version of the file); "
-               "lowbit report counts them with these: give the experiment a new name to keep them "
-               "apart\n",
+    fmt::print("grid: {} earlier run(s) of '{}' in {} are not in this definition (an earlier "
+               "version of the file); lowbit report leaves them out and lists them apart "
+               "(--all-runs includes them, marked)\n",
                other, spec.name, db);
 }
 
@@ -157,7 +156,8 @@ GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt) {
   Store store(opt.db, Store::Open::kMigrate);
   int64_t exp_id = store.upsert_experiment(spec.name, spec.description, spec.raw.dump());
   int added = store.add_runs(exp_id, spec.runs);
-  warn_about_other_runs(store, exp_id, spec, opt.db);
+  store.set_definition(exp_id, spec.runs);
+  note_other_runs(store, exp_id, spec, opt.db);
   int reclaimed = store.reclaim_stale(kStaleSeconds);
   int retried = opt.retry_failed ? store.retry_failed(exp_id) : 0;
   int reused = opt.reuse ? store.reuse_done_runs(exp_id) : 0;
@@ -358,8 +358,13 @@ WorkerOutcome run_worker(const WorkerRequest& req) {
   } join_on_exit{stop_beat};
 
   WorkerOutcome outcome{true, RunStatus::kDone};
-  const std::string dir =
-      req.runs_dir.empty() ? run_dir(db, claimed->hash) : req.runs_dir + "/" + claimed->hash;
+  // A run whose hash schema 7 rewrote keeps the directory (and checkpoint) named after its old one.
+  auto dir_of = [&](const std::string& hash) {
+    return req.runs_dir.empty() ? run_dir(db, hash) : req.runs_dir + "/" + hash;
+  };
+  std::string dir = dir_of(claimed->hash);
+  if (!claimed->legacy_hash.empty() && !is_dir(dir) && is_dir(dir_of(claimed->legacy_hash)))
+    dir = dir_of(claimed->legacy_hash);
   try {
     make_dirs(dir, "run directory");
     TrackerObserver tracker(store, claimed->id);

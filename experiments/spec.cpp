@@ -215,7 +215,7 @@ void link_parents(std::vector<PlannedRun>& children, const std::vector<PlannedRu
                                     join(std::vector<std::string>(keys.begin(), keys.end()), ", "),
                                     plan.name, plan.name));
     }
-    child.config.init_from_run = plan.parent + "@" + training_hash(to_json(match.front()->config));
+    child.config.init_from_run = plan.parent + "@" + training_hash(match.front()->config);
     child.parent_hash = match.front()->hash;
     child.hash = config_hash(child.config);
   }

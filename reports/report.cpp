@@ -3,6 +3,7 @@
 // provenance footer.
 #include "reports/report.h"
 
+#include <map>
 #include <memory>
 
 #include <fstream>
@@ -138,6 +139,24 @@ std::vector<std::string> tags_and_notes(const ExperimentData& e) {
   return lines;
 }
 
+// Runs of the experiment outside the definition it was last launched with (an earlier version
+// of the file): a footnote, so that a reader knows they exist and what --all-runs does.
+std::vector<std::string> outside_runs(const ExperimentData& e, bool included) {
+  if (e.outside.empty()) return {};
+  std::map<std::string, std::vector<std::string>> by_variant;
+  for (auto& r : e.outside)
+    by_variant[r.variant].push_back(fmt::format("{} (seed {}, {})", r.id, r.seed, to_string(r.status)));
+  std::vector<std::string> lines = {fmt::format(
+      "{} run(s) of `{}` are not in the definition it was last launched with (an earlier version "
+      "of the file); {}",
+      e.outside.size(), e.name,
+      included ? "they are included in rows of their own, marked `" + std::string(kOutsideMark).substr(1) + "`"
+               : std::string("they are left out of every table and plot (`lowbit report --all-runs` "
+                             "includes them, marked)"))};
+  for (auto& [variant, runs] : by_variant) lines.push_back("variant `" + variant + "`: runs " + join(runs, ", "));
+  return lines;
+}
+
 std::string list_md(const std::string& heading, const std::vector<std::string>& items) {
   if (items.empty()) return "";
   std::string md = "## " + heading + "\n\n";
@@ -197,8 +216,8 @@ ReportResult write_report(const ReportOptions& opt) {
   // read typed from run_config; a run parses its JSON only if it lacks one of them there.
   const bool nested = std::any_of(tables.begin(), tables.end(),
                                   [](const ReportTable* t) { return t->reads_nested_config; });
-  auto data =
-      std::make_unique<ExperimentData>(load_experiment_data(*db, opt.experiment, nested));
+  auto data = std::make_unique<ExperimentData>(
+      load_experiment_data(*db, opt.experiment, nested, opt.all_runs));
   ExperimentData& e = *data;
   const int64_t done = check_experiment(opt, e);
   std::vector<std::string> rows = row_keys(opt, e);
@@ -241,7 +260,8 @@ ReportResult write_report(const ReportOptions& opt) {
   html.summary = fmt::format("{} runs, {} finished. Tables: {}.", e.runs.size(), done,
                              join(opt.formats, ", "));
   html.excluded = excluded_runs(e);
-  html.notes = tags_and_notes(e);
+  html.notes = outside_runs(e, opt.all_runs);
+  for (auto& line : tags_and_notes(e)) html.notes.push_back(line);
   html.plots = c.plots;
   html.provenance = provenance_items(c, db_sha256.get());
 

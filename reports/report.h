@@ -24,6 +24,9 @@ struct ReportOptions {
   std::string baseline;       ///< variant for Welch's t-test
   std::string table = "all";  ///< comma-separated names from report_tables(), or all
   bool plots = true;
+  /// Include the runs outside the experiment's current definition (runs.in_definition = 0),
+  /// their variant marked; by default a footnote lists them.
+  bool all_runs = false;
   /// The process exits right after the report (lowbit report): the experiment's parsed data is
   /// left for the exit to reclaim instead of being freed run by run, which at 100,000 runs took
   /// a quarter of the report's time. lowbit suite, which writes many reports, keeps false.

@@ -28,13 +28,16 @@ struct Probe {
 TEST_CASE("config: every member of every config struct has exactly one row in the field table") {
   CHECK(count_members<Probe>() == 5);  // the counter itself, on every kind of member type
   const size_t data = rows_with_prefix("data."), optim = rows_with_prefix("optim."),
-               quant = rows_with_prefix("quant."), health = rows_with_prefix("health.");
+               quant = rows_with_prefix("quant."), health = rows_with_prefix("health."),
+               diag = rows_with_prefix("diag.");
   CHECK(data == count_members<DataConfig>());
   CHECK(optim == count_members<OptimConfig>());
   CHECK(quant == count_members<QuantConfig>());
   CHECK(health == count_members<HealthConfig>());
-  // RunConfig: its own scalar members, plus the four sub-structs.
-  CHECK(config_fields().size() - data - optim - quant - health + 4 == count_members<RunConfig>());
+  CHECK(diag == count_members<DiagConfig>());
+  // RunConfig: its own scalar members, plus the five sub-structs.
+  CHECK(config_fields().size() - data - optim - quant - health - diag + 5 ==
+        count_members<RunConfig>());
 }
 
 // The header documents each member as leveldb's options.h does ("/// `key`: meaning.

@@ -78,7 +78,7 @@ std::string config_value_text(const json& v) {
 }
 
 ExperimentData load_experiment_data(Db& db, const std::string& experiment,
-                                    bool parse_configs_now) {
+                                    bool parse_configs_now, bool all_runs) {
   ExperimentData e;
   experiment_id_or_throw(db, experiment);  // names the experiments there are
   const std::string q_exp =
@@ -100,12 +100,29 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment,
               e.axis_keys.push_back(k);
   }
   e.queries.push_back(q_exp);
-  // Databases older than schema 5 have no parent or reuse columns.
+  // Databases older than schema 5 have no parent or reuse columns, older than 7 no
+  // definition membership (every run counts as the definition's).
   const bool v5 = db.has_column("runs", "parent_run_id");
+  const bool v7 = db.has_column("runs", "in_definition");
+  e.run_condition = fmt::format("experiment_id = {}{}", id, v7 && !all_runs ? " AND in_definition = 1" : "");
+  if (v7) {
+    auto o = db.prepare(
+        "SELECT id, variant, seed, status FROM runs WHERE experiment_id = ? AND in_definition = 0 "
+        "ORDER BY id");
+    o.bind(1, id);
+    while (o.step()) {
+      RunData d;
+      d.id = o.get_int(0), d.variant = o.get_text(1), d.seed = o.get_int(2);
+      d.status = parse_run_status(o.get_text(3));
+      d.in_definition = false;
+      e.outside.push_back(std::move(d));
+    }
+  }
   const std::string q_runs = fmt::format(
       "SELECT id, seed, variant, status, COALESCE(git_commit, ''), config_json, varying_json, "
-      "COALESCE(error, ''), {} FROM runs WHERE experiment_id = {} ORDER BY id",
-      v5 ? "COALESCE(parent_run_id, 0), COALESCE(reused_from, 0)" : "0, 0", id);
+      "COALESCE(error, ''), {}, {} FROM runs WHERE {} ORDER BY id",
+      v5 ? "COALESCE(parent_run_id, 0), COALESCE(reused_from, 0)" : "0, 0",
+      v7 ? "in_definition" : "1", e.run_condition);
   auto r = db.prepare(q_runs);
   while (r.step()) {
     RunData d;
@@ -119,6 +136,8 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment,
     d.error = r.get_text(7);
     d.parent_id = r.get_int(8);
     d.reused_from = r.get_int(9);
+    d.in_definition = r.get_int(10) != 0;
+    if (!d.in_definition) d.variant += kOutsideMark;
     e.runs.push_back(std::move(d));
   }
   if (parse_configs_now) parse_configs(e.runs);
@@ -130,8 +149,8 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment,
       if (!run.varying.contains(k)) run.varying[k] = nullptr;
   const std::string q_sum = fmt::format(
       "SELECT s.run_id, s.key, s.value FROM summaries s JOIN runs r ON r.id = s.run_id WHERE "
-      "r.experiment_id = {}",
-      id);
+      "r.{}",
+      e.run_condition);
   auto s = db.prepare(q_sum);
   while (s.step())
     if (RunData* run = e.run(s.get_int(0))) run->summary[s.get_text(1)] = s.get_double(2);
@@ -158,7 +177,7 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment,
 
 namespace {
 std::string experiment_filter(const ExperimentData& e) {
-  return fmt::format("run_id IN (SELECT id FROM runs WHERE experiment_id = {})", e.id);
+  return fmt::format("run_id IN (SELECT id FROM runs WHERE {})", e.run_condition);
 }
 }  // namespace
 

@@ -40,7 +40,14 @@ struct RunData {
   /// Extra row keys that are not config keys (e.g. "layer" for per-layer tables), set by
   /// the report that expands a run into one row per layer.
   std::map<std::string, std::string> row_keys;
+  /// runs.in_definition: of the definition the experiment was last launched with. A run
+  /// outside it is loaded only with all_runs, its variant then marked kOutsideMark.
+  bool in_definition = true;
 };
+
+/// Appended to the variant of a run outside the experiment's current definition (all_runs), so
+/// that tables keep it in rows of its own instead of averaging it with the definition's runs.
+inline constexpr const char* kOutsideMark = " (earlier def.)";
 
 struct ExperimentData {
   int64_t id = 0;
@@ -48,6 +55,11 @@ struct ExperimentData {
   nlohmann::json spec;                 ///< the experiment definition as registered
   std::vector<std::string> axis_keys;  ///< from the spec, global then per-variant
   std::vector<RunData> runs;           ///< every status, in id order
+  /// Runs of the experiment outside its current definition (runs.in_definition = 0; an
+  /// earlier version of the file): id, variant, seed, status. In `runs` too when all_runs.
+  std::vector<RunData> outside;
+  /// The SQL condition on runs that selects this experiment's loaded runs.
+  std::string run_condition;
   std::vector<std::string> queries;    ///< SQL behind the data
   /// The run with this id, or nullptr (a binary search: runs are in id order).
   RunData* run(int64_t id);
@@ -56,8 +68,10 @@ struct ExperimentData {
 /// Loads an experiment; throws StoreError listing the experiments when it does not exist.
 /// parse_configs: parse every run's config JSON now, on every core (the energy tables read
 /// nested values); otherwise each run parses its own on first use of RunData::config().
+/// all_runs: also the runs outside the definition the experiment was last launched with
+/// (marked); by default they are only listed in ExperimentData::outside.
 ExperimentData load_experiment_data(Db& db, const std::string& experiment,
-                                    bool parse_configs = true);
+                                    bool parse_configs = true, bool all_runs = false);
 
 /// A config value as report tables print it: a string as is, a float in shortest form
 /// ("{}"), anything else as JSON.

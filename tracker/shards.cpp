@@ -179,6 +179,7 @@ MergeSummary merge_shards(const std::string& main_path, const MergeInput& in) {
   Store store(main_path, Store::Open::kMigrate);
   const int64_t exp_id = store.upsert_experiment(in.experiment, in.description, in.spec_json);
   store.add_runs(exp_id, in.runs);
+  store.set_definition(exp_id, in.runs);
   Db& main = store.db();
   Transaction tx(main);
   auto row = main.prepare(

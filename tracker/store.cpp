@@ -24,6 +24,7 @@
 #include "core/provenance.h"
 #include "core/sha256.h"
 #include "core/util.h"
+#include "tracker/rehash.h"
 
 namespace lowbit {
 
@@ -70,10 +71,11 @@ std::vector<std::pair<std::string, SqlValue>> typed_config(const RunConfig& cfg)
 
 namespace {
 
-// A run a worker may claim: pending or interrupted, and its parent (if any) finished.
+// A run a worker may claim: of the definition the experiment was last launched with, pending
+// or interrupted, and its parent (if any) finished.
 constexpr const char* kReadyCondition =
-    "status IN ('pending', 'interrupted') AND (parent_run_id IS NULL OR parent_run_id IN (SELECT "
-    "id FROM runs WHERE status = 'done'))";
+    "in_definition = 1 AND status IN ('pending', 'interrupted') AND (parent_run_id IS NULL OR "
+    "parent_run_id IN (SELECT id FROM runs WHERE status = 'done'))";
 
 // Schema history. Migration i takes a database from version i to i + 1. A new database
 // runs them all, so every migration is exercised by every test that opens a store.
@@ -150,6 +152,18 @@ CREATE INDEX runs_by_train_hash ON runs(train_hash, status);
 const char* kMigration6 = R"sql(
 CREATE INDEX metrics_by_key ON metrics(key, run_id, epoch, value);
 )sql";
+
+// Version 7: identities that survive upgrades (core/config/run_config.h, docs/SCHEMA.md).
+// in_definition: the run belongs to the definition its experiment was last launched with
+// (reports show only those by default); legacy_hash: the config hash this run had before the
+// migration rewrote it (its run directory may still be named after it).
+const char* kMigration7 = R"sql(
+ALTER TABLE runs ADD COLUMN in_definition INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE runs ADD COLUMN legacy_hash TEXT;
+)sql";
+
+// A running run with a heartbeat younger than this has a live worker (the grid's stale limit).
+constexpr double kLiveHeartbeatSeconds = 300;
 
 }  // namespace
 
@@ -231,12 +245,20 @@ void Store::migrate() {
     auto runs = db_.prepare("SELECT id, config_json FROM runs");
     auto up = db_.prepare("UPDATE runs SET train_hash = ? WHERE id = ?");
     while (runs.step())
-      up.bind(1, training_hash(json::parse(runs.get_text(1)))).bind(2, runs.get_int(0)), up.run();
+      up.bind(1, training_hash(config_from_json(json::parse(runs.get_text(1)),
+                                                "run " + std::to_string(runs.get_int(0)))))
+          .bind(2, runs.get_int(0)),
+          up.run();
     db_.exec("UPDATE schema_version SET version = 5");
   }
   if (v < 6) {
     db_.exec(kMigration6);
     db_.exec("UPDATE schema_version SET version = 6");
+  }
+  if (v < 7) {
+    db_.exec(kMigration7);
+    rehash_runs(db_, kLiveHeartbeatSeconds);
+    db_.exec("UPDATE schema_version SET version = 7");
   }
   create_views();
   tx.commit();
@@ -316,9 +338,12 @@ int Store::add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs) 
         .bind(4, r.config.seed)
         .bind(5, r.variant)
         .bind(6, r.varying.dump())
-        .bind(7, training_hash(cj));
+        .bind(7, training_hash(r.config));
     ins.run();
-    if (db_.changes() == 0) continue;
+    if (db_.changes() == 0) {
+      refresh_observations(experiment_id, r, cj);
+      continue;
+    }
     ++added;
     int64_t id = db_.last_insert_id();
     for (auto& [k, v] : typed_config(r.config))
@@ -335,6 +360,32 @@ int Store::add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs) 
   return added;
 }
 
+void Store::refresh_observations(int64_t experiment_id, const PlannedRun& r, const json& cj) {
+  // The same identity, recorded with other observation keys (health rules, diagnostics) or by
+  // an older lowbit (fewer keys): a run without a result takes this definition's, so that it
+  // runs (or resumes, or is retried) with them; a finished run keeps what it ran with.
+  const std::string text = cj.dump();
+  auto up = db_.prepare(
+      "UPDATE runs SET config_json = ?1 WHERE experiment_id = ?2 AND config_hash = ?3 AND status "
+      "NOT IN ('done', 'running') AND config_json != ?1 RETURNING id");
+  up.bind(1, text).bind(2, experiment_id).bind(3, r.hash);
+  if (!up.step()) return;
+  const int64_t id = up.get_int(0);
+  up.reset();
+  auto cfg_ins =
+      db_.prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
+  for (auto& [k, v] : typed_config(r.config)) cfg_ins.bind(1, id).bind(2, k).bind(3, v), cfg_ins.run();
+}
+
+void Store::set_definition(int64_t experiment_id, const std::vector<PlannedRun>& runs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(db_);
+  db_.prepare("UPDATE runs SET in_definition = 0 WHERE experiment_id = ?").bind(1, experiment_id).run();
+  auto in = db_.prepare("UPDATE runs SET in_definition = 1 WHERE experiment_id = ? AND config_hash = ?");
+  for (const auto& r : runs) in.bind(1, experiment_id).bind(2, r.hash), in.run();
+  tx.commit();
+}
+
 int Store::reuse_done_runs(int64_t experiment_id) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
@@ -343,7 +394,7 @@ int Store::reuse_done_runs(int64_t experiment_id) {
   auto q = db_.prepare(
       "SELECT r.id, (SELECT s.id FROM runs s WHERE s.train_hash = r.train_hash AND s.status = "
       "'done' AND s.experiment_id != r.experiment_id AND s.reused_from IS NULL ORDER BY s.id "
-      "LIMIT 1) FROM runs r WHERE r.experiment_id = ? AND r.status = 'pending' AND r.attempts = "
+      "LIMIT 1) FROM runs r WHERE r.experiment_id = ? AND r.in_definition = 1 AND r.status = 'pending' AND r.attempts = "
       "0 AND r.reused_from IS NULL AND r.train_hash IS NOT NULL");
   q.bind(1, experiment_id);
   std::vector<std::pair<int64_t, int64_t>> pairs;
@@ -437,8 +488,8 @@ int Store::retry_failed(int64_t experiment_id) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
   db_.prepare(
-         "UPDATE runs SET status = 'pending', error = NULL WHERE experiment_id = ? AND status IN "
-         "('failed', 'diverged', 'blocked')")
+         "UPDATE runs SET status = 'pending', error = NULL WHERE experiment_id = ? AND in_definition = 1 AND status IN "
+         "('failed', 'diverged', 'stopped', 'blocked')")
       .bind(1, experiment_id)
       .run();
   int n = db_.changes();
@@ -462,7 +513,8 @@ int Store::interrupt_running(const std::string& why) {
 std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& p, const std::string& hash) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(db_);
-  auto q = db_.prepare(std::string("SELECT id, config_json, config_hash, variant, parent_run_id "
+  auto q = db_.prepare(std::string("SELECT id, config_json, config_hash, variant, parent_run_id, "
+                                   "COALESCE(legacy_hash, '') "
                                    "FROM runs WHERE experiment_id = ? AND (? = '' OR config_hash = ?) AND ") +
                        kReadyCondition + " ORDER BY id LIMIT 1");
   if (!q.bind(1, experiment_id).bind(2, hash).bind(3, hash).step()) return std::nullopt;
@@ -471,6 +523,7 @@ std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& 
   apply_json(c.config, json::parse(q.get_text(1)), "run " + std::to_string(c.id));
   c.hash = q.get_text(2);
   c.variant = q.get_text(3);
+  c.legacy_hash = q.get_text(5);
   if (!q.is_null(4)) {
     c.parent_id = q.get_int(4);
     auto a = db_.prepare("SELECT path, sha256 FROM artifacts WHERE run_id = ? AND kind = 'checkpoint'");
@@ -619,7 +672,8 @@ std::map<RunStatus, int64_t> Store::counts(int64_t experiment_id) {
   std::lock_guard<std::mutex> lock(mu_);
   std::map<RunStatus, int64_t> out;
   for (RunStatus s : all_run_statuses()) out[s] = 0;
-  auto q = db_.prepare("SELECT status, count(*) FROM runs WHERE experiment_id = ? GROUP BY status");
+  auto q = db_.prepare(
+      "SELECT status, count(*) FROM runs WHERE experiment_id = ? AND in_definition = 1 GROUP BY status");
   q.bind(1, experiment_id);
   while (q.step()) out[parse_run_status(q.get_text(0))] = q.get_int(1);
   return out;

@@ -48,11 +48,14 @@ struct ClaimedRun {
   std::string hash, variant;
   int64_t parent_id = 0;  ///< init.from_run: the finished run this one starts from; 0 for none
   std::string parent_checkpoint, parent_sha256;  ///< its checkpoint artifact
+  /// The hash it had before schema 7 rewrote it, or "": a run directory written before the
+  /// migration is named after it.
+  std::string legacy_hash;
 };
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
   enum class Open { kMigrate, kExisting, kShard };
 
   /// Opens `path` for writing. kMigrate creates the file and schema or migrates an older
@@ -67,8 +70,13 @@ class Store {
   /// Inserts the experiment if new (spec updated when changed); returns its id.
   int64_t upsert_experiment(const std::string& name, const std::string& description,
                             const std::string& spec_json);
-  /// Inserts runs not yet present (by config hash) as pending; returns how many were new.
+  /// Inserts runs not yet present (by config hash) as pending; returns how many were new. A
+  /// run already present without a result (not done, not running) takes the stored config of
+  /// `runs` (the same identity; its observation keys may differ).
   int add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs);
+  /// Marks `runs` as the definition the experiment was last launched with
+  /// (runs.in_definition): reports show those, and list the experiment's other runs apart.
+  void set_definition(int64_t experiment_id, const std::vector<PlannedRun>& runs);
   int64_t experiment_id(const std::string& name);
   /// Config hashes of every run the experiment holds, for telling a definition's runs from
   /// runs recorded by an older lowbit or an earlier version of the file.
@@ -77,7 +85,8 @@ class Store {
   /// Marks `running` runs whose process is gone (same host, pid not alive) or whose heartbeat
   /// is older than `stale_seconds` as interrupted; returns how many.
   int reclaim_stale(double stale_seconds);
-  /// Failed, diverged and blocked runs of the experiment back to pending; returns how many.
+  /// Failed, diverged, stopped and blocked runs of the experiment back to pending (a stopped
+  /// run resumes from its checkpoint under the health rules it is given now); returns how many.
   int retry_failed(int64_t experiment_id);
   /// Never-started runs of the experiment whose training hash another experiment has already
   /// finished become copies of that run (status, provenance, metrics, layer statistics,
@@ -86,7 +95,8 @@ class Store {
   /// Pending and interrupted runs whose parent (init.from_run) failed, diverged, stopped or
   /// is blocked become `blocked`, with the parent's fate as their error; returns how many.
   int block_children(int64_t experiment_id);
-  /// Runs a worker could claim now (pending or interrupted, parent done or none).
+  /// Runs a worker could claim now (of the current definition, pending or interrupted, parent
+  /// done or none).
   int64_t ready_count(int64_t experiment_id);
 
   /// Atomically claims the next pending or interrupted run of the experiment whose parent,
@@ -120,7 +130,7 @@ class Store {
   };
   std::optional<RunState> run_state(int64_t experiment_id, const std::string& hash);
 
-  /// Status counts of an experiment's runs.
+  /// Status counts of the runs of an experiment's current definition.
   std::map<RunStatus, int64_t> counts(int64_t experiment_id);
   /// The run that worker process `pid` of this host holds (status `running`), or 0.
   int64_t running_run(int64_t pid);
@@ -140,6 +150,7 @@ class Store {
 
  private:
   void migrate();
+  void refresh_observations(int64_t experiment_id, const PlannedRun& r, const nlohmann::json& cj);
   void create_views();
   Db db_;
   std::mutex mu_;  // the heartbeat thread and the trainer share the connection

@@ -218,6 +218,23 @@ ConfigField json_field(std::string path, std::string type, std::string doc, Get 
   return f;
 }
 
+// Roles (run_config.h, ConfigField::role). A row without a wrapper is a format-1 identity key.
+// A format-1 observation key: hashed at `frozen` for ever, whatever its value.
+ConfigField observation(ConfigField f, json frozen) {
+  f.role = KeyRole::kObservation;
+  f.hashed_value = std::move(frozen);
+  return f;
+}
+// A key added after hash format 1. An identity key is hashed only when its value differs from
+// `neutral`, the value that does what lowbit did before the key existed; an observation key
+// never. `neutral` is written here once and never changed, even when the default is.
+ConfigField added(ConfigField f, KeyRole role, json neutral) {
+  f.role = role;
+  f.format1 = false;
+  f.hashed_value = std::move(neutral);
+  return f;
+}
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 void check_value_set(const json& v) {
@@ -253,7 +270,9 @@ static_assert(count_members<QuantConfig>() == 31,
               "QuantConfig changed: add the member's row to make_fields() and update this count");
 static_assert(count_members<HealthConfig>() == 5,
               "HealthConfig changed: add the member's row to make_fields() and update this count");
-static_assert(count_members<RunConfig>() == 13,
+static_assert(count_members<DiagConfig>() == 1,
+              "DiagConfig changed: add the member's row to make_fields() and update this count");
+static_assert(count_members<RunConfig>() == 14,
               "RunConfig changed: add the member's row to make_fields() and update this count");
 
 std::vector<ConfigField> make_fields() {
@@ -270,12 +289,16 @@ std::vector<ConfigField> make_fields() {
   f.push_back(int_field(
       "batch_size", "Training mini-batch size.",
       [](RunConfig & c) -> auto& { return c.batch_size; }, 1, 1 << 20));
-  f.push_back(int_field(
-      "eval_batch_size",
-      "Batch size for evaluation passes. On the CPU at most 128 examples go through the network "
-      "at once (larger batches overflow the caches and run slower); accuracy does not depend on "
-      "it.",
-      [](RunConfig & c) -> auto& { return c.eval_batch_size; }, 1, 1 << 20));
+  f.push_back(observation(
+      int_field(
+          "eval_batch_size",
+          "Batch size for evaluation passes. On the CPU at most 128 examples go through the "
+          "network at once (larger batches overflow the caches and run slower); accuracy does not "
+          "depend on it. Observation: in evaluation every example's output is computed alone; on "
+          "a GPU the convolution algorithm chosen for a batch shape can change the last bits of "
+          "a test metric, never a weight.",
+          [](RunConfig & c) -> auto& { return c.eval_batch_size; }, 1, 1 << 20),
+      int64_t(1000)));
   f.push_back(str_field(
       "model", "Network architecture (see `lowbit list models`).",
       [](RunConfig & c) -> auto& { return c.model; }, names_of(model_names())));
@@ -291,10 +314,13 @@ std::vector<ConfigField> make_fields() {
       "lowbit grid trains that run first and stores \"<variant>@<its training hash>\" here, so "
       "the parent is part of this run's identity. \"\" = none.",
       [](RunConfig & c) -> auto& { return c.init_from_run; }));
-  f.push_back(int_field(
-      "checkpoint.every",
-      "Write a resumable checkpoint every N epochs (needs an output directory).",
-      [](RunConfig & c) -> auto& { return c.checkpoint_every; }, 1, 100000));
+  f.push_back(observation(
+      int_field("checkpoint.every",
+                "Write a resumable checkpoint every N epochs (needs an output directory). "
+                "Observation: it says how often progress is saved; a resumed run continues "
+                "from the checkpoint's weights, optimizer state and random state.",
+                [](RunConfig & c) -> auto& { return c.checkpoint_every; }, 1, 100000),
+      int64_t(1)));
 
   f.push_back(str_field(
       "data.name", "Dataset.", [](RunConfig & c) -> auto& { return c.data.name; },
@@ -541,29 +567,47 @@ std::vector<ConfigField> make_fields() {
       "set has fewer full batches).",
       [](RunConfig & c) -> auto& { return c.quant.bn_calib_batches; }, 1, 1000000));
 
-  f.push_back(bool_field(
+  f.push_back(observation(
+      bool_field(
       "health.ttq_scales",
       "TTQ: stop when a layer's Wp or Wn has gone <= 0 (its ternary values collapse to zero or "
       "change sign).",
-      [](RunConfig & c) -> auto& { return c.health.ttq_scales; }));
-  f.push_back(num_field(
+      [](RunConfig & c) -> auto& { return c.health.ttq_scales; }),
+      json(true)));
+  f.push_back(observation(
+      num_field(
       "health.max_zero_fraction",
       "Stop when a quantized layer's weights are more than this fraction zeros (the layer has all "
       "but vanished); 1 = off.",
-      [](RunConfig & c) -> auto& { return c.health.max_zero_fraction; }, 0, 1, Bound::kOpen));
-  f.push_back(int_field(
+      [](RunConfig & c) -> auto& { return c.health.max_zero_fraction; }, 0, 1, Bound::kOpen),
+      json(0.99)));
+  f.push_back(observation(
+      int_field(
       "health.chance_after_epochs",
       "Stop when test accuracy (validation accuracy when there is a validation split) is still at "
       "chance (at most 1/classes + health.chance_margin) after this many epochs; 0 = off.",
-      [](RunConfig & c) -> auto& { return c.health.chance_after_epochs; }, 0, 100000));
-  f.push_back(num_field(
+      [](RunConfig & c) -> auto& { return c.health.chance_after_epochs; }, 0, 100000),
+      json(int64_t(0))));
+  f.push_back(observation(
+      num_field(
       "health.chance_margin", "How far above 1/classes accuracy still counts as chance.",
-      [](RunConfig & c) -> auto& { return c.health.chance_margin; }, 0, 1));
-  f.push_back(num_field(
+      [](RunConfig & c) -> auto& { return c.health.chance_margin; }, 0, 1),
+      json(0.01)));
+  f.push_back(observation(
+      num_field(
       "health.grad_spike",
       "Stop when a step's gradient norm (over every conv and linear layer's weight) exceeds this "
       "many times the mean of the earlier steps of this process (after 20 steps); 0 = off.",
-      [](RunConfig & c) -> auto& { return c.health.grad_spike; }, 0, 1e12));
+      [](RunConfig & c) -> auto& { return c.health.grad_spike; }, 0, 1e12),
+      json(0.0)));
+
+  f.push_back(added(
+      bool_field("diag.before_calib",
+                 "SLB calibrate modes: also score the test set before each batch-norm calibration "
+                 "(metric test_acc_before_calib: the discrete network with the statistics of the "
+                 "soft one). One more evaluation pass per calibrating epoch.",
+                 [](RunConfig & c) -> auto& { return c.diag.before_calib; }),
+      KeyRole::kObservation, json(true)));
   return f;
 }
 
@@ -783,21 +827,41 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
 
 std::string canonical_json(const json& j) { return j.dump(); }  // std::map keys are sorted
 
-std::string config_hash(const RunConfig& cfg) {
-  return sha256_hex(canonical_json(to_json(cfg))).substr(0, 16);
+json identity_json(const RunConfig& cfg, bool with_name) {
+  json out = json::object();
+  for (const auto& f : config_fields()) {
+    if (!with_name && f.path == "name") continue;
+    if (f.format1) {
+      out[config_pointer(f.path)] = f.role == KeyRole::kIdentity ? f.get(cfg) : f.hashed_value;
+    } else if (f.role == KeyRole::kIdentity) {
+      json v = f.get(cfg);
+      if (v != f.hashed_value) out[config_pointer(f.path)] = std::move(v);
+    }
+  }
+  return out;
 }
 
-std::string training_hash(json config) {
-  if (config.is_object()) config.erase("name");
-  return sha256_hex(canonical_json(config)).substr(0, 16);
+std::string config_hash(const RunConfig& cfg) {
+  return sha256_hex(canonical_json(identity_json(cfg, true))).substr(0, 16);
+}
+
+std::string training_hash(const RunConfig& cfg) {
+  return sha256_hex(canonical_json(identity_json(cfg, false))).substr(0, 16);
+}
+
+RunConfig config_from_json(const json& j, const std::string& source) {
+  RunConfig cfg;
+  apply_json(cfg, j, source);
+  return cfg;
 }
 
 std::string config_markdown() {
-  std::string out = "| key | type | default | meaning |\n| --- | --- | --- | --- |\n";
+  std::string out =
+      "| key | type | default | role | meaning |\n| --- | --- | --- | --- | --- |\n";
   RunConfig defaults;
   for (const auto& f : config_fields())
-    out +=
-        fmt::format("| `{}` | {} | `{}` | {} |\n", f.path, f.type, f.get(defaults).dump(), f.doc);
+    out += fmt::format("| `{}` | {} | `{}` | {} | {} |\n", f.path, f.type, f.get(defaults).dump(),
+                       f.role == KeyRole::kIdentity ? "identity" : "observation", f.doc);
   return out;
 }
 

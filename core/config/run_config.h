@@ -1,8 +1,8 @@
 // RunConfig: one fully resolved training run. Every field has a default, a dotted key
-// path (`optim.lr`), a type and a one-line meaning, all held in one field table
-// (`config_fields()`); JSON parsing, `--set`, the canonical form that is hashed, error
-// messages with "did you mean", and docs/CONFIG.md are all derived from that table, so
-// they cannot drift apart. No torch here: the experiments room includes this header.
+// path (`optim.lr`), a type, a one-line meaning and a role (identity or observation), all
+// held in one field table (`config_fields()`); JSON parsing, `--set`, the identity that is
+// hashed, error messages with "did you mean", and docs/CONFIG.md are all derived from that
+// table, so they cannot drift apart. No torch here: the experiments room includes this header.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -193,6 +193,8 @@ struct QuantConfig {
 
 /// Health rules: stop a run that cannot recover, early, with the rule and epoch as its error
 /// (status `stopped`). They are checked after each epoch (the gradient spike after each step).
+/// Observation keys: a rule decides whether training goes on, never a value recorded before
+/// it stops, so runs that differ only in their rules are one run.
 struct HealthConfig {
   /// `health.ttq_scales`: TTQ: stop when a layer's Wp or Wn has gone <= 0 (its ternary values
   /// collapse to zero or change sign). Default: true.
@@ -213,6 +215,15 @@ struct HealthConfig {
   double grad_spike = 0;
 };
 
+/// Diagnostics: extra measurements that cost time and change nothing that is trained
+/// (observation keys: not part of a run's identity).
+struct DiagConfig {
+  /// `diag.before_calib`: SLB calibrate modes: also score the test set before each batch-norm
+  /// calibration (metric test_acc_before_calib: the discrete network with the statistics of
+  /// the soft one). One more evaluation pass per calibrating epoch. Default: false.
+  bool before_calib = false;
+};
+
 struct RunConfig {
   /// `name`: Human-readable run name (not part of identity beyond the hash). Default: "run".
   std::string name = "run";
@@ -224,7 +235,9 @@ struct RunConfig {
   int64_t batch_size = 128;
   /// `eval_batch_size`: Batch size for evaluation passes. On the CPU at most 128 examples go
   /// through the network at once (larger batches overflow the caches and run slower); accuracy
-  /// does not depend on it. Default: 1000.
+  /// does not depend on it. Observation: in evaluation every example's output is computed
+  /// alone; on a GPU the convolution algorithm chosen for a batch shape can change the last
+  /// bits of a test metric, never a weight. Default: 1000.
   int64_t eval_batch_size = 1000;
   /// `model`: Network architecture (see `lowbit list models`). Default: "small_cnn".
   std::string model = "small_cnn";
@@ -237,12 +250,20 @@ struct RunConfig {
   /// parent is part of this run's identity. "" = none. Default: "".
   std::string init_from_run;
   /// `checkpoint.every`: Write a resumable checkpoint every N epochs (needs an output directory).
-  /// Default: 1.
+  /// Observation: it says how often progress is saved; a resumed run continues from the
+  /// checkpoint's weights, optimizer state and random state. Default: 1.
   int64_t checkpoint_every = 1;
   DataConfig data;
   OptimConfig optim;
   QuantConfig quant;
   HealthConfig health;
+  DiagConfig diag;
+};
+
+/// What a key is to a run's identity (docs/SCHEMA.md, "Identity and upgrades").
+enum class KeyRole {
+  kIdentity,     ///< changes what is trained (a weight or a metric value): in the hash
+  kObservation,  ///< changes only what is measured or how the work runs: stored, not hashed
 };
 
 /// One row of the field table.
@@ -253,6 +274,17 @@ struct ConfigField {
   std::function<nlohmann::json(const RunConfig&)> get;
   /// Sets the field from `v`; throws ConfigError("<path>: ...") on a wrong type or value.
   std::function<void(RunConfig&, const nlohmann::json& v)> set;
+  KeyRole role = KeyRole::kIdentity;
+  /// Whether the key belongs to hash format 1: the keys every config had when identity and
+  /// observation keys were split (schema 7). Those stay in the hashed object for ever, so
+  /// that the hashes of runs recorded before the split never move; an observation key among
+  /// them is hashed at its frozen `hashed_value`, whatever its value. A key added later is
+  /// hashed only when it is an identity key whose value differs from `hashed_value`.
+  bool format1 = true;
+  /// Format-1 observation keys: the value hashed for ever (the default at the split). Keys
+  /// added later: the value that does what lowbit did before the key existed; a run at that
+  /// value keeps the hash it had. Never changes, even when the key's default does.
+  nlohmann::json hashed_value;
 };
 
 /// The field table, in documentation order.
@@ -284,13 +316,21 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& sourc
 /// Reads a JSON file into a RunConfig (defaults for the rest) and validates it.
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& sets = {});
 
-/// Canonical JSON text (sorted keys, fixed number spelling) and its hash (16 hex digits).
+/// Canonical JSON text (sorted keys, fixed number spelling).
 std::string canonical_json(const nlohmann::json& j);
+/// The object a run's identity is the hash of (nested, keys sorted): every format-1 key,
+/// observation keys at their frozen value, and each later identity key whose value differs
+/// from its `hashed_value`. `with_name`: include `name` (the experiment's name in a grid).
+nlohmann::json identity_json(const RunConfig& cfg, bool with_name = true);
+/// A run's identity within its experiment: 16 hex digits of SHA-256 of identity_json.
 std::string config_hash(const RunConfig& cfg);
-/// The hash of what a run trains: its config JSON (to_json) without the experiment name.
+/// The hash of what a run trains, whatever its experiment: identity_json without `name`.
 /// Runs of different experiments with the same training hash produce the same results, so
 /// lowbit grid reuses a finished one instead of training it again (runs.train_hash).
-std::string training_hash(nlohmann::json config);
+std::string training_hash(const RunConfig& cfg);
+/// A stored config JSON (runs.config_json, a checkpoint's) read back into a RunConfig: the
+/// defaults of this version for keys it lacks. Throws ConfigError naming `source`.
+RunConfig config_from_json(const nlohmann::json& j, const std::string& source);
 
 /// Markdown table of every key, its type, default and meaning (docs/CONFIG.md body).
 std::string config_markdown();

@@ -71,8 +71,18 @@ std::optional<TrainingState> resume_checkpoint(const std::string& path, const Ru
   const std::string hash = config_hash(cfg);
   c10::IValue v;
   archive.read("config_hash", v);
-  if (v.toStringRef() != hash)
-    throw ConfigError(path + ": written by a different config (hash " + v.toStringRef() +
+  std::string written = v.toStringRef();
+  // A checkpoint written before schema 7 carries the hash of that version's rule; its config,
+  // hashed by this version's, says whether it is this run (observation keys never count).
+  if (written != hash && archive.try_read("config_json", v)) {
+    try {
+      written = config_hash(config_from_json(nlohmann::json::parse(v.toStringRef()), path));
+    } catch (const std::exception&) {
+      // a config this version cannot read is another run's
+    }
+  }
+  if (written != hash)
+    throw ConfigError(path + ": written by a different config (hash " + written +
                       ", this run " + hash +
                       "); use another --out directory or delete the checkpoint");
   archive.read("model", model_archive);

@@ -268,8 +268,9 @@ EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
                          (run.bn_mode == "calibrate_after" && epoch + 1 == cfg.epochs);
   double calib_seconds = 0;
   if (calibrate) {
-    m["test_acc_before_calib"] =
-        evaluate(*run.model, run.data, run.data.test, cfg.eval_batch_size, run.device).acc;
+    if (cfg.diag.before_calib)  // an observation: one more pass over the test set
+      m["test_acc_before_calib"] =
+          evaluate(*run.model, run.data, run.data.test, cfg.eval_batch_size, run.device).acc;
     const auto t0 = Clock::now();
     calibrate_bn(*run.model, run.qlayers, run.data, cfg, run.device);
     calib_seconds = seconds_since(t0);

@@ -353,19 +353,33 @@ TEST_CASE(
   CHECK(scalar(db, "SELECT count(*) FROM metrics WHERE key = 'test_acc'") == 8);
 }
 
-TEST_CASE("grid: runs of the experiment that the definition no longer produces are named in a warning") {
+TEST_CASE("grid: runs of the experiment that the definition no longer produces are named, and left out of reports") {
   TempDir d;
   const std::string db = d / "r.db";
   auto first = run_lowbit("grid " + write_grid(d, 1, 1) + " --db " + db + " --threads-per-worker 1");
   CHECK(first.code == 0);
-  CHECK(first.out.find("warning") == std::string::npos);
-  // The same name, one more epoch: every config hash changes, as with a new lowbit's new keys.
+  CHECK(first.out.find("not in this definition") == std::string::npos);
+  // The same name, one more epoch: every config hash changes.
   auto second = run_lowbit("grid " + write_grid(d, 1, 2) + " --db " + db + " --threads-per-worker 1");
   CHECK(second.code == 0);
-  CHECK(second.out.find("grid: warning: 4 earlier run(s) of 'tiny' in " + db +
-                        " are not in this definition (recorded by an older lowbit, whose config keys "
-                        "differ, or by an earlier version of the file); lowbit report counts them with "
-                        "these: give the experiment a new name to keep them apart\n") != std::string::npos);
+  CHECK(second.out.find("grid: 4 earlier run(s) of 'tiny' in " + db +
+                        " are not in this definition (an earlier version of the file); lowbit report "
+                        "leaves them out and lists them apart (--all-runs includes them, marked)\n") !=
+        std::string::npos);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE in_definition = 0 AND json_extract(config_json, "
+                   "'$.epochs') = 1") == 4);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE in_definition = 1 AND json_extract(config_json, "
+                   "'$.epochs') = 2") == 4);
+  // Observation keys alone do not make a run new: a third launch with other health rules and
+  // another evaluation batch trains nothing.
+  std::string def = slurp(write_grid(d, 1, 2));
+  def.replace(def.find("\"eval_batch_size\": 48"), 21,
+              "\"eval_batch_size\": 7, \"health\": {\"grad_spike\": 50}");
+  lowbit::test::write_file(d / "obs.json", def);
+  auto third = run_lowbit("grid " + d / "obs.json" + " --db " + db + " --threads-per-worker 1");
+  CHECK_MESSAGE(third.code == 0, third.out);
+  CHECK_MESSAGE(third.out.find("(0 new, 4 done,") != std::string::npos, third.out);
+  CHECK(third.out.find("test_acc") == std::string::npos);
 }
 
 namespace {

@@ -173,7 +173,7 @@ TEST_CASE("spec: init.from_run pairs each run with the parent variant's run of t
     CHECK(p.config.seed == r.config.seed);
     CHECK(p.config.optim.lr == r.config.optim.lr);
     // The parent's training hash (its config without the experiment name) is in the child's config.
-    CHECK(r.config.init_from_run == "fp@" + training_hash(to_json(p.config)));
+    CHECK(r.config.init_from_run == "fp@" + training_hash(p.config));
     CHECK(r.hash == config_hash(r.config));
   }
   CHECK(children == 4);
@@ -188,7 +188,7 @@ TEST_CASE("spec: init.from_run pairs each run with the parent variant's run of t
   // The training hash ignores the experiment name; the config hash does not.
   RunConfig a = spec.runs[0].config, b = a;
   b.name = "another";
-  CHECK(training_hash(to_json(a)) == training_hash(to_json(b)));
+  CHECK(training_hash(a) == training_hash(b));
   CHECK(config_hash(a) != config_hash(b));
 }
 

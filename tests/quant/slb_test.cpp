@@ -252,6 +252,7 @@ TEST_CASE(
   cfg.quant.temp_start = 0.0;
   cfg.quant.temp_end = 0.67;
   cfg.quant.bn_mode = "calibrate_each_epoch";  // the mode that reports accuracy before calibration
+  cfg.diag.before_calib = true;                 // an observation, off by default
   struct Rec : Observer {
     std::vector<EpochEvent> ev;
     void on_epoch_end(const EpochEvent& e) override { ev.push_back(e); }
@@ -260,6 +261,19 @@ TEST_CASE(
   CHECK(r.status == "done");
   REQUIRE(rec.ev.size() == 3);
   CHECK(rec.ev[0].metrics.count("test_acc_before_calib"));
+  // Off (the default), the same run trains the same weights: every other metric but the
+  // seconds is equal, the hash too, and the extra scoring is gone.
+  cfg.diag.before_calib = false;
+  Rec off;
+  REQUIRE(train_run(cfg, {}, off).status == "done");
+  REQUIRE(off.ev.size() == 3);
+  CHECK(!off.ev[0].metrics.count("test_acc_before_calib"));
+  for (size_t e = 0; e < 3; ++e)
+    for (const char* k : {"train_loss", "train_acc", "test_loss", "test_acc", "temperature"})
+      CHECK_MESSAGE(off.ev[e].metrics.at(k) == rec.ev[e].metrics.at(k), k << " epoch " << e);
+  RunConfig on = cfg;
+  on.diag.before_calib = true;
+  CHECK(config_hash(on) == config_hash(cfg));
   CHECK(rec.ev[0].metrics["temperature"] == Approx(1.0));
   CHECK(rec.ev[1].metrics["temperature"] == Approx(1.2));
   std::set<std::string> keys;
@@ -384,7 +398,8 @@ TEST_CASE("slb: the four bn modes give four different test_acc curves, and repor
   CHECK(recs["calibrate_after"].ev[0].metrics.at("calib_seconds") == 0);
   CHECK(recs["calibrate_after"].ev[2].metrics.at("calib_seconds") > 0);
   CHECK(recs["calibrate_each_epoch"].ev[0].metrics.at("calib_seconds") > 0);
-  CHECK(recs["calibrate_each_epoch"].ev[0].metrics.count("test_acc_before_calib"));
+  // diag.before_calib is off by default: no second scoring of the test set.
+  CHECK(!recs["calibrate_each_epoch"].ev[0].metrics.count("test_acc_before_calib"));
   CHECK(!recs["state"].ev[0].metrics.count("test_acc_before_calib"));
 }
 

@@ -85,7 +85,7 @@ INSERT INTO metrics VALUES (1, 1, 'test_acc', 0.75);
 )sql");
   }
   Store s(d / "old.db", Store::Open::kMigrate);
-  CHECK(s.schema_version() == 6);
+  CHECK(s.schema_version() == 7);
   auto db = open_readonly(d / "old.db");
   // Version 6: the metric series index, used by a report's series query.
   CHECK(scalar(*db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'metrics_by_key'") == 1);
@@ -101,7 +101,12 @@ INSERT INTO metrics VALUES (1, 1, 'test_acc', 0.75);
   CHECK(scalar(*db, "SELECT count(*) FROM tags") == 0);  // version 3's tables exist
   // Version 5 backfills the training hash from the stored config.
   CHECK(std::get<std::string>(run_sql(*db, "SELECT train_hash FROM runs WHERE id = 1").rows.at(0).at(0)) ==
-        training_hash(nlohmann::json::parse(R"({"quant": {"bits": 3}, "seed": 7})")));
+        training_hash(config_from_json(nlohmann::json::parse(R"({"quant": {"bits": 3}, "seed": 7})"), "")));
+  // Version 7 recomputes the identity from the stored config and keeps the old hash beside it.
+  CHECK(std::get<std::string>(run_sql(*db, "SELECT config_hash FROM runs WHERE id = 1").rows.at(0).at(0)) ==
+        config_hash(config_from_json(nlohmann::json::parse(R"({"quant": {"bits": 3}, "seed": 7})"), "")));
+  CHECK(std::get<std::string>(run_sql(*db, "SELECT legacy_hash FROM runs WHERE id = 1").rows.at(0).at(0)) == "abc");
+  CHECK(scalar(*db, "SELECT in_definition FROM runs WHERE id = 1") == 1);
   CHECK(scalar(*db, "SELECT count(*) FROM notes") == 0);
   CHECK(scalar(*db, "SELECT count(*) FROM reproductions") == 0);  // version 4
 }
@@ -198,14 +203,14 @@ TEST_CASE("store: a worker refuses a newer database by saying to upgrade lowbit,
     raw.exec("UPDATE schema_version SET version = 99");
   }
   CHECK_THROWS_WITH_AS(Store(d / "r.db", Store::Open::kExisting),
-                       (d / "r.db" + ": schema version 99 is newer than this lowbit (6); upgrade lowbit").c_str(),
+                       (d / "r.db" + ": schema version 99 is newer than this lowbit (7); upgrade lowbit").c_str(),
                        StoreError);
   {
     Db raw(d / "r.db", Db::Mode::kReadWrite);
     raw.exec("UPDATE schema_version SET version = 1");
   }
   CHECK_THROWS_WITH_AS(Store(d / "r.db", Store::Open::kExisting),
-                       (d / "r.db" + ": schema version 1 (this lowbit uses 6); run lowbit grid on it once to migrate").c_str(),
+                       (d / "r.db" + ": schema version 1 (this lowbit uses 7); run lowbit grid on it once to migrate").c_str(),
                        StoreError);
 }
 
