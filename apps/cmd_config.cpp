@@ -24,8 +24,9 @@ changes. An **observation** key changes only what is measured or how the work ru
 stored with the run and shown by `lowbit diff` and `lowbit query`, but not hashed, so changing
 it never makes a finished run look new. A run not yet finished takes the observation keys of the
 definition it is launched with; a finished run keeps those it ran with. On the boundary:
-`eval_batch_size` (on a GPU the convolution algorithm picked per batch shape can move the last
-bits of a test metric, never a weight), the `health.*` rules (a rule decides whether training
+`eval_batch_size` (never a weight; the batches change the order in which the test loss is
+summed, so its last bits, and a convolution algorithm chosen per batch shape could flip an exact
+near-tie between two classes), the `health.*` rules (a rule decides whether training
 goes on, never a value recorded before it stops; `lowbit grid --retry-failed` resumes a stopped
 run under the rules it is given now) and `checkpoint.every` (a resumed run continues from the
 checkpoint's weights, optimizer and random state) are observations. The LibTorch thread count

@@ -16,7 +16,8 @@
 #          run, back to back; figures are medians over the rounds, ratios the medians of the
 #          rounds' ratios. SLB with batch-norm calibration after each epoch (bn_mode
 #          calibrate_each_epoch, 10 batches) on both sides; lowbit alone also with bn_mode
-#          state, in round 1. SLB's temperature window is 20-100% of training on both sides, so
+#          state, and with calibrate_each_epoch plus the scoring before calibration
+#          (diag.before_calib, off by default), in each round. SLB's temperature window is 20-100% of training on both sides, so
 #          that the timed epoch trains the soft forward (after lowbit's default window, 20-60%,
 #          the forward is one-hot and the logits frozen: cheaper, and not what this measures).
 # Writes bench/results/latest.json (every figure) and bench/results/vs_python.md, prints the
@@ -46,16 +47,17 @@ for round in 1 2 3; do
 done
 if $python; then py --what step; fi  # NCHW, Python's default layout: context only
 
-# One lowbit epoch run: LABEL METHOD BITS BN_MODE ROUND -> a "lowbit_epoch" line. The same
-# data, batch, optimizer and evaluation as py_bench.py, through lowbit train; 2 epochs, the
-# second timed.
+# One lowbit epoch run: LABEL METHOD BITS BN_MODE ROUND [BEFORE_CALIB] -> a "lowbit_epoch"
+# line. The same data, batch, optimizer and evaluation as py_bench.py, through lowbit train;
+# 2 epochs, the second timed. BEFORE_CALIB (true/false, default false): diag.before_calib.
 lowbit_epoch() {
   cat > "$tmp/c.json" <<JSON
 {"model": "small_cnn", "data": {"name": "fashion_mnist", "train_limit": 10000}, "epochs": 2,
  "batch_size": 128, "eval_batch_size": 1000,
  "optim": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": true, "weight_decay": 5e-4,
            "schedule": "constant"},
- "quant": {"method": "$2", "bits": $3, "bn_mode": "$4", "temperature": {"end": 1.0}}}
+ "quant": {"method": "$2", "bits": $3, "bn_mode": "$4", "temperature": {"end": 1.0}},
+ "diag": {"before_calib": ${6:-false}}}
 JSON
   rm -rf "$tmp/run"
   build/lowbit-torch train --config "$tmp/c.json" --threads 2 --out "$tmp/run" > "$tmp/log" 2>&1 ||
@@ -76,14 +78,16 @@ PY
 }
 
 # The epochs: 3 rounds; in each, every method's lowbit run and then its Python run, back to
-# back, so that lowbit / Python and SLB / FP are ratios of neighbours; SLB with bn_mode state
-# (lowbit only) in round 1.
+# back, so that lowbit / Python and SLB / FP are ratios of neighbours; SLB calibrating with the
+# scoring before calibration (lowbit only) in every round, with bn_mode state in round 1.
 for round in 1 2 3; do
   for m in fp:fp:2 ttq:ttq:2 slb1:slb:1 slb2:slb:2; do
     IFS=: read -r label method bits <<< "$m"
     lowbit_epoch "$label" "$method" "$bits" calibrate_each_epoch "$round"
     if $python; then py --what epoch --epochs 2 --layout nhwc --methods "$label" --round "$round"; fi
   done
+  lowbit_epoch slb1-before slb 1 calibrate_each_epoch "$round" true
+  lowbit_epoch slb2-before slb 2 calibrate_each_epoch "$round" true
   if [ "$round" = 1 ]; then
     lowbit_epoch slb1-state slb 1 state 1
     lowbit_epoch slb2-state slb 2 state 1
@@ -181,9 +185,9 @@ for m in ("fp", "ttq", "slb1", "slb2"):
                f"{lv:.2f} / {pv:.2f} | {ratio_rounds(le_rounds, pe_rounds, m, evals):.2f} | "
                f"{acc:.4f} / {pacc:.4f} |")
 out.append("\nlowbit's epoch is `lowbit train`'s own: its per-layer statistics, activation-sparsity "
-           "counters and, for SLB, the calibration are in it, and with calibration lowbit also "
-           "scores the test set before calibrating (`test_acc_before_calib`), a second evaluation "
-           "pass Python does not make. The evaluation column is the epoch minus the training pass. "
+           "counters and, for SLB, the calibration are in it (the scoring of the test set before "
+           "calibrating, `diag.before_calib`, is off, as by default). The evaluation column is the "
+           "epoch minus the training pass. "
            "Both sides are given evaluation batches of 1000; lowbit runs them through the network "
            "128 examples at a time on the CPU (faster: the activations stay in cache), Python "
            "1000 at a time. "
@@ -195,13 +199,15 @@ out.append("\n## SLB batch norm per epoch, lowbit, small_cnn (goal: SLB epoch wi
 out.append(f"The same epochs as above; the FP epoch is {over_rounds(le_rounds, 'fp', epoch):.2f} s. "
            "Seconds are medians over the rounds and x FP epoch the median of the rounds' ratios "
            "(bn_mode state: round 1 only, against round 1's FP epoch). calibrate_each_epoch: the "
-           "calibration forward (10 batches) and two scorings of the test set, before the "
-           "calibration (`test_acc_before_calib`) and after. state: one discrete forward of every "
-           "training batch (the state BN pass) and one scoring.\n")
+           "calibration forward (10 batches) and one scoring of the test set; slbN-before adds the "
+           "scoring before the calibration (`diag.before_calib = true`, metric "
+           "`test_acc_before_calib`; off by default since schema 7, when it became an observation "
+           "key). state: one discrete forward of every training batch (the state BN pass) and one "
+           "scoring.\n")
 out.append("| method | bn_mode | epoch (s) | x FP epoch | training (s) | x FP training "
            "| of it state BN pass (s) | calibration (s) | after training (s) |")
 out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for m in ("slb1", "slb2", "slb1-state", "slb2-state"):
+for m in ("slb1", "slb2", "slb1-before", "slb2-before", "slb1-state", "slb2-state"):
     e = lambda f: over_rounds(le_rounds, m, f)
     bn = [r["bn_mode"] for (_, k), r in le_rounds.items() if k == m][0]
     out.append(f"| {m} | {bn} | {e(epoch):.2f} | {ratio_rounds(le_rounds, le_rounds, m, epoch, 'fp'):.2f} | "

@@ -2,10 +2,12 @@
 
 #include <cctype>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "core/config/run_config.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "reports/stats.h"
@@ -212,15 +214,24 @@ std::vector<json> per_run(Db& db, const DiffSide& s, bool config) {
   return out;
 }
 
-json differing(const std::vector<json>& a, const std::vector<json>& b) {
+// with_roles: config rows name the key's role (identity or observation, run_config.h), so that
+// a reader sees which differences are not part of the runs' identities.
+json differing(const std::vector<json>& a, const std::vector<json>& b, bool with_roles) {
   std::set<std::string> keys;
   for (auto* side : {&a, &b})
     for (auto& j : *side)
       for (auto& [k, v] : j.items()) keys.insert(k);
+  std::map<std::string, KeyRole> roles;
+  if (with_roles)
+    for (const auto& f : config_fields()) roles[f.path] = f.role;
   json rows = json::array();
   for (auto& k : keys) {
     std::string va = side_values(a, k), vb = side_values(b, k);
-    if (va != vb) rows.push_back({{"key", k}, {"a", va}, {"b", vb}});
+    if (va == vb) continue;
+    json row = {{"key", k}, {"a", va}, {"b", vb}};
+    if (auto it = roles.find(k); it != roles.end())
+      row["role"] = it->second == KeyRole::kIdentity ? "identity" : "observation";
+    rows.push_back(row);
   }
   return rows;
 }
@@ -301,8 +312,8 @@ json diff_runs(Db& db, const DiffSide& a, const DiffSide& b) {
                                     s->selector, s->seeds));
   return {{"a", a.label},
           {"b", b.label},
-          {"config", differing(per_run(db, a, true), per_run(db, b, true))},
-          {"provenance", differing(per_run(db, a, false), per_run(db, b, false))},
+          {"config", differing(per_run(db, a, true), per_run(db, b, true), true)},
+          {"provenance", differing(per_run(db, a, false), per_run(db, b, false), false)},
           {"metrics", metric_rows(db, a, b)}};
 }
 
@@ -310,9 +321,11 @@ std::string format_diff(const json& d) {
   std::string out = fmt::format("A: {}\nB: {}\n", d["a"].get<std::string>(), d["b"].get<std::string>());
   for (const char* section : {"config", "provenance"}) {
     out += fmt::format("\n{} ({} differ{})\n", section, d[section].size(), d[section].size() == 1 ? "s" : "");
-    for (auto& r : d[section])
-      out += fmt::format("  {:<32} {} -> {}\n", r["key"].get<std::string>(), r["a"].get<std::string>(),
-                         r["b"].get<std::string>());
+    for (auto& r : d[section]) {
+      std::string key = r["key"].get<std::string>();
+      if (r.value("role", "") == "observation") key += " (observation)";
+      out += fmt::format("  {:<32} {} -> {}\n", key, r["a"].get<std::string>(), r["b"].get<std::string>());
+    }
   }
   out += "\nfinal metrics (B - A; 95% Welch interval and p where both sides have 2+ seeds)\n";
   for (auto& r : d["metrics"]) {

@@ -129,3 +129,14 @@ TEST_CASE("golden: observation keys leave the hash alone, identity keys move it"
   }
   CHECK(tried >= 50);  // every scalar key: booleans, integers, numbers, free text
 }
+
+// A stored config from before a key existed is read with the key's neutral value (what the run
+// did then), not this version's default: diag.before_calib was always on before schema 7.
+TEST_CASE("golden: a stored config without a later key reads it at its neutral value") {
+  const RunConfig old = config_from_json(json::parse(R"({"quant": {"method": "slb"}})"), "stored");
+  CHECK(old.diag.before_calib);
+  CHECK(!RunConfig().diag.before_calib);  // the default now
+  const RunConfig now = config_from_json(json::parse(R"({"diag": {"before_calib": false}})"), "stored");
+  CHECK(!now.diag.before_calib);
+  CHECK(config_hash(old) == config_hash(config_from_json(json::parse(R"({"quant": {"method": "slb"}, "diag": {"before_calib": false}})"), "")));
+}

@@ -235,9 +235,10 @@ struct RunConfig {
   int64_t batch_size = 128;
   /// `eval_batch_size`: Batch size for evaluation passes. On the CPU at most 128 examples go
   /// through the network at once (larger batches overflow the caches and run slower); accuracy
-  /// does not depend on it. Observation: in evaluation every example's output is computed
-  /// alone; on a GPU the convolution algorithm chosen for a batch shape can change the last
-  /// bits of a test metric, never a weight. Default: 1000.
+  /// does not depend on it. Observation: it never changes a weight; the batches it makes change
+  /// the order in which the test loss is summed (its last bits: 4e-8 relative in a test), and a
+  /// convolution algorithm chosen per batch shape could flip an exact near-tie between two
+  /// classes. Default: 1000.
   int64_t eval_batch_size = 1000;
   /// `model`: Network architecture (see `lowbit list models`). Default: "small_cnn".
   std::string model = "small_cnn";
@@ -328,8 +329,10 @@ std::string config_hash(const RunConfig& cfg);
 /// Runs of different experiments with the same training hash produce the same results, so
 /// lowbit grid reuses a finished one instead of training it again (runs.train_hash).
 std::string training_hash(const RunConfig& cfg);
-/// A stored config JSON (runs.config_json, a checkpoint's) read back into a RunConfig: the
-/// defaults of this version for keys it lacks. Throws ConfigError naming `source`.
+/// A stored config JSON (runs.config_json, a checkpoint's) read back into a RunConfig. A key
+/// it lacks takes this version's default, except a key added after hash format 1, which takes
+/// its neutral value (`hashed_value`: what the run did before the key existed), so that the
+/// run keeps its identity and its meaning. Throws ConfigError naming `source`.
 RunConfig config_from_json(const nlohmann::json& j, const std::string& source);
 
 /// Markdown table of every key, its type, default and meaning (docs/CONFIG.md body).

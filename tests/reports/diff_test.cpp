@@ -52,7 +52,8 @@ TEST_CASE("diff: runs, hash prefixes and cells; Welch interval and p as computed
   REQUIRE(c.code == 0);
   auto j = nlohmann::json::parse(c.out);
   CHECK(j["config"].size() == 1);
-  CHECK(j["config"][0] == nlohmann::json{{"key", "quant.method"}, {"a", "fp"}, {"b", "ttq"}});
+  CHECK(j["config"][0] ==
+        nlohmann::json{{"key", "quant.method"}, {"a", "fp"}, {"b", "ttq"}, {"role", "identity"}});
   nlohmann::json row;
   for (auto& m : j["metrics"])
     if (m["key"] == "final_train_loss") row = m;
@@ -77,6 +78,17 @@ TEST_CASE("diff: runs, hash prefixes and cells; Welch interval and p as computed
   auto text = run_lowbit("diff d:fp d:ttq --db " + db);
   CHECK(text.out.find("A: d:fp (2 done of 2 seeds)") != std::string::npos);
   CHECK(text.out.find("quant.method                     fp -> ttq") != std::string::npos);
+
+  // Observation keys are shown, marked: another experiment that differs from d:fp only in its
+  // evaluation batch trains the same thing, so the grid reuses d's run for it.
+  const std::string e = d / "e.json";
+  write_tiny_experiment(e, "e", 96, 2, R"("variants": {"fp": {"eval_batch_size": 16}}, "seeds": 1)");
+  auto eg = run_lowbit("grid " + e + " --db " + db + " --threads-per-worker 1");
+  REQUIRE(eg.code == 0);
+  CHECK_MESSAGE(eg.out.find("1 reused from other experiments") != std::string::npos, eg.out);
+  auto obs = run_lowbit("diff d:fp e:fp --db " + db);
+  CHECK_MESSAGE(obs.out.find("  eval_batch_size (observation)    1000 -> 16\n") != std::string::npos, obs.out);
+  CHECK(obs.out.find("  name                             d -> e\n") != std::string::npos);
 
   // A variant spanning several configurations needs a filter; the filter picks one.
   auto many = run_lowbit("diff d:fp d:lr --db " + db);
