@@ -82,6 +82,18 @@ TEST_CASE("cli: config errors are exit 2 with the file and key path") {
       run_lowbit("train --config " + d / "ok.json" + " --set optim.lr=0.1 --set optim.mom=0.5");
   CHECK(set.code == 2);
   CHECK(set.out == "lowbit: --set: unknown key 'optim.mom', did you mean 'optim.momentum'?\n");
+  // An experiment definition where a run config belongs.
+  std::ofstream(d / "def.json") << R"({"name": "x", "base": {"epochs": 1}, "seeds": 2})";
+  auto def = run_lowbit("train --config " + d / "def.json");
+  CHECK(def.code == 2);
+  CHECK(def.out == "lowbit: " + d / "def.json" +
+                       ": this is an experiment definition (it has 'base'), not a run config: run it "
+                       "with lowbit grid " + d / "def.json" + "\n");
+  // diff with one side.
+  auto one = run_lowbit("diff 1 --db " + d / "none.db");
+  CHECK(one.code == 2);
+  CHECK(one.out == "lowbit: lowbit diff: expected two runs or cells to compare, got one ('1') (e.g. "
+                   "lowbit diff 3 7, or lowbit diff quickstart:fp quickstart:ttq; ids: lowbit query runs)\n");
 }
 
 TEST_CASE("cli: a per-layer glob that matches nothing names the config file or the --set") {

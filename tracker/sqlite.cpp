@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/util.h"
 
 namespace lowbit {
 
@@ -58,6 +59,11 @@ int64_t file_size(const std::string& path) {
 }  // namespace
 
 Db::Db(const std::string& path, Mode mode) : path_(path) {
+  if (is_dir(path))  // SQLite would say only "disk I/O error"
+    throw StoreError(path + ": is a directory, not a results database; pass the database file "
+                            "(e.g. --db " + (path.empty() || path.back() == '/' ? path : path + "/") +
+                         "results.db)",
+                     true);
   int flags =
       mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   open(path, flags, mode);

@@ -167,7 +167,29 @@ constexpr double kLiveHeartbeatSeconds = 300;
 
 }  // namespace
 
+namespace {
+
+// A database with tables but no schema_version is another program's: lowbit adds nothing to it,
+// not even a journal-mode change. Checked before the first statement that could write.
+void refuse_foreign(Db& db, const std::string& path) {
+  if (db.has_table("schema_version")) return;
+  auto st = db.prepare(
+      "SELECT group_concat(name, ', '), count(*) FROM (SELECT name FROM sqlite_master WHERE type = "
+      "'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 4)");
+  if (!st.step() || st.get_int(1) == 0) return;
+  auto all = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
+  all.step();
+  const int64_t n = all.get_int(0);
+  throw StoreError(fmt::format("{}: not a lowbit database (it holds {} table{}: {}{}, and no lowbit "
+                               "schema); lowbit writes only to its own: choose another --db",
+                               path, n, n == 1 ? "" : "s", st.get_text(0), n > 4 ? ", ..." : ""),
+                   true);
+}
+
+}  // namespace
+
 Store::Store(const std::string& path, Open how) : db_(path, Db::Mode::kReadWrite) {
+  if (how != Open::kExisting) refuse_foreign(db_, path);
   if (how == Open::kShard) {
     {
       auto st = db_.prepare("PRAGMA journal_mode=DELETE");

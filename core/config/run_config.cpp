@@ -820,7 +820,13 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   std::stringstream ss;
   ss << in.rdbuf();
   RunConfig cfg;
-  apply_json(cfg, parse_json_text(ss.str(), path), path);
+  const json j = parse_json_text(ss.str(), path);
+  // An experiment definition given where a run config belongs (lowbit train --config).
+  for (const char* key : {"base", "variants", "axes"})
+    if (j.is_object() && j.contains(key))
+      throw ConfigError(path + ": this is an experiment definition (it has '" + key +
+                        "'), not a run config: run it with lowbit grid " + path);
+  apply_json(cfg, j, path);
   for (const auto& s : sets) apply_set(cfg, s);
   validate(cfg, path);
   return cfg;

@@ -311,3 +311,45 @@ TEST_CASE("store: query runs shows the config keys that vary inside the experime
   CHECK(config_columns("C") == std::vector<std::string>{"quant.bits"});  // 3 and NULL
   CHECK(config_columns("") == std::vector<std::string>{"optim.lr", "quant.bits"});
 }
+
+// Another program's SQLite file: lowbit grid (and every command that writes: merge, a Slurm
+// shard) refuses it in one line and leaves it byte-identical, with no journal beside it.
+TEST_CASE("store: a database that is another program's is refused without a write") {
+  TempDir d;
+  const std::string other = d / "other.db";
+  {
+    Db w(other, Db::Mode::kReadWrite);
+    w.exec("CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'ada');"
+           "CREATE TABLE orders(id INTEGER PRIMARY KEY)");
+  }
+  const std::string before = slurp(other);
+  CHECK_THROWS_WITH_AS(Store(other, Store::Open::kMigrate),
+                       (other + ": not a lowbit database (it holds 2 tables: orders, users, and no lowbit "
+                                "schema); lowbit writes only to its own: choose another --db")
+                           .c_str(),
+                       StoreError);
+  CHECK_THROWS_AS(Store(other, Store::Open::kShard), StoreError);
+  const std::string g = d / "tiny.json";
+  write_tiny_experiment(g, "tiny", 64, 1, R"("seeds": 1)");
+  auto r = run_lowbit("grid " + g + " --db " + other);
+  CHECK(r.code == 2);
+  CHECK(r.out == "lowbit: " + other +
+                     ": not a lowbit database (it holds 2 tables: orders, users, and no lowbit schema); "
+                     "lowbit writes only to its own: choose another --db\n");
+  CHECK(slurp(other) == before);
+  CHECK(::access((other + "-wal").c_str(), F_OK) != 0);
+  // An empty file is a new database, as before.
+  write_file(d / "empty.db", "");
+  CHECK_NOTHROW(Store(d / "empty.db", Store::Open::kMigrate));
+}
+
+TEST_CASE("store: a directory given as the database is one line that names the fix") {
+  TempDir d;
+  for (const char* cmd : {"status", "query runs"}) {
+    auto r = run_lowbit(std::string(cmd) + " --db " + d.path);
+    CHECK(r.code == 2);
+    CHECK(r.out == "lowbit: " + d.path + ": is a directory, not a results database; pass the database "
+                   "file (e.g. --db " + d.path + "/results.db)\n");
+  }
+  CHECK_THROWS_AS(Store(d.path, Store::Open::kMigrate), StoreError);
+}
