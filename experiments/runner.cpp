@@ -32,7 +32,6 @@ std::string run_dir(const std::string& db, const std::string& hash) { return db 
 
 namespace {
 
-constexpr double kStaleSeconds = 300;  // a heartbeat older than this on another host is dead
 
 // Child pids, for the signal handler's second-signal kill.
 constexpr int kMaxWorkers = 256;
@@ -158,7 +157,7 @@ GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt) {
   int added = store.add_runs(exp_id, spec.runs);
   store.set_definition(exp_id, spec.runs);
   note_other_runs(store, exp_id, spec, opt.db);
-  int reclaimed = store.reclaim_stale(kStaleSeconds);
+  int reclaimed = store.reclaim_stale(kStaleHeartbeatSeconds);
   int retried = opt.retry_failed ? store.retry_failed(exp_id) : 0;
   int reused = opt.reuse ? store.reuse_done_runs(exp_id) : 0;
   auto c0 = store.counts(exp_id);

@@ -162,8 +162,6 @@ ALTER TABLE runs ADD COLUMN in_definition INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE runs ADD COLUMN legacy_hash TEXT;
 )sql";
 
-// A running run with a heartbeat younger than this has a live worker (the grid's stale limit).
-constexpr double kLiveHeartbeatSeconds = 300;
 
 }  // namespace
 
@@ -279,7 +277,7 @@ void Store::migrate() {
   }
   if (v < 7) {
     db_.exec(kMigration7);
-    rehash_runs(db_, kLiveHeartbeatSeconds);
+    rehash_runs(db_, kStaleHeartbeatSeconds);
     db_.exec("UPDATE schema_version SET version = 7");
   }
   create_views();

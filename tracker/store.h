@@ -42,6 +42,10 @@ struct Provenance {
   int64_t pid = 0, threads = 1;
 };
 
+/// A `running` run whose heartbeat is older than this has no live worker (its worker beats every
+/// 10 s): lowbit grid reclaims it, lowbit status calls it stale, a migration treats it as idle.
+inline constexpr double kStaleHeartbeatSeconds = 300;
+
 struct ClaimedRun {
   int64_t id;
   RunConfig config;

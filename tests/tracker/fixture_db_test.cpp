@@ -198,3 +198,27 @@ TEST_CASE("fixture databases: a run without a result takes the definition's obse
   CHECK(spike(1) == std::make_pair(10.0, 10.0));  // done: the rule it ran with
   CHECK(count(db, "SELECT count(*) FROM runs WHERE in_definition = 0") == 0);
 }
+
+TEST_CASE("status calls a running run whose worker is gone stale, and says the grid reclaims it") {
+  TempDir d;
+  const std::string db = d / "results.db";
+  REQUIRE(std::system(fmt::format("cp '{}/fixture-v7.db' '{}'", kFixtures, db).c_str()) == 0);
+  auto st = run_lowbit("status --db " + db + " --experiment fixture_live");
+  REQUIRE_MESSAGE(st.code == 0, st.out);
+  CHECK_MESSAGE(st.out.find("  stale: run 12 ") != std::string::npos, st.out);
+  CHECK(st.out.find("(no heartbeat for ") != std::string::npos);
+  CHECK(st.out.find("s; the next lowbit grid reclaims it)\n") != std::string::npos);
+  // On this host with a fresh heartbeat, a dead pid is enough.
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  {
+    Db w(db, Db::Mode::kReadWrite);
+    w.prepare("UPDATE runs SET host = ?, heartbeat_at = CAST(strftime('%s', 'now') AS REAL) WHERE id = 12")
+        .bind(1, std::string(host))
+        .run();
+  }
+  auto here = run_lowbit("status --db " + db + " --experiment fixture_live");
+  CHECK_MESSAGE(here.out.find("(its worker (pid 4000000) is gone; the next lowbit grid reclaims it)") !=
+                    std::string::npos,
+                here.out);
+}
