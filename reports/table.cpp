@@ -1,7 +1,9 @@
 #include "reports/table.h"
 
+#include <cctype>
 #include <cmath>
 #include <map>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -183,13 +185,42 @@ std::string cell_text(const AggTable& t, size_t i, size_t c, Style style) {
   return out;
 }
 
+// Text for LaTeX (pdflatex): the ten special characters escaped, and the symbols lowbit's
+// captions, headers and values use that pdflatex's UTF-8 input cannot typeset, in math mode.
 std::string tex_escape(const std::string& s) {
+  static const std::vector<std::pair<std::string, std::string>> symbols = {
+      {"±", "$\\pm$"},    {"†", "$^\\dagger$"}, {"≤", "$\\leq$"},  {"≥", "$\\geq$"},
+      {"×", "$\\times$"}, {"µ", "$\\mu$"},      {"μ", "$\\mu$"},   {"−", "$-$"},
+      {"²", "$^2$"},       {"—", "---"},         {"–", "--"}};
   std::string out;
-  for (char c : s) {
-    if (c == '_' || c == '%' || c == '&' || c == '#' || c == '$' || c == '{' || c == '}')
-      out += '\\';
-    out += c;
+  for (size_t i = 0; i < s.size();) {
+    bool matched = false;
+    for (auto& [from, to] : symbols)
+      if (s.compare(i, from.size(), from) == 0) {
+        out += to, i += from.size(), matched = true;
+        break;
+      }
+    if (matched) continue;
+    const char c = s[i++];
+    switch (c) {
+      case '_': case '%': case '&': case '#': case '$': case '{': case '}':
+        out += '\\', out += c;
+        break;
+      case '\\': out += "\\textbackslash{}"; break;
+      case '~': out += "\\textasciitilde{}"; break;
+      case '^': out += "\\textasciicircum{}"; break;
+      case '<': out += "$<$"; break;
+      case '>': out += "$>$"; break;
+      default: out += c;
+    }
   }
+  return out;
+}
+
+// A \label key: letters, digits and : - . _ only.
+std::string tex_label(const std::string& s) {
+  std::string out;
+  for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '-' || c == '.' || c == '_' ? c : '-';
   return out;
 }
 
@@ -238,14 +269,10 @@ std::string render_csv(const AggTable& t) {
 std::string render_latex(const AggTable& t) {
   std::string spec(t.row_keys.size(), 'l');
   spec += std::string(t.cols.size(), 'r');
-  std::string note = t.spread_note;
-  for (auto [from, to] :
-       {std::pair<std::string, std::string>{"±", "$\\pm$"}, {"†", "$^\\dagger$"}, {"<", "$<$"}})
-    for (size_t p = 0; (p = note.find(from, p)) != std::string::npos; p += to.size())
-      note.replace(p, from.size(), to);
-  std::string out = "\\begin{table}[t]\n\\centering\n\\caption{" + tex_escape(t.title) + ": " +
-                    note + ".}\n\\label{tab:" + t.name + "}\n\\begin{tabular}{" + spec +
-                    "}\n\\toprule\n";
+  std::string out = "% lowbit table; needs \\usepackage{booktabs} (\\toprule, \\midrule, \\bottomrule)\n"
+                    "\\begin{table}[t]\n\\centering\n\\caption{" + tex_escape(t.title) + ": " +
+                    tex_escape(t.spread_note) + ".}\n\\label{tab:" + tex_label(t.name) +
+                    "}\n\\begin{tabular}{" + spec + "}\n\\toprule\n";
   std::vector<std::string> head;
   for (auto& k : t.row_keys) head.push_back(tex_escape(k));
   for (auto& c : t.cols) head.push_back(tex_escape(c.label));

@@ -13,6 +13,7 @@ packages=(
   git procps
   clang libclang-rt-dev e2fsprogs   # make stress: libFuzzer with sanitizers, chattr
   slurmctld slurmd slurm-client munge  # make test: a throwaway single-node Slurm (tests/slurm)
+  texlive-latex-base texlive-latex-recommended  # make test: every report table compiles with pdflatex (booktabs)
 )
 
 # make bench also compares with Python PyTorch on the same kernels (bench/py_bench.py).

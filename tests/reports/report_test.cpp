@@ -107,6 +107,7 @@ TEST_CASE("report: the main table's markdown, CSV and LaTeX, exactly") {
   CHECK(b.find(",0.0664960") != std::string::npos);  // Welch p against A
   CHECK(b.substr(b.size() - 4) == ",1,0");
   CHECK(slurp(d / "rep/main.tex") ==
+        "% lowbit table; needs \\usepackage{booktabs} (\\toprule, \\midrule, \\bottomrule)\n"
         "\\begin{table}[t]\n\\centering\n\\caption{t: test\\_acc (final), \\%: mean $\\pm$ "
         "standard deviation (n - 1) over seeds, "
         "(n) finished seeds; best per column in bold; $^\\dagger$ fewer finished seeds than "
@@ -117,6 +118,14 @@ TEST_CASE("report: the main table's markdown, CSV and LaTeX, exactly") {
         "A & $\\mathbf{92.00 \\pm 2.00}$ (3) & $25.00 \\pm 0.00$ (3) \\\\\n"
         "B & $82.00 \\pm 2.83$ (2)$^\\dagger$ & $25.00 \\pm 0.00$ (2)$^\\dagger$ \\\\\n"
         "\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+  // With --ci the caption says "95% confidence": the % is escaped, or TeX would comment out
+  // the rest of the line, the caption's closing brace included.
+  o.ci = 95;
+  o.out_dir = d / "ci";
+  write_report(o);
+  const std::string tex = slurp(d / "ci/main.tex");
+  CHECK(tex.find("95\\% confidence half-width") != std::string::npos);
+  CHECK(tex.find("95% ") == std::string::npos);
   std::string md = slurp(r.report_md);
   CHECK(md.find("### Provenance") != std::string::npos);
   CHECK(md.find("sha256 `") != std::string::npos);
@@ -493,4 +502,33 @@ TEST_CASE("report: config values read typed from run_config print as the JSON do
   CHECK(e.runs[0].config_text.at("quant.target_sparsity") == "null");
   CHECK(e.runs[2].config_text.at("optim.lr") == "0.0125");
   CHECK(e.runs[2].config_text.at("quant.method") == "slb");
+}
+
+// The .tex tables are checked by their real reader: each table of a report of the fixture
+// database (every table kind, failed and excluded runs, a 95% interval in the caption) compiles
+// with pdflatex and booktabs, as a paper would \input it.
+TEST_CASE("report: every LaTeX table compiles with pdflatex") {
+  REQUIRE_MESSAGE(std::system("command -v pdflatex > /dev/null") == 0,
+                  "pdflatex is missing: run scripts/install-deps.sh (texlive-latex-base, texlive-latex-recommended)");
+  TempDir d;
+  REQUIRE(std::system(("cp '" + std::string(LOWBIT_SOURCE_DIR) + "/tests/fixtures/fixture-v7.db' '" + d / "r.db" + "'").c_str()) == 0);
+  ReportOptions o;
+  o.db = d / "r.db";
+  o.experiment = "fixture";
+  o.out_dir = d / "rep";
+  o.ci = 95;
+  o.plots = false;
+  auto r = write_report(o);
+  int tables = 0;
+  for (auto& f : r.files) {
+    if (f.size() < 4 || f.substr(f.size() - 4) != ".tex") continue;
+    ++tables;
+    const std::string doc = d / ("doc" + std::to_string(tables) + ".tex");
+    write_file(doc, "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{" + f +
+                        "}\n\\end{document}\n");
+    const std::string cmd = "cd '" + d.path + "' && pdflatex -interaction=nonstopmode -halt-on-error '" + doc +
+                            "' > '" + doc + ".log' 2>&1";
+    CHECK_MESSAGE(std::system(cmd.c_str()) == 0, f << ": pdflatex failed:\n" << slurp(doc + ".log").substr(0, 3000));
+  }
+  CHECK(tables >= 5);  // main, cost, layers, activations, energy (and its per-layer table)
 }
