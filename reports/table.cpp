@@ -246,12 +246,15 @@ std::string render_markdown(const AggTable& t) {
 std::string render_csv(const AggTable& t) {
   auto q = csv_quote;
 
-  auto num = [](double v) { return std::isnan(v) ? std::string() : fmt::format("{}", v); };
   std::string out;
   for (auto& k : t.row_keys) out += q(k) + ",";
   out += "column,mean,std,n,requested,ci_low,ci_high,p_value,incomplete,best\n";
   for (size_t i = 0; i < t.rows.size(); ++i)
     for (size_t c = 0; c < t.cols.size(); ++c) {
+      // Values in the unit the column's label states, as the markdown shows them (a percentage
+      // as a percentage, bytes as MiB), at full precision; p stays a probability.
+      const double unit = t.cols[c].percent ? 100.0 : t.cols[c].scale;  // as cell_text
+      auto num = [unit](double v) { return std::isnan(v) ? std::string() : fmt::format("{}", v * unit); };
       const Cell& cell = t.cells[i][c];
       if (cell.requested == 0) continue;
       for (auto& v : t.rows[i]) out += q(v) + ",";
@@ -260,7 +263,7 @@ std::string render_csv(const AggTable& t) {
              (cell.s.n ? num(cell.s.std) : "") + "," + std::to_string(cell.s.n) + "," +
              std::to_string(cell.requested) + "," + (cell.s.n > 1 ? num(cell.s.mean - ci) : "") +
              "," + (cell.s.n > 1 ? num(cell.s.mean + ci) : "") + "," +
-             (cell.p >= 0 ? num(cell.p) : "") + "," + (cell.incomplete() ? "1" : "0") + "," +
+             (cell.p >= 0 ? fmt::format("{}", cell.p) : "") + "," + (cell.incomplete() ? "1" : "0") + "," +
              (cell.best ? "1" : "0") + "\n";
     }
   return out;

@@ -23,7 +23,7 @@ struct ColumnSpec {
   std::function<bool(const RunData&)> filter;  ///< empty: every run
   bool percent = false;                        ///< values are fractions, shown as percent
   bool lower_better = false;                   ///< for the best-cell mark
-  double scale = 1.0;  ///< display multiplier (e.g. 1/2^20 for MiB); CSV stays unscaled
+  double scale = 1.0;  ///< display multiplier (e.g. 1/2^20 for MiB), in every format
   /// True for values that cannot vary with the seed (parameter bytes, MACs): printed
   /// without a spread and never tested against the baseline.
   bool seed_invariant = false;

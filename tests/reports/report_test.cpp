@@ -97,12 +97,13 @@ TEST_CASE("report: the main table's markdown, CSV and LaTeX, exactly") {
   std::string header, a, a_sparsity, b;
   std::getline(lines, header), std::getline(lines, a), std::getline(lines, a_sparsity),
       std::getline(lines, b);
-  CHECK(a_sparsity.rfind("A,\"weight sparsity, quantized layers\",0.25,0,3,3,", 0) == 0);
-  CHECK(a.rfind("A,test_acc,0.9", 0) == 0);
-  CHECK(std::stod(a.substr(11)) == doctest::Approx(0.92).epsilon(1e-12));
+  // In the units the labels state, as the markdown: percentages as percentages.
+  CHECK(a_sparsity.rfind("A,\"weight sparsity, quantized layers\",25,0,3,3,", 0) == 0);
+  CHECK(a.rfind("A,test_acc,9", 0) == 0);
+  CHECK(std::stod(a.substr(11)) == doctest::Approx(92).epsilon(1e-12));
   CHECK(a.substr(a.size() - 4) == ",0,1");  // complete, best
-  CHECK(b.rfind("B,test_acc,0.8", 0) == 0);
-  CHECK(std::stod(b.substr(11)) == doctest::Approx(0.82).epsilon(1e-12));
+  CHECK(b.rfind("B,test_acc,8", 0) == 0);
+  CHECK(std::stod(b.substr(11)) == doctest::Approx(82).epsilon(1e-12));
   CHECK(b.find(",2,3,") != std::string::npos);       // n = 2 of 3 requested
   CHECK(b.find(",0.0664960") != std::string::npos);  // Welch p against A
   CHECK(b.substr(b.size() - 4) == ",1,0");
@@ -176,7 +177,7 @@ TEST_CASE("report: cost, layers and energy tables") {
   CHECK(energy.find("A,\"energy, dense inputs (µJ)\",0.0009,0,3,") != std::string::npos);
   CHECK(energy.find("A,\"energy, measured input sparsity (µJ)\",0.00054,") != std::string::npos);
   std::string energy_layers = slurp(d / "rep/energy_layers.csv");
-  CHECK(energy_layers.find("A,conv2,input sparsity,0.4,0,3,") != std::string::npos);
+  CHECK(energy_layers.find("A,conv2,input sparsity,40,0,3,") != std::string::npos);
   CHECK(energy_layers.find("A,conv2,pJ / MAC,0.9,") != std::string::npos);
 }
 
