@@ -32,7 +32,6 @@ std::string run_dir(const std::string& db, const std::string& hash) { return db 
 
 namespace {
 
-
 // Child pids, for the signal handler's second-signal kill.
 constexpr int kMaxWorkers = 256;
 volatile pid_t g_children[kMaxWorkers];

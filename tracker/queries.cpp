@@ -285,17 +285,15 @@ std::string status_report(Db& db, const std::string& experiment) {
       // A run whose worker is gone still says `running` until a grid reclaims it: say so.
       const double age = r.is_null(5) ? 0.0 : now - r.get_double(5);
       const bool gone = r.get_text(6) == here && !process_alive(pid_t(r.get_int(7)));
-      const std::string state =
-          gone ? fmt::format("stale: its worker (pid {}) is gone; the next lowbit grid reclaims it",
-                             r.get_int(7))
-          : age > kStaleHeartbeatSeconds
-              ? fmt::format("stale: no heartbeat for {:.0f}s; the next lowbit grid reclaims it", age)
-              : "";
+      const std::string why =
+          gone ? fmt::format("its worker (pid {}) is gone", r.get_int(7))
+          : age > kStaleHeartbeatSeconds ? fmt::format("no heartbeat for {:.0f}s", age)
+                                         : "";
       out += fmt::format(
           "  {}: run {} {} ({}, seed {}) epoch {}/{} on {} pid {}, heartbeat {:.0f}s ago{}\n",
-          state.empty() ? "running" : "stale", r.get_int(0), r.get_text(1), r.get_text(2),
+          why.empty() ? "running" : "stale", r.get_int(0), r.get_text(1), r.get_text(2),
           r.get_int(3), r.get_int(4), r.get_int(8), r.get_text(6), r.get_int(7), age,
-          state.empty() ? "" : " (" + state.substr(7) + ")");
+          why.empty() ? "" : " (" + why + "; the next lowbit grid reclaims it)");
     }
     auto f = db.prepare(
         "SELECT id, config_hash, variant, seed, status, error FROM runs WHERE experiment_id = ? "

@@ -1,7 +1,6 @@
 #include "tracker/rehash.h"
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 #include <tuple>
 #include <set>
@@ -12,6 +11,7 @@
 
 #include "core/config/run_config.h"
 #include "core/error.h"
+#include "tracker/store.h"
 
 namespace lowbit {
 
@@ -26,13 +26,6 @@ struct Row {
   json config;
   bool relinked = false, loser = false;
 };
-
-double unix_now() {
-  return double(std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count()) /
-         1000.0;
-}
 
 std::vector<Row> read_rows(Db& db) {
   std::vector<Row> rows;
@@ -80,7 +73,7 @@ void compute(std::vector<Row>& rows) {
 // the one with a result keeps it, else the one whose hash it already was, else the oldest. The
 // other keeps its old hash (suffixed with its id where that is the identity now), which no
 // definition expands to any more.
-void settle_collisions(std::vector<Row>& rows, RehashSummary& sum) {
+void settle_collisions(std::vector<Row>& rows) {
   auto rank = [](const Row* r) {
     return std::make_tuple(r->status != "done", r->hash != r->old_hash, r->id);
   };
@@ -94,7 +87,6 @@ void settle_collisions(std::vector<Row>& rows, RehashSummary& sum) {
       lose->hash = lose->old_hash == key.second ? fmt::format("{}-{}", lose->old_hash, lose->id)
                                                 : lose->old_hash;
       lose->loser = true;
-      ++sum.collided;
     }
   }
 }
@@ -103,7 +95,7 @@ void refuse_if_live(Db& db, double live_seconds) {
   auto st = db.prepare(
       "SELECT id, COALESCE(host, ''), COALESCE(pid, 0), ? - heartbeat_at FROM runs WHERE status = "
       "'running' AND heartbeat_at > ? ORDER BY heartbeat_at DESC LIMIT 1");
-  const double now = unix_now();
+  const double now = now_unix();
   if (st.bind(1, now).bind(2, now - live_seconds).step())
     throw StoreError(
         fmt::format("{}: schema 7 rewrites run identities, and run {} is running (pid {} on {}, "
@@ -114,16 +106,14 @@ void refuse_if_live(Db& db, double live_seconds) {
 
 }  // namespace
 
-RehashSummary rehash_runs(Db& db, double live_seconds) {
-  RehashSummary sum;
+void rehash_runs(Db& db, double live_seconds) {
   std::vector<Row> rows = read_rows(db);
-  sum.runs = int64_t(rows.size());
   compute(rows);
-  settle_collisions(rows, sum);
+  settle_collisions(rows);
   std::vector<Row*> moved;
   for (auto& r : rows)
     if (r.hash != r.old_hash || r.relinked || r.train != r.old_train || r.loser) moved.push_back(&r);
-  if (moved.empty()) return sum;
+  if (moved.empty()) return;
   refuse_if_live(db, live_seconds);
   // Two passes, so that no intermediate state repeats a hash within an experiment.
   auto park = db.prepare("UPDATE runs SET config_hash = 'rehash-' || id WHERE id = ?");
@@ -134,20 +124,16 @@ RehashSummary rehash_runs(Db& db, double live_seconds) {
       "WHERE id = ?");
   auto link = db.prepare("UPDATE run_config SET value = ? WHERE run_id = ? AND key = 'init.from_run'");
   for (Row* r : moved) {
-    const bool hash_moved = r->hash != r->old_hash;
     up.bind(1, r->hash)
         .bind(2, r->train)
         .bind(3, r->config.dump())
-        .bind(4, int64_t(hash_moved))
+        .bind(4, int64_t(r->hash != r->old_hash))
         .bind(5, r->old_hash)
         .bind(6, int64_t(r->loser))
         .bind(7, r->id)
         .run();
     if (r->relinked) link.bind(1, r->config["init"]["from_run"].get<std::string>()).bind(2, r->id).run();
-    sum.moved += hash_moved;
-    sum.relinked += r->relinked;
   }
-  return sum;
 }
 
 }  // namespace lowbit

@@ -8,27 +8,17 @@
 #ifndef LOWBIT_MAY_INCLUDE_TRACKER
 #error "this room may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
 #endif
-#include <cstdint>
-#include <string>
-
 #include "tracker/sqlite.h"
 
 namespace lowbit {
-
-struct RehashSummary {
-  int64_t runs = 0;       ///< runs read
-  int64_t moved = 0;      ///< runs whose config hash changed
-  int64_t relinked = 0;   ///< children whose init.from_run names a moved parent
-  int64_t collided = 0;   ///< runs left at their old hash: another run of their experiment
-                          ///< now has the same identity (they differed in observation keys only)
-};
 
 /// Recomputes every run's hashes. When any would change and a run is `running` with a
 /// heartbeat younger than `live_seconds`, throws StoreError (a grid is using the database:
 /// stop it first) before writing anything. A run whose new hash another run of its experiment
 /// takes keeps its old hash and leaves the definition (runs.in_definition = 0); the run that
-/// keeps the identity is the one with a result (done), else the oldest.
+/// keeps the identity is the one with a result (done), else the one whose hash it already
+/// was, else the oldest.
 /// REQUIRES: an open transaction; runs.legacy_hash and runs.in_definition exist.
-RehashSummary rehash_runs(Db& db, double live_seconds);
+void rehash_runs(Db& db, double live_seconds);
 
 }  // namespace lowbit

@@ -163,10 +163,6 @@ ALTER TABLE runs ADD COLUMN legacy_hash TEXT;
 )sql";
 
 
-}  // namespace
-
-namespace {
-
 // A database with tables but no schema_version is another program's: lowbit adds nothing to it,
 // not even a journal-mode change. Checked before the first statement that could write.
 void refuse_foreign(Db& db, const std::string& path) {
@@ -349,25 +345,36 @@ int Store::add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs) 
       "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)");
   auto cfg_ins =
       db_.prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
+  // A run already recorded without a result (not done, not running), whose stored config
+  // differs (other observation keys, or an older lowbit's fewer keys): it takes this
+  // definition's, so that it runs, resumes or is retried with them; a finished run keeps what
+  // it ran with.
+  auto refresh = db_.prepare(
+      "UPDATE runs SET config_json = ?1 WHERE experiment_id = ?2 AND config_hash = ?3 AND status "
+      "NOT IN ('done', 'running') AND config_json != ?1 RETURNING id");
+  auto write_config_rows = [&](int64_t id, const RunConfig& cfg) {
+    for (auto& [k, v] : typed_config(cfg)) cfg_ins.bind(1, id).bind(2, k).bind(3, v), cfg_ins.run();
+  };
   int added = 0;
   for (const auto& r : runs) {
-    const json cj = to_json(r.config);
+    const std::string text = to_json(r.config).dump();
     ins.bind(1, experiment_id)
         .bind(2, r.hash)
-        .bind(3, cj.dump())
+        .bind(3, text)
         .bind(4, r.config.seed)
         .bind(5, r.variant)
         .bind(6, r.varying.dump())
         .bind(7, training_hash(r.config));
     ins.run();
     if (db_.changes() == 0) {
-      refresh_observations(experiment_id, r, cj);
+      refresh.bind(1, text).bind(2, experiment_id).bind(3, r.hash);
+      const int64_t id = refresh.step() ? refresh.get_int(0) : 0;
+      refresh.reset();  // the update done before the next statement writes
+      if (id) write_config_rows(id, r.config);
       continue;
     }
     ++added;
-    int64_t id = db_.last_insert_id();
-    for (auto& [k, v] : typed_config(r.config))
-      cfg_ins.bind(1, id).bind(2, k).bind(3, v), cfg_ins.run();
+    write_config_rows(db_.last_insert_id(), r.config);
   }
   // Each child to its parent (init.from_run), both of this experiment.
   auto link = db_.prepare(
@@ -378,23 +385,6 @@ int Store::add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs) 
       link.bind(1, experiment_id).bind(2, r.parent_hash).bind(3, r.hash), link.run();
   tx.commit();
   return added;
-}
-
-void Store::refresh_observations(int64_t experiment_id, const PlannedRun& r, const json& cj) {
-  // The same identity, recorded with other observation keys (health rules, diagnostics) or by
-  // an older lowbit (fewer keys): a run without a result takes this definition's, so that it
-  // runs (or resumes, or is retried) with them; a finished run keeps what it ran with.
-  const std::string text = cj.dump();
-  auto up = db_.prepare(
-      "UPDATE runs SET config_json = ?1 WHERE experiment_id = ?2 AND config_hash = ?3 AND status "
-      "NOT IN ('done', 'running') AND config_json != ?1 RETURNING id");
-  up.bind(1, text).bind(2, experiment_id).bind(3, r.hash);
-  if (!up.step()) return;
-  const int64_t id = up.get_int(0);
-  up.reset();
-  auto cfg_ins =
-      db_.prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
-  for (auto& [k, v] : typed_config(r.config)) cfg_ins.bind(1, id).bind(2, k).bind(3, v), cfg_ins.run();
 }
 
 void Store::set_definition(int64_t experiment_id, const std::vector<PlannedRun>& runs) {

@@ -154,7 +154,6 @@ class Store {
 
  private:
   void migrate();
-  void refresh_observations(int64_t experiment_id, const PlannedRun& r, const nlohmann::json& cj);
   void create_views();
   Db db_;
   std::mutex mu_;  // the heartbeat thread and the trainer share the connection
