@@ -295,9 +295,9 @@ std::vector<ConfigField> make_fields() {
           "Batch size for evaluation passes. On the CPU at most 128 examples go through the "
           "network at once (larger batches overflow the caches and run slower); accuracy does not "
           "depend on it. Observation: it never changes a weight; the batches it makes change the "
-          "order in which the test loss is summed (its last bits: 4e-8 relative in a test), and "
-          "a convolution algorithm chosen per batch shape could flip an exact near-tie between "
-          "two classes.",
+          "order in which the test loss is summed (its last bits: a test holds it within 1e-6 "
+          "relative), and a convolution algorithm chosen per batch shape could flip an exact "
+          "near-tie between two classes.",
           [](RunConfig & c) -> auto& { return c.eval_batch_size; }, 1, 1 << 20),
       int64_t(1000)));
   f.push_back(str_field(

@@ -236,9 +236,9 @@ struct RunConfig {
   /// `eval_batch_size`: Batch size for evaluation passes. On the CPU at most 128 examples go
   /// through the network at once (larger batches overflow the caches and run slower); accuracy
   /// does not depend on it. Observation: it never changes a weight; the batches it makes change
-  /// the order in which the test loss is summed (its last bits: 4e-8 relative in a test), and a
-  /// convolution algorithm chosen per batch shape could flip an exact near-tie between two
-  /// classes. Default: 1000.
+  /// the order in which the test loss is summed (its last bits: a test holds it within 1e-6
+  /// relative), and a convolution algorithm chosen per batch shape could flip an exact
+  /// near-tie between two classes. Default: 1000.
   int64_t eval_batch_size = 1000;
   /// `model`: Network architecture (see `lowbit list models`). Default: "small_cnn".
   std::string model = "small_cnn";
