@@ -1,5 +1,5 @@
-// The subcommand table of the `lowbit` binary: one {name, description, handler} row per
-// subcommand, each handler in its own apps/cmd_*.cpp. `lowbit --help` prints this table.
+// The subcommand table of lowbit: apps/commands.def lists every subcommand once, with the
+// binary that runs it and whether --help lists it; each binary builds its table from it.
 // No torch here: main.cpp stays a cheap translation unit.
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below apps/
@@ -15,33 +15,31 @@ namespace lowbit {
 /// It may throw lowbit::Error; main() turns that into one line and an exit code.
 using CommandHandler = int (*)(const std::vector<std::string>& args);
 
+/// Which binary runs a command: `lowbit` itself (torch-free, starts in milliseconds) or
+/// lowbit-torch, which `lowbit` execs for it.
+enum class Binary { kFront, kTorch };
+enum class Listing { kListed, kHidden };
+
 struct Command {
   const char* name;
   const char* description;
-  CommandHandler handler;
+  Binary binary;
+  Listing listing;
+  CommandHandler handler;  ///< null in the front's table for a kTorch command
 };
 
-const std::vector<Command>& commands();
+#define LOWBIT_COMMAND(handler, name, binary, listing, description) \
+  int handler(const std::vector<std::string>& args);
+#include "apps/commands.def"
+#undef LOWBIT_COMMAND
 
-int cmd_train(const std::vector<std::string>& args);
-int cmd_list(const std::vector<std::string>& args);
-int cmd_config(const std::vector<std::string>& args);
-int cmd_export(const std::vector<std::string>& args);
-int cmd_eval(const std::vector<std::string>& args);
-int cmd_grid(const std::vector<std::string>& args);
-int cmd_suite(const std::vector<std::string>& args);
-int cmd_worker(const std::vector<std::string>& args);
-int cmd_status(const std::vector<std::string>& args);
-int cmd_query(const std::vector<std::string>& args);
-int cmd_report(const std::vector<std::string>& args);
-int cmd_diff(const std::vector<std::string>& args);
-int cmd_tag(const std::vector<std::string>& args);
-int cmd_note(const std::vector<std::string>& args);
-int cmd_reproduce(const std::vector<std::string>& args);
-int cmd_merge(const std::vector<std::string>& args);
-int cmd_slurm_task(const std::vector<std::string>& args);
+/// The table of `lowbit` (apps/front/commands.cpp): kTorch rows without a handler.
+const std::vector<Command>& front_commands();
+/// The table of lowbit-torch (apps/torch/commands.cpp): every row with its handler.
+const std::vector<Command>& torch_commands();
 
-/// Runs `lowbit` with argv; the whole command line, for tests and main().
-int run_main(int argc, char** argv);
+/// Runs the command line argv with `table`, as binary `self`: a kTorch command run by the
+/// front execs lowbit-torch beside it with the same arguments.
+int run_main(int argc, char** argv, Binary self, const std::vector<Command>& table);
 
 }  // namespace lowbit

@@ -15,63 +15,22 @@
 namespace lowbit {
 
 namespace {
-std::vector<std::string> g_args;  // the whole command line, for forward_to_torch
-}  // namespace
 
-#ifdef LOWBIT_FRONT
 // The front binary (`lowbit`) links no LibTorch, so that the commands that only read or
-// annotate the database start at once. A command that trains or loads a model runs in
-// lowbit-torch beside it, which replaces this process: same pid, signals and exit code.
-int forward_to_torch(const std::vector<std::string>&) {
+// annotate the database start at once. A kTorch command runs in lowbit-torch beside it,
+// which replaces this process: same pid, signals and exit code.
+[[noreturn]] void forward_to_torch(const std::vector<std::string>& args) {
   std::string exe = self_exe();
   exe = exe.substr(0, exe.rfind('/') + 1) + "lowbit-torch";
+  std::vector<std::string> copy = args;
   std::vector<char*> argv;
   argv.push_back(exe.data());
-  for (auto& a : g_args) argv.push_back(a.data());
+  for (auto& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
   ::execv(exe.c_str(), argv.data());
   throw Error("cannot run " + exe + " (" + std::strerror(errno) +
               "): the training half of lowbit must sit beside lowbit; rebuild with make build");
 }
-#define LOWBIT_TORCH_COMMAND(handler) forward_to_torch
-#else
-#define LOWBIT_TORCH_COMMAND(handler) handler
-#endif
-
-const std::vector<Command>& commands() {
-  static const std::vector<Command> table = {
-      {"train", "train one run from a JSON config", LOWBIT_TORCH_COMMAND(cmd_train)},
-      {"grid", "run an experiment grid (axes x variants x seeds) into the results database",
-       LOWBIT_TORCH_COMMAND(cmd_grid)},
-      {"suite", "every experiment of a folder into one database, one report each, an index (and RESULTS.md)",
-       LOWBIT_TORCH_COMMAND(cmd_suite)},
-      {"status", "counts, running runs and the completeness matrix of each experiment", cmd_status},
-      {"report", "tables with error bars (md, csv, tex, html), energy and cost tables, curves",
-       cmd_report},
-      {"query", "list runs with their varying keys and final metrics, or run read-only SQL",
-       cmd_query},
-      {"diff", "what differs between two runs or cells: config, provenance, final metrics with Welch tests",
-       cmd_diff},
-      {"tag", "add or remove tags on the runs a SQL condition selects (+tag -tag)", cmd_tag},
-      {"note", "attach a note to a run", cmd_note},
-      {"reproduce", "train a finished run again and say whether it reproduces (bit-identical, within seed spread, different)",
-       LOWBIT_TORCH_COMMAND(cmd_reproduce)},
-      {"export",
-       "pack a checkpoint's quantized layers (2 bits per ternary weight) into a .lbt file",
-       LOWBIT_TORCH_COMMAND(cmd_export)},
-      {"eval", "test accuracy of a checkpoint or a packed model", LOWBIT_TORCH_COMMAND(cmd_eval)},
-      {"merge", "fold the shard databases of a Slurm grid (--shard-dir) into a results database, idempotently",
-       cmd_merge},
-      {"worker", "(internal) claim and train one run of a grid", LOWBIT_TORCH_COMMAND(cmd_worker)},
-      {"slurm-task", "(internal) one task of a Slurm grid's array: claims and trains runs until none is left",
-       LOWBIT_TORCH_COMMAND(cmd_slurm_task)},
-      {"list", "list models, quantizers, activation quantizers, schedules, datasets or config keys", cmd_list},
-      {"config", "print the resolved config of a file, or docs/CONFIG.md", cmd_config},
-  };
-  return table;
-}
-
-namespace {
 
 void on_signal(int sig) {
   // First signal: ask the run to stop cleanly. Second: leave now; SQLite's journal and the
@@ -83,23 +42,22 @@ void on_signal(int sig) {
   (void)ignored;
 }
 
-void print_help() {
+void print_help(const std::vector<Command>& table) {
   std::cout << "lowbit " << LOWBIT_VERSION
             << " - a harness for research on low-bit neural networks\n\n"
             << "usage: lowbit <command> [options]   (lowbit <command> --help for its "
                "options)\n\ncommands:\n";
-  for (const auto& c : commands())
-    if (std::string(c.name) != "worker" && std::string(c.name) != "slurm-task")
+  for (const auto& c : table)
+    if (c.listing == Listing::kListed)
       std::cout << fmt::format("  {:<9} {}\n", c.name, c.description);
 }
 
 }  // namespace
 
-int run_main(int argc, char** argv) {
+int run_main(int argc, char** argv, Binary self, const std::vector<Command>& table) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  g_args = args;
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    print_help();
+    print_help(table);
     return args.empty() ? kExitBadInput : kExitSuccess;
   }
   if (args[0] == "--version") {
@@ -113,10 +71,11 @@ int run_main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
 
   std::vector<std::string> names;
-  for (const auto& c : commands()) {
+  for (const auto& c : table) {
     names.push_back(c.name);
     if (args[0] != c.name) continue;
     try {
+      if (c.binary == Binary::kTorch && self == Binary::kFront) forward_to_torch(args);
       return c.handler(std::vector<std::string>(args.begin() + 1, args.end()));
     } catch (const Error& e) {
       std::cerr << "lowbit: " << e.what() << "\n";

@@ -35,6 +35,7 @@
 #include "reports/report.h"
 #include "tracker/queries.h"
 #include "tracker/store.h"
+#include "tracker/sqlite.h"
 
 using namespace lowbit;
 using Clock = std::chrono::steady_clock;

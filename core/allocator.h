@@ -1,4 +1,4 @@
-// The allocator setting every lowbit binary starts with (apps/main.cpp, bench/bench.cpp).
+// The allocator setting every lowbit binary starts with (apps/front/main.cpp, apps/torch/main.cpp, bench/bench.cpp).
 #pragma once
 #include <cstdlib>  // defines __GLIBC__ on glibc
 #include <string>

@@ -192,9 +192,9 @@ bool train_claimed(Task& t, const PlannedRun& run, int& exit_code) {
   t.store->add_runs(t.exp_id, {local});
   auto st = t.store->run_state(t.exp_id, run.hash);
   if (ended_status(st->status)) return settle(t, run, *st), true;  // ended before the marker was written
-  std::vector<std::string> args = {t.exe, "worker", "--db", t.shard, "--experiment", t.plan.experiment,
-                                   "--run", run.hash, "--threads", std::to_string(t.threads), "--device",
-                                   t.device, "--runs-dir", shard_path(t.dir, "runs")};
+  WorkerRequest req;
+  req.db = t.shard, req.experiment = t.plan.experiment, req.run_hash = run.hash, req.threads = t.threads;
+  req.device = t.device, req.runs_dir = shard_path(t.dir, "runs");
   if (!run.parent_hash.empty()) {
     auto parent = read_ended(t.dir, run.parent_hash);
     if (parent->status != "done") {
@@ -207,12 +207,13 @@ bool train_claimed(Task& t, const PlannedRun& run, int& exit_code) {
                           {});
       return settle(t, run, *t.store->run_state(t.exp_id, run.hash)), true;
     }
-    args.insert(args.end(), {"--init-checkpoint", parent->checkpoint, "--init-sha256", parent->sha256});
+    req.init_checkpoint = parent->checkpoint, req.init_sha256 = parent->sha256;
   }
   fmt::print("task {}: run {} ({}, seed {})\n", t.task, run.hash, run.variant, run.config.seed);
   std::fflush(stdout);
-  const int status = wait_worker(spawn_worker_process(args, false));
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+  const int status = wait_worker(spawn_worker_process(req.argv(t.exe), false));
+  const WorkerExit exit = classify_exit(status);
+  if (exit == WorkerExit::kExecFailed)
     throw Error("cannot run the worker binary " + t.exe + " (exit 127); rebuild lowbit on the shared file system");
   st = t.store->run_state(t.exp_id, run.hash);
   if (ended_status(st->status)) {
@@ -220,7 +221,7 @@ bool train_claimed(Task& t, const PlannedRun& run, int& exit_code) {
     settle(t, run, *st);
     return interrupt_count().load() == 0;
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitDiskFull) {
+  if (exit == WorkerExit::kDiskFull) {
     if (st->status == RunStatus::kRunning) t.store->release_run(st->id, RunStatus::kInterrupted, "disk full");
     exit_code = kExitDiskFull;
     return false;

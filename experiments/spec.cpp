@@ -221,14 +221,8 @@ void link_parents(std::vector<PlannedRun>& children, const std::vector<PlannedRu
   }
 }
 
-}  // namespace
-
-ExperimentSpec expand_experiment(const std::string& text, const std::string& source, int64_t max_runs) {
-  ExperimentSpec spec;
-  spec.source = source;
-  json probe = parse_json_text(text, source);  // syntax errors with line and column
-  (void)probe;
-  spec.raw = ordered_json::parse(text);
+// The experiment's own keys: none unknown, name, description and report settings.
+void read_header(ExperimentSpec& spec, const std::string& source) {
   const auto& raw = spec.raw;
   if (!raw.is_object()) throw ConfigError(source + ": expected a JSON object");
   const std::vector<std::string> known = {"name",    "description", "base",  "axes",
@@ -249,70 +243,68 @@ ExperimentSpec expand_experiment(const std::string& text, const std::string& sou
     throw ConfigError(source + ": description: expected a string, got " + truncate_for_message(raw["description"].dump()));
   spec.description = raw.value("description", "");
   if (raw.contains("report")) spec.report = read_report_settings(raw["report"], source);
+}
 
-  RunConfig base;
-  if (raw.contains("base")) {
-    ordered_json b = raw["base"];
-    normalize_from_run(b, source + ": base");
-    apply_json(base, plain(b), source + ": base");
-  }
-
-  std::vector<int64_t> seeds = {0};
-  if (raw.contains("seeds")) {
-    const auto& s = raw["seeds"];
-    seeds.clear();
-    if (s.is_number_integer() && s.get<int64_t>() >= 1) {
-      if (s.get<int64_t>() > max_runs)
-        throw ConfigError(fmt::format("{}: seeds: {} seeds alone exceed the limit of {} runs; raise it with "
-                                      "lowbit grid --max-runs N, or split the experiment",
-                                      source, s.get<int64_t>(), max_runs));
-      for (int64_t i = 0; i < s.get<int64_t>(); ++i) seeds.push_back(i);
-    } else if (s.is_array() && !s.empty()) {
-      for (auto& x : s) {
-        if (!x.is_number_integer() || x.get<int64_t>() < 0)
-          throw ConfigError(source + ": seeds: expected non-negative integers, got " + x.dump());
-        seeds.push_back(x.get<int64_t>());
-      }
-    } else {
-      throw ConfigError(source + ": seeds: expected a count >= 1 or a list of seeds, got " +
-                        s.dump());
+// "seeds": a count N (seeds 0..N-1) or a list; absent: seed 0.
+std::vector<int64_t> read_seeds(const ordered_json& raw, const std::string& source, int64_t max_runs) {
+  if (!raw.contains("seeds")) return {0};
+  const auto& s = raw["seeds"];
+  std::vector<int64_t> seeds;
+  if (s.is_number_integer() && s.get<int64_t>() >= 1) {
+    if (s.get<int64_t>() > max_runs)
+      throw ConfigError(fmt::format("{}: seeds: {} seeds alone exceed the limit of {} runs; raise it with "
+                                    "lowbit grid --max-runs N, or split the experiment",
+                                    source, s.get<int64_t>(), max_runs));
+    for (int64_t i = 0; i < s.get<int64_t>(); ++i) seeds.push_back(i);
+  } else if (s.is_array() && !s.empty()) {
+    for (auto& x : s) {
+      if (!x.is_number_integer() || x.get<int64_t>() < 0)
+        throw ConfigError(source + ": seeds: expected non-negative integers, got " + x.dump());
+      seeds.push_back(x.get<int64_t>());
     }
-  }
-
-  auto global_axes =
-      read_axes(raw.contains("axes") ? raw["axes"] : ordered_json(), source + ": axes");
-  for (auto& a : global_axes) spec.axis_keys.push_back(a.key);
-
-  std::vector<std::pair<std::string, ordered_json>> variants;
-  if (raw.contains("variants")) {
-    if (!raw["variants"].is_object() || raw["variants"].empty())
-      throw ConfigError(source + ": variants: expected an object {name: partial config}");
-    for (auto& [k, v] : raw["variants"].items()) variants.emplace_back(k, v);
   } else {
-    variants.emplace_back("default", ordered_json::object());
+    throw ConfigError(source + ": seeds: expected a count >= 1 or a list of seeds, got " + s.dump());
   }
+  return seeds;
+}
 
+// "variants" in file order; absent: one variant "default" that changes nothing.
+std::vector<std::pair<std::string, ordered_json>> read_variants(const ordered_json& raw, const std::string& source) {
+  std::vector<std::pair<std::string, ordered_json>> variants;
+  if (!raw.contains("variants")) return {{"default", ordered_json::object()}};
+  if (!raw["variants"].is_object() || raw["variants"].empty())
+    throw ConfigError(source + ": variants: expected an object {name: partial config}");
+  for (auto& [k, v] : raw["variants"].items()) variants.emplace_back(k, v);
+  return variants;
+}
+
+// "exclude": rules {key: value, ...} on config keys or "variant".
+std::vector<ordered_json> read_excludes(const ordered_json& raw, const std::string& source) {
   std::vector<ordered_json> excludes;
-  if (raw.contains("exclude")) {
-    if (!raw["exclude"].is_array())
-      throw ConfigError(source + ": exclude: expected a list of {key: value} rules");
-    for (auto& e : raw["exclude"]) {
-      if (!e.is_object() || e.empty())
-        throw ConfigError(source + ": exclude: each rule is a non-empty object {key: value}");
-      // One vector for the search: begin() and end() of two config_paths() temporaries
-      // never met (undefined behaviour that accepted any key).
-      const std::vector<std::string> paths = config_paths();
-      for (auto& [k, v] : e.items())
-        if (k != "variant" && std::find(paths.begin(), paths.end(), k) == paths.end())
-          throw ConfigError(source + ": exclude: unknown key '" + k + "'" + did_you_mean(k, paths));
-      excludes.push_back(e);
-    }
+  if (!raw.contains("exclude")) return excludes;
+  if (!raw["exclude"].is_array()) throw ConfigError(source + ": exclude: expected a list of {key: value} rules");
+  // One vector for the search: begin() and end() of two config_paths() temporaries never met
+  // (undefined behaviour that accepted any key).
+  const std::vector<std::string> paths = config_paths();
+  for (auto& e : raw["exclude"]) {
+    if (!e.is_object() || e.empty())
+      throw ConfigError(source + ": exclude: each rule is a non-empty object {key: value}");
+    for (auto& [k, v] : e.items())
+      if (k != "variant" && std::find(paths.begin(), paths.end(), k) == paths.end())
+        throw ConfigError(source + ": exclude: unknown key '" + k + "'" + did_you_mean(k, paths));
+    excludes.push_back(e);
   }
+  return excludes;
+}
 
-  // Count the runs before expanding any: seeds x sum over variants of the axes' product.
+// Counts the runs before expanding any (seeds x sum over variants of the axes' product) and
+// refuses more than max_runs.
+void check_run_count(const std::vector<std::pair<std::string, ordered_json>>& variants,
+                     const std::vector<Axis>& global_axes, size_t n_seeds, const std::string& source,
+                     int64_t max_runs) {
   double total = 0;
   for (auto& [vname, vraw] : variants) {
-    double n = double(seeds.size());
+    double n = double(n_seeds);
     for (auto& a : global_axes) n *= double(a.values.size());
     if (vraw.is_object() && vraw.contains("axes") && vraw["axes"].is_object())
       for (auto& [k, v] : vraw["axes"].items()) n *= v.is_array() ? double(std::max<size_t>(1, v.size())) : 1.0;
@@ -322,19 +314,20 @@ ExperimentSpec expand_experiment(const std::string& text, const std::string& sou
     throw ConfigError(fmt::format("{}: the grid has {:.0f} runs (seeds x variants x axes), more than the limit of {}; "
                                   "raise it with lowbit grid --max-runs N, or split the experiment",
                                   source, total, max_runs));
+}
 
-  // Variants in file order; a variant that starts from another (init.from_run) is expanded
-  // after it, since its runs' identity includes the parent run's training hash.
-  std::vector<VariantPlan> plans;
-  for (auto& [vname, vraw] : variants) plans.push_back(plan_variant(vname, vraw, base, global_axes, source, spec));
+// Variants in file order; a variant that starts from another (init.from_run) is expanded after
+// it, since its runs' identity includes the parent run's training hash.
+std::map<std::string, std::vector<PlannedRun>> expand_in_parent_order(
+    const std::vector<VariantPlan>& plans, size_t n_axes, const std::vector<int64_t>& seeds,
+    const std::vector<ordered_json>& excludes, const std::string& source, const std::string& name) {
   std::map<std::string, std::vector<PlannedRun>> expanded;
   while (expanded.size() < plans.size()) {
     size_t before = expanded.size();
     for (auto& plan : plans) {
       if (expanded.count(plan.name)) continue;
       if (!plan.parent.empty() && !expanded.count(plan.parent)) continue;
-      std::vector<PlannedRun> runs =
-          expand_variant(plan, global_axes.size(), seeds, excludes, source, spec.name);
+      std::vector<PlannedRun> runs = expand_variant(plan, n_axes, seeds, excludes, source, name);
       if (!plan.parent.empty()) link_parents(runs, expanded[plan.parent], plan, source);
       expanded[plan.name] = std::move(runs);
     }
@@ -346,18 +339,51 @@ ExperimentSpec expand_experiment(const std::string& text, const std::string& sou
                         join(cycle, ", ") + "); one of them must start from scratch");
     }
   }
+  return expanded;
+}
+
+// The runs in variant order; two runs with one hash are the same run, which is an error.
+void collect_runs(ExperimentSpec& spec, const std::vector<VariantPlan>& plans,
+                  std::map<std::string, std::vector<PlannedRun>>& expanded, const std::string& source) {
   std::map<std::string, std::string> seen;  // hash -> where
   for (auto& plan : plans)
     for (auto& p : expanded[plan.name]) {
       std::string here = fmt::format("variant {} {} seed {}", p.variant, p.varying.dump(), p.config.seed);
       if (auto it = seen.find(p.hash); it != seen.end())
-        throw ConfigError(source + ": " + here + " and " + it->second + " are the same run (hash " +
-                          p.hash + "); make the variants differ or drop one");
+        throw ConfigError(source + ": " + here + " and " + it->second + " are the same run (hash " + p.hash +
+                          "); make the variants differ or drop one");
       seen[p.hash] = here;
       spec.runs.push_back(std::move(p));
     }
   if (spec.runs.empty()) throw ConfigError(source + ": the grid is empty (every run excluded?)");
+}
 
+}  // namespace
+
+ExperimentSpec expand_experiment(const std::string& text, const std::string& source, int64_t max_runs) {
+  ExperimentSpec spec;
+  spec.source = source;
+  json probe = parse_json_text(text, source);  // syntax errors with line and column
+  (void)probe;
+  spec.raw = ordered_json::parse(text);
+  read_header(spec, source);
+  const auto& raw = spec.raw;
+  RunConfig base;
+  if (raw.contains("base")) {
+    ordered_json b = raw["base"];
+    normalize_from_run(b, source + ": base");
+    apply_json(base, plain(b), source + ": base");
+  }
+  const std::vector<int64_t> seeds = read_seeds(raw, source, max_runs);
+  auto global_axes = read_axes(raw.contains("axes") ? raw["axes"] : ordered_json(), source + ": axes");
+  for (auto& a : global_axes) spec.axis_keys.push_back(a.key);
+  const auto variants = read_variants(raw, source);
+  const std::vector<ordered_json> excludes = read_excludes(raw, source);
+  check_run_count(variants, global_axes, seeds.size(), source, max_runs);
+  std::vector<VariantPlan> plans;
+  for (auto& [vname, vraw] : variants) plans.push_back(plan_variant(vname, vraw, base, global_axes, source, spec));
+  auto expanded = expand_in_parent_order(plans, global_axes.size(), seeds, excludes, source, spec.name);
+  collect_runs(spec, plans, expanded, source);
   return spec;
 }
 

@@ -5,11 +5,90 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/util.h"
 
 namespace lowbit {
+
+namespace {
+
+// The worker's options, one row each: argv writes them and from_args reads them.
+struct WorkerFlag {
+  const char* flag;
+  std::string WorkerRequest::*text;  ///< null for --threads
+  const char* help;
+};
+const WorkerFlag kWorkerFlags[] = {
+    {"--db", &WorkerRequest::db, "results database"},
+    {"--experiment", &WorkerRequest::experiment, "experiment name"},
+    {"--threads", nullptr, "LibTorch threads (default 1)"},
+    {"--device", &WorkerRequest::device, "cpu or cuda (default cpu)"},
+    {"--run", &WorkerRequest::run_hash, "only the run with this config hash"},
+    {"--runs-dir", &WorkerRequest::runs_dir, "checkpoint directories (default: <db>.runs)"},
+    {"--init-checkpoint", &WorkerRequest::init_checkpoint, "the parent run's checkpoint (init.from_run)"},
+    {"--init-sha256", &WorkerRequest::init_sha256, "its sha256 when the parent finished"},
+};
+
+}  // namespace
+
+std::string run_dir(const std::string& db, const std::string& hash) { return db + ".runs/" + hash; }
+
+std::vector<std::string> WorkerRequest::argv(const std::string& exe) const {
+  std::vector<std::string> out = {exe, "worker"};
+  for (const WorkerFlag& f : kWorkerFlags) {
+    const std::string value = f.text ? this->*f.text : std::to_string(threads);
+    if (!value.empty()) out.insert(out.end(), {f.flag, value});
+  }
+  return out;
+}
+
+WorkerRequest WorkerRequest::from_args(const std::vector<std::string>& args) {
+  WorkerRequest r;
+  r.command_line = "lowbit worker";
+  for (auto& a : args) r.command_line += " " + a;
+  for (size_t i = 0; i < args.size(); i += 2) {
+    const WorkerFlag* f = nullptr;
+    for (const WorkerFlag& g : kWorkerFlags)
+      if (args[i] == g.flag) f = &g;
+    if (!f) throw ConfigError("lowbit worker: unknown option '" + truncate_for_message(args[i]) + "' (see lowbit worker --help)");
+    if (i + 1 >= args.size()) throw ConfigError(std::string("lowbit worker: ") + f->flag + " needs a value");
+    if (f->text) {
+      r.*(f->text) = args[i + 1];
+    } else {
+      char* end = nullptr;
+      const long n = std::strtol(args[i + 1].c_str(), &end, 10);
+      if (args[i + 1].empty() || *end != '\0' || n < 1 || n > 4096)
+        throw ConfigError("lowbit worker --threads " + truncate_for_message(args[i + 1]) + ": expected 1..4096");
+      r.threads = int(n);
+    }
+  }
+  if (r.db.empty() || r.experiment.empty())
+    throw ConfigError("lowbit worker: --db and --experiment are required (see lowbit worker --help)");
+  return r;
+}
+
+std::string WorkerRequest::usage() {
+  std::string out = "usage: lowbit worker --db DB --experiment NAME [options] (internal: started by lowbit grid "
+                    "and lowbit slurm-task)\n";
+  for (const WorkerFlag& f : kWorkerFlags) out += fmt::format("  {:<18} {}\n", f.flag, f.help);
+  return out;
+}
+
+WorkerExit classify_exit(int status) {
+  if (!WIFEXITED(status)) return WorkerExit::kDied;
+  switch (WEXITSTATUS(status)) {
+    case 127: return WorkerExit::kExecFailed;
+    case kExitDiskFull: return WorkerExit::kDiskFull;
+    case kExitSuccess:
+    case kExitFailure:
+    case kExitInterrupted: return WorkerExit::kEnded;
+    default: return WorkerExit::kDied;
+  }
+}
 
 pid_t spawn_worker_process(const std::vector<std::string>& argv, bool own_group) {
   pid_t pid = ::fork();

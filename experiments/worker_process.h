@@ -1,6 +1,8 @@
-// Worker processes, as lowbit grid and a Slurm task (lowbit slurm-task) start them: one
-// exec'd `lowbit worker` per run that dies with its parent, and what becomes of the run of a
-// worker that died holding it. Torch-free (the front compiles experiments/slurm_grid.cpp).
+// Worker processes, as lowbit grid and a Slurm task (lowbit slurm-task) start them: what a
+// worker is asked to do (WorkerRequest, which writes and reads its own command line), one
+// exec'd `lowbit worker` per run that dies with its parent, how its exit is read
+// (classify_exit), and what becomes of the run of a worker that died holding it. Torch-free;
+// the worker itself is experiments/run/worker.h.
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below experiments/
 #ifndef LOWBIT_MAY_INCLUDE_EXPERIMENTS
@@ -14,6 +16,36 @@
 #include "tracker/store.h"
 
 namespace lowbit {
+
+/// What one worker process is asked to do.
+struct WorkerRequest {
+  std::string db, experiment, device = "cpu";
+  int threads = 1;
+  std::string run_hash;   ///< only this run (a Slurm task's worker); "" = the next ready one
+  std::string runs_dir;   ///< where run checkpoints live; "" = <db>.runs
+  /// init.from_run when the parent is in another database (a Slurm task's shard): the
+  /// parent's checkpoint and the sha256 it had when the parent finished.
+  std::string init_checkpoint, init_sha256;
+  std::string command_line;  ///< recorded as the run's provenance; set by from_args
+
+  /// The worker's command line: {exe, "worker", --db ..., ...}; empty members are left out.
+  std::vector<std::string> argv(const std::string& exe) const;
+  /// Reads what argv wrote (the arguments after "worker"); an unknown option, a missing value
+  /// or a missing --db or --experiment is a ConfigError naming it.
+  static WorkerRequest from_args(const std::vector<std::string>& args);
+  /// The options, one line each, for lowbit worker --help.
+  static std::string usage();
+};
+
+/// How a worker process ended, from its wait status: kEnded, it recorded its run's end
+/// itself (exit 0, 1 or 130); kDiskFull (exit 3): a write found the disk full, so every later
+/// run would too; kExecFailed (exit 127): the binary could not be run; kDied: killed or
+/// crashed, leaving its run `running`.
+enum class WorkerExit { kEnded, kDiskFull, kExecFailed, kDied };
+WorkerExit classify_exit(int wait_status);
+
+/// Directory for a run's checkpoint: next to the database, <db>.runs/<hash>.
+std::string run_dir(const std::string& db, const std::string& hash);
 
 /// A run whose worker dies this often is failed, not resumed again.
 constexpr int kMaxWorkerDeaths = 3;

@@ -202,6 +202,50 @@ void write_text(const std::string& path, const std::string& text, std::vector<st
   files.push_back(path);
 }
 
+namespace {
+
+// A table that reads nested config values (the energy tables: quant.act) has every config
+// parsed up front, on every core. Otherwise the tables need only the row and column keys, read
+// typed from run_config (load_row_keys); a run parses its JSON only if it lacks one of them.
+bool reads_nested(const std::vector<const ReportTable*>& tables) {
+  return std::any_of(tables.begin(), tables.end(), [](const ReportTable* t) { return t->reads_nested_config; });
+}
+
+void load_row_keys(const ReportOptions& opt, Db& db, ExperimentData& e, const std::vector<std::string>& rows,
+                   const std::vector<const ReportTable*>& tables) {
+  if (reads_nested(tables)) return;
+  std::vector<std::string> keys = rows;
+  keys.insert(keys.end(), opt.cols.begin(), opt.cols.end());
+  if (opt.plots)
+    for (const auto& p : report_plots()) keys.insert(keys.end(), p.config_keys.begin(), p.config_keys.end());
+  load_config_text(db, e, keys);
+}
+
+// Every selected table, written in each format; returns the markdown of them all.
+std::string build_tables(const std::vector<const ReportTable*>& tables, ReportContext& c, HtmlReport& html) {
+  std::string body;
+  for (auto* t : tables)
+    for (auto& table : t->build(c)) {
+      body += write_table(table, c);
+      const bool per_layer =
+          std::find(table.row_keys.begin(), table.row_keys.end(), "layer") != table.row_keys.end();
+      html.tables.push_back({table, per_layer});
+    }
+  return body;
+}
+
+// The curves, with the main table, where gnuplot is installed.
+void build_plots(const ReportOptions& opt, const std::vector<const ReportTable*>& tables, ReportContext& c) {
+  const bool main = std::any_of(tables.begin(), tables.end(), [](auto* t) { return t->name == "main"; });
+  if (!opt.plots || !main) return;
+  if (!gnuplot_available())
+    c.result.warnings.push_back("gnuplot not found: plots skipped (install gnuplot-nox); the tables are complete");
+  else
+    for (auto& p : report_plots()) p.build(c);
+}
+
+}  // namespace
+
 ReportResult write_report(const ReportOptions& opt) {
   ReportResult res;
   if (opt.experiment.empty()) throw ConfigError("lowbit report: --experiment is required");
@@ -211,24 +255,12 @@ ReportResult write_report(const ReportOptions& opt) {
   // built: 1 GiB at 100,000 runs (with the CPU's SHA extensions, core/sha256.h, a fraction of
   // the report's time; several seconds of CPU without them).
   auto db_sha256 = std::async(std::launch::async, [path = opt.db] { return sha256_file(path); });
-  // A table that reads nested config values (the energy tables: quant.act) has every config
-  // parsed up front, on every core. Otherwise the tables need only the row and column keys,
-  // read typed from run_config; a run parses its JSON only if it lacks one of them there.
-  const bool nested = std::any_of(tables.begin(), tables.end(),
-                                  [](const ReportTable* t) { return t->reads_nested_config; });
   auto data = std::make_unique<ExperimentData>(
-      load_experiment_data(*db, opt.experiment, nested, opt.all_runs));
+      load_experiment_data(*db, opt.experiment, reads_nested(tables), opt.all_runs));
   ExperimentData& e = *data;
   const int64_t done = check_experiment(opt, e);
   std::vector<std::string> rows = row_keys(opt, e);
-  if (!nested) {
-    std::vector<std::string> keys = rows;
-    keys.insert(keys.end(), opt.cols.begin(), opt.cols.end());
-    if (opt.plots)
-      for (const auto& p : report_plots())
-        keys.insert(keys.end(), p.config_keys.begin(), p.config_keys.end());
-    load_config_text(*db, e, keys);
-  }
+  load_row_keys(opt, *db, e, rows, tables);
   ReportContext c{opt,
                   *db,
                   e,
@@ -239,26 +271,10 @@ ReportResult write_report(const ReportOptions& opt) {
                   res};
   make_dirs(c.out_dir, "--out");
 
-  std::string body;
   HtmlReport html{e.name, e.description, "", {}, {}, {}, {}, {}, e.queries};
-  for (auto* t : tables)
-    for (auto& table : t->build(c)) {
-      body += write_table(table, c);
-      const bool per_layer = std::find(table.row_keys.begin(), table.row_keys.end(), "layer") !=
-                             table.row_keys.end();
-      html.tables.push_back({table, per_layer});
-    }
-  const bool main =
-      std::any_of(tables.begin(), tables.end(), [](auto* t) { return t->name == "main"; });
-  if (opt.plots && main) {
-    if (!gnuplot_available())
-      res.warnings.push_back(
-          "gnuplot not found: plots skipped (install gnuplot-nox); the tables are complete");
-    else
-      for (auto& p : report_plots()) p.build(c);
-  }
-  html.summary = fmt::format("{} runs, {} finished. Tables: {}.", e.runs.size(), done,
-                             join(opt.formats, ", "));
+  const std::string body = build_tables(tables, c, html);
+  build_plots(opt, tables, c);
+  html.summary = fmt::format("{} runs, {} finished. Tables: {}.", e.runs.size(), done, join(opt.formats, ", "));
   html.excluded = excluded_runs(e);
   html.notes = outside_runs(e, opt.all_runs);
   for (auto& line : tags_and_notes(e)) html.notes.push_back(line);

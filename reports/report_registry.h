@@ -16,7 +16,6 @@
 #include "reports/report.h"
 #include "reports/table.h"
 #include "tracker/report_data.h"
-#include "tracker/sqlite.h"
 
 namespace lowbit {
 

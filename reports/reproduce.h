@@ -5,16 +5,12 @@
 #ifndef LOWBIT_MAY_INCLUDE_REPORTS
 #error "this room may not include reports/ (docs/ARCHITECTURE.md: rooms)"
 #endif
-#include <cstdint>
-#include <map>
 #include <string>
-#include <utility>
 #include <vector>
 
-namespace lowbit {
+#include "tracker/selectors.h"  // EpochMetrics: (epoch, metric key) -> value
 
-/// (epoch, metric key) -> value.
-using EpochMetrics = std::map<std::pair<int64_t, std::string>, double>;
+namespace lowbit {
 
 /// Timings and memory, which no rerun reproduces: left out of every comparison.
 bool is_timing_metric(const std::string& key);

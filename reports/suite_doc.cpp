@@ -20,12 +20,8 @@ namespace {
 
 // Runs of the experiment by status, "12 done, 1 failed" (no experiment: "not run").
 std::string status_counts(Db& db, const std::string& experiment) {
-  auto st = db.prepare(
-      "SELECT r.status, count(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE "
-      "e.name = ? GROUP BY r.status ORDER BY count(*) DESC");
-  st.bind(1, experiment);
   std::vector<std::string> parts;
-  while (st.step()) parts.push_back(fmt::format("{} {}", st.get_int(1), st.get_text(0)));
+  for (auto& [status, n] : runs_by_status(db, experiment)) parts.push_back(fmt::format("{} {}", n, status));
   return parts.empty() ? "not run" : join(parts, ", ");
 }
 
@@ -34,14 +30,7 @@ std::string status_counts(Db& db, const std::string& experiment) {
 // when the suite was stopped and later resumed (started_at is a run's first start; a resumed
 // run counts from its last start, its finish minus its wall_seconds).
 std::string wall_time(Db& db) {
-  auto st = db.prepare(
-      "SELECT max(julianday(r.started_at) * 86400, julianday(r.finished_at) * 86400 - "
-      "COALESCE(s.value, 0)), julianday(r.finished_at) * 86400 FROM runs r LEFT JOIN summaries s "
-      "ON s.run_id = r.id AND s.key = 'wall_seconds' WHERE r.status = 'done' AND "
-      "r.reused_from IS NULL AND r.started_at IS NOT NULL AND r.finished_at IS NOT NULL "
-      "ORDER BY 1");
-  std::vector<std::pair<double, double>> spans;
-  while (st.step()) spans.emplace_back(st.get_double(0), st.get_double(1));
+  const std::vector<std::pair<double, double>> spans = trained_run_spans(db);
   if (spans.empty()) return "no finished run";
   double busy = 0, end = spans.front().first, last = spans.front().second;
   for (auto [a, b] : spans) {

@@ -26,21 +26,18 @@ std::string key_value(const RunData& r, const std::string& key) {
   return config_value_text(config[p]);
 }
 
-AggTable aggregate(const std::string& name, const std::string& title, const ExperimentData& e,
-                   const std::vector<std::string>& row_keys, const std::vector<ColumnSpec>& cols,
-                   const TableOptions& opt) {
-  AggTable t;
-  t.name = name;
-  t.title = title;
-  t.row_keys = row_keys;
-  t.cols = cols;
-  t.opt = opt;
+namespace {
+
+// The rows of `t` (one per distinct value of its row keys, in the order the runs first show
+// them) and each cell's summary: the finished runs' values, the runs requested and finished.
+void group_rows(AggTable& t, const ExperimentData& e) {
+  const auto& cols = t.cols;
   std::map<std::vector<std::string>, size_t> index;
   std::vector<std::vector<std::vector<double>>> values;
   std::vector<std::vector<int>> requested, done;
   for (const auto& r : e.runs) {
     std::vector<std::string> key;
-    for (auto& k : row_keys) key.push_back(key_value(r, k));
+    for (auto& k : t.row_keys) key.push_back(key_value(r, k));
     auto it = index.find(key);
     if (it == index.end()) {
       it = index.emplace(key, t.rows.size()).first;
@@ -64,19 +61,22 @@ AggTable aggregate(const std::string& name, const std::string& title, const Expe
       cell.s = summarize(values[i][c]);
       cell.requested = requested[i][c];
       cell.done = done[i][c];
-      cell.ci = opt.ci_level > 0 ? ci_half_width(cell.s, opt.ci_level) : 0;
+      cell.ci = t.opt.ci_level > 0 ? ci_half_width(cell.s, t.opt.ci_level) : 0;
     }
-  // Best per column (by mean, among cells with data).
-  for (size_t c = 0; c < cols.size(); ++c) {
-    if (!cols[c].mark_best) continue;
+}
+
+// Best per column (by mean, among cells with data). Ties are all best; a column where every
+// row ties, or only one row has data, has no best.
+void mark_best(AggTable& t) {
+  for (size_t c = 0; c < t.cols.size(); ++c) {
+    if (!t.cols[c].mark_best) continue;
     int best = -1;
     for (size_t i = 0; i < t.rows.size(); ++i) {
       if (t.cells[i][c].s.n == 0) continue;
       double m = t.cells[i][c].s.mean, bm = best < 0 ? 0 : t.cells[size_t(best)][c].s.mean;
-      if (best < 0 || (cols[c].lower_better ? m < bm : m > bm)) best = int(i);
+      if (best < 0 || (t.cols[c].lower_better ? m < bm : m > bm)) best = int(i);
     }
     if (best < 0) continue;
-    // Ties are all best; a column where every row ties, or only one row has data, has no best.
     size_t with_data = 0, tied = 0;
     for (size_t i = 0; i < t.rows.size(); ++i)
       if (t.cells[i][c].s.n > 0)
@@ -86,58 +86,81 @@ AggTable aggregate(const std::string& name, const std::string& title, const Expe
       if (t.cells[i][c].s.n > 0 && t.cells[i][c].s.mean == t.cells[size_t(best)][c].s.mean)
         t.cells[i][c].best = true;
   }
-  // Welch's t-test against the baseline row: the row whose variant is the baseline and that
-  // agrees on opt.baseline_match (the first such row).
-  if (!opt.baseline.empty()) {
-    auto pos = [&](const std::string& k) {
-      return size_t(std::find(row_keys.begin(), row_keys.end(), k) - row_keys.begin());
-    };
-    const size_t vpos = pos("variant");
-    auto baseline_of = [&](size_t i) -> int {
-      for (size_t j = 0; j < t.rows.size(); ++j) {
-        if (vpos >= row_keys.size() || t.rows[j][vpos] != opt.baseline) continue;
-        bool same = true;
-        for (auto& k : opt.baseline_match)
-          if (size_t kp = pos(k); kp < row_keys.size() && t.rows[j][kp] != t.rows[i][kp])
-            same = false;
-        if (same) return int(j);
-      }
-      return -1;
-    };
-    for (size_t i = 0; i < t.rows.size(); ++i) {
-      int base = baseline_of(i);
-      if (base < 0 || base == int(i)) continue;
-      for (size_t c = 0; c < cols.size(); ++c)
-        if (!cols[c].seed_invariant)
-          t.cells[i][c].p = welch_test(t.cells[i][c].s, t.cells[size_t(base)][c].s).p;
+}
+
+// Welch's t-test of every row against its baseline row: the row whose variant is the baseline
+// and that agrees on opt.baseline_match (the first such row).
+void test_against_baseline(AggTable& t) {
+  const TableOptions& opt = t.opt;
+  if (opt.baseline.empty()) return;
+  auto pos = [&](const std::string& k) {
+    return size_t(std::find(t.row_keys.begin(), t.row_keys.end(), k) - t.row_keys.begin());
+  };
+  const size_t vpos = pos("variant");
+  auto baseline_of = [&](size_t i) -> int {
+    for (size_t j = 0; j < t.rows.size(); ++j) {
+      if (vpos >= t.row_keys.size() || t.rows[j][vpos] != opt.baseline) continue;
+      bool same = true;
+      for (auto& k : opt.baseline_match)
+        if (size_t kp = pos(k); kp < t.row_keys.size() && t.rows[j][kp] != t.rows[i][kp])
+          same = false;
+      if (same) return int(j);
     }
+    return -1;
+  };
+  for (size_t i = 0; i < t.rows.size(); ++i) {
+    int base = baseline_of(i);
+    if (base < 0 || base == int(i)) continue;
+    for (size_t c = 0; c < t.cols.size(); ++c)
+      if (!t.cols[c].seed_invariant)
+        t.cells[i][c].p = welch_test(t.cells[i][c].s, t.cells[size_t(base)][c].s).p;
   }
-  int n_max = 0;
-  for (auto& row : t.cells)
-    for (auto& cell : row) n_max = std::max(n_max, cell.requested);
-  t.spread_note = opt.ci_level > 0 && opt.interval
-                      ? fmt::format("mean ± standard deviation (n - 1) over seeds, (n) finished seeds, "
-                                    "[{:.0f}% confidence interval] (Student's t, n - 1 degrees of freedom)",
-                                    opt.ci_level * 100)
-                  : opt.ci_level > 0
-                      ? fmt::format(
-                            "mean ± {:.0f}% confidence half-width (Student's t, n - 1 degrees of "
-                            "freedom) over seeds, (n) finished seeds",
-                            opt.ci_level * 100)
-                      : "mean ± standard deviation (n - 1) over seeds, (n) finished seeds";
-  bool any_best =
-      std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.mark_best; });
-  bool any_invariant =
-      std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.seed_invariant; });
-  if (any_best) t.spread_note += "; best per column in bold";
-  t.spread_note += "; † fewer finished seeds than requested (not averaged silently: n shows it)";
-  if (any_invariant) t.spread_note += "; values that cannot vary with the seed have no spread";
+}
+
+// The caption's note: what the ± means, and the marks the table uses.
+std::string spread_note(const AggTable& t) {
+  const TableOptions& opt = t.opt;
+  std::string note =
+      opt.ci_level > 0 && opt.interval
+          ? fmt::format("mean ± standard deviation (n - 1) over seeds, (n) finished seeds, "
+                        "[{:.0f}% confidence interval] (Student's t, n - 1 degrees of freedom)",
+                        opt.ci_level * 100)
+      : opt.ci_level > 0
+          ? fmt::format(
+                "mean ± {:.0f}% confidence half-width (Student's t, n - 1 degrees of "
+                "freedom) over seeds, (n) finished seeds",
+                opt.ci_level * 100)
+          : "mean ± standard deviation (n - 1) over seeds, (n) finished seeds";
+  const auto& cols = t.cols;
+  if (std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.mark_best; }))
+    note += "; best per column in bold";
+  note += "; † fewer finished seeds than requested (not averaged silently: n shows it)";
+  if (std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.seed_invariant; }))
+    note += "; values that cannot vary with the seed have no spread";
   bool any_na = false;
   for (auto& row : t.cells)
     for (auto& cell : row) any_na = any_na || (cell.s.n == 0 && cell.done > 0);
-  if (any_na) t.spread_note += "; n/a: the metric does not apply to that row";
+  if (any_na) note += "; n/a: the metric does not apply to that row";
   if (!opt.baseline.empty())
-    t.spread_note += "; * p < 0.05, ** p < 0.01 (Welch's t-test against " + opt.baseline + ")";
+    note += "; * p < 0.05, ** p < 0.01 (Welch's t-test against " + opt.baseline + ")";
+  return note;
+}
+
+}  // namespace
+
+AggTable aggregate(const std::string& name, const std::string& title, const ExperimentData& e,
+                   const std::vector<std::string>& row_keys, const std::vector<ColumnSpec>& cols,
+                   const TableOptions& opt) {
+  AggTable t;
+  t.name = name;
+  t.title = title;
+  t.row_keys = row_keys;
+  t.cols = cols;
+  t.opt = opt;
+  group_rows(t, e);
+  mark_best(t);
+  test_against_baseline(t);
+  t.spread_note = spread_note(t);
   return t;
 }
 

@@ -1,4 +1,5 @@
 #include "tracker/queries.h"
+#include "tracker/sqlite.h"
 
 #include <unistd.h>
 
@@ -17,11 +18,11 @@ namespace lowbit {
 
 using nlohmann::json;
 
-std::unique_ptr<Db> open_readonly(const std::string& path) {
+DbHandle open_readonly(const std::string& path) {
   if (::access(path.c_str(), F_OK) != 0)
     throw StoreError(path + ": no such results database (run lowbit grid first, or pass --db)",
                      true);
-  auto db = std::make_unique<Db>(path, Db::Mode::kReadOnly);
+  DbHandle db(new Db(path, Db::Mode::kReadOnly));
   if (!db->has_table("runs"))
     throw StoreError(path + ": not a lowbit results database (no runs table)", true);
   return db;
@@ -62,6 +63,35 @@ Table run_sql(Db& db, const std::string& sql) {
                          truncate_for_message(st.tail().substr(more), 40) + "'",
                      true);
   return collect(st);
+}
+
+std::vector<int64_t> runs_where(Db& db, const std::string& where) {
+  std::vector<int64_t> runs;
+  for (auto& row : run_sql(db, "SELECT run_id FROM run_params WHERE (" + where + ")").rows)
+    if (auto* id = std::get_if<int64_t>(&row.at(0))) runs.push_back(*id);
+  return runs;
+}
+
+std::vector<std::pair<std::string, int64_t>> runs_by_status(Db& db, const std::string& name) {
+  auto st = db.prepare(
+      "SELECT r.status, count(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE "
+      "e.name = ? GROUP BY r.status ORDER BY count(*) DESC");
+  st.bind(1, name);
+  std::vector<std::pair<std::string, int64_t>> out;
+  while (st.step()) out.emplace_back(st.get_text(0), st.get_int(1));
+  return out;
+}
+
+std::vector<std::pair<double, double>> trained_run_spans(Db& db) {
+  auto st = db.prepare(
+      "SELECT max(julianday(r.started_at) * 86400, julianday(r.finished_at) * 86400 - "
+      "COALESCE(s.value, 0)), julianday(r.finished_at) * 86400 FROM runs r LEFT JOIN summaries s "
+      "ON s.run_id = r.id AND s.key = 'wall_seconds' WHERE r.status = 'done' AND "
+      "r.reused_from IS NULL AND r.started_at IS NOT NULL AND r.finished_at IS NOT NULL "
+      "ORDER BY 1");
+  std::vector<std::pair<double, double>> spans;
+  while (st.step()) spans.emplace_back(st.get_double(0), st.get_double(1));
+  return spans;
 }
 
 std::vector<std::string> experiment_names(Db& db) {

@@ -12,12 +12,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tracker/sqlite.h"
+#include "tracker/db_handle.h"
 
 namespace lowbit {
 
 /// Opens `path` read-only; a missing file is a StoreError naming it (exit 2).
-std::unique_ptr<Db> open_readonly(const std::string& path);
+DbHandle open_readonly(const std::string& path);
 
 /// A table of values with column names.
 struct Table {
@@ -29,6 +29,11 @@ struct Table {
 /// StoreError("refused: queries are read-only ...").
 Table run_sql(Db& db, const std::string& sql);
 
+/// The ids of the runs whose run_params row satisfies the SQL condition `where` (run on this
+/// read-only connection through run_sql: a condition that writes, or a second statement, is
+/// refused with StoreError).
+std::vector<int64_t> runs_where(Db& db, const std::string& where);
+
 /// Runs with the keys that vary inside their experiment, the seed, status, final metrics, tags
 /// and the number of notes. `where`: "key=value" filters on config keys (dotted paths) or
 /// variant / status / seed / tag.
@@ -36,6 +41,14 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
 
 /// The experiments, in creation order.
 std::vector<std::string> experiment_names(Db& db);
+
+/// The runs of experiment `name` counted by status, the most frequent first (none: empty).
+std::vector<std::pair<std::string, int64_t>> runs_by_status(Db& db, const std::string& name);
+
+/// The (start, finish) of every run trained to the end in this database (Unix seconds, sorted
+/// by start): done, not copied from another run (reused_from), a resumed run counted from its
+/// last start (its finish minus its wall_seconds).
+std::vector<std::pair<double, double>> trained_run_spans(Db& db);
 
 /// Text of `t` as an aligned table, CSV (plain numbers, one header row) or JSON records.
 std::string format_table(const Table& t, const std::string& format);

@@ -1,4 +1,5 @@
 #include "tracker/rehash.h"
+#include "tracker/sqlite.h"
 
 #include <algorithm>
 #include <map>

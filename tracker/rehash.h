@@ -8,7 +8,7 @@
 #ifndef LOWBIT_MAY_INCLUDE_TRACKER
 #error "this room may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
 #endif
-#include "tracker/sqlite.h"
+#include "tracker/db_handle.h"
 
 namespace lowbit {
 

@@ -1,4 +1,5 @@
 #include "tracker/report_data.h"
+#include "tracker/sqlite.h"
 
 #include <algorithm>
 #include <exception>

@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tracker/sqlite.h"
+#include "tracker/db_handle.h"
 
 namespace lowbit {
 

@@ -13,18 +13,6 @@ namespace lowbit {
 
 namespace {
 
-// The columns of a run's row that its winning copy decides (attempts and started_at are
-// summed and taken at their earliest over all copies instead).
-const char* kRunColumns[] = {"status",  "host",       "pid",          "heartbeat_at", "finished_at",
-                             "git_commit", "git_dirty", "lowbit_version", "torch_version", "threads",
-                             "device",  "error",      "epoch",        "compiler",     "command_line"};
-
-std::string column_list() {
-  std::string s;
-  for (const char* c : kRunColumns) s += std::string(s.empty() ? "" : ", ") + c;
-  return s;
-}
-
 // The shard's identity: a lowbit database of this schema holding `experiment` only.
 void check_shard(Db& db, const std::string& path, const std::string& experiment) {
   auto bad = [&](const std::string& why) {
@@ -109,12 +97,13 @@ void copy_run(Db& main, int64_t to, const std::vector<const ShardRun*>& copies,
               std::map<std::string, std::unique_ptr<Db>>& shards) {
   const ShardRun& w = *copies.front();
   Db& s = *shards.at(w.shard);
-  auto r = s.prepare("SELECT " + column_list() + ", diff_id FROM runs WHERE id = ?");
+  auto r = s.prepare("SELECT " + result_column_list() + ", diff_id FROM runs WHERE id = ?");
   r.bind(1, w.id).step();
+  const std::vector<std::string> columns = result_columns();
   std::string set;
-  for (const char* c : kRunColumns) set += std::string(set.empty() ? "" : ", ") + c + " = ?";
+  for (const auto& c : columns) set += (set.empty() ? "" : ", ") + c + " = ?";
   auto up = main.prepare("UPDATE runs SET " + set + ", attempts = ?, started_at = ?, diff_id = ? WHERE id = ?");
-  const int n = int(std::size(kRunColumns));
+  const int n = int(columns.size());
   for (int i = 0; i < n; ++i) up.bind(i + 1, r.get(i));
   int64_t attempts = 0;
   SqlValue started;

@@ -123,6 +123,8 @@ void Db::open_readonly_storage() {
     fail("cannot read a copy of the database from read-only storage");
 }
 
+void DbCloser::operator()(Db* db) const { delete db; }
+
 Db::~Db() {
   sqlite3_close_v2(db_);
   if (!copy_dir_.empty()) {

@@ -1,10 +1,11 @@
 // A thin RAII layer over SQLite: connection, prepared statement, immediate transaction.
-// The tracker room is the only code that includes this (and speaks SQL). Errors become
+// The tracker room is the only code that includes this (and speaks SQL): the build refuses
+// it elsewhere; the rooms above hold a DbHandle (tracker/db_handle.h). Errors become
 // StoreError with the database path and SQLite's message.
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below tracker/
-#ifndef LOWBIT_MAY_INCLUDE_TRACKER
-#error "this room may not include tracker/ (docs/ARCHITECTURE.md: rooms)"
+#ifndef LOWBIT_MAY_INCLUDE_SQL
+#error "only tracker/ speaks SQL: include tracker/db_handle.h and call the tracker's queries (docs/ARCHITECTURE.md: rooms)"
 #endif
 #include <sqlite3.h>
 
@@ -13,10 +14,9 @@
 #include <variant>
 #include <vector>
 
-namespace lowbit {
+#include "tracker/db_handle.h"
 
-/// A SQL value: NULL, integer, real or text.
-using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
+namespace lowbit {
 
 class Statement;
 
@@ -102,8 +102,5 @@ class Transaction {
   Db& db_;
   bool done_ = false;
 };
-
-/// Text of a SqlValue for tables and CSV ("" for NULL; reals with up to 6 significant digits).
-std::string sql_value_text(const SqlValue& v, bool full_precision = false);
 
 }  // namespace lowbit

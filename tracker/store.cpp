@@ -1,4 +1,5 @@
 #include "tracker/store.h"
+#include "tracker/sqlite.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -11,13 +12,6 @@
 #include <ctime>
 #include <thread>
 
-// The LibTorch version that claims record; the front binary (no LibTorch, never claims a
-// run) compiles this file without it.
-#if __has_include(<torch/version.h>)
-#include <torch/version.h>
-#else
-#define TORCH_VERSION "none"
-#endif
 #include <fmt/format.h>
 
 #include "core/error.h"
@@ -182,21 +176,21 @@ void refuse_foreign(Db& db, const std::string& path) {
 
 }  // namespace
 
-Store::Store(const std::string& path, Open how) : db_(path, Db::Mode::kReadWrite) {
-  if (how != Open::kExisting) refuse_foreign(db_, path);
+Store::Store(const std::string& path, Open how) : db_(new Db(path, Db::Mode::kReadWrite)) {
+  if (how != Open::kExisting) refuse_foreign(*db_, path);
   if (how == Open::kShard) {
     {
-      auto st = db_.prepare("PRAGMA journal_mode=DELETE");
+      auto st = db_->prepare("PRAGMA journal_mode=DELETE");
       st.step();
     }
     migrate();
-    db_.exec("PRAGMA synchronous=FULL");
+    db_->exec("PRAGMA synchronous=FULL");
     return;
   }
   if (how == Open::kMigrate) {
     // WAL lets readers (status, query, reports) run while workers write.
     {
-      auto st = db_.prepare("PRAGMA journal_mode=WAL");
+      auto st = db_->prepare("PRAGMA journal_mode=WAL");
       if (st.step() && st.get_text(0) != "wal")
         throw StoreError(path + ": cannot use WAL mode (journal_mode " + st.get_text(0) +
                              "); keep the database on a local disk, not a network file system",
@@ -213,68 +207,68 @@ Store::Store(const std::string& path, Open how) : db_(path, Db::Mode::kReadWrite
                     path, v, kSchemaVersion),
         true);
   }
-  db_.exec("PRAGMA synchronous=NORMAL");
+  db_->exec("PRAGMA synchronous=NORMAL");
 }
 
 int Store::schema_version() {
-  if (!db_.has_table("schema_version")) return 0;
-  auto v = db_.prepare("SELECT version FROM schema_version");
+  if (!db_->has_table("schema_version")) return 0;
+  auto v = db_->prepare("SELECT version FROM schema_version");
   return v.step() ? int(v.get_int(0)) : 0;
 }
 
 void Store::migrate() {
-  Transaction tx(db_);
+  Transaction tx(*db_);
   int v = schema_version();
   if (v > kSchemaVersion)
     throw StoreError(
         fmt::format("{}: schema version {} is newer than this lowbit ({}); upgrade lowbit",
-                    db_.path(), v, kSchemaVersion),
+                    db_->path(), v, kSchemaVersion),
         true);
   if (v < 1) {
-    db_.exec(kMigration1);
-    db_.exec("UPDATE schema_version SET version = 1");
+    db_->exec(kMigration1);
+    db_->exec("UPDATE schema_version SET version = 1");
   }
   if (v < 2) {
-    db_.exec(kMigration2);
+    db_->exec(kMigration2);
     // Backfill the typed config rows of runs recorded under version 1.
-    auto runs = db_.prepare("SELECT id, config_json FROM runs");
+    auto runs = db_->prepare("SELECT id, config_json FROM runs");
     auto ins =
-        db_.prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
+        db_->prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
     while (runs.step()) {
       RunConfig cfg;
       apply_json(cfg, json::parse(runs.get_text(1)), "run " + std::to_string(runs.get_int(0)));
       for (auto& [k, val] : typed_config(cfg))
         ins.bind(1, runs.get_int(0)).bind(2, k).bind(3, val), ins.run();
     }
-    db_.exec("UPDATE schema_version SET version = 2");
+    db_->exec("UPDATE schema_version SET version = 2");
   }
   if (v < 3) {
-    db_.exec(kMigration3);
-    db_.exec("UPDATE schema_version SET version = 3");
+    db_->exec(kMigration3);
+    db_->exec("UPDATE schema_version SET version = 3");
   }
   if (v < 4) {
-    db_.exec(kMigration4);
-    db_.exec("UPDATE schema_version SET version = 4");
+    db_->exec(kMigration4);
+    db_->exec("UPDATE schema_version SET version = 4");
   }
   if (v < 5) {
-    db_.exec(kMigration5);
-    auto runs = db_.prepare("SELECT id, config_json FROM runs");
-    auto up = db_.prepare("UPDATE runs SET train_hash = ? WHERE id = ?");
+    db_->exec(kMigration5);
+    auto runs = db_->prepare("SELECT id, config_json FROM runs");
+    auto up = db_->prepare("UPDATE runs SET train_hash = ? WHERE id = ?");
     while (runs.step())
       up.bind(1, training_hash(config_from_json(json::parse(runs.get_text(1)),
                                                 "run " + std::to_string(runs.get_int(0)))))
           .bind(2, runs.get_int(0)),
           up.run();
-    db_.exec("UPDATE schema_version SET version = 5");
+    db_->exec("UPDATE schema_version SET version = 5");
   }
   if (v < 6) {
-    db_.exec(kMigration6);
-    db_.exec("UPDATE schema_version SET version = 6");
+    db_->exec(kMigration6);
+    db_->exec("UPDATE schema_version SET version = 6");
   }
   if (v < 7) {
-    db_.exec(kMigration7);
-    rehash_runs(db_, kStaleHeartbeatSeconds);
-    db_.exec("UPDATE schema_version SET version = 7");
+    db_->exec(kMigration7);
+    rehash_runs(*db_, kStaleHeartbeatSeconds);
+    db_->exec("UPDATE schema_version SET version = 7");
   }
   create_views();
   tx.commit();
@@ -293,8 +287,8 @@ void Store::create_views() {
     cols += fmt::format(",\n  (SELECT value FROM run_config WHERE run_id = r.id AND key = '{}') AS \"{}\"",
                         f.path, c);
   }
-  db_.exec("DROP VIEW IF EXISTS run_params");
-  db_.exec(
+  db_->exec("DROP VIEW IF EXISTS run_params");
+  db_->exec(
       "CREATE VIEW run_params AS SELECT r.id AS run_id, e.name AS experiment, r.variant, r.status, "
       "r.config_hash" +
       cols + "\nFROM runs r JOIN experiments e ON e.id = r.experiment_id");
@@ -303,8 +297,8 @@ void Store::create_views() {
 int64_t Store::upsert_experiment(const std::string& name, const std::string& description,
                                  const std::string& spec_json) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  db_.prepare(
+  Transaction tx(*db_);
+  db_->prepare(
          "INSERT INTO experiments(name, description, spec_json, created_at) VALUES (?, ?, ?, ?) "
          "ON CONFLICT(name) DO UPDATE SET spec_json = excluded.spec_json, description = "
          "excluded.description")
@@ -313,7 +307,7 @@ int64_t Store::upsert_experiment(const std::string& name, const std::string& des
       .bind(3, spec_json)
       .bind(4, now_iso())
       .run();
-  auto q = db_.prepare("SELECT id FROM experiments WHERE name = ?");
+  auto q = db_->prepare("SELECT id FROM experiments WHERE name = ?");
   q.bind(1, name).step();
   int64_t id = q.get_int(0);
   tx.commit();
@@ -322,7 +316,7 @@ int64_t Store::upsert_experiment(const std::string& name, const std::string& des
 
 std::vector<std::string> Store::run_hashes(int64_t experiment_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto st = db_.prepare("SELECT config_hash FROM runs WHERE experiment_id = ?");
+  auto st = db_->prepare("SELECT config_hash FROM runs WHERE experiment_id = ?");
   st.bind(1, experiment_id);
   std::vector<std::string> out;
   while (st.step()) out.push_back(st.get_text(0));
@@ -330,26 +324,26 @@ std::vector<std::string> Store::run_hashes(int64_t experiment_id) {
 }
 
 int64_t Store::experiment_id(const std::string& name) {
-  auto q = db_.prepare("SELECT id FROM experiments WHERE name = ?");
+  auto q = db_->prepare("SELECT id FROM experiments WHERE name = ?");
   if (!q.bind(1, name).step())
-    throw StoreError(db_.path() + ": no experiment '" + name + "'", true);
+    throw StoreError(db_->path() + ": no experiment '" + name + "'", true);
   return q.get_int(0);
 }
 
 int Store::add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  auto ins = db_.prepare(
+  Transaction tx(*db_);
+  auto ins = db_->prepare(
       "INSERT OR IGNORE INTO runs(experiment_id, config_hash, config_json, seed, status, variant, "
       "varying_json, train_hash) "
       "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)");
   auto cfg_ins =
-      db_.prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
+      db_->prepare("INSERT OR REPLACE INTO run_config(run_id, key, value) VALUES (?, ?, ?)");
   // A run already recorded without a result (not done, not running), whose stored config
   // differs (other observation keys, or an older lowbit's fewer keys): it takes this
   // definition's, so that it runs, resumes or is retried with them; a finished run keeps what
   // it ran with.
-  auto refresh = db_.prepare(
+  auto refresh = db_->prepare(
       "UPDATE runs SET config_json = ?1 WHERE experiment_id = ?2 AND config_hash = ?3 AND status "
       "NOT IN ('done', 'running') AND config_json != ?1 RETURNING id");
   auto write_config_rows = [&](int64_t id, const RunConfig& cfg) {
@@ -366,7 +360,7 @@ int Store::add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs) 
         .bind(6, r.varying.dump())
         .bind(7, training_hash(r.config));
     ins.run();
-    if (db_.changes() == 0) {
+    if (db_->changes() == 0) {
       refresh.bind(1, text).bind(2, experiment_id).bind(3, r.hash);
       const int64_t id = refresh.step() ? refresh.get_int(0) : 0;
       refresh.reset();  // the update done before the next statement writes
@@ -374,10 +368,10 @@ int Store::add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs) 
       continue;
     }
     ++added;
-    write_config_rows(db_.last_insert_id(), r.config);
+    write_config_rows(db_->last_insert_id(), r.config);
   }
   // Each child to its parent (init.from_run), both of this experiment.
-  auto link = db_.prepare(
+  auto link = db_->prepare(
       "UPDATE runs SET parent_run_id = (SELECT p.id FROM runs p WHERE p.experiment_id = ?1 AND "
       "p.config_hash = ?2) WHERE experiment_id = ?1 AND config_hash = ?3");
   for (const auto& r : runs)
@@ -389,19 +383,27 @@ int Store::add_runs(int64_t experiment_id, const std::vector<PlannedRun>& runs) 
 
 void Store::set_definition(int64_t experiment_id, const std::vector<PlannedRun>& runs) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  db_.prepare("UPDATE runs SET in_definition = 0 WHERE experiment_id = ?").bind(1, experiment_id).run();
-  auto in = db_.prepare("UPDATE runs SET in_definition = 1 WHERE experiment_id = ? AND config_hash = ?");
+  Transaction tx(*db_);
+  db_->prepare("UPDATE runs SET in_definition = 0 WHERE experiment_id = ?").bind(1, experiment_id).run();
+  auto in = db_->prepare("UPDATE runs SET in_definition = 1 WHERE experiment_id = ? AND config_hash = ?");
   for (const auto& r : runs) in.bind(1, experiment_id).bind(2, r.hash), in.run();
   tx.commit();
 }
 
+std::vector<std::string> result_columns() {
+  std::vector<std::string> out(std::begin(kAttemptColumns), std::end(kAttemptColumns));
+  out.insert(out.end(), std::begin(kProvenanceColumns), std::end(kProvenanceColumns));
+  return out;
+}
+
+std::string result_column_list() { return join(result_columns(), ", "); }
+
 int Store::reuse_done_runs(int64_t experiment_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  Transaction tx(*db_);
   // Never-started runs of this experiment and, for each, the first original (not itself a
   // copy) finished run of another experiment that trains the same thing.
-  auto q = db_.prepare(
+  auto q = db_->prepare(
       "SELECT r.id, (SELECT s.id FROM runs s WHERE s.train_hash = r.train_hash AND s.status = "
       "'done' AND s.experiment_id != r.experiment_id AND s.reused_from IS NULL ORDER BY s.id "
       "LIMIT 1) FROM runs r WHERE r.experiment_id = ? AND r.in_definition = 1 AND r.status = 'pending' AND r.attempts = "
@@ -410,13 +412,11 @@ int Store::reuse_done_runs(int64_t experiment_id) {
   std::vector<std::pair<int64_t, int64_t>> pairs;
   while (q.step())
     if (!q.is_null(1)) pairs.push_back({q.get_int(0), q.get_int(1)});
+  const std::string columns = result_column_list() + ", started_at, attempts, diff_id";
+  const std::string copy_run = "UPDATE runs SET (" + columns + ") = (SELECT " + columns +
+                               " FROM runs WHERE id = ?2), reused_from = ?2 WHERE id = ?1";
   const char* copies[] = {
-      "UPDATE runs SET (status, host, pid, heartbeat_at, started_at, finished_at, git_commit, "
-      "git_dirty, lowbit_version, torch_version, threads, device, error, attempts, epoch, compiler, "
-      "command_line, diff_id) = (SELECT status, host, pid, heartbeat_at, started_at, finished_at, "
-      "git_commit, git_dirty, lowbit_version, torch_version, threads, device, error, attempts, "
-      "epoch, compiler, command_line, diff_id FROM runs WHERE id = ?2), reused_from = ?2 WHERE id "
-      "= ?1",
+      copy_run.c_str(),
       "INSERT INTO metrics(run_id, epoch, key, value) SELECT ?1, epoch, key, value FROM metrics "
       "WHERE run_id = ?2",
       "INSERT INTO layer_stats(run_id, epoch, layer, key, value) SELECT ?1, epoch, layer, key, "
@@ -426,7 +426,7 @@ int Store::reuse_done_runs(int64_t experiment_id) {
       "INSERT INTO artifacts(run_id, kind, path, sha256) SELECT ?1, kind, path, sha256 FROM "
       "artifacts WHERE run_id = ?2"};
   for (const char* sql : copies) {
-    auto st = db_.prepare(sql);
+    auto st = db_->prepare(sql);
     for (auto [to, from] : pairs) st.bind(1, to).bind(2, from), st.run();
   }
   tx.commit();
@@ -435,9 +435,9 @@ int Store::reuse_done_runs(int64_t experiment_id) {
 
 int Store::block_children(int64_t experiment_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  Transaction tx(*db_);
   // Repeated until nothing changes: a blocked run blocks its own children in turn.
-  auto st = db_.prepare(
+  auto st = db_->prepare(
       "UPDATE runs SET status = 'blocked', error = (SELECT 'the run it starts from (init.from_run), "
       "run ' || p.id || ' (' || p.variant || ', seed ' || p.seed || '), ' || CASE p.status WHEN "
       "'blocked' THEN 'is blocked too' ELSE 'ended ' || p.status || COALESCE(': ' || p.error, '') "
@@ -446,14 +446,14 @@ int Store::block_children(int64_t experiment_id) {
       "'interrupted') AND parent_run_id IN (SELECT id FROM runs WHERE status IN ('failed', "
       "'diverged', 'stopped', 'blocked'))");
   int total = 0;
-  for (int n = 1; n > 0; total += n) st.bind(1, experiment_id), st.run(), n = db_.changes();
+  for (int n = 1; n > 0; total += n) st.bind(1, experiment_id), st.run(), n = db_->changes();
   tx.commit();
   return total;
 }
 
 int64_t Store::ready_count(int64_t experiment_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto q = db_.prepare(std::string("SELECT count(*) FROM runs WHERE experiment_id = ? AND ") +
+  auto q = db_->prepare(std::string("SELECT count(*) FROM runs WHERE experiment_id = ? AND ") +
                        kReadyCondition);
   q.bind(1, experiment_id).step();
   return q.get_int(0);
@@ -461,17 +461,17 @@ int64_t Store::ready_count(int64_t experiment_id) {
 
 int Store::reclaim_stale(double stale_seconds) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  Transaction tx(*db_);
   const std::string host = host_name();
   const double now = now_unix();
-  auto q = db_.prepare("SELECT id, host, pid, heartbeat_at FROM runs WHERE status = 'running'");
+  auto q = db_->prepare("SELECT id, host, pid, heartbeat_at FROM runs WHERE status = 'running'");
   std::vector<int64_t> stale;
   while (q.step()) {
     bool gone = q.get_text(1) == host && !process_alive(q.get_int(2));
     bool silent = !q.is_null(3) && now - q.get_double(3) > stale_seconds;
     if (gone || silent) stale.push_back(q.get_int(0));
   }
-  auto up = db_.prepare(
+  auto up = db_->prepare(
       "UPDATE runs SET status = 'interrupted', error = ? WHERE id = ? AND status = 'running'");
   for (int64_t id : stale)
     up.bind(1, "worker process gone; reclaimed at " + now_iso()).bind(2, id), up.run();
@@ -481,13 +481,13 @@ int Store::reclaim_stale(double stale_seconds) {
 
 int64_t Store::running_run(int64_t pid) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto q = db_.prepare("SELECT id FROM runs WHERE status = 'running' AND pid = ? AND host = ?");
+  auto q = db_->prepare("SELECT id FROM runs WHERE status = 'running' AND pid = ? AND host = ?");
   return q.bind(1, pid).bind(2, host_name()).step() ? q.get_int(0) : 0;
 }
 
 void Store::release_run(int64_t run_id, RunStatus status, const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
-  db_.prepare("UPDATE runs SET status = ?, error = ? WHERE id = ? AND status = 'running'")
+  db_->prepare("UPDATE runs SET status = ?, error = ? WHERE id = ? AND status = 'running'")
       .bind(1, std::string(to_string(status)))
       .bind(2, why)
       .bind(3, run_id)
@@ -496,13 +496,13 @@ void Store::release_run(int64_t run_id, RunStatus status, const std::string& why
 
 int Store::retry_failed(int64_t experiment_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  db_.prepare(
+  Transaction tx(*db_);
+  db_->prepare(
          "UPDATE runs SET status = 'pending', error = NULL WHERE experiment_id = ? AND in_definition = 1 AND status IN "
          "('failed', 'diverged', 'stopped', 'blocked')")
       .bind(1, experiment_id)
       .run();
-  int n = db_.changes();
+  int n = db_->changes();
   tx.commit();
   return n;
 }
@@ -513,17 +513,17 @@ std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& 
 
 int Store::interrupt_running(const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  db_.prepare("UPDATE runs SET status = 'interrupted', error = ? WHERE status = 'running'").bind(1, why).run();
-  const int n = db_.changes();
+  Transaction tx(*db_);
+  db_->prepare("UPDATE runs SET status = 'interrupted', error = ? WHERE status = 'running'").bind(1, why).run();
+  const int n = db_->changes();
   tx.commit();
   return n;
 }
 
 std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& p, const std::string& hash) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  auto q = db_.prepare(std::string("SELECT id, config_json, config_hash, variant, parent_run_id, "
+  Transaction tx(*db_);
+  auto q = db_->prepare(std::string("SELECT id, config_json, config_hash, variant, parent_run_id, "
                                    "COALESCE(legacy_hash, '') "
                                    "FROM runs WHERE experiment_id = ? AND (? = '' OR config_hash = ?) AND ") +
                        kReadyCondition + " ORDER BY id LIMIT 1");
@@ -536,7 +536,7 @@ std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& 
   c.legacy_hash = q.get_text(5);
   if (!q.is_null(4)) {
     c.parent_id = q.get_int(4);
-    auto a = db_.prepare("SELECT path, sha256 FROM artifacts WHERE run_id = ? AND kind = 'checkpoint'");
+    auto a = db_->prepare("SELECT path, sha256 FROM artifacts WHERE run_id = ? AND kind = 'checkpoint'");
     if (a.bind(1, c.parent_id).step()) c.parent_checkpoint = a.get_text(0), c.parent_sha256 = a.get_text(1);
   }
   // The build's uncommitted diff, stored once per distinct diff.
@@ -544,15 +544,15 @@ std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& 
   std::string diff = build_git_diff();
   if (!diff.empty()) {
     std::string sha = sha256_hex(diff);
-    db_.prepare("INSERT OR IGNORE INTO diffs(sha256, diff) VALUES (?, ?)")
+    db_->prepare("INSERT OR IGNORE INTO diffs(sha256, diff) VALUES (?, ?)")
         .bind(1, sha)
         .bind(2, diff)
         .run();
-    auto d = db_.prepare("SELECT id FROM diffs WHERE sha256 = ?");
+    auto d = db_->prepare("SELECT id FROM diffs WHERE sha256 = ?");
     d.bind(1, sha).step();
     diff_id = d.get_int(0);
   }
-  db_.prepare(
+  db_->prepare(
          "UPDATE runs SET status = 'running', host = ?, pid = ?, heartbeat_at = ?, "
          "started_at = COALESCE(started_at, ?), finished_at = NULL, attempts = attempts + 1, "
          "threads = ?, "
@@ -569,7 +569,7 @@ std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& 
       .bind(8, int64_t(build_git_dirty()))
       .bind(9, diff_id)
       .bind(10, LOWBIT_VERSION)
-      .bind(11, TORCH_VERSION)
+      .bind(11, p.torch_version)
       .bind(12, LOWBIT_CXX_COMPILER)
       .bind(13, p.command_line)
       .bind(14, c.id)
@@ -581,13 +581,13 @@ std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& 
 void Store::begin_run(int64_t run_id, int64_t start_epoch) {
   // A resumed run restarts at start_epoch: rows of that epoch and later are rewritten.
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  Transaction tx(*db_);
   for (const char* t : {"metrics", "layer_stats"})
-    db_.prepare(std::string("DELETE FROM ") + t + " WHERE run_id = ? AND epoch > ?")
+    db_->prepare(std::string("DELETE FROM ") + t + " WHERE run_id = ? AND epoch > ?")
         .bind(1, run_id)
         .bind(2, start_epoch)
         .run();
-  db_.prepare("UPDATE runs SET epoch = ?, heartbeat_at = ? WHERE id = ?")
+  db_->prepare("UPDATE runs SET epoch = ?, heartbeat_at = ? WHERE id = ?")
       .bind(1, start_epoch)
       .bind(2, now_unix())
       .bind(3, run_id)
@@ -609,18 +609,18 @@ void fault_pause(const char* where) {
 
 void Store::write_epoch(int64_t run_id, const EpochEvent& e) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  Transaction tx(*db_);
   const int64_t epoch = e.epoch + 1;  // 1-based, as people count epochs
   auto m =
-      db_.prepare("INSERT OR REPLACE INTO metrics(run_id, epoch, key, value) VALUES (?, ?, ?, ?)");
+      db_->prepare("INSERT OR REPLACE INTO metrics(run_id, epoch, key, value) VALUES (?, ?, ?, ?)");
   for (const auto& [k, v] : e.metrics)
     m.bind(1, run_id).bind(2, epoch).bind(3, k).bind(4, v), m.run();
-  auto l = db_.prepare(
+  auto l = db_->prepare(
       "INSERT OR REPLACE INTO layer_stats(run_id, epoch, layer, key, value) VALUES (?, ?, ?, ?, "
       "?)");
   for (const auto& s : e.layers)
     l.bind(1, run_id).bind(2, epoch).bind(3, s.layer).bind(4, s.key).bind(5, s.value), l.run();
-  db_.prepare("UPDATE runs SET epoch = ?, heartbeat_at = ? WHERE id = ?")
+  db_->prepare("UPDATE runs SET epoch = ?, heartbeat_at = ? WHERE id = ?")
       .bind(1, epoch)
       .bind(2, now_unix())
       .bind(3, run_id)
@@ -632,10 +632,10 @@ void Store::write_epoch(int64_t run_id, const EpochEvent& e) {
 void Store::finish_run(int64_t run_id, RunStatus status, const std::string& error,
                        const std::map<std::string, double>& summary) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  auto s = db_.prepare("INSERT OR REPLACE INTO summaries(run_id, key, value) VALUES (?, ?, ?)");
+  Transaction tx(*db_);
+  auto s = db_->prepare("INSERT OR REPLACE INTO summaries(run_id, key, value) VALUES (?, ?, ?)");
   for (const auto& [k, v] : summary) s.bind(1, run_id).bind(2, k).bind(3, v), s.run();
-  db_.prepare(
+  db_->prepare(
          "UPDATE runs SET status = ?, error = ?, finished_at = ?, heartbeat_at = ? WHERE id = ?")
       .bind(1, std::string(to_string(status)))
       .bind(2, error.empty() ? SqlValue() : SqlValue(error))
@@ -648,8 +648,8 @@ void Store::finish_run(int64_t run_id, RunStatus status, const std::string& erro
 
 void Store::heartbeat(int64_t run_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  db_.prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'")
+  Transaction tx(*db_);
+  db_->prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'")
       .bind(1, now_unix())
       .bind(2, run_id)
       .run();
@@ -659,8 +659,8 @@ void Store::heartbeat(int64_t run_id) {
 void Store::add_artifact(int64_t run_id, const std::string& kind, const std::string& path,
                          const std::string& sha) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  db_.prepare("INSERT OR REPLACE INTO artifacts(run_id, kind, path, sha256) VALUES (?, ?, ?, ?)")
+  Transaction tx(*db_);
+  db_->prepare("INSERT OR REPLACE INTO artifacts(run_id, kind, path, sha256) VALUES (?, ?, ?, ?)")
       .bind(1, run_id)
       .bind(2, kind)
       .bind(3, path)
@@ -671,7 +671,7 @@ void Store::add_artifact(int64_t run_id, const std::string& kind, const std::str
 
 std::optional<Store::RunState> Store::run_state(int64_t experiment_id, const std::string& hash) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto q = db_.prepare(
+  auto q = db_->prepare(
       "SELECT r.id, r.status, COALESCE(a.path, ''), COALESCE(a.sha256, '') FROM runs r LEFT JOIN artifacts a ON "
       "a.run_id = r.id AND a.kind = 'checkpoint' WHERE r.experiment_id = ? AND r.config_hash = ?");
   if (!q.bind(1, experiment_id).bind(2, hash).step()) return std::nullopt;
@@ -682,7 +682,7 @@ std::map<RunStatus, int64_t> Store::counts(int64_t experiment_id) {
   std::lock_guard<std::mutex> lock(mu_);
   std::map<RunStatus, int64_t> out;
   for (RunStatus s : all_run_statuses()) out[s] = 0;
-  auto q = db_.prepare(
+  auto q = db_->prepare(
       "SELECT status, count(*) FROM runs WHERE experiment_id = ? AND in_definition = 1 GROUP BY status");
   q.bind(1, experiment_id);
   while (q.step()) out[parse_run_status(q.get_text(0))] = q.get_int(1);
@@ -693,14 +693,14 @@ std::pair<int64_t, int64_t> Store::tag_runs(const std::vector<int64_t>& runs,
                                             const std::vector<std::string>& add,
                                             const std::vector<std::string>& remove) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
+  Transaction tx(*db_);
   const std::string now = now_iso();
-  auto ins = db_.prepare("INSERT OR IGNORE INTO tags(run_id, tag, created_at) VALUES (?, ?, ?)");
-  auto del = db_.prepare("DELETE FROM tags WHERE run_id = ? AND tag = ?");
+  auto ins = db_->prepare("INSERT OR IGNORE INTO tags(run_id, tag, created_at) VALUES (?, ?, ?)");
+  auto del = db_->prepare("DELETE FROM tags WHERE run_id = ? AND tag = ?");
   int64_t added = 0, removed = 0;
   for (int64_t run : runs) {
-    for (const auto& t : add) ins.bind(1, run).bind(2, t).bind(3, now), ins.run(), added += db_.changes();
-    for (const auto& t : remove) del.bind(1, run).bind(2, t), del.run(), removed += db_.changes();
+    for (const auto& t : add) ins.bind(1, run).bind(2, t).bind(3, now), ins.run(), added += db_->changes();
+    for (const auto& t : remove) del.bind(1, run).bind(2, t), del.run(), removed += db_->changes();
   }
   tx.commit();
   return {added, removed};
@@ -708,32 +708,32 @@ std::pair<int64_t, int64_t> Store::tag_runs(const std::vector<int64_t>& runs,
 
 int64_t Store::add_note(int64_t run_id, const std::string& text) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  db_.prepare("INSERT INTO notes(run_id, text, created_at) VALUES (?, ?, ?)")
+  Transaction tx(*db_);
+  db_->prepare("INSERT INTO notes(run_id, text, created_at) VALUES (?, ?, ?)")
       .bind(1, run_id)
       .bind(2, text)
       .bind(3, now_iso())
       .run();
-  const int64_t id = db_.last_insert_id();
+  const int64_t id = db_->last_insert_id();
   tx.commit();
   return id;
 }
 
 int64_t Store::add_reproduction(int64_t run_id, const std::string& verdict, const std::string& detail,
-                                int64_t threads) {
+                                int64_t threads, const std::string& torch_version) {
   std::lock_guard<std::mutex> lock(mu_);
-  Transaction tx(db_);
-  db_.prepare("INSERT INTO reproductions(run_id, verdict, detail, git_commit, torch_version, threads, "
+  Transaction tx(*db_);
+  db_->prepare("INSERT INTO reproductions(run_id, verdict, detail, git_commit, torch_version, threads, "
               "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
       .bind(1, run_id)
       .bind(2, verdict)
       .bind(3, detail)
       .bind(4, std::string(build_git_commit()))
-      .bind(5, TORCH_VERSION)
+      .bind(5, torch_version)
       .bind(6, threads)
       .bind(7, now_iso())
       .run();
-  const int64_t id = db_.last_insert_id();
+  const int64_t id = db_->last_insert_id();
   tx.commit();
   return id;
 }

@@ -23,9 +23,24 @@
 
 #include "core/config/run_config.h"
 #include "core/train/observer.h"
-#include "tracker/sqlite.h"
+#include "tracker/db_handle.h"
 
 namespace lowbit {
+
+/// The provenance columns of a run's row: what built the binary and where it ran. claim_run
+/// writes them, the reuse of a finished run and the shard merge copy them, lowbit diff compares
+/// them; this is their one list.
+inline constexpr const char* kProvenanceColumns[] = {"host",          "git_commit", "git_dirty",
+                                                     "lowbit_version", "torch_version", "compiler",
+                                                     "threads",       "device"};
+/// The columns of a run's row that its last attempt decides, besides its provenance: copied
+/// with it by the reuse of a finished run and by the shard merge.
+inline constexpr const char* kAttemptColumns[] = {"status", "pid",   "heartbeat_at", "finished_at",
+                                                  "error",  "epoch", "command_line"};
+/// Both lists, attempt columns first: the run columns that travel with a run's result.
+std::vector<std::string> result_columns();
+/// The same as "a, b, c".
+std::string result_column_list();
 
 /// A run as a grid plans it.
 struct PlannedRun {
@@ -40,6 +55,9 @@ struct PlannedRun {
 struct Provenance {
   std::string host, command_line, device = "cpu";
   int64_t pid = 0, threads = 1;
+  /// The LibTorch the run trains with (TORCH_VERSION, set by the worker: tracker/ is compiled
+  /// without LibTorch); "none" for a claim that trains nothing (a run marked blocked).
+  std::string torch_version = "none";
 };
 
 /// A `running` run whose heartbeat is older than this has no live worker (its worker beats every
@@ -68,7 +86,7 @@ class Store {
   /// of WAL (WAL needs shared memory, which network file systems do not give) and
   /// synchronous=FULL; a shard has one writer, its task.
   Store(const std::string& path, Open how);
-  Db& db() { return db_; }
+  Db& db() { return *db_; }
   int schema_version();
 
   /// Inserts the experiment if new (spec updated when changed); returns its id.
@@ -148,14 +166,15 @@ class Store {
                                        const std::vector<std::string>& remove);
   /// Appends a note to a run; returns its id.
   int64_t add_note(int64_t run_id, const std::string& text);
-  /// Records a lowbit reproduce verdict (with this binary's commit and LibTorch version).
+  /// Records a lowbit reproduce verdict, with this binary's commit and the rerun's LibTorch
+  /// version (TORCH_VERSION of the caller: tracker/ is compiled without LibTorch).
   int64_t add_reproduction(int64_t run_id, const std::string& verdict, const std::string& detail,
-                           int64_t threads);
+                           int64_t threads, const std::string& torch_version = "none");
 
  private:
   void migrate();
   void create_views();
-  Db db_;
+  DbHandle db_;
   std::mutex mu_;  // the heartbeat thread and the trainer share the connection
 };
 

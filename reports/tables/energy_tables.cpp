@@ -55,22 +55,29 @@ ColumnSpec col(const std::string& label, Value v, bool percent, bool invariant, 
   return ColumnSpec{label, std::move(v), {}, percent, true, 1.0, invariant, best};
 }
 
-}  // namespace
+// Each run's energy, computed once per run and mode: the per-layer table asks for every
+// (layer, column) of a run.
+class EnergyCache {
+ public:
+  explicit EnergyCache(const LayerSeries& layers) : layers_(layers) {}
+  std::optional<EnergyResult> operator()(const RunData& r, bool measured) {
+    auto [it, fresh] = computed_.try_emplace({r.id, measured});
+    if (fresh)
+      if (auto in = energy_inputs(r, layers_, measured)) it->second = inference_energy(*in);
+    return it->second;
+  }
 
-std::vector<AggTable> energy_tables(ReportContext& c) {
+ private:
+  const LayerSeries& layers_;
+  std::map<std::pair<int64_t, bool>, std::optional<EnergyResult>> computed_;
+};
+
+// The network: MACs, energy with dense and with measured inputs, and the sparsities behind it.
+AggTable network_table(ReportContext& c, EnergyCache& energy) {
   const LayerSeries& layers = c.layers();
   const RunSeries& act_mean = c.act_mean();
-  // Once per run and mode: the per-layer table asks for every (layer, column) of a run.
-  std::map<std::pair<int64_t, bool>, std::optional<EnergyResult>> computed;
-  auto energy = [&layers, &computed](const RunData& r,
-                                     bool measured) -> std::optional<EnergyResult> {
-    auto [it, fresh] = computed.try_emplace({r.id, measured});
-    if (fresh)
-      if (auto in = energy_inputs(r, layers, measured)) it->second = inference_energy(*in);
-    return it->second;
-  };
-  auto network = [energy](bool measured, double scale, auto pick) -> Value {
-    return [=](const RunData& r) -> std::optional<double> {
+  auto network = [&energy](bool measured, double scale, auto pick) -> Value {
+    return [=, &energy](const RunData& r) -> std::optional<double> {
       auto en = energy(r, measured);
       return en ? std::optional<double>(pick(*en) * scale) : std::nullopt;
     };
@@ -84,28 +91,27 @@ std::vector<AggTable> energy_tables(ReportContext& c) {
   };
   auto act_sparsity = [&act_mean](const RunData& r) -> std::optional<double> {
     auto a = act_mean.find(r.id);
-    return a == act_mean.end() || a->second.empty()
-               ? std::nullopt
-               : std::optional<double>(a->second.back().second);
+    return a == act_mean.end() || a->second.empty() ? std::nullopt
+                                                    : std::optional<double>(a->second.back().second);
   };
   std::vector<ColumnSpec> cols = {
-      col("MMACs / inference", network(false, 1e-6, [](const EnergyResult& e) { return e.macs; }),
-          false, true, false),
-      col("energy, dense inputs (µJ)",
-          network(false, 1e-6, [](const EnergyResult& e) { return e.dense_pj; }), false, true,
-          true),
+      col("MMACs / inference", network(false, 1e-6, [](const EnergyResult& e) { return e.macs; }), false, true,
+          false),
+      col("energy, dense inputs (µJ)", network(false, 1e-6, [](const EnergyResult& e) { return e.dense_pj; }),
+          false, true, true),
       col("energy, measured input sparsity (µJ)",
-          network(true, 1e-6, [](const EnergyResult& e) { return e.sparse_pj; }), false, false,
-          true),
+          network(true, 1e-6, [](const EnergyResult& e) { return e.sparse_pj; }), false, false, true),
       col("input sparsity, MAC-weighted", in_sparsity, true, false, false),
       col("activation sparsity, network mean", act_sparsity, true, false, false)};
-  auto net = aggregate(
-      "energy", c.e.name + ": energy per inference (Horowitz 2014, 45 nm; see docs/ENERGY.md)", c.e,
-      c.rows, cols, c.topt);
+  return aggregate("energy", c.e.name + ": energy per inference (Horowitz 2014, 45 nm; see docs/ENERGY.md)", c.e,
+                   c.rows, cols, c.topt);
+}
 
-  // Per layer: the same model, layer by layer.
-  auto per_layer = [energy](bool measured, auto pick) -> Value {
-    return [=](const RunData& r) -> std::optional<double> {
+// Per layer: the same model, layer by layer.
+AggTable layer_table(ReportContext& c, EnergyCache& energy) {
+  const LayerSeries& layers = c.layers();
+  auto per_layer = [&energy](bool measured, auto pick) -> Value {
+    return [=, &energy](const RunData& r) -> std::optional<double> {
       auto en = energy(r, measured);
       if (en)
         for (auto& l : en->layers)
@@ -122,25 +128,29 @@ std::vector<AggTable> energy_tables(ReportContext& c) {
   };
   std::vector<ColumnSpec> lcols = {
       col("MMACs", macs, false, true, false),
-      col("pJ / MAC", per_layer(false, [](const LayerEnergy& l) { return l.mac_pj; }), false, true,
-          false),
+      col("pJ / MAC", per_layer(false, [](const LayerEnergy& l) { return l.mac_pj; }), false, true, false),
       col("input sparsity", layer_in, true, false, false),
-      col("energy, dense (nJ)",
-          per_layer(false, [](const LayerEnergy& l) { return l.dense_pj * 1e-3; }), false, true,
-          false),
-      col("energy, measured (nJ)",
-          per_layer(true, [](const LayerEnergy& l) { return l.sparse_pj * 1e-3; }), false, false,
-          false)};
+      col("energy, dense (nJ)", per_layer(false, [](const LayerEnergy& l) { return l.dense_pj * 1e-3; }), false,
+          true, false),
+      col("energy, measured (nJ)", per_layer(true, [](const LayerEnergy& l) { return l.sparse_pj * 1e-3; }),
+          false, false, false)};
   TableOptions opt = c.topt;
   opt.baseline_match = {"layer"};
   auto rows = c.rows;
   rows.push_back("layer");
-  auto lt =
-      aggregate("energy_layers",
-                c.e.name + ": energy per layer and inference, from each layer's own input sparsity",
-                expand_by_layer(c.e, layers, false), rows, lcols, opt);
+  auto lt = aggregate("energy_layers",
+                      c.e.name + ": energy per layer and inference, from each layer's own input sparsity",
+                      expand_by_layer(c.e, layers, false), rows, lcols, opt);
   drop_empty_rows(lt);
-  return {net, lt};
+  return lt;
+}
+
+}  // namespace
+
+std::vector<AggTable> energy_tables(ReportContext& c) {
+  EnergyCache energy(c.layers());
+  AggTable net = network_table(c, energy);
+  return {net, layer_table(c, energy)};
 }
 
 }  // namespace lowbit

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "core/error.h"
-#include "experiments/runner.h"
+#include "experiments/grid.h"
 #include "tracker/queries.h"
 #include "tests/test_util.h"
 

@@ -9,6 +9,7 @@
 
 #include "reports/reproduce.h"
 #include "tracker/queries.h"
+#include "tracker/sqlite.h"
 #include "tests/test_util.h"
 
 using namespace lowbit;

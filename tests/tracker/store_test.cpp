@@ -11,6 +11,7 @@
 #include "experiments/spec.h"
 #include "tracker/queries.h"
 #include "tracker/store.h"
+#include "tracker/sqlite.h"
 #include "tests/test_util.h"
 
 using namespace lowbit;

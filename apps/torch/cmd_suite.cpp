@@ -9,10 +9,10 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
-#include "apps/grid_cli.h"
+#include "apps/torch/grid_cli.h"
 #include "core/error.h"
 #include "core/util.h"
-#include "experiments/runner.h"
+#include "experiments/grid.h"
 #include "experiments/spec.h"
 #include "reports/suite_doc.h"
 

@@ -4,9 +4,9 @@
 #include <iostream>
 
 #include "apps/commands.h"
-#include "apps/grid_cli.h"
+#include "apps/torch/grid_cli.h"
 #include "core/error.h"
-#include "experiments/runner.h"
+#include "experiments/grid.h"
 #include "experiments/slurm_grid.h"
 #include "experiments/spec.h"
 
@@ -100,7 +100,7 @@ int cmd_grid(const std::vector<std::string>& args) {
   if (backend != "local") throw ConfigError("--backend " + backend + ": expected local or slurm");
   for (const char* k : {"shard-dir", "partition", "time", "gres", "sbatch-arg", "requeue"})
     if (vm.count(k)) throw ConfigError(std::string("--") + k + " is an option of --backend slurm");
-  GridSummary s = run_grid(file, o);
+  GridSummary s = run_grid(load_experiment(file, o.max_runs), o);  // every run validated before anything starts
   if (!s.disk_full.empty()) throw DiskFullError(s.disk_full);
   if (s.interrupted) return kExitInterrupted;
   return s.failed + s.diverged + s.stopped + s.blocked > 0 ? kExitFailure : kExitSuccess;

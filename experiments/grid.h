@@ -1,7 +1,7 @@
 // Running a grid on one machine. `lowbit grid` (run_grid) registers the experiment and its
 // runs, reclaims runs left `running` by dead processes, then keeps up to N worker processes
-// alive; each worker (`lowbit worker`, run_worker) claims one pending run atomically from
-// the database, trains it with a TrackerObserver, and exits. One process per run keeps
+// alive; each worker (`lowbit worker`, experiments/run/worker.h) claims one pending run
+// atomically from the database, trains it with a TrackerObserver, and exits. One process per run keeps
 // each run's peak memory its own and isolates crashes.
 //
 // Signals: the first SIGINT/SIGTERM to the grid is forwarded once to every worker, which
@@ -70,36 +70,8 @@ struct Layout {
 Layout auto_layout(int cores, int64_t runs_to_train, int threads_per_worker = 0);
 
 /// Registers the experiment and its runs, then runs the pending ones with opt.workers
-/// worker processes (or, with opt.dry_run, lists them and trains nothing).
-GridSummary run_grid(const std::string& spec_path, const GridOptions& opt);
-/// The same for a definition already loaded and validated (load_experiment), as lowbit suite
-/// does for every definition before the first grid starts.
+/// worker processes (or, with opt.dry_run, lists them and trains nothing). `spec` is a
+/// definition loaded and validated by load_experiment (experiments/spec.h).
 GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt);
-
-/// What one worker did: whether it claimed a run, and how that run ended.
-struct WorkerOutcome {
-  bool claimed = false;
-  RunStatus status = RunStatus::kDone;
-  bool disk_full = false;  ///< the run failed because a write found the disk full
-};
-
-/// What one worker process is asked to do.
-struct WorkerRequest {
-  std::string db, experiment, device = "cpu", command_line;
-  int threads = 1;
-  std::string run_hash;   ///< only this run (a Slurm task's worker); "" = the next ready one
-  std::string runs_dir;   ///< where run checkpoints live; "" = <db>.runs
-  /// init.from_run when the parent is in another database (a Slurm task's shard): the
-  /// parent's checkpoint and the sha256 it had when the parent finished.
-  std::string init_checkpoint, init_sha256;
-};
-
-/// One worker: claims one run of `experiment` and trains it.
-WorkerOutcome run_worker(const WorkerRequest& request);
-WorkerOutcome run_worker(const std::string& db, const std::string& experiment, int threads,
-                         const std::string& device, const std::string& command_line);
-
-/// Directory for a run's checkpoint: next to the database, <db>.runs/<hash>.
-std::string run_dir(const std::string& db, const std::string& hash);
 
 }  // namespace lowbit

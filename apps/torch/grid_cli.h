@@ -5,7 +5,7 @@
 #include <string>
 
 #include "apps/cli.h"
-#include "experiments/runner.h"
+#include "experiments/grid.h"
 
 namespace lowbit {
 

@@ -11,7 +11,7 @@
 #include "apps/commands.h"
 #include "core/error.h"
 #include "core/util.h"
-#include "reports/diff.h"
+#include "tracker/selectors.h"
 #include "tracker/queries.h"
 #include "tracker/store.h"
 
@@ -68,14 +68,11 @@ int cmd_tag(const std::vector<std::string>& args) {
     // The condition runs on a read-only connection, as lowbit query --sql does: a condition
     // that tries to write, or a second statement, is refused before anything is tagged.
     auto ro = open_readonly(db);
-    Table t;
     try {
-      t = run_sql(*ro, "SELECT run_id FROM run_params WHERE (" + where + ")");
+      runs = runs_where(*ro, where);
     } catch (const StoreError& e) {
       throw ConfigError(fmt::format("--where \"{}\": {}", truncate_for_message(where), e.what()));
     }
-    for (auto& row : t.rows)
-      if (auto* id = std::get_if<int64_t>(&row.at(0))) runs.push_back(*id);
   }
   if (runs.empty())
     throw ConfigError(fmt::format("--where \"{}\" matches no run; nothing tagged (see lowbit query runs)",
@@ -102,7 +99,7 @@ int cmd_note(const std::vector<std::string>& args) {
   if (run.find(':') != std::string::npos)
     throw ConfigError("lowbit note: '" + truncate_for_message(run) +
                       "' is a cell; a note belongs to one run (a run id or a hash prefix)");
-  DiffSide side;
+  RunSelection side;
   {
     auto ro = open_readonly(db);
     side = resolve_selector(*ro, run);

@@ -17,10 +17,10 @@
 #include "core/train/trainer.h"
 #include "core/util.h"
 #include "experiments/console_observer.h"
-#include "reports/diff.h"
 #include "reports/reproduce.h"
 #include "tracker/jsonl_observer.h"
 #include "tracker/queries.h"
+#include "tracker/selectors.h"
 #include "tracker/store.h"
 
 namespace lowbit {
@@ -35,30 +35,18 @@ struct StoredRun {
   std::vector<double> cell_finals;  ///< final `key` of every done seed of this configuration
 };
 
-EpochMetrics metrics_of(Db& db, int64_t run) {
-  EpochMetrics m;
-  auto st = db.prepare("SELECT epoch, key, value FROM metrics WHERE run_id = ?");
-  st.bind(1, run);
-  while (st.step()) m[{st.get_int(0), st.get_text(1)}] = st.get_double(2);
-  return m;
-}
-
-StoredRun load_stored(Db& db, const DiffSide& side, const std::string& final_key) {
+StoredRun load_stored(Db& db, const RunSelection& side, const std::string& final_key) {
   StoredRun r;
   r.id = side.runs.at(0);
   r.label = side.label;
-  auto st = db.prepare(
-      "SELECT status, COALESCE(git_commit, ''), COALESCE(torch_version, ''), COALESCE(threads, 1), "
-      "config_json FROM runs WHERE id = ?");
-  st.bind(1, r.id);
-  st.step();
-  r.status = st.get_text(0), r.git_commit = st.get_text(1), r.torch_version = st.get_text(2);
-  r.threads = st.get_int(3);
-  r.config = nlohmann::json::parse(st.get_text(4));
-  r.metrics = metrics_of(db, r.id);
+  const StoredRunRow row = stored_run_row(db, r.id);
+  r.status = row.status, r.git_commit = row.git_commit, r.torch_version = row.torch_version;
+  r.threads = row.threads;
+  r.config = nlohmann::json::parse(row.config_json);
+  r.metrics = run_metrics(db, r.id);
   // The cell's seeds: their final `final_key`, the rerun's yardstick.
   for (int64_t id : done_runs_of_cell(db, r.id))
-    if (double v = final_value(metrics_of(db, id), final_key); !std::isnan(v)) r.cell_finals.push_back(v);
+    if (double v = final_value(run_metrics(db, id), final_key); !std::isnan(v)) r.cell_finals.push_back(v);
   return r;
 }
 
@@ -125,7 +113,7 @@ int cmd_reproduce(const std::vector<std::string>& args) {
 
   ReproductionVerdict v = judge_reproduction(stored.metrics, rec.metrics, key, stored.cell_finals);
   Store store(db, Store::Open::kMigrate);
-  store.add_reproduction(stored.id, v.verdict, v.detail, n_threads);
+  store.add_reproduction(stored.id, v.verdict, v.detail, n_threads, TORCH_VERSION);
   fmt::print("{}: {} ({}; {} threads; rerun files in {})\n", stored.label, v.verdict, v.detail, n_threads, scratch);
   return v.verdict == "different" ? kExitFailure : kExitSuccess;
 }

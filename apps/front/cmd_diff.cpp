@@ -29,8 +29,8 @@ int cmd_diff(const std::vector<std::string>& args) {
   if (format != "text" && format != "json")
     throw ConfigError("--format: expected text or json, got '" + format + "'");
   auto conn = open_readonly(db);
-  const DiffSide side_a = resolve_selector(*conn, a);  // A's errors first
-  const DiffSide side_b = resolve_selector(*conn, b);
+  const RunSelection side_a = resolve_selector(*conn, a);  // A's errors first
+  const RunSelection side_b = resolve_selector(*conn, b);
   auto d = diff_runs(*conn, side_a, side_b);
   std::cout << (format == "json" ? d.dump(2) + "\n" : format_diff(d));
   return kExitSuccess;
