@@ -36,6 +36,7 @@
 #include "tracker/queries.h"
 #include "tracker/store.h"
 #include "tracker/sqlite.h"
+#include "core/train/keys.h"
 
 using namespace lowbit;
 using Clock = std::chrono::steady_clock;
@@ -118,13 +119,13 @@ int bench_query(const std::string& dir) {
     auto m = s.db().prepare("INSERT INTO metrics(run_id, epoch, key, value) VALUES (?, ?, ?, ?)");
     auto sm = s.db().prepare("INSERT INTO summaries(run_id, key, value) VALUES (?, ?, ?)");
     const char* keys[] = {
-        "train_loss",    "train_acc",         "test_loss",     "test_acc",          "lr",
-        "epoch_seconds", "act_sparsity_mean", "train_seconds", "images_per_second", "val_acc"};
+        key::kTrainLoss,    key::kTrainAcc,         key::kTestLoss,     key::kTestAcc,          key::kLr,
+        key::kEpochSeconds, key::kActSparsityMean, key::kTrainSeconds, key::kImagesPerSecond, key::kValAcc};
     for (int64_t run = 1; run <= kRuns; ++run) {
       for (int ep = 1; ep <= 10; ++ep)
         for (auto* k : keys)
           m.bind(1, run).bind(2, int64_t(ep)).bind(3, k).bind(4, 0.5 + 0.01 * ep), m.run();
-      for (auto* k : {"final_test_acc", "peak_rss_bytes", "wall_seconds", "packed_model_bytes"})
+      for (auto* k : {key::kFinalTestAcc, key::kPeakRssBytes, key::kWallSeconds, key::kPackedModelBytes})
         sm.bind(1, run).bind(2, k).bind(3, 1.0), sm.run();
     }
     s.db().exec("UPDATE runs SET status = 'done'");
@@ -171,14 +172,14 @@ int bench_slb(const std::string& method, int bits) {
   } quiet;
   auto t = Clock::now();
   auto r = train_run(cfg, {}, quiet);
-  double secs = r.summary["mean_epoch_seconds"];
+  double secs = r.summary[key::kMeanEpochSeconds];
   (void)t;
   fmt::print(
       "slb-bench: {:<4} bits {}  step {:.1f} ms  peak RSS {:.0f} MiB  logits {:.0f} KiB  "
       "parameters {:.0f} KiB\n",
-      method, method == "fp" ? 32 : bits, 1000 * secs / 20, r.summary["peak_rss_bytes"] / 1048576,
-      r.summary.count("logits_bytes") ? r.summary["logits_bytes"] / 1024 : 0.0,
-      r.summary["param_bytes"] / 1024);
+      method, method == "fp" ? 32 : bits, 1000 * secs / 20, r.summary[key::kPeakRssBytes] / 1048576,
+      r.summary.count(key::kLogitsBytes) ? r.summary[key::kLogitsBytes] / 1024 : 0.0,
+      r.summary[key::kParamBytes] / 1024);
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/util.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
@@ -44,8 +45,8 @@ void ConsoleObserver::on_epoch_end(const EpochEvent& e) {
   fmt::print(out_,
              "{}{}epoch {}/{} train_loss {:.4f} train_acc {:.4f} test_loss {:.4f} test_acc {:.4f} "
              "lr {:.4g} {:.1f}s\n",
-             tty_ ? "\r\033[K" : "", prefix_, e.epoch + 1, e.epochs, get("train_loss"),
-             get("train_acc"), get("test_loss"), get("test_acc"), get("lr"), get("epoch_seconds"));
+             tty_ ? "\r\033[K" : "", prefix_, e.epoch + 1, e.epochs, get(key::kTrainLoss),
+             get(key::kTrainAcc), get(key::kTestLoss), get(key::kTestAcc), get(key::kLr), get(key::kEpochSeconds));
   std::fflush(out_);
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/config/run_config.h"
 #include "core/error.h"
+#include "core/train/keys.h"
 #include "core/util.h"
 #include "reports/stats.h"
 
@@ -69,6 +70,8 @@ json metric_rows(Db& db, const RunSelection& a, const RunSelection& b) {
     if (it == mb.end()) continue;
     const Summary sa = summarize(xs), sb = summarize(it->second);
     json row = {{"key", key}, {"a", side_stats(sa)}, {"b", side_stats(sb)}, {"diff", sb.mean - sa.mean}};
+    if (const OutputKey* k = find_output_key(key, KeyScope::kRun); k && k->machine_dependent)
+      row["machine_dependent"] = true;  // a difference of the machines (or their load) as much as of the runs
     if (sa.n >= 2 && sb.n >= 2) {
       const WelchResult w = welch_test(sa, sb);
       const double se = std::sqrt(sa.std * sa.std / sa.n + sb.std * sb.std / sb.n);
@@ -115,13 +118,15 @@ std::string format_diff(const json& d) {
       out += fmt::format("  {:<32} {} -> {}\n", key, r["a"].get<std::string>(), r["b"].get<std::string>());
     }
   }
-  out += "\nfinal metrics (B - A; 95% Welch interval and p where both sides have 2+ seeds)\n";
+  out += "\nfinal metrics (B - A; 95% Welch interval and p where both sides have 2+ seeds; (machine): "
+         "depends on the machine and its load, docs/OUTPUTS.md)\n";
   for (auto& r : d["metrics"]) {
     std::string extra;
     if (r.contains("ci95"))
       extra = fmt::format("  [{}, {}]  p={:.3g}", number(r["ci95"][0].get<double>()),
                           number(r["ci95"][1].get<double>()), r["p"].get<double>());
-    out += fmt::format("  {:<24} {:<28} {:<28} {:+.6g}{}\n", r["key"].get<std::string>(),
+    const std::string key = r["key"].get<std::string>() + (r.value("machine_dependent", false) ? " (machine)" : "");
+    out += fmt::format("  {:<30} {:<28} {:<28} {:+.6g}{}\n", key,
                        stats_text(r["a"]), stats_text(r["b"]), r["diff"].get<double>(), extra);
   }
   return out;

@@ -204,16 +204,9 @@ void write_text(const std::string& path, const std::string& text, std::vector<st
 
 namespace {
 
-// A table that reads nested config values (the energy tables: quant.act) has every config
-// parsed up front, on every core. Otherwise the tables need only the row and column keys, read
-// typed from run_config (load_row_keys); a run parses its JSON only if it lacks one of them.
-bool reads_nested(const std::vector<const ReportTable*>& tables) {
-  return std::any_of(tables.begin(), tables.end(), [](const ReportTable* t) { return t->reads_nested_config; });
-}
-
-void load_row_keys(const ReportOptions& opt, Db& db, ExperimentData& e, const std::vector<std::string>& rows,
-                   const std::vector<const ReportTable*>& tables) {
-  if (reads_nested(tables)) return;
+// The row, column and plot keys of every run, read typed from run_config, so that no run
+// parses its config JSON for them (a run lacking one of them there parses its own on first use).
+void load_row_keys(const ReportOptions& opt, Db& db, ExperimentData& e, const std::vector<std::string>& rows) {
   std::vector<std::string> keys = rows;
   keys.insert(keys.end(), opt.cols.begin(), opt.cols.end());
   if (opt.plots)
@@ -256,11 +249,11 @@ ReportResult write_report(const ReportOptions& opt) {
   // the report's time; several seconds of CPU without them).
   auto db_sha256 = std::async(std::launch::async, [path = opt.db] { return sha256_file(path); });
   auto data = std::make_unique<ExperimentData>(
-      load_experiment_data(*db, opt.experiment, reads_nested(tables), opt.all_runs));
+      load_experiment_data(*db, opt.experiment, /*parse_configs=*/false, opt.all_runs));
   ExperimentData& e = *data;
   const int64_t done = check_experiment(opt, e);
   std::vector<std::string> rows = row_keys(opt, e);
-  load_row_keys(opt, *db, e, rows, tables);
+  load_row_keys(opt, *db, e, rows);
   ReportContext c{opt,
                   *db,
                   e,

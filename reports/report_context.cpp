@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "reports/report_registry.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
@@ -15,8 +16,7 @@ const std::vector<ReportTable>& report_tables() {
       {"main", "the metric (--metric) per row, mean over seeds", main_table},
       {"cost", "memory, size and time per run", cost_table},
       {"layers", "per-layer statistics: weight layers and activation layers", layer_tables},
-      {"energy", "energy per inference and per layer (docs/ENERGY.md)", energy_tables,
-       /*reads_nested_config=*/true},  // quant.act
+      {"energy", "energy per inference and per layer (docs/ENERGY.md)", energy_tables},
   };
   return tables;
 }
@@ -24,14 +24,15 @@ const std::vector<ReportTable>& report_tables() {
 const LayerSeries& ReportContext::layers() {
   if (!layers_)
     layers_ = load_layer_series(db, e,
-                                {"sparsity", "wp", "wn", "alpha", "act_sparsity", "in_sparsity",
-                                 "grad_norm", "grad_norm_logits", "macs", "weights", "weight_bits",
-                                 "weight_levels", "first", "temperature"});
+                                {key::kSparsity, key::kWp, key::kWn, key::kAlpha, key::kActSparsity,
+                                 key::kInSparsity, key::kGradNorm, key::kGradNormLogits, key::kMacs,
+                                 key::kWeights, key::kWeightBits, key::kWeightLevels, key::kFirst,
+                                 key::kTemperature, key::kInBits});
   return *layers_;
 }
 
 const RunSeries& ReportContext::act_mean() {
-  if (!act_mean_) act_mean_ = load_metric_series(db, e, "act_sparsity_mean");
+  if (!act_mean_) act_mean_ = load_metric_series(db, e, key::kActSparsityMean);
   return *act_mean_;
 }
 
@@ -61,7 +62,9 @@ std::string group_label(const std::vector<std::string>& keys,
 }
 
 bool lower_is_better(const std::string& key) {
-  for (const char* w : {"loss", "bytes", "seconds", "energy", "rss"})
+  for (KeyScope scope : {KeyScope::kEpoch, KeyScope::kRun})
+    if (const OutputKey* k = find_output_key(key, scope)) return k->better == Better::kLower;
+  for (const char* w : {"loss", "bytes", "seconds", "energy", "rss"})  // a key of no table: by its name
     if (key.find(w) != std::string::npos) return true;
   return false;
 }
@@ -89,7 +92,7 @@ ExperimentData expand_by_layer(const ExperimentData& e, const LayerSeries& layer
   for (auto& r : e.runs)
     if (auto it = layers.find(r.id); it != layers.end())
       for (auto& [name, keys] : it->second)
-        if ((keys.count("act_sparsity") > 0) == activations &&
+        if ((keys.count(key::kActSparsity) > 0) == activations &&
             std::find(names.begin(), names.end(), name) == names.end())
           names.push_back(name);
   ExperimentData out = e;

@@ -6,6 +6,7 @@
 #include "reports/plots.h"
 #include "reports/report_registry.h"
 #include "reports/stats.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
@@ -78,7 +79,7 @@ void pareto_plot(ReportContext& c) {
     for (auto& r : c.e.runs) {
       if (std::find(ids.begin(), ids.end(), r.id) == ids.end()) continue;
       if (auto a = c.metric.value(r)) acc.push_back(*a * (c.metric.percent ? 100 : 1));
-      if (r.summary.count("packed_model_bytes")) size.push_back(r.summary.at("packed_model_bytes"));
+      if (r.summary.count(key::kPackedModelBytes)) size.push_back(r.summary.at(key::kPackedModelBytes));
     }
     if (acc.empty() || size.empty()) continue;
     auto sa = summarize(acc);
@@ -130,32 +131,32 @@ void budget_plot(ReportContext& c) {
 
 const std::vector<ReportPlot>& report_plots() {
   static const std::vector<ReportPlot> plots = {
-      {"test_acc", "Test accuracy (mean ± std over seeds)",
+      {key::kTestAcc, "Test accuracy (mean ± std over seeds)",
        [](ReportContext& c) {
-         metric_plot(c, "test_acc", "test_acc", "Test accuracy (mean ± std over seeds)",
+         metric_plot(c, key::kTestAcc, key::kTestAcc, "Test accuracy (mean ± std over seeds)",
                      "test accuracy");
        }},
-      {"act_sparsity", "Activation sparsity, network mean",
+      {key::kActSparsity, "Activation sparsity, network mean",
        [](ReportContext& c) {
-         metric_plot(c, "act_sparsity_mean", "act_sparsity", "Activation sparsity, network mean",
+         metric_plot(c, key::kActSparsityMean, key::kActSparsity, "Activation sparsity, network mean",
                      "fraction of zeros");
        }},
-      {"temperature", "SLB inverse temperature",
+      {key::kTemperature, "SLB inverse temperature",
        [](ReportContext& c) {
-         metric_plot(c, "temperature", "temperature", "SLB inverse temperature", "T");
+         metric_plot(c, key::kTemperature, key::kTemperature, "SLB inverse temperature", "T");
        }},
       {"weight_sparsity", "Weight sparsity per layer",
        [](ReportContext& c) {
-         layer_plot(c, {"sparsity"}, "weight_sparsity", "Weight sparsity per layer",
+         layer_plot(c, {key::kSparsity}, "weight_sparsity", "Weight sparsity per layer",
                     "fraction of zero weights", false);
        }},
       {"scales", "TTQ scales Wp / Wn per layer",
        [](ReportContext& c) {
-         layer_plot(c, {"wp", "wn"}, "scales", "TTQ scales Wp / Wn per layer", "scale", false);
+         layer_plot(c, {key::kWp, key::kWn}, "scales", "TTQ scales Wp / Wn per layer", "scale", false);
        }},
-      {"grad_norm", "Latent-weight gradient norm per layer",
+      {key::kGradNorm, "Latent-weight gradient norm per layer",
        [](ReportContext& c) {
-         layer_plot(c, {"grad_norm"}, "grad_norm", "Latent-weight gradient norm per layer",
+         layer_plot(c, {key::kGradNorm}, key::kGradNorm, "Latent-weight gradient norm per layer",
                     "||dL/dw|| (epoch mean)", true);
        }},
       {"pareto", "Pareto: accuracy vs size", pareto_plot},

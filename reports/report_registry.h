@@ -76,9 +76,6 @@ struct ReportContext {
 struct ReportTable {
   std::string name, title;
   std::function<std::vector<AggTable>(ReportContext&)> build;
-  /// Reads nested config values of every run (RunData::config()), not only the row and
-  /// column keys: the report then parses every config up front, on every core.
-  bool reads_nested_config = false;
 };
 
 struct ReportPlot {

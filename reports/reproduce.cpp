@@ -1,5 +1,7 @@
 #include "reports/reproduce.h"
 
+#include "core/train/keys.h"
+
 #include <cmath>
 
 #include <fmt/format.h>
@@ -9,7 +11,8 @@
 namespace lowbit {
 
 bool is_timing_metric(const std::string& key) {
-  for (const char* part : {"seconds", "rss", "bytes", "per_second"})
+  if (const OutputKey* k = find_output_key(key, KeyScope::kEpoch)) return k->machine_dependent;
+  for (const char* part : {"seconds", "rss", "bytes", "per_second"})  // a key of no table: by its name
     if (key.find(part) != std::string::npos) return true;
   return false;
 }

@@ -12,7 +12,8 @@
 
 namespace lowbit {
 
-/// Timings and memory, which no rerun reproduces: left out of every comparison.
+/// Timings and memory, which no rerun reproduces (machine_dependent in core/train/keys.h): left
+/// out of every comparison.
 bool is_timing_metric(const std::string& key);
 
 /// The value of `key` at its last epoch in `m`, or NaN when `m` has none.

@@ -13,6 +13,7 @@
 #include "core/run_status.h"
 #include "core/util.h"
 #include "tracker/store.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
@@ -185,7 +186,7 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
     sql +=
         fmt::format(", (SELECT value FROM run_config WHERE run_id = r.id AND key = ?{}) AS \"{}\"",
                     i + 1, varying[i]);
-  for (const char* k : {"final_test_acc", "best_test_acc", "wall_seconds", "peak_rss_bytes"})
+  for (const char* k : {key::kFinalTestAcc, key::kBestTestAcc, key::kWallSeconds, key::kPeakRssBytes})
     sql += fmt::format(", (SELECT value FROM summaries WHERE run_id = r.id AND key = '{}') AS {}",
                        k, k);
   const bool tagged = db.has_table("tags");  // schema 3 and later

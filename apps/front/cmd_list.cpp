@@ -1,5 +1,5 @@
 // lowbit list: the names tables (models, quantizers, activation quantizers, schedules,
-// datasets) and the config keys.
+// datasets), the config keys and the output keys.
 #include <tuple>
 
 #include <fmt/format.h>
@@ -9,6 +9,7 @@
 #include "core/config/run_config.h"
 #include "core/error.h"
 #include "core/config/names.h"
+#include "core/train/keys.h"
 #include "core/util.h"
 
 namespace lowbit {
@@ -23,12 +24,13 @@ int cmd_list(const std::vector<std::string>& args) {
        &temperature_schedule_names()},
       {"schedules", "learning-rate schedules (optim.schedule)", &lr_schedule_names()},
       {"datasets", "datasets (data.name)", &dataset_names()}};
-  std::vector<std::string> kinds = {"all", "keys"};
+  std::vector<std::string> kinds = {"all", "keys", "outputs"};
   for (auto& [kind, title, table] : lists)
     if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
   po::options_description desc("options");
   std::string what;
-  desc.add_options()("what", po::value(&what)->default_value("all"), join(kinds, " | ").c_str());
+  desc.add_options()("what", po::value(&what)->default_value("all"), join(kinds, " | ").c_str())(
+      "docs", "with outputs: docs/OUTPUTS.md, the output keys as markdown");
   po::positional_options_description pos;
   pos.add("what", 1);
   po::variables_map vm;
@@ -42,6 +44,13 @@ int cmd_list(const std::vector<std::string>& args) {
   }
   if (what == "keys")
     for (const auto& f : config_fields()) fmt::print("{:<28} {}\n", f.path, f.doc);
+  if (vm.count("docs") && what != "outputs") throw ConfigError("lowbit list: --docs goes with outputs (lowbit list outputs --docs)");
+  if (what == "outputs" && vm.count("docs")) fmt::print("{}", output_keys_markdown());
+  if (what == "outputs" && !vm.count("docs"))
+    for (const auto& k : output_keys())
+      fmt::print("{:<8} {:<24} {}\n",
+                 k.scope == KeyScope::kEpoch ? "epoch" : k.scope == KeyScope::kLayer ? "layer" : "run", k.name,
+                 k.description);
   return kExitSuccess;
 }
 

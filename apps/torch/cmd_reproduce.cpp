@@ -22,6 +22,7 @@
 #include "tracker/queries.h"
 #include "tracker/selectors.h"
 #include "tracker/store.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
@@ -67,7 +68,7 @@ int cmd_reproduce(const std::vector<std::string>& args) {
   desc.add_options()("run", po::value(&run)->required(), "run id or config-hash prefix")(
       "db", po::value(&db)->default_value("results/results.db"), "results database")(
       "scratch", po::value(&scratch), "directory for the rerun's files (default: a new one under /tmp)")(
-      "metric", po::value(&key)->default_value("test_acc"), "metric judged against the cell's seeds")(
+      "metric", po::value(&key)->default_value(key::kTestAcc), "metric judged against the cell's seeds")(
       "threads,t", po::value(&threads)->default_value(0), "LibTorch threads (0 = the run's own)");
   po::positional_options_description pos;
   pos.add("run", 1);

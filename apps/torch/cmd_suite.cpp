@@ -15,6 +15,7 @@
 #include "experiments/grid.h"
 #include "experiments/spec.h"
 #include "reports/suite_doc.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
@@ -53,7 +54,7 @@ SuiteEntry entry_for(const std::string& file, const ExperimentSpec& s, const Sui
   e.description = s.description;
   e.config = file;
   e.notes = file.substr(0, file.size() - 5) + ".md";
-  e.plot = s.report.value("plot", "test_acc");
+  e.plot = s.report.value("plot", key::kTestAcc);
   ReportOptions& r = e.report;
   r.db = o.grid.db;
   r.experiment = s.name;

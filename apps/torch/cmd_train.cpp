@@ -12,6 +12,7 @@
 #include "experiments/spec.h"
 #include "experiments/console_observer.h"
 #include "tracker/jsonl_observer.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
@@ -77,12 +78,12 @@ int cmd_train(const std::vector<std::string>& args) {
     fmt::print("lowbit: {} already finished all {} epochs; its results:\n", out, cfg.epochs);
   auto& s = r.summary;
   // With a validation split the best epoch is chosen on it, and that is what is printed.
-  const bool val = s.count("best_val_acc") > 0;
+  const bool val = s.count(key::kBestValAcc) > 0;
   fmt::print(
       "final_test_acc {:.4f}  {} {:.4f}  mean_epoch_seconds {:.1f}  peak_rss_mb {:.0f}  "
       "threads {}\n",
-      s["final_test_acc"], val ? "best_val_acc" : "best_test_acc", val ? s["best_val_acc"] : s["best_test_acc"],
-      s["mean_epoch_seconds"], s["peak_rss_bytes"] / 1048576.0, n_threads);
+      s[key::kFinalTestAcc], val ? key::kBestValAcc : key::kBestTestAcc, val ? s[key::kBestValAcc] : s[key::kBestTestAcc],
+      s[key::kMeanEpochSeconds], s[key::kPeakRssBytes] / 1048576.0, n_threads);
   fmt::print("results in {}\n", out);
   return kExitSuccess;
 }

@@ -13,6 +13,7 @@ class SignActImpl : public ActQuantizer {
  public:
   /// x: any shape -> {-1, +1}, same shape.
   torch::Tensor forward(const torch::Tensor& x) override;
+  int activation_bits() const override { return 1; }
   std::string describe() const override { return "SignAct()"; }
 };
 
@@ -21,6 +22,7 @@ class DoReFaActImpl : public ActQuantizer {
   explicit DoReFaActImpl(int bits);
   /// x: any shape -> k-bit levels in [0, 1], same shape.
   torch::Tensor forward(const torch::Tensor& x) override;
+  int activation_bits() const override { return bits; }
   std::string describe() const override { return "DoReFaAct(bits=" + std::to_string(bits) + ")"; }
   int bits;
 };
@@ -30,6 +32,7 @@ class PACTImpl : public ActQuantizer {
   PACTImpl(int bits, double clip);
   /// x: any shape -> k-bit levels in [0, alpha], same shape.
   torch::Tensor forward(const torch::Tensor& x) override;
+  int activation_bits() const override { return bits; }
   std::string describe() const override;
   int bits;
   torch::Tensor alpha;  ///< learned clip, shape {1}

@@ -1,4 +1,5 @@
 #include "core/quant/bop.h"
+#include "core/train/keys.h"
 
 #include <fmt/format.h>
 
@@ -27,11 +28,11 @@ void BopImpl::update(torch::Tensor& w) {
 }
 
 void BopImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
-  out["frac_pos"] = (w > 0).to(torch::kFloat64).mean().item<double>();
-  out["frac_neg"] = 1 - out["frac_pos"];
-  out["sparsity"] = 0.0;
-  out["flips"] = double(flips_since_stats);
-  out["m_abs_mean"] = m.abs().mean().item<double>();
+  out[key::kFracPos] = (w > 0).to(torch::kFloat64).mean().item<double>();
+  out[key::kFracNeg] = 1 - out[key::kFracPos];
+  out[key::kSparsity] = 0.0;
+  out[key::kFlips] = double(flips_since_stats);
+  out[key::kMAbsMean] = m.abs().mean().item<double>();
   flips_since_stats = 0;
 }
 

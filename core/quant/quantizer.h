@@ -69,6 +69,8 @@ class ActQuantizer : public torch::nn::Module {
  public:
   /// x: pre-activation (any shape); returns the quantized activation, same shape.
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
+  /// Bits of one quantized activation: what the next layer's multiplies read (energy model).
+  virtual int activation_bits() const = 0;
   virtual std::string describe() const = 0;
   void pretty_print(std::ostream& os) const override { os << describe(); }
 };

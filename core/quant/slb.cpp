@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/train/schedules.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 namespace {
@@ -166,7 +167,7 @@ SLBImpl::SLBImpl(const QuantConfig& q) : config(q) {
   auto v = slb_values(int(q.bits), q.value_set);
   values = register_buffer("values", torch::tensor(v, torch::kFloat32));
   if (q.value_set.is_string() && q.value_set == "learned_scale")
-    scale = register_parameter("scale", torch::ones({1}));
+    scale = register_parameter(key::kScale, torch::ones({1}));
   T_ = q.temp_t0;
 }
 
@@ -222,21 +223,21 @@ void SLBImpl::set_progress(double t, int64_t epochs) {
 void SLBImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
   auto am = logits.argmax(-1);
   auto p = torch::softmax(logits * T_, -1);
-  out["temperature"] = T_;
-  out["hard"] = hard_ ? 1.0 : 0.0;
-  out["entropy"] = (-(p * torch::log(p.clamp_min(1e-30))).sum(-1)).mean().item<double>();
-  out["argmax_changed"] = (am != last_argmax).to(torch::kFloat64).mean().item<double>();
+  out[key::kTemperature] = T_;
+  out[key::kHard] = hard_ ? 1.0 : 0.0;
+  out[key::kEntropy] = (-(p * torch::log(p.clamp_min(1e-30))).sum(-1)).mean().item<double>();
+  out[key::kArgmaxChanged] = (am != last_argmax).to(torch::kFloat64).mean().item<double>();
   last_argmax.copy_(am);
   auto hist =
       torch::bincount(am.flatten(), {}, values.size(0)).to(torch::kFloat64) / double(am.numel());
   auto v = values.cpu();
   double zero_frac = 0;
   for (int64_t k = 0; k < values.size(0); ++k) {
-    out[fmt::format("hist_{}", k)] = hist[k].item<double>();
+    out[key::kHistPrefix + std::to_string(k)] = hist[k].item<double>();
     if (v[k].item<float>() == 0.0f) zero_frac += hist[k].item<double>();
   }
-  out["sparsity"] = zero_frac;
-  if (scale.defined()) out["scale"] = scale.item<double>();
+  out[key::kSparsity] = zero_frac;
+  if (scale.defined()) out[key::kScale] = scale.item<double>();
 }
 
 PackedWeight SLBImpl::pack(const torch::Tensor& w) {

@@ -1,4 +1,5 @@
 #include "core/quant/ste.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
@@ -38,10 +39,10 @@ torch::Tensor SignImpl::forward(const torch::Tensor& w) {
 }
 
 void SignImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
-  out["frac_pos"] = (w >= 0).to(torch::kFloat64).mean().item<double>();
-  out["frac_neg"] = 1 - out["frac_pos"];
-  out["sparsity"] = 0.0;
-  out["alpha"] = alpha(w).mean().item<double>();
+  out[key::kFracPos] = (w >= 0).to(torch::kFloat64).mean().item<double>();
+  out[key::kFracNeg] = 1 - out[key::kFracPos];
+  out[key::kSparsity] = 0.0;
+  out[key::kAlpha] = alpha(w).mean().item<double>();
 }
 
 PackedWeight SignImpl::pack(const torch::Tensor& w) {
@@ -74,10 +75,10 @@ torch::Tensor DoReFaImpl::forward(const torch::Tensor& w) {
 
 void DoReFaImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
   auto q = forward(w).detach();
-  out["sparsity"] = (q == 0).to(torch::kFloat64).mean().item<double>();
-  out["frac_pos"] = (q > 0).to(torch::kFloat64).mean().item<double>();
-  out["frac_neg"] = (q < 0).to(torch::kFloat64).mean().item<double>();
-  out["levels_used"] = double(std::get<0>(torch::_unique(q.flatten())).numel());
+  out[key::kSparsity] = (q == 0).to(torch::kFloat64).mean().item<double>();
+  out[key::kFracPos] = (q > 0).to(torch::kFloat64).mean().item<double>();
+  out[key::kFracNeg] = (q < 0).to(torch::kFloat64).mean().item<double>();
+  out[key::kLevelsUsed] = double(std::get<0>(torch::_unique(q.flatten())).numel());
 }
 
 PackedWeight DoReFaImpl::pack(const torch::Tensor& w) {

@@ -1,4 +1,5 @@
 #include "core/quant/ttq.h"
+#include "core/train/keys.h"
 
 #include <algorithm>
 #include <vector>
@@ -77,7 +78,7 @@ struct TTQFunction : public torch::autograd::Function<TTQFunction> {
                                const torch::Tensor& wp, const torch::Tensor& wn, double delta,
                                double grad_scale) {
     ctx->save_for_backward({w, wp, wn});
-    ctx->saved_data["delta"] = delta;
+    ctx->saved_data[key::kDelta] = delta;
     ctx->saved_data["grad_scale"] = grad_scale;
     if (fused_cpu(w))
       return ternary_cpu(w, wp.item<float>(), wn.item<float>(), float(delta));
@@ -88,7 +89,7 @@ struct TTQFunction : public torch::autograd::Function<TTQFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
     auto &w = saved[0], &wp = saved[1], &wn = saved[2];
-    double delta = ctx->saved_data["delta"].toDouble(),
+    double delta = ctx->saved_data[key::kDelta].toDouble(),
            scale = ctx->saved_data["grad_scale"].toDouble();
     auto g = grads[0];
     if (fused_cpu(w) && fused_cpu(g)) {
@@ -117,8 +118,8 @@ void TTQImpl::reset() {
       "TTQ: target_sparsity must be in (0, 1)");
   TORCH_CHECK(options.scale_init == "one" || options.scale_init == "mean",
               "TTQ: scale_init must be one or mean");
-  wp = register_parameter("wp", torch::ones({1}));
-  wn = register_parameter("wn", torch::ones({1}));
+  wp = register_parameter(key::kWp, torch::ones({1}));
+  wn = register_parameter(key::kWn, torch::ones({1}));
 }
 
 double TTQImpl::delta(const torch::Tensor& w) const {
@@ -153,12 +154,12 @@ void TTQImpl::init_from(const torch::Tensor& w) {
 void TTQImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
   double d = delta(w), n = double(w.numel());
   double pos = (w > d).sum().item<double>() / n, neg = (w < -d).sum().item<double>() / n;
-  out["sparsity"] = 1.0 - pos - neg;
-  out["frac_pos"] = pos;
-  out["frac_neg"] = neg;
-  out["wp"] = wp.item<double>();
-  out["wn"] = wn.item<double>();
-  out["delta"] = d;
+  out[key::kSparsity] = 1.0 - pos - neg;
+  out[key::kFracPos] = pos;
+  out[key::kFracNeg] = neg;
+  out[key::kWp] = wp.item<double>();
+  out[key::kWn] = wn.item<double>();
+  out[key::kDelta] = d;
 }
 
 PackedWeight TTQImpl::pack(const torch::Tensor& w) {

@@ -1,4 +1,5 @@
 #include "core/quant/twn.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
@@ -20,11 +21,11 @@ void TWNImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
   auto [delta, alpha] = delta_alpha(w);
   double n = double(w.numel());
   double pos = (w > delta).sum().item<double>() / n, neg = (w < -delta).sum().item<double>() / n;
-  out["sparsity"] = 1 - pos - neg;
-  out["frac_pos"] = pos;
-  out["frac_neg"] = neg;
-  out["alpha"] = alpha;
-  out["delta"] = delta;
+  out[key::kSparsity] = 1 - pos - neg;
+  out[key::kFracPos] = pos;
+  out[key::kFracNeg] = neg;
+  out[key::kAlpha] = alpha;
+  out[key::kDelta] = delta;
 }
 
 PackedWeight TWNImpl::pack(const torch::Tensor& w) {

@@ -1,4 +1,5 @@
 #include "core/train/health.h"
+#include "core/train/keys.h"
 
 #include <fmt/format.h>
 
@@ -8,27 +9,27 @@ std::optional<std::string> epoch_health(const HealthConfig& h, const EpochEvent&
                                         int64_t classes, bool has_val) {
   const int64_t epoch = ev.epoch + 1;  // 1-based, as in the database and the messages
   for (const auto& s : ev.layers) {
-    if (h.ttq_scales && (s.key == "wp" || s.key == "wn") && !(s.value > 0))
+    if (h.ttq_scales && (s.key == key::kWp || s.key == key::kWn) && !(s.value > 0))
       return fmt::format(
           "health.ttq_scales: layer {} has {} = {:.4g} <= 0 at epoch {} (its ternary values {}); "
           "lower optim.lr, or set health.ttq_scales=false to let it run",
-          s.layer, s.key == "wp" ? "Wp" : "Wn", s.value, epoch,
+          s.layer, s.key == key::kWp ? "Wp" : "Wn", s.value, epoch,
           s.value == 0 ? "collapse to zero" : "change sign");
-    if (s.key == "sparsity" && h.max_zero_fraction < 1 && s.value > h.max_zero_fraction)
+    if (s.key == key::kSparsity && h.max_zero_fraction < 1 && s.value > h.max_zero_fraction)
       return fmt::format(
           "health.max_zero_fraction: layer {} is {:.2f}% zeros at epoch {} (limit {:.2f}%); lower "
           "the threshold, or set health.max_zero_fraction=1 to let it run",
           s.layer, 100 * s.value, epoch, 100 * h.max_zero_fraction);
   }
   if (h.chance_after_epochs > 0 && epoch >= h.chance_after_epochs && classes > 0) {
-    const std::string key = has_val ? "val_acc" : "test_acc";
-    auto it = ev.metrics.find(key);
+    const std::string metric = has_val ? key::kValAcc : key::kTestAcc;
+    auto it = ev.metrics.find(metric);
     const double chance = 1.0 / double(classes);
     if (it != ev.metrics.end() && it->second <= chance + h.chance_margin)
       return fmt::format(
           "health.chance_after_epochs: {} {:.4f} is at chance (1/{} + {}) after {} epochs; check "
           "optim.lr and the data, or set health.chance_after_epochs=0 to let it run",
-          key, it->second, classes, h.chance_margin, epoch);
+          metric, it->second, classes, h.chance_margin, epoch);
   }
   return std::nullopt;
 }

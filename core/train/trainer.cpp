@@ -18,6 +18,7 @@
 #include "core/train/health.h"
 #include "core/train/interrupt.h"
 #include "core/train/schedules.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 namespace {
@@ -269,16 +270,16 @@ EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
   double calib_seconds = 0;
   if (calibrate) {
     if (cfg.diag.before_calib)  // an observation: one more pass over the test set
-      m["test_acc_before_calib"] =
+      m[key::kTestAccBeforeCalib] =
           evaluate(*run.model, run.data, run.data.test, cfg.eval_batch_size, run.device).acc;
     const auto t0 = Clock::now();
     calibrate_bn(*run.model, run.qlayers, run.data, cfg, run.device);
     calib_seconds = seconds_since(t0);
   }
   if (run.soft) {
-    m["temperature"] = run.qlayers.front().layer->quantizer()->temperature_value();
-    m["state_bn_seconds"] = tr.state_bn_seconds;
-    m["calib_seconds"] = calib_seconds;
+    m[key::kTemperature] = run.qlayers.front().layer->quantizer()->temperature_value();
+    m[key::kStateBnSeconds] = tr.state_bn_seconds;
+    m[key::kCalibSeconds] = calib_seconds;
   }
   if (run.bn_discrete())
     set_bn_state(*run.model, BNState::kDiscrete);  // evaluation uses the discrete statistics
@@ -289,23 +290,23 @@ EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
   for (auto& [name, a] : run.acts) {
     double s = a->output_zeros.stop();
     act_mean += s / double(run.acts.size());
-    ev.layers.push_back({name, "act_sparsity", s});
+    ev.layers.push_back({name, key::kActSparsity, s});
   }
   for (auto& l : run.layers)
-    ev.layers.push_back({l.name, "in_sparsity", l.layer->input_zeros.stop()});
-  m["train_loss"] = tr.loss();
-  m["train_acc"] = tr.acc();
-  m["test_loss"] = test.loss;
-  m["test_acc"] = test.acc;
+    ev.layers.push_back({l.name, key::kInSparsity, l.layer->input_zeros.stop()});
+  m[key::kTrainLoss] = tr.loss();
+  m[key::kTrainAcc] = tr.acc();
+  m[key::kTestLoss] = test.loss;
+  m[key::kTestAcc] = test.acc;
   if (run.data.val.size() > 0) {
     EvalResult val = evaluate(*run.model, run.data, run.data.val, cfg.eval_batch_size, run.device);
-    m["val_loss"] = val.loss, m["val_acc"] = val.acc;
+    m[key::kValLoss] = val.loss, m[key::kValAcc] = val.acc;
   }
   set_bn_state(*run.model, BNState::kContinuous);  // training always uses the continuous statistics
-  m["lr"] = lr_at(cfg.optim, cfg.epochs, double(epoch));
-  m["act_sparsity_mean"] = act_mean;
-  m["train_seconds"] = tr.seconds;
-  m["images_per_second"] = double(tr.seen) / std::max(1e-9, tr.seconds);
+  m[key::kLr] = lr_at(cfg.optim, cfg.epochs, double(epoch));
+  m[key::kActSparsityMean] = act_mean;
+  m[key::kTrainSeconds] = tr.seconds;
+  m[key::kImagesPerSecond] = double(tr.seen) / std::max(1e-9, tr.seconds);
   return ev;
 }
 
@@ -313,26 +314,30 @@ EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
 // epoch-mean gradient norms, and what each quantizer reports.
 void layer_stats(Run& run, const EpochTraining& tr, EpochEvent& ev) {
   const double nb = double(tr.batches);
+  // Every activation position has the same quantizer (or none: ReLU, 32-bit values).
+  const std::shared_ptr<ActQuantizer> act_q = run.acts.empty() ? nullptr : run.acts.front().second->quantizer();
+  const int act_bits = act_q ? act_q->activation_bits() : 32;
   for (size_t i = 0; i < run.layers.size(); ++i) {
     auto& l = run.layers[i];
     auto& q = l.layer->quantizer();
-    ev.layers.push_back({l.name, "macs", double(l.layer->macs())});
-    ev.layers.push_back({l.name, "weights", double(l.layer->weight.numel())});
-    if (l.first) ev.layers.push_back({l.name, "first", 1.0});
-    ev.layers.push_back({l.name, "weight_bits", double(q ? q->weight_bits() : 32)});
+    ev.layers.push_back({l.name, key::kMacs, double(l.layer->macs())});
+    ev.layers.push_back({l.name, key::kWeights, double(l.layer->weight.numel())});
+    if (l.first) ev.layers.push_back({l.name, key::kFirst, 1.0});
+    ev.layers.push_back({l.name, key::kInBits, double(l.first ? 32 : act_bits)});
+    ev.layers.push_back({l.name, key::kWeightBits, double(q ? q->weight_bits() : 32)});
     if (tr.grad_norm[i].defined())
-      ev.layers.push_back({l.name, "grad_norm", tr.grad_norm[i].item<double>() / nb});
+      ev.layers.push_back({l.name, key::kGradNorm, tr.grad_norm[i].item<double>() / nb});
     if (!q) continue;
-    ev.layers.push_back({l.name, "weight_levels", double(q->weight_levels())});
+    ev.layers.push_back({l.name, key::kWeightLevels, double(q->weight_levels())});
     StatMap s;
     torch::NoGradGuard g;
     q->collect_stats(l.layer->weight.detach(), s);
     for (auto& [k, v] : s) ev.layers.push_back({l.name, k, v});
   }
-  for (auto& [key, v] : tr.param_grad_norm) {
-    auto tab = key.find('\t');
-    ev.layers.push_back(
-        {key.substr(0, tab), "grad_norm_" + key.substr(tab + 1), v.item<double>() / nb});
+  for (auto& [layer_param, v] : tr.param_grad_norm) {
+    auto tab = layer_param.find('\t');
+    ev.layers.push_back({layer_param.substr(0, tab), key::kGradNormPrefix + layer_param.substr(tab + 1),
+                         v.item<double>() / nb});
   }
 }
 
@@ -342,35 +347,35 @@ std::map<std::string, double> run_summary(Run& run, const TrainingState& state,
   std::map<std::string, double> s;
   const bool val = run.data.val.size() > 0;
   auto& last = state.last_metrics;
-  if (last.count("test_acc")) {
-    s["final_test_acc"] = last.at("test_acc");
-    s["final_train_loss"] = last.at("train_loss");
-    s["final_act_sparsity_mean"] = last.at("act_sparsity_mean");
-    if (last.count("val_acc")) s["final_val_acc"] = last.at("val_acc");
+  if (last.count(key::kTestAcc)) {
+    s[key::kFinalTestAcc] = last.at(key::kTestAcc);
+    s[key::kFinalTrainLoss] = last.at(key::kTrainLoss);
+    s[key::kFinalActSparsityMean] = last.at(key::kActSparsityMean);
+    if (last.count(key::kValAcc)) s[key::kFinalValAcc] = last.at(key::kValAcc);
   }
   if (state.best_epoch >= 0) {
-    s[val ? "best_val_acc" : "best_test_acc"] = state.best_acc;
-    s["best_epoch"] = double(state.best_epoch + 1);
+    s[val ? key::kBestValAcc : key::kBestTestAcc] = state.best_acc;
+    s[key::kBestEpoch] = double(state.best_epoch + 1);
   }
-  s["parameters"] = double(count_parameters(*run.model));
+  s[key::kParameters] = double(count_parameters(*run.model));
   double logits_bytes = 0, param_bytes = 0;
   for (auto& l : run.qlayers)
     for (auto& p : l.layer->quantizer()->named_parameters(false))
       if (p.key() == "logits") logits_bytes += double(p.value().numel() * p.value().element_size());
-  if (logits_bytes > 0) s["logits_bytes"] = logits_bytes;
+  if (logits_bytes > 0) s[key::kLogitsBytes] = logits_bytes;
   for (auto& p : run.model->parameters())
     if (p.requires_grad()) param_bytes += double(p.numel() * p.element_size());
-  s["param_bytes"] = param_bytes;
+  s[key::kParamBytes] = param_bytes;
   // Deployed size: exactly what `lowbit export` writes for this model.
   if (auto packed = packed_model_bytes(*run.model, run.cfg, run.spec, run.bn_discrete()))
-    s["packed_model_bytes"] = double(*packed);
-  s["peak_rss_bytes"] = double(peak_rss_bytes());
-  s["wall_seconds"] = seconds_since(run_t0);
+    s[key::kPackedModelBytes] = double(*packed);
+  s[key::kPeakRssBytes] = double(peak_rss_bytes());
+  s[key::kWallSeconds] = seconds_since(run_t0);
   // Over every epoch of the run, also those trained before a resume.
   if (state.epochs_timed > 0)
-    s["mean_epoch_seconds"] = state.epoch_seconds / double(state.epochs_timed);
+    s[key::kMeanEpochSeconds] = state.epoch_seconds / double(state.epochs_timed);
   if (state.epochs_timed > 0 && run.soft)
-    s["mean_bn_seconds"] = state.bn_seconds / double(state.epochs_timed);
+    s[key::kMeanBnSeconds] = state.bn_seconds / double(state.epochs_timed);
   return s;
 }
 
@@ -503,12 +508,12 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     EpochEvent ev = evaluate_epoch(run, epoch, tr);
     layer_stats(run, tr, ev);
     auto& m = ev.metrics;
-    const double selection = run.data.val.size() > 0 ? m["val_acc"] : m["test_acc"];
+    const double selection = run.data.val.size() > 0 ? m[key::kValAcc] : m[key::kTestAcc];
     if (selection > state.best_acc) state.best_acc = selection, state.best_epoch = epoch;
     state.epoch = epoch;
-    m["epoch_seconds"] = seconds_since(epoch_t0);
-    state.epoch_seconds += m["epoch_seconds"];
-    state.bn_seconds += tr.state_bn_seconds + (m.count("calib_seconds") ? m["calib_seconds"] : 0.0);
+    m[key::kEpochSeconds] = seconds_since(epoch_t0);
+    state.epoch_seconds += m[key::kEpochSeconds];
+    state.bn_seconds += tr.state_bn_seconds + (m.count(key::kCalibSeconds) ? m[key::kCalibSeconds] : 0.0);
     ++state.epochs_timed;
     state.last_metrics = m;
     // Observers first, checkpoint second: if the process dies between the two, the resumed

@@ -18,6 +18,7 @@
 #include "core/util.h"
 #include "tracker/jsonl_observer.h"
 #include "tracker/store.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
@@ -104,9 +105,9 @@ RunStatus train_claimed(Store& store, const WorkerRequest& req, const ClaimedRun
   TrainResult r = train_run(cfg, o, tracker);
   std::string ckpt = checkpoint_path(dir);
   if (::access(ckpt.c_str(), R_OK) == 0) store.add_artifact(claimed.id, "checkpoint", ckpt, sha256_file(ckpt));
-  auto acc = r.summary.count("final_test_acc") ? r.summary["final_test_acc"] : 0.0;
+  auto acc = r.summary.count(key::kFinalTestAcc) ? r.summary[key::kFinalTestAcc] : 0.0;
   fmt::print("run {} ({}, seed {}): {} test_acc {:.4f} in {:.0f}s\n", claimed.hash, claimed.variant,
-             claimed.config.seed, to_string(r.status), acc, r.summary["wall_seconds"]);
+             claimed.config.seed, to_string(r.status), acc, r.summary[key::kWallSeconds]);
   return r.status;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "reports/report_registry.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
@@ -15,10 +16,10 @@ std::function<std::optional<double>(const RunData&)> bytes_per_weight(ReportCont
   std::map<int64_t, double> weights;
   for (auto& [run, layers] : c.layers())
     for (auto& [layer, stats] : layers)
-      if (auto w = layer_last(stats, "weights")) weights[run] += *w;
+      if (auto w = layer_last(stats, key::kWeights)) weights[run] += *w;
   return [weights = std::move(weights)](const RunData& r) -> std::optional<double> {
     auto w = weights.find(r.id);
-    auto b = r.summary.find("param_bytes");
+    auto b = r.summary.find(key::kParamBytes);
     if (w == weights.end() || w->second <= 0 || b == r.summary.end()) return std::nullopt;
     return b->second / w->second;
   };
@@ -30,26 +31,26 @@ std::vector<AggTable> cost_table(ReportContext& c) {
   auto skeys = summary_keys(c.db, c.e);
   auto has = [&](const char* k) { return std::find(skeys.begin(), skeys.end(), k) != skeys.end(); };
   std::vector<ColumnSpec> cols = {
-      {"peak RSS (MiB)", summary_value("peak_rss_bytes"), {}, false, true, 1.0 / 1048576},
-      {"parameters (KiB, fp32)", summary_value("param_bytes"), {}, false, true, 1.0 / 1024, true},
+      {"peak RSS (MiB)", summary_value(key::kPeakRssBytes), {}, false, true, 1.0 / 1048576},
+      {"parameters (KiB, fp32)", summary_value(key::kParamBytes), {}, false, true, 1.0 / 1024, true},
       {"packed model (KiB)",
-       summary_value("packed_model_bytes"),
+       summary_value(key::kPackedModelBytes),
        {},
        false,
        true,
        1.0 / 1024,
        true},
       {"trainable bytes / weight", bytes_per_weight(c), {}, false, true, 1.0, true},
-      {"s / epoch", summary_value("mean_epoch_seconds"), {}, false, true},
-      {"total wall time (s)", summary_value("wall_seconds"), {}, false, true}};
-  if (has("logits_bytes"))
+      {"s / epoch", summary_value(key::kMeanEpochSeconds), {}, false, true},
+      {"total wall time (s)", summary_value(key::kWallSeconds), {}, false, true}};
+  if (has(key::kLogitsBytes))
     cols.insert(
         cols.begin() + 3,
         ColumnSpec{
-            "SLB logits (KiB)", summary_value("logits_bytes"), {}, false, true, 1.0 / 1024, true});
+            "SLB logits (KiB)", summary_value(key::kLogitsBytes), {}, false, true, 1.0 / 1024, true});
   // Discrete passes (bn_mode state) and calibration, seconds per epoch.
-  if (has("mean_bn_seconds"))
-    cols.push_back({"BN passes (s / epoch)", summary_value("mean_bn_seconds"), {}, false, true});
+  if (has(key::kMeanBnSeconds))
+    cols.push_back({"BN passes (s / epoch)", summary_value(key::kMeanBnSeconds), {}, false, true});
   auto t = aggregate("cost", c.e.name + ": memory, size and time per run", c.e, c.rows, cols, c.topt);
   t.spread_note +=
       "; trainable bytes / weight: the trainable parameters' bytes per weight of the conv and "

@@ -4,12 +4,22 @@
 
 #include "reports/energy.h"
 #include "reports/report_registry.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
 namespace {
 
 using nlohmann::json;
+
+// The bits of a layer's inputs for a run recorded before layer_stats held in_bits:
+// what the activation quantizer of its config gives (the first layer sees the 32-bit image).
+double legacy_in_bits(const RunData& r, bool first) {
+  if (first) return 32;
+  const json& act = r.config()["quant"]["act"];
+  const std::string act_method = act["method"].get<std::string>();
+  return act_method == "none" ? 32 : act_method == "sign" ? 1 : double(act["bits"].get<int64_t>());
+}
 
 // The energy model's inputs for one run, from its last epoch's layer statistics; nullopt
 // when a quantized layer lacks its weight levels or (measured) its input sparsity, as in
@@ -19,28 +29,23 @@ std::optional<std::vector<LayerEnergyInput>> energy_inputs(const RunData& r,
                                                            bool measured) {
   auto it = layers.find(r.id);
   if (it == layers.end()) return std::nullopt;
-  const json& act = r.config()["quant"]["act"];
-  const std::string act_method = act["method"].get<std::string>();
-  const int act_bits = act_method == "none"   ? 32
-                       : act_method == "sign" ? 1
-                                              : int(act["bits"].get<int64_t>());
   std::vector<LayerEnergyInput> in;
   for (auto& [name, keys] : it->second) {
-    if (!keys.count("macs")) continue;
+    if (!keys.count(key::kMacs)) continue;
     auto last = [&](const char* k) { return keys.at(k).back().second; };
     LayerEnergyInput l;
     l.name = name;
-    l.macs = last("macs");
-    l.weight_bits = keys.count("weight_bits") ? last("weight_bits") : 32;
+    l.macs = last(key::kMacs);
+    l.weight_bits = keys.count(key::kWeightBits) ? last(key::kWeightBits) : 32;
     if (l.weight_bits < 32) {
-      if (!keys.count("weight_levels")) return std::nullopt;
-      l.weight_levels = last("weight_levels");
+      if (!keys.count(key::kWeightLevels)) return std::nullopt;
+      l.weight_levels = last(key::kWeightLevels);
     }
-    l.in_bits =
-        keys.count("first") && last("first") > 0 ? 32 : act_bits;  // the first layer sees the image
+    l.in_bits = keys.count(key::kInBits) ? last(key::kInBits)
+                                         : legacy_in_bits(r, keys.count(key::kFirst) && last(key::kFirst) > 0);
     if (measured) {
-      if (!keys.count("in_sparsity")) return std::nullopt;
-      l.in_sparsity = last("in_sparsity");
+      if (!keys.count(key::kInSparsity)) return std::nullopt;
+      l.in_sparsity = last(key::kInSparsity);
     }
     in.push_back(l);
   }
@@ -120,11 +125,11 @@ AggTable layer_table(ReportContext& c, EnergyCache& energy) {
     };
   };
   auto macs = [&layers](const RunData& r) -> std::optional<double> {
-    auto v = layer_last(layers, r.id, r.row_keys.at("layer"), "macs");
+    auto v = layer_last(layers, r.id, r.row_keys.at("layer"), key::kMacs);
     return v ? std::optional<double>(*v * 1e-6) : std::nullopt;
   };
   auto layer_in = [&layers](const RunData& r) {
-    return layer_last(layers, r.id, r.row_keys.at("layer"), "in_sparsity");
+    return layer_last(layers, r.id, r.row_keys.at("layer"), key::kInSparsity);
   };
   std::vector<ColumnSpec> lcols = {
       col("MMACs", macs, false, true, false),

@@ -3,6 +3,7 @@
 // sparsity) as two tables, so that no row is mostly empty. Each layer is tested against the
 // same layer of the baseline; no bold: "best" means nothing here.
 #include "reports/report_registry.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
@@ -22,18 +23,18 @@ std::vector<AggTable> layer_tables(ReportContext& c) {
   auto rows = c.rows;
   rows.push_back("layer");
 
-  std::vector<ColumnSpec> wcols = {col("weight sparsity", stat("sparsity"), true),
+  std::vector<ColumnSpec> wcols = {col("weight sparsity", stat(key::kSparsity), true),
                                    col(
                                        "Wp / alpha",
                                        [stat](const RunData& r) {
-                                         auto v = stat("wp")(r);
-                                         return v ? v : stat("alpha")(r);
+                                         auto v = stat(key::kWp)(r);
+                                         return v ? v : stat(key::kAlpha)(r);
                                        },
                                        false),
-                                   col("Wn", stat("wn"), false),
-                                   col("latent grad norm", stat("grad_norm"), false),
-                                   col("SLB logits grad norm", stat("grad_norm_logits"), false),
-                                   col("input sparsity", stat("in_sparsity"), true)};
+                                   col("Wn", stat(key::kWn), false),
+                                   col("latent grad norm", stat(key::kGradNorm), false),
+                                   col("SLB logits grad norm", stat(key::kGradNormLogits), false),
+                                   col("input sparsity", stat(key::kInSparsity), true)};
   auto weights = aggregate("layers", c.e.name + ": weight layers at the last epoch",
                            expand_by_layer(c.e, layers, false), rows, wcols, opt);
   drop_empty_rows(weights);
@@ -41,7 +42,7 @@ std::vector<AggTable> layer_tables(ReportContext& c) {
       "activations",
       c.e.name + ": activation layers (ReLU / activation quantizer outputs) at the last epoch",
       expand_by_layer(c.e, layers, true), rows,
-      {col("activation sparsity", stat("act_sparsity"), true)}, opt);
+      {col("activation sparsity", stat(key::kActSparsity), true)}, opt);
   drop_empty_rows(acts);
   return {weights, acts};
 }

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "reports/report_registry.h"
+#include "core/train/keys.h"
 
 namespace lowbit {
 
@@ -87,7 +88,7 @@ std::optional<ColumnSpec> network_weight_sparsity(ReportContext& c) {
   for (auto& [run, layers] : c.layers()) {
     double zeros = 0, weights = 0;
     for (auto& [layer, stats] : layers) {
-      auto s = layer_last(stats, "sparsity"), w = layer_last(stats, "weights");
+      auto s = layer_last(stats, key::kSparsity), w = layer_last(stats, key::kWeights);
       if (!s || !w) continue;
       zeros += *s * *w;
       weights += *w;
