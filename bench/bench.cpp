@@ -167,7 +167,7 @@ int bench_slb(const std::string& method, int bits) {
   cfg.batch_size = 128;
   cfg.quant.method = method;
   cfg.quant.bits = bits;
-  cfg.quant.bn_mode = "none";
+  cfg.quant.bn_mode = BnMode::kNone;
   struct Quiet : Observer {
   } quiet;
   auto t = Clock::now();
@@ -326,7 +326,7 @@ class StepBench : public Interleaved {
     cfg_.model = model;
     cfg_.quant.method = method;
     cfg_.quant.bits = bits;
-    cfg_.quant.bn_mode = bn_mode;
+    cfg_.quant.bn_mode = *parse_choice<BnMode>(bn_mode);
     if (model != "small_cnn") spec_ = ModelSpec{3, 32, 32, 10};
     net_ = build_network(cfg_, spec_, false);
     layers_ = quant_layers(*net_);

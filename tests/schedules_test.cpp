@@ -84,7 +84,7 @@ TEST_CASE("temperature: sgdr restarts with growing periods") {
 // forward from e >= f). Tolerance 1e-12 relative.
 TEST_CASE("temperature: the port's window arithmetic, E = 8 and E = 500, by hand") {
   QuantConfig q;
-  q.temp_window = "port";
+  q.temp_window = TempWindow::kPort;
   q.temp_schedule = "exp";
   q.temp_t0 = 1.0;
   q.temp_gamma = 1.2;
@@ -125,6 +125,6 @@ TEST_CASE("temperature: the port's window arithmetic, E = 8 and E = 500, by hand
   q.temp_end = 1.0;
   CHECK(temperature_at(q, 10, 9.0).hard);
   CHECK(!temperature_at(q, 10, 8.0).hard);
-  q.temp_window = "fractional";
+  q.temp_window = TempWindow::kFractional;
   CHECK(!temperature_at(q, 10, 9.0).hard);
 }

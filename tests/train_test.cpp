@@ -164,7 +164,7 @@ TEST_CASE("train: a NaN loss ends the run as diverged, naming epoch and batch") 
 
 TEST_CASE("train: adam, step schedule and validation split") {
   RunConfig c = tiny_config();
-  c.optim.name = "adam";
+  c.optim.name = OptimizerName::kAdam;
   c.optim.lr = 0.01;
   c.optim.schedule = "step";
   c.optim.step_size = 1;
@@ -206,7 +206,7 @@ TEST_CASE("train: init.from_checkpoint loads the weights of a previous run") {
   // TTQ starts from the same weights (its scales initialised from them).
   RunConfig ttq = next;
   ttq.quant.method = "ttq";
-  ttq.quant.scale_init = "mean";
+  ttq.quant.scale_init = ScaleInit::kMean;
   Recorder r_ttq;
   CHECK(train_run(ttq, {}, r_ttq).status == "done");
   ttq.init_from_checkpoint = d / "missing.pt";

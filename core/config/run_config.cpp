@@ -126,6 +126,27 @@ ConfigField str_field(std::string path, std::string doc, Get get,
   return f;
 }
 
+// A closed choice: the member is an enum (core/config/choices.h), the JSON a string.
+template <typename E, typename Get>
+ConfigField choice_field(std::string path, std::string doc, Get get) {
+  const std::vector<std::string> choices = choice_names<E>();
+  ConfigField f;
+  f.path = path;
+  f.type = "one of " + join(choices, ", ");
+  f.doc = std::move(doc);
+  f.get = [get](const RunConfig& c) { return json(choice_name(get(const_cast<RunConfig&>(c)))); };
+  f.set = [get, path, choices](RunConfig& c, const json& v) {
+    if (!v.is_string()) bad(path, "expected a string, got " + describe(v));
+    const std::string s = v.get<std::string>();
+    const std::optional<E> e = parse_choice<E>(s);
+    if (!e)
+      bad(path, "unknown value '" + truncate_for_message(s) + "'" + did_you_mean(s, choices) + " (one of " +
+                    join(choices, ", ") + ")");
+    get(c) = *e;
+  };
+  return f;
+}
+
 template <typename Get>
 ConfigField int_list_field(std::string path, std::string doc, Get get) {
   ConfigField f;
@@ -372,10 +393,10 @@ std::vector<ConfigField> make_fields() {
       "Synthetic dataset: std of the Gaussian noise added to each class prototype.",
       [](RunConfig & c) -> auto& { return c.data.synthetic_noise; }, 0, kInf));
 
-  f.push_back(str_field(
+  f.push_back(choice_field<OptimizerName>(
       "optim.name",
       "Optimizer for all parameters (Bop, when quant.method = bop, takes the binary weights).",
-      [](RunConfig & c) -> auto& { return c.optim.name; }, {"sgd", "adam"}));
+      [](RunConfig & c) -> auto& { return c.optim.name; }));
   f.push_back(num_field(
       "optim.lr", "Peak learning rate.", [](RunConfig & c) -> auto& { return c.optim.lr; }, 0, kInf,
       Bound::kOpen));
@@ -447,21 +468,20 @@ std::vector<ConfigField> make_fields() {
       "TTQ: scale latent weights to [-1, 1] by max|w| before thresholding (the paper's "
       "description; the official code does not).",
       [](RunConfig & c) -> auto& { return c.quant.normalize_latent; }));
-  f.push_back(str_field(
+  f.push_back(choice_field<ScaleInit>(
       "quant.scale_init",
       "TTQ: initial Wp/Wn: one (1.0) or mean (mean |w| over the positive / negative set).",
-      [](RunConfig & c) -> auto& { return c.quant.scale_init; }, {"one", "mean"}));
+      [](RunConfig & c) -> auto& { return c.quant.scale_init; }));
   f.push_back(bool_field(
       "quant.scale_weight_decay",
       "Apply optim.weight_decay to the learned scales: TTQ Wp/Wn, the SLB learned scale and the "
       "PACT clip. The official TTQ code decays Wp/Wn with the weights (its regularize_cost('.*/W') "
       "matches them): set true to reproduce it.",
       [](RunConfig & c) -> auto& { return c.quant.scale_weight_decay; }));
-  f.push_back(str_field("quant.scaling",
+  f.push_back(choice_field<Scaling>("quant.scaling",
                         "sign: scale of the binary weights: none, layer (mean|w|, XNOR-style) or "
                         "channel (mean|w| per output channel).",
-                        [](RunConfig & c) -> auto& { return c.quant.scaling; },
-                        {"none", "layer", "channel"}));
+                        [](RunConfig & c) -> auto& { return c.quant.scaling; }));
   f.push_back(str_field(
       "quant.act.method",
       "Activation quantizer after each ReLU position: none (ReLU), sign (1 bit, clipped STE), "
@@ -487,13 +507,12 @@ std::vector<ConfigField> make_fields() {
       "SLB value set V: linspace(-1, 1, 2^bits) (the paper's), a learned per-layer scale times "
       "linspace, an explicit list, or the symmetric integer grid scaled to [-a, a].",
       [](RunConfig & c) -> auto& { return c.quant.value_set; }, check_value_set));
-  f.push_back(str_field("quant.logit_init",
+  f.push_back(choice_field<LogitInit>("quant.logit_init",
                         "SLB logits initialisation: he (He-normal, fan_out mode over the logit "
                         "tensor as the golden-stick port: std = sqrt(2 / (out * kh * kw * |V|)) "
                         "for a conv, sqrt(2 / (out * |V|)) for a linear layer) or checkpoint (from "
                         "the distance of the checkpoint's weight to each value).",
-                        [](RunConfig & c) -> auto& { return c.quant.logit_init; },
-                        {"he", "checkpoint"}));
+                        [](RunConfig & c) -> auto& { return c.quant.logit_init; }));
   f.push_back(num_field(
       "quant.logit_init_scale", "SLB checkpoint init: logits = -scale * |w - v| / max|w|.",
       [](RunConfig & c) -> auto& { return c.quant.logit_init_scale; }, 0, kInf, Bound::kOpen));
@@ -531,22 +550,21 @@ std::vector<ConfigField> make_fields() {
   f.push_back(bool_field(
       "quant.temperature.per_step", "Update the temperature every step instead of every epoch.",
       [](RunConfig & c) -> auto& { return c.quant.temp_per_step; }));
-  f.push_back(str_field(
+  f.push_back(choice_field<TempWindow>(
       "quant.temperature.window",
       "SLB: how start/end map to epochs. fractional: the window is [start*epochs, end*epochs] in "
       "(fractional) epochs, hard forward after it when end < 1. port: the golden-stick port's "
       "integer arithmetic: with 1-based epoch e, s = int(start*epochs), f = int(end*epochs), T = "
       "T0 * gamma^(min(e, f) - s) for e > s (T0 before), hard forward from e >= f (even when end = "
       "1); per epoch.",
-      [](RunConfig & c) -> auto& { return c.quant.temp_window; }, {"fractional", "port"}));
-  f.push_back(str_field("quant.temperature.after_window",
+      [](RunConfig & c) -> auto& { return c.quant.temp_window; }));
+  f.push_back(choice_field<AfterWindow>("quant.temperature.after_window",
                         "SLB after the temperature window: freeze (the port's: one-hot forward, no "
                         "gradient to the logits; only batch norm and full-precision layers keep "
                         "training) or ste (hard forward, the soft gradient at the frozen "
                         "temperature reaches the logits, so the arg-max can still change).",
-                        [](RunConfig & c) -> auto& { return c.quant.temp_after_window; },
-                        {"freeze", "ste"}));
-  f.push_back(str_field(
+                        [](RunConfig & c) -> auto& { return c.quant.temp_after_window; }));
+  f.push_back(choice_field<BnMode>(
       "quant.bn_mode",
       "SLB batch norm. state: two sets of statistics; every quant.state_bn_every steps a "
       "no-gradient discrete (one-hot) forward of the batch updates the discrete set with momentum "
@@ -554,8 +572,7 @@ std::vector<ConfigField> make_fields() {
       "batches (quant.bn_calib_batches) after every epoch. calibrate_after: recomputed once, after "
       "the last epoch; earlier epochs' test_acc is uncalibrated. none: never recalibrated "
       "(evaluation uses the statistics of the soft forward).",
-      [](RunConfig & c) -> auto& { return c.quant.bn_mode; },
-      {"state", "none", "calibrate_after", "calibrate_each_epoch"}));
+      [](RunConfig & c) -> auto& { return c.quant.bn_mode; }));
   f.push_back(int_field(
       "quant.state_bn_every",
       "SLB bn_mode state: run the discrete forward that updates the discrete statistics every N "
@@ -734,7 +751,7 @@ void validate(const RunConfig& c, const std::string& source) {
     fail(fmt::format(
         "quant.temperature.end: the window ends ({}) before it starts ({}); set end >= start",
         c.quant.temp_end, c.quant.temp_start));
-  if (c.quant.temp_window == "port" && c.quant.temp_per_step)
+  if (c.quant.temp_window == TempWindow::kPort && c.quant.temp_per_step)
     fail(
         "quant.temperature.per_step: the port's window arithmetic is per epoch; set per_step to "
         "false or "

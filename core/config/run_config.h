@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/config/choices.h"
+
 namespace lowbit {
 
 struct DataConfig {
@@ -50,7 +52,7 @@ struct DataConfig {
 struct OptimConfig {
   /// `optim.name`: Optimizer for all parameters (Bop, when quant.method = bop, takes the binary
   /// weights). Default: "sgd".
-  std::string name = "sgd";
+  OptimizerName name = OptimizerName::kSgd;
   /// `optim.lr`: Peak learning rate. Default: 0.1.
   double lr = 0.1;
   /// `optim.momentum`: SGD momentum. Default: 0.9.
@@ -105,14 +107,14 @@ struct QuantConfig {
   bool normalize_latent = false;
   /// `quant.scale_init`: TTQ: initial Wp/Wn: one (1.0) or mean (mean |w| over the positive /
   /// negative set). Default: "one".
-  std::string scale_init = "one";
+  ScaleInit scale_init = ScaleInit::kOne;
   /// `quant.scale_weight_decay`: Apply optim.weight_decay to the learned scales: TTQ Wp/Wn, the SLB
   /// learned scale and the PACT clip. The official TTQ code decays Wp/Wn with the weights (its
   /// regularize_cost('.*/W') matches them): set true to reproduce it. Default: false.
   bool scale_weight_decay = false;
   /// `quant.scaling`: sign: scale of the binary weights: none, layer (mean|w|, XNOR-style) or
   /// channel (mean|w| per output channel). Default: "layer".
-  std::string scaling = "layer";
+  Scaling scaling = Scaling::kLayer;
   /// `quant.act.method`: Activation quantizer after each ReLU position: none (ReLU), sign (1 bit,
   /// clipped STE), dorefa (k-bit uniform on [0, 1]), pact (k-bit with a learned clip). Default:
   /// "none".
@@ -135,7 +137,7 @@ struct QuantConfig {
   /// tensor as the golden-stick port: std = sqrt(2 / (out * kh * kw * |V|)) for a conv, sqrt(2 /
   /// (out * |V|)) for a linear layer) or checkpoint (from the distance of the checkpoint's weight
   /// to each value). Default: "he".
-  std::string logit_init = "he";
+  LogitInit logit_init = LogitInit::kHe;
   /// `quant.logit_init_scale`: SLB checkpoint init: logits = -scale * |w - v| / max|w|. Default:
   /// 1.0.
   double logit_init_scale = 1.0;
@@ -169,19 +171,19 @@ struct QuantConfig {
   /// the golden-stick port's integer arithmetic: with 1-based epoch e, s = int(start*epochs), f =
   /// int(end*epochs), T = T0 * gamma^(min(e, f) - s) for e > s (T0 before), hard forward from e >=
   /// f (even when end = 1); per epoch. Default: "fractional".
-  std::string temp_window = "fractional";
+  TempWindow temp_window = TempWindow::kFractional;
   /// `quant.temperature.after_window`: SLB after the temperature window: freeze (the port's:
   /// one-hot forward, no gradient to the logits; only batch norm and full-precision layers keep
   /// training) or ste (hard forward, the soft gradient at the frozen temperature reaches the
   /// logits, so the arg-max can still change). Default: "freeze".
-  std::string temp_after_window = "freeze";
+  AfterWindow temp_after_window = AfterWindow::kFreeze;
   /// `quant.bn_mode`: SLB batch norm. state: two sets of statistics; every quant.state_bn_every
   /// steps a no-gradient discrete (one-hot) forward of the batch updates the discrete set with
   /// momentum 0.1, and evaluation uses it. calibrate_each_epoch: one set, recomputed from the
   /// calibration batches (quant.bn_calib_batches) after every epoch. calibrate_after: recomputed
   /// once, after the last epoch; earlier epochs' test_acc is uncalibrated. none: never recalibrated
   /// (evaluation uses the statistics of the soft forward). Default: "state".
-  std::string bn_mode = "state";
+  BnMode bn_mode = BnMode::kState;
   /// `quant.state_bn_every`: SLB bn_mode state: run the discrete forward that updates the discrete
   /// statistics every N training steps. Default: 1.
   int64_t state_bn_every = 1;

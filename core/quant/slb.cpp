@@ -177,7 +177,7 @@ void SLBImpl::init_from(const torch::Tensor& w) {
   const int64_t K = values.size(0);
   shape.push_back(K);
   torch::Tensor a;
-  if (config.logit_init == "checkpoint") {
+  if (config.logit_init == LogitInit::kCheckpoint) {
     // Closer values get larger logits: -scale * |w_n - v| with w scaled to V's range.
     auto vmax = values.abs().max();
     auto wn = (w / w.abs().max().clamp_min(1e-12) * vmax).unsqueeze(-1);
@@ -206,7 +206,7 @@ torch::Tensor SLBImpl::forward(const torch::Tensor& w) {
                .view(logits.sizes().slice(0, logits.dim() - 1));
   // After the window, "freeze" (the port's) is the one-hot forward with no gradient to the
   // logits; "ste" keeps passing the soft gradient at the frozen temperature.
-  const bool frozen = hard_ && config.temp_after_window == "freeze";
+  const bool frozen = hard_ && config.temp_after_window == AfterWindow::kFreeze;
   if (!is_training() || force_hard_ || frozen || !logits.requires_grad() ||
       !torch::GradMode::is_enabled())
     return h;  // no gradient to the logits (arg-max); a learned scale still trains

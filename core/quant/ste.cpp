@@ -9,15 +9,12 @@ torch::Tensor round_ste(const torch::Tensor& x, int bits) {
   return q + (x - x.detach());
 }
 
-SignImpl::SignImpl(std::string s) : scaling(std::move(s)) {
-  TORCH_CHECK(scaling == "none" || scaling == "layer" || scaling == "channel",
-              "Sign: scaling must be none, layer or channel");
-}
+SignImpl::SignImpl(Scaling s) : scaling(s) {}
 
 torch::Tensor SignImpl::alpha(const torch::Tensor& w) const {
   auto a = w.detach().abs();
-  if (scaling == "layer") return a.mean();
-  if (scaling == "channel") {
+  if (scaling == Scaling::kLayer) return a.mean();
+  if (scaling == Scaling::kChannel) {
     std::vector<int64_t> shape(w.dim(), 1);
     shape[0] = w.size(0);
     return a.flatten(1).mean(1).view(shape);
@@ -52,7 +49,7 @@ PackedWeight SignImpl::pack(const torch::Tensor& w) {
   p.codes.assign(codes.data_ptr<uint8_t>(), codes.data_ptr<uint8_t>() + codes.numel());
   p.table = {1.0f, -1.0f};
   auto a = alpha(w).to(torch::kCPU, torch::kFloat32).flatten();
-  if (scaling == "channel")
+  if (scaling == Scaling::kChannel)
     p.channel_scale.assign(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
   else
     p.table = {a.item<float>(), -a.item<float>()};

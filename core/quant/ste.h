@@ -6,22 +6,23 @@
 //    w_q = 2 * round_k(tanh(w) / (2 max|tanh(w)|) + 1/2) - 1, round_k(x) = round(x (2^k-1)) /
 //    (2^k-1), straight-through on the rounding.
 #pragma once
+#include "core/config/choices.h"
 #include "core/quant/quantizer.h"
 
 namespace lowbit {
 
 class SignImpl : public WeightQuantizer {
  public:
-  explicit SignImpl(std::string scaling = "layer");
+  explicit SignImpl(Scaling scaling = Scaling::kLayer);
   /// w: (out, ...) -> alpha * sign(w), alpha of shape broadcastable to w.
   torch::Tensor forward(const torch::Tensor& w) override;
   void collect_stats(const torch::Tensor& w, StatMap& out) override;
   bool supports_pack() const override { return true; }
   PackedWeight pack(const torch::Tensor& w) override;
   int weight_bits() const override { return 1; }
-  std::string describe() const override { return "Sign(scaling=" + scaling + ")"; }
+  std::string describe() const override { return std::string("Sign(scaling=") + choice_name(scaling) + ")"; }
   torch::Tensor alpha(const torch::Tensor& w) const;
-  std::string scaling;  ///< none | layer | channel. Default: layer.
+  Scaling scaling;  ///< none | layer | channel. Default: layer.
 };
 
 class DoReFaImpl : public WeightQuantizer {

@@ -116,8 +116,6 @@ void TTQImpl::reset() {
   TORCH_CHECK(
       options.target_sparsity < 0 || (options.target_sparsity > 0 && options.target_sparsity < 1),
       "TTQ: target_sparsity must be in (0, 1)");
-  TORCH_CHECK(options.scale_init == "one" || options.scale_init == "mean",
-              "TTQ: scale_init must be one or mean");
   wp = register_parameter(key::kWp, torch::ones({1}));
   wn = register_parameter(key::kWn, torch::ones({1}));
 }
@@ -143,7 +141,7 @@ torch::Tensor TTQImpl::forward(const torch::Tensor& w) {
 }
 
 void TTQImpl::init_from(const torch::Tensor& w) {
-  if (options.scale_init != "mean") return;
+  if (options.scale_init != ScaleInit::kMean) return;
   torch::NoGradGuard g;
   double d = delta(w);
   auto p = w.masked_select(w > d), n = w.masked_select(w < -d);
@@ -177,8 +175,8 @@ PackedWeight TTQImpl::pack(const torch::Tensor& w) {
 std::string TTQImpl::describe() const {
   if (options.target_sparsity > 0)
     return fmt::format("TTQ(target_sparsity={}, scale_init={})", options.target_sparsity,
-                       options.scale_init);
-  return fmt::format("TTQ(threshold={}, scale_init={})", options.threshold, options.scale_init);
+                       choice_name(options.scale_init));
+  return fmt::format("TTQ(threshold={}, scale_init={})", options.threshold, choice_name(options.scale_init));
 }
 
 }  // namespace lowbit

@@ -9,6 +9,7 @@
 // Wp/Wn with the weights (regularize_cost('.*/W', ...) matches 'W', 'Wp' and 'Wn'), lowbit
 // only with quant.scale_weight_decay = true (off by default), which reproduces it.
 #pragma once
+#include "core/config/choices.h"
 #include "core/quant/quantizer.h"
 
 namespace lowbit {
@@ -18,8 +19,7 @@ struct TTQOptions {
   double target_sparsity = -1;  ///< in (0, 1): delta = that quantile of |w|; < 0: off.
   bool normalize_latent =
       false;  ///< divide w by max|w| (gradient scaled by 1/max|w|). Default: false.
-  std::string scale_init =
-      "one";  ///< "one" (1.0, the official code) or "mean" (mean |w| of each set).
+  ScaleInit scale_init = ScaleInit::kOne;  ///< one (1.0, the official code) or mean (mean |w| of each set)
 };
 
 class TTQImpl : public WeightQuantizer {

@@ -54,7 +54,7 @@ Temperature port_temperature(const QuantConfig& q, int64_t epochs, double t) {
 }  // namespace
 
 Temperature temperature_at(const QuantConfig& q, int64_t epochs, double t) {
-  if (q.temp_window == "port") return port_temperature(q, epochs, t);
+  if (q.temp_window == TempWindow::kPort) return port_temperature(q, epochs, t);
   const double e0 = q.temp_start * double(epochs), e1 = q.temp_end * double(epochs);
   double e = std::clamp(q.temp_per_step ? t : std::floor(t), e0, e1);
   double p = e1 > e0 ? (e - e0) / (e1 - e0) : 1.0;

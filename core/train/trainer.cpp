@@ -108,9 +108,9 @@ struct Run {
   std::vector<torch::Tensor>
       owned_weights;             ///< updated by their quantizer (Bop), not the optimizer
   bool soft = false;             ///< a quantizer trains through a soft forward (SLB)
-  std::string bn_mode = "none";  ///< quant.bn_mode where soft, else "none"
+  BnMode bn_mode = BnMode::kNone;  ///< quant.bn_mode where soft, else none
   GradSpikeMonitor spike{0};     ///< health.grad_spike
-  bool bn_discrete() const { return bn_mode == "state"; }
+  bool bn_discrete() const { return bn_mode == BnMode::kState; }
 };
 
 // Data, model, quantizers and optimizer: all bad input surfaces here, before any training.
@@ -137,12 +137,12 @@ Run make_run(const RunConfig& cfg, const TrainOptions& opt) {
     return l.layer->quantizer()->soft_in_training();
   });
   if (run.soft) run.bn_mode = cfg.quant.bn_mode;
-  if ((run.bn_mode == "calibrate_each_epoch" || run.bn_mode == "calibrate_after") &&
+  if ((run.bn_mode == BnMode::kCalibrateEachEpoch || run.bn_mode == BnMode::kCalibrateAfter) &&
       calibration_batches(cfg, run.data.train.size()) == 0)
     throw ConfigError(fmt::format(
         "quant.bn_mode: {} needs at least one full training batch, but the training set "
         "has {} examples and batch_size is {} (lower batch_size or use more data)",
-        run.bn_mode, run.data.train.size(), cfg.batch_size));
+        choice_name(run.bn_mode), run.data.train.size(), cfg.batch_size));
   return run;
 }
 
@@ -265,8 +265,8 @@ EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
   ev.epoch = epoch;
   ev.epochs = cfg.epochs;
   auto& m = ev.metrics;
-  const bool calibrate = run.bn_mode == "calibrate_each_epoch" ||
-                         (run.bn_mode == "calibrate_after" && epoch + 1 == cfg.epochs);
+  const bool calibrate = run.bn_mode == BnMode::kCalibrateEachEpoch ||
+                         (run.bn_mode == BnMode::kCalibrateAfter && epoch + 1 == cfg.epochs);
   double calib_seconds = 0;
   if (calibrate) {
     if (cfg.diag.before_calib)  // an observation: one more pass over the test set
@@ -442,7 +442,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamG
   std::vector<torch::optim::OptimizerParamGroup> pg;
   for (auto& g : groups) {
     if (g.params.empty()) continue;
-    if (o.name == "sgd")
+    if (o.name == OptimizerName::kSgd)
       pg.emplace_back(
           g.params, std::make_unique<torch::optim::SGDOptions>(torch::optim::SGDOptions(o.lr)
                                                                    .momentum(o.momentum)
@@ -454,7 +454,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamG
                                                                     .betas({o.beta1, o.beta2})
                                                                     .weight_decay(g.weight_decay)));
   }
-  if (o.name == "sgd")
+  if (o.name == OptimizerName::kSgd)
     return std::make_unique<torch::optim::SGD>(pg, torch::optim::SGDOptions(o.lr));
   return std::make_unique<torch::optim::Adam>(pg, torch::optim::AdamOptions(o.lr));
 }

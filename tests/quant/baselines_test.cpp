@@ -26,15 +26,15 @@ TEST_CASE("twn: delta = 0.7 mean|w|, alpha = mean of the kept |w|, straight-thro
 
 TEST_CASE("sign: layer and channel scaling, clipped straight-through gradient") {
   auto w = torch::tensor({0.5f, -2.0f, 0.0f, -0.5f}).view({2, 2}).requires_grad_(true);
-  SignImpl layer("layer");
+  SignImpl layer(Scaling::kLayer);
   auto out = layer.forward(w);
   CHECK(torch::allclose(out, torch::tensor({0.75f, -0.75f, 0.75f, -0.75f}).view({2, 2})));
   out.sum().backward();
   CHECK(torch::equal(w.grad(), torch::tensor({1.f, 0.f, 1.f, 1.f}).view({2, 2})));  // |w| > 1 -> 0
-  SignImpl channel("channel");
+  SignImpl channel(Scaling::kChannel);
   CHECK(torch::allclose(channel.forward(w).detach(),
                         torch::tensor({1.25f, -1.25f, 0.25f, -0.25f}).view({2, 2})));
-  SignImpl none("none");
+  SignImpl none(Scaling::kNone);
   CHECK(torch::equal(none.forward(w).detach(), torch::tensor({1.f, -1.f, 1.f, -1.f}).view({2, 2})));
 }
 

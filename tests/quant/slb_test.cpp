@@ -157,7 +157,7 @@ TEST_CASE("slb: after the window, freeze sends no gradient to the logits, ste do
   for (const char* mode : {"freeze", "ste"}) {
     QuantConfig q;
     q.bits = 2;
-    q.temp_after_window = mode;
+    q.temp_after_window = *parse_choice<AfterWindow>(mode);
     SLBImpl s(q);
     auto w = torch::randn({4, 3, 3, 3});
     s.init_from(w);
@@ -181,7 +181,7 @@ TEST_CASE("slb: after the window, freeze sends no gradient to the logits, ste do
 TEST_CASE("slb: checkpoint init puts the largest logit on the nearest value") {
   QuantConfig q;
   q.bits = 2;
-  q.logit_init = "checkpoint";
+  q.logit_init = LogitInit::kCheckpoint;
   SLBImpl s(q);
   auto w = torch::tensor({-0.9f, -0.2f, 0.3f, 1.0f}).view({2, 2});
   s.init_from(w);
@@ -218,7 +218,7 @@ TEST_CASE(
   std::map<std::string, TrainResult> results;
   std::vector<std::unique_ptr<lowbit::test::TempDir>> dirs;
   for (const char* mode : {"none", "calibrate_after", "state"}) {
-    cfg.quant.bn_mode = mode;
+    cfg.quant.bn_mode = *parse_choice<BnMode>(mode);
     dirs.push_back(std::make_unique<lowbit::test::TempDir>());
     TrainOptions o;
     o.checkpoint_dir = dirs.back()->path;
@@ -251,7 +251,7 @@ TEST_CASE(
   cfg.epochs = 3;
   cfg.quant.temp_start = 0.0;
   cfg.quant.temp_end = 0.67;
-  cfg.quant.bn_mode = "calibrate_each_epoch";  // the mode that reports accuracy before calibration
+  cfg.quant.bn_mode = BnMode::kCalibrateEachEpoch;  // the mode that reports accuracy before calibration
   cfg.diag.before_calib = true;                 // an observation, off by default
   struct Rec : Observer {
     std::vector<EpochEvent> ev;
@@ -302,7 +302,7 @@ TEST_CASE(
   auto cfg = lowbit::test::tiny_config();
   cfg.quant.method = "slb";
   cfg.quant.bits = 1;
-  cfg.quant.bn_mode = "state";
+  cfg.quant.bn_mode = BnMode::kState;
   cfg.data.synthetic_train = 64;  // two batches of 32: two steps
   cfg.epochs = 1;
   cfg.optim.lr = 1e-30;
@@ -377,7 +377,7 @@ TEST_CASE("slb: the four bn modes give four different test_acc curves, and repor
   std::map<std::string, std::vector<std::pair<double, double>>> curves;
   std::map<std::string, Rec> recs;
   for (const char* mode : {"state", "none", "calibrate_after", "calibrate_each_epoch"}) {
-    cfg.quant.bn_mode = mode;
+    cfg.quant.bn_mode = *parse_choice<BnMode>(mode);
     auto& rec = recs[mode];
     REQUIRE(train_run(cfg, {}, rec).status == "done");
     REQUIRE(rec.ev.size() == 3);
@@ -413,7 +413,7 @@ TEST_CASE("slb: calibration batches are full batches, capped by the training set
   cfg.quant.bn_calib_batches = 2;
   CHECK(calibration_batches(cfg, 96) == 2);
   cfg.quant.method = "slb";
-  cfg.quant.bn_mode = "calibrate_after";
+  cfg.quant.bn_mode = BnMode::kCalibrateAfter;
   cfg.data.synthetic_train = 20;
   Quiet quiet;
   CHECK_THROWS_WITH_AS(train_run(cfg, {}, quiet),

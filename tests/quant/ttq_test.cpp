@@ -108,7 +108,7 @@ TEST_CASE("ttq: scale gradients match finite differences (tolerance 1e-3)") {
 TEST_CASE("ttq: scale init from the mean of each set, target sparsity, normalize_latent") {
   TTQOptions o;
   o.threshold = 0.3;
-  o.scale_init = "mean";
+  o.scale_init = ScaleInit::kMean;
   TTQImpl q(o);
   q.init_from(sample_w());
   CHECK(q.wp.item<double>() == Approx((0.5 + 0.8) / 2));
