@@ -11,6 +11,7 @@
 #include "core/train/keys.h"
 #include "core/util.h"
 #include "reports/stats.h"
+#include "tracker/queries.h"
 
 namespace lowbit {
 
@@ -86,9 +87,8 @@ json metric_rows(Db& db, const RunSelection& a, const RunSelection& b) {
   return rows;
 }
 
-std::string number(double v) { return fmt::format("{:.6g}", v); }
-
-std::string stats_text(const json& s) {
+std::string stats_text(const std::string& key, const json& s) {
+  auto number = [&](double v) { return output_value_text(key, v); };
   if (s["n"].get<int>() < 2) return number(s["mean"].get<double>());
   return fmt::format("{} ± {} (n={})", number(s["mean"].get<double>()), number(s["std"].get<double>()),
                      s["n"].get<int>());
@@ -121,13 +121,16 @@ std::string format_diff(const json& d) {
   out += "\nfinal metrics (B - A; 95% Welch interval and p where both sides have 2+ seeds; (machine): "
          "depends on the machine and its load, docs/OUTPUTS.md)\n";
   for (auto& r : d["metrics"]) {
+    const std::string name = r["key"].get<std::string>();
+    auto number = [&](double v) { return output_value_text(name, v); };
     std::string extra;
     if (r.contains("ci95"))
       extra = fmt::format("  [{}, {}]  p={:.3g}", number(r["ci95"][0].get<double>()),
                           number(r["ci95"][1].get<double>()), r["p"].get<double>());
-    const std::string key = r["key"].get<std::string>() + (r.value("machine_dependent", false) ? " (machine)" : "");
-    out += fmt::format("  {:<30} {:<28} {:<28} {:+.6g}{}\n", key,
-                       stats_text(r["a"]), stats_text(r["b"]), r["diff"].get<double>(), extra);
+    const std::string key = name + (r.value("machine_dependent", false) ? " (machine)" : "");
+    const double diff = r["diff"].get<double>();
+    out += fmt::format("  {:<30} {:<28} {:<28} {}{}{}\n", key, stats_text(name, r["a"]), stats_text(name, r["b"]),
+                       diff >= 0 ? "+" : "", number(diff), extra);
   }
   return out;
 }

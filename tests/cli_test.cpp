@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/util.h"
 #include "tests/test_util.h"
 
 using namespace lowbit::test;
@@ -48,6 +49,29 @@ TEST_CASE("cli: train on a tiny synthetic config writes metrics as JSON lines") 
   CHECK(nlohmann::json::parse(cfg)["seed"] == 3);
   std::ifstream sum(d / "out/summary.json");
   CHECK(nlohmann::json::parse(sum)["status"] == "done");
+}
+
+TEST_CASE("cli: train never overwrites a run silently, and a failed train leaves no folder") {
+  TempDir d;
+  std::ofstream(d / "c.json")
+      << R"({"data": {"name": "synthetic", "synthetic": {"train": 64, "test": 32, "size": 8, "classes": 3}},
+    "epochs": 1, "batch_size": 32})";
+  const std::string train = "train --config " + d / "c.json" + " --threads 1 --out " + d / "out";
+  REQUIRE(run_lowbit(train).code == 0);
+  const std::string before = slurp(d / "out/metrics.jsonl");
+  auto again = run_lowbit(train);
+  CHECK(again.code == 2);
+  CHECK(again.out == "lowbit: --out " + d / "out" +
+                         " already holds a run (metrics.jsonl): pass --resume to continue it (a finished run "
+                         "prints its results), or choose another --out\n");
+  CHECK(slurp(d / "out/metrics.jsonl") == before);
+  CHECK(run_lowbit(train + " --resume").code == 0);  // finished: prints its results
+  CHECK(slurp(d / "out/metrics.jsonl") == before);
+  // A run that fails before its first epoch removes the folder it created.
+  auto bad = run_lowbit("train --config " + d / "c.json" + " --out " + d / "fresh --set data.name=mnist --set data.dir=" +
+                        d / "none");
+  CHECK(bad.code == 2);
+  CHECK_FALSE(lowbit::is_dir(d / "fresh"));
 }
 
 TEST_CASE("cli: a missing data file is exit 2 with one line naming the file and the fix") {

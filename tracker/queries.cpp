@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <set>
 
 #include <fmt/format.h>
@@ -237,6 +238,25 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
   return collect(st);
 }
 
+std::string output_value_text(const std::string& key, double v) {
+  const OutputKey* k = find_output_key(key, KeyScope::kRun);
+  if (!k) k = find_output_key(key, KeyScope::kEpoch);
+  const std::string unit = k ? k->unit : "";
+  if (std::isfinite(v) && (unit == "bytes" || unit == "count" || unit == "MACs")) return fmt::format("{:.0f}", v);
+  if (std::isfinite(v) && unit == "seconds") return fmt::format("{:.2f}", v);
+  return fmt::format("{:.6g}", v);
+}
+
+namespace {
+
+// A cell of the aligned table: a real of an output-key column by its unit.
+std::string cell_text(const Table& t, size_t column, const SqlValue& v) {
+  if (auto* d = std::get_if<double>(&v)) return output_value_text(t.columns[column], *d);
+  return sql_value_text(v);
+}
+
+}  // namespace
+
 std::string format_table(const Table& t, const std::string& format) {
   std::string out;
   if (format == "csv") {
@@ -274,14 +294,14 @@ std::string format_table(const Table& t, const std::string& format) {
   std::vector<size_t> w(t.columns.size());
   for (size_t i = 0; i < t.columns.size(); ++i) w[i] = t.columns[i].size();
   for (auto& r : t.rows)
-    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], sql_value_text(r[i]).size());
+    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], cell_text(t, i, r[i]).size());
   for (size_t i = 0; i < t.columns.size(); ++i) out += fmt::format("{:<{}}  ", t.columns[i], w[i]);
   out += "\n";
   for (size_t i = 0; i < t.columns.size(); ++i) out += std::string(w[i], '-') + "  ";
   out += "\n";
   for (auto& r : t.rows) {
     for (size_t i = 0; i < r.size(); ++i)
-      out += fmt::format("{:<{}}  ", sql_value_text(r[i]), w[i]);
+      out += fmt::format("{:<{}}  ", cell_text(t, i, r[i]), w[i]);
     out += "\n";
   }
   out += fmt::format("({} rows)\n", t.rows.size());

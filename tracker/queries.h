@@ -50,6 +50,11 @@ std::vector<std::pair<std::string, int64_t>> runs_by_status(Db& db, const std::s
 /// last start (its finish minus its wall_seconds).
 std::vector<std::pair<double, double>> trained_run_spans(Db& db);
 
+/// A value of output key `key` (core/train/keys.h) for a person to read: bytes and other counts
+/// whole ("359923712", not "3.59924e+08"), seconds to the hundredth, anything else (or a key of
+/// no table) with 6 significant digits.
+std::string output_value_text(const std::string& key, double v);
+
 /// Text of `t` as an aligned table, CSV (plain numbers, one header row) or JSON records.
 std::string format_table(const Table& t, const std::string& format);
 

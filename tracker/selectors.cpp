@@ -210,6 +210,15 @@ EpochMetrics run_metrics(Db& db, int64_t run) {
   return m;
 }
 
+std::vector<std::pair<std::string, std::string>> run_notes(Db& db, int64_t run) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!db.has_table("notes")) return out;
+  auto st = db.prepare("SELECT created_at, text FROM notes WHERE run_id = ? ORDER BY id");
+  st.bind(1, run);
+  while (st.step()) out.emplace_back(st.get_text(0), st.get_text(1));
+  return out;
+}
+
 StoredRunRow stored_run_row(Db& db, int64_t run) {
   auto st = db.prepare(
       "SELECT status, COALESCE(git_commit, ''), COALESCE(torch_version, ''), COALESCE(threads, 1), "

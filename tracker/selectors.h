@@ -46,6 +46,10 @@ std::map<std::string, std::vector<double>> run_summaries(Db& db, const std::vect
 using EpochMetrics = std::map<std::pair<int64_t, std::string>, double>;
 EpochMetrics run_metrics(Db& db, int64_t run);
 
+/// A run's notes (lowbit note), oldest first: (created_at, text); none in a database older than
+/// the notes table (schema 3).
+std::vector<std::pair<std::string, std::string>> run_notes(Db& db, int64_t run);
+
 /// What lowbit reproduce needs of a stored run besides its metrics.
 struct StoredRunRow {
   std::string status, git_commit, torch_version, config_json;

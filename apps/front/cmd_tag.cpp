@@ -83,16 +83,34 @@ int cmd_tag(const std::vector<std::string>& args) {
   return kExitSuccess;
 }
 
+namespace {
+
+// lowbit note RUN: the run's notes, oldest first.
+int print_notes(const std::string& db, const std::string& run) {
+  auto ro = open_readonly(db);
+  const RunSelection side = resolve_selector(*ro, run);
+  if (side.cell)
+    throw ConfigError("lowbit note: '" + truncate_for_message(run) +
+                      "' is a cell; notes belong to one run (a run id or a hash prefix)");
+  const auto notes = run_notes(*ro, side.runs.at(0));
+  fmt::print("{}: {} note{}\n", side.label, notes.size(), notes.size() == 1 ? "" : "s");
+  for (const auto& [at, text] : notes) fmt::print("  {}  {}\n", at, text);
+  return kExitSuccess;
+}
+
+}  // namespace
+
 int cmd_note(const std::vector<std::string>& args) {
   po::options_description desc("options");
   std::string db, run, text;
   desc.add_options()("run", po::value(&run)->required(), "run id or config-hash prefix")(
-      "text", po::value(&text)->required(), "the note")(
+      "text", po::value(&text), "the note; without it, the run's notes are printed")(
       "db", po::value(&db)->default_value("results/results.db"), "results database");
   po::positional_options_description pos;
   pos.add("run", 1).add("text", 1);
   po::variables_map vm;
-  if (!parse_args("note", args, desc, vm, &pos, "RUN \"text\" [--db results.db]")) return kExitSuccess;
+  if (!parse_args("note", args, desc, vm, &pos, "RUN [\"text\"] [--db results.db]")) return kExitSuccess;
+  if (!vm.count("text")) return print_notes(db, run);
   if (text.find_first_not_of(" \t\n") == std::string::npos) throw ConfigError("lowbit note: the note is empty");
   if (text.size() > 10000)
     throw ConfigError(fmt::format("lowbit note: {} characters; keep a note under 10,000", text.size()));

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 
 #include <torch/torch.h>
@@ -98,10 +99,19 @@ int cmd_reproduce(const std::vector<std::string>& args) {
   validate(cfg, stored.label);
   const int n_threads = threads > 0 ? threads : int(stored.threads);
   torch::set_num_threads(n_threads);
+  // Without --scratch the rerun's files go to a new directory under /tmp, removed on every way
+  // out (an exception included): the verdict is in the database, the files were only a means.
+  struct TempScratch {
+    std::string dir;
+    ~TempScratch() {
+      std::error_code ignored;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+    }
+  } temp;
   if (scratch.empty()) {
     char tmpl[] = "/tmp/lowbit_reproduce_XXXXXX";
     if (!::mkdtemp(tmpl)) throw Error("cannot create a scratch directory under /tmp (use --scratch DIR)");
-    scratch = tmpl;
+    scratch = temp.dir = tmpl;
   }
   JsonlObserver files(scratch);
   ConsoleObserver console(stderr);
@@ -115,7 +125,8 @@ int cmd_reproduce(const std::vector<std::string>& args) {
   ReproductionVerdict v = judge_reproduction(stored.metrics, rec.metrics, key, stored.cell_finals);
   Store store(db, Store::Open::kMigrate);
   store.add_reproduction(stored.id, v.verdict, v.detail, n_threads, TORCH_VERSION);
-  fmt::print("{}: {} ({}; {} threads; rerun files in {})\n", stored.label, v.verdict, v.detail, n_threads, scratch);
+  fmt::print("{}: {} ({}; {} threads; {})\n", stored.label, v.verdict, v.detail, n_threads,
+             temp.dir.empty() ? "rerun files in " + scratch : std::string("rerun files removed: --scratch DIR keeps them"));
   return v.verdict == "different" ? kExitFailure : kExitSuccess;
 }
 

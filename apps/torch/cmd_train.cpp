@@ -1,4 +1,8 @@
 // lowbit train: one run from a JSON config, metrics as JSON lines under --out.
+#include <unistd.h>
+
+#include <filesystem>
+
 #include <torch/torch.h>
 
 #include <fmt/format.h>
@@ -29,6 +33,14 @@ void check_layers(const RunConfig& cfg, const std::string& file, const std::vect
         throw ConfigError("--set " + truncate_for_message(*s) + ": " + body);
     throw;
   }
+}
+// A folder that already holds a run is continued with --resume, never overwritten silently.
+void refuse_to_overwrite(const std::string& out, bool resume) {
+  if (resume) return;
+  for (const char* f : {"metrics.jsonl", "checkpoint.pt", "config.json"})
+    if (::access((out + "/" + f).c_str(), F_OK) == 0)
+      throw ConfigError("--out " + out + " already holds a run (" + f +
+                        "): pass --resume to continue it (a finished run prints its results), or choose another --out");
 }
 }  // namespace
 
@@ -61,14 +73,30 @@ int cmd_train(const std::vector<std::string>& args) {
   const int n_threads = resolve_threads(threads);
   torch::set_num_threads(n_threads);
 
+  const bool resume = vm.count("resume") > 0;
+  refuse_to_overwrite(out, resume);
+  const bool created = !is_dir(out);
   JsonlObserver files(out);
   ConsoleObserver console(stderr);
   MultiObserver obs({&console, &files});
   TrainOptions opt;
   opt.device = device;
   opt.checkpoint_dir = out;
-  opt.resume = vm.count("resume") > 0;
-  TrainResult r = train_run(cfg, opt, obs);
+  opt.resume = resume;
+  TrainResult r;
+  try {
+    r = train_run(cfg, opt, obs);
+  } catch (...) {
+    // A run that failed before recording an epoch leaves no folder behind (one it created).
+    auto empty = [&](const char* f) {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(out + "/" + f, ec);
+      return ec || size == 0;  // missing or empty
+    };
+    std::error_code ignored;
+    if (created && empty("metrics.jsonl") && empty("layer_stats.jsonl")) std::filesystem::remove_all(out, ignored);
+    throw;
+  }
   if (r.status == RunStatus::kDiverged)
     throw Error("run diverged: " + r.error + "; metrics so far are in " + out);
   if (r.status == RunStatus::kStopped)

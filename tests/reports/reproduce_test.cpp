@@ -67,6 +67,21 @@ TEST_CASE("reproduce: a finished run reruns bit-identical; a tampered record is 
   auto q = run_lowbit("query runs --db " + db + " --where variant=fp --format csv");
   CHECK(q.out.find(",bit-identical\n") != std::string::npos);
 
+  // Without --scratch the rerun's directory under /tmp is removed once the verdict is recorded.
+  auto count_scratch = [] {
+    auto ls = ::popen("ls -d /tmp/lowbit_reproduce_* 2>/dev/null | wc -l", "r");
+    int n = 0;
+    if (std::fscanf(ls, "%d", &n) != 1) n = -1;
+    ::pclose(ls);
+    return n;
+  };
+  const int scratch_before = count_scratch();
+  auto plain = run_lowbit("reproduce 1 --db " + db);
+  CHECK(plain.code == 0);
+  CHECK(last_line(plain.out).find("; rerun files removed: --scratch DIR keeps them)") != std::string::npos);
+  CHECK(count_scratch() == scratch_before);
+  CHECK(slurp(d / "s1" + "/metrics.jsonl").size() > 0);  // with --scratch they stay
+
   auto diverged = run_lowbit("reproduce 3 --db " + db);
   CHECK(diverged.code == 2);
   CHECK(diverged.out.find("is diverged; only a finished (done) run can be reproduced") != std::string::npos);

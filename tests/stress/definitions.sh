@@ -16,6 +16,7 @@ run_case() {  # run_case NAME KIND ARGS... (def.json already written) -> "NAME: 
   if [ "$kind" = grid ]; then
     out=$("$LOWBIT" grid def.json --dry-run "$@" 2>&1); rc=$?
   else
+    rm -rf "$work/out"  # each case its own run: train refuses a folder that holds one
     out=$("$LOWBIT" train --config def.json --out "$work/out" --threads 1 "$@" 2>&1); rc=$?
   fi
   [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || out="(more than one line) $(printf '%s' "$out" | head -c 300 | tr '\n' '|')"

@@ -77,4 +77,12 @@ TEST_CASE("tags and notes: tag by condition, query and filter, report footnotes,
   auto none = run_lowbit("note 99 \"x\" --db " + db);
   CHECK(none.code == 2);
   CHECK(none.out.rfind("lowbit: no run '99'", 0) == 0);
+  // lowbit note RUN (no text) prints the run's notes, oldest first.
+  CHECK(run_lowbit("note 1 \"second\" --db " + db).code == 0);
+  auto listed = run_lowbit("note 1 --db " + db);
+  CHECK(listed.code == 0);
+  CHECK(listed.out.find(": 2 notes\n") != std::string::npos);
+  CHECK(listed.out.find("  loss spike in epoch 1; rerun\n") != std::string::npos);
+  CHECK(listed.out.find("  second\n") > listed.out.find("loss spike"));
+  CHECK(run_lowbit("note 2 --db " + db).out.find(": 0 notes\n") != std::string::npos);
 }
