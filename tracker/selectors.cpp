@@ -7,12 +7,15 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/util.h"
 #include "tracker/store.h"
 
 namespace lowbit {
+
+using nlohmann::json;
 
 std::map<std::string, std::string> run_config_text(Db& db, int64_t run) {
   std::map<std::string, std::string> out;
@@ -54,7 +57,7 @@ bool is_hex(const std::string& s) {
 
 [[noreturn]] void no_run(Db& db, const std::string& sel) {
   throw ConfigError(fmt::format(
-      "no run '{}'{} (a run id, a config-hash prefix of 4+ hex digits, or experiment:variant; "
+      "no run '{}'{} (a run id, a config-hash prefix of 4+ hex digits, variant@train-hash, or experiment:variant; "
       "see lowbit query runs)",
       truncate_for_message(sel), did_you_mean(sel, all_run_ids(db))));
 }
@@ -92,19 +95,36 @@ struct CellRun {
 };
 using ConfigGroups = std::map<std::map<std::string, std::string>, std::vector<CellRun>>;
 
+// How runs are grouped into cells. kReport: as a report groups them, by the values of the
+// experiment's axes (varying_json), among the runs of the definition the experiment was last
+// launched with (in_definition); a child's init.from_run names its own seed's parent, so the
+// full config would split a cell the report averages as one. kConfig, for a run outside that
+// definition: by its whole config but the seed and init.from_run, among every run.
+enum class Cells { kReport, kConfig };
+
 // The runs of one experiment and variant that `keep` accepts (given each run's config),
-// grouped by their configuration without the seed: one group per configuration, one run
-// per seed.
+// grouped into cells: one group per cell, one run per seed.
 template <typename Keep>
-ConfigGroups group_by_config(Db& db, int64_t experiment_id, const std::string& variant, Keep keep) {
-  auto st = db.prepare("SELECT id, status FROM runs WHERE experiment_id = ? AND variant = ? ORDER BY id");
+ConfigGroups group_by_config(Db& db, int64_t experiment_id, const std::string& variant, Keep keep,
+                             Cells cells = Cells::kReport) {
+  const bool definition = cells == Cells::kReport && db.has_column("runs", "in_definition");
+  auto st = db.prepare("SELECT id, status, varying_json FROM runs WHERE experiment_id = ? AND variant = ?" +
+                       std::string(definition ? " AND in_definition = 1" : "") + " ORDER BY id");
   st.bind(1, experiment_id).bind(2, variant);
   ConfigGroups groups;
   while (st.step()) {
     auto cfg = run_config_text(db, st.get_int(0));
     if (!keep(cfg)) continue;
-    cfg.erase("seed");
-    groups[cfg].push_back({st.get_int(0), st.get_text(1) == "done"});
+    std::map<std::string, std::string> cell;  // the keys that tell cells apart, with this run's values
+    if (cells == Cells::kReport) {
+      const json varying = json::parse(st.get_text(2));
+      for (auto& [k, v] : varying.items())
+        if (auto it = cfg.find(k); it != cfg.end()) cell[k] = it->second;
+    } else {
+      cfg.erase("seed"), cfg.erase("init.from_run");
+      cell = std::move(cfg);
+    }
+    groups[cell].push_back({st.get_int(0), st.get_text(1) == "done"});
   }
   return groups;
 }
@@ -229,10 +249,14 @@ StoredRunRow stored_run_row(Db& db, int64_t run) {
 }
 
 std::vector<int64_t> done_runs_of_cell(Db& db, int64_t run) {
-  auto st = db.prepare("SELECT experiment_id, variant FROM runs WHERE id = ?");
+  const bool definition = db.has_column("runs", "in_definition");
+  auto st = db.prepare(std::string("SELECT experiment_id, variant, ") + (definition ? "in_definition" : "1") +
+                       " FROM runs WHERE id = ?");
   st.bind(1, run);
   if (!st.step()) return {};
-  for (auto& [cfg, runs] : group_by_config(db, st.get_int(0), st.get_text(1), [](const auto&) { return true; })) {
+  const Cells cells = st.get_int(2) == 1 ? Cells::kReport : Cells::kConfig;
+  for (auto& [cfg, runs] :
+       group_by_config(db, st.get_int(0), st.get_text(1), [](const auto&) { return true; }, cells)) {
     if (std::none_of(runs.begin(), runs.end(), [&](const CellRun& r) { return r.id == run; })) continue;
     std::vector<int64_t> done;
     for (const CellRun& r : runs)
@@ -242,8 +266,39 @@ std::vector<int64_t> done_runs_of_cell(Db& db, int64_t run) {
   return {};
 }
 
+namespace {
+
+// "variant@train-hash", as init.from_run stores a parent: the run of that variant whose
+// training hash starts with the hash (the original, not a copy another experiment reused).
+RunSelection resolve_train_ref(Db& db, const std::string& sel) {
+  const auto at = sel.find('@');
+  const std::string variant = sel.substr(0, at), hash = sel.substr(at + 1);
+  if (variant.empty() || hash.size() < 4 || !is_hex(hash))
+    throw ConfigError("'" + truncate_for_message(sel) +
+                      "': expected variant@hash, 4+ hex digits of the run's training hash (as init.from_run stores it)");
+  if (!db.has_column("runs", "train_hash")) no_run(db, sel);
+  auto st = db.prepare(
+      "SELECT id, config_hash FROM runs WHERE variant = ? AND train_hash LIKE ? || '%' AND reused_from IS NULL "
+      "ORDER BY id");
+  st.bind(1, variant).bind(2, hash);
+  std::vector<std::pair<int64_t, std::string>> found;
+  while (st.step()) found.push_back({st.get_int(0), st.get_text(1)});
+  if (found.empty()) no_run(db, sel);
+  if (found.size() > 1) {
+    std::vector<std::string> ids;
+    for (auto& [id, h] : found) ids.push_back(fmt::format("{} ({})", id, h));
+    throw ConfigError(fmt::format("'{}' matches {} runs: {}; give more of the hash or the run id",
+                                  truncate_for_message(sel), found.size(), truncate_for_message(join(ids, ", "), 300)));
+  }
+  return {sel, fmt::format("run {} ({})", found[0].first, found[0].second), {found[0].first}, false, 1};
+}
+
+}  // namespace
+
 RunSelection resolve_selector(Db& db, const std::string& selector) {
   if (selector.empty()) throw ConfigError("an empty selector: give a run id, a hash prefix or experiment:variant");
+  if (selector.find('@') != std::string::npos && selector.find(':') == std::string::npos)
+    return resolve_train_ref(db, selector);
   if (selector.find(':') != std::string::npos) return resolve_cell(db, selector);
   if (!is_hex(selector)) no_run(db, selector);
   if (selector.size() < 4 && !std::all_of(selector.begin(), selector.end(), [](unsigned char c) { return std::isdigit(c); }))

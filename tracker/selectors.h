@@ -23,13 +23,17 @@ struct RunSelection {
   int64_t seeds = 0;           ///< runs the selector named, done or not
 };
 
-/// Resolves a selector: a run id ("12"), a config-hash prefix (4+ hex digits, unique), or a
-/// cell "experiment:variant" with optional ":key=value" filters that pick one configuration
-/// when the variant spans several (axes). Throws ConfigError with did-you-mean otherwise.
+/// Resolves a selector: a run id ("12"), a config-hash prefix (4+ hex digits, unique), a
+/// run as init.from_run names it, "variant@train-hash" (a prefix of 4+ hex digits), or a cell
+/// "experiment:variant" with optional ":key=value" filters that pick one cell when the variant
+/// spans several (axes); a cell holds the runs a report's cell holds. Throws ConfigError with
+/// did-you-mean otherwise.
 RunSelection resolve_selector(Db& db, const std::string& selector);
 
-/// The done runs of `run`'s cell: the same experiment and variant, the same configuration
-/// but for the seed (run_config), `run` itself included when it is done.
+/// The done runs of `run`'s cell, `run` itself included when it is done: the runs of the same
+/// experiment and variant with the same axis values (varying_json) in the definition the
+/// experiment was last launched with, as a report's cell; for a run outside that definition,
+/// the runs with its config but for the seed and init.from_run.
 std::vector<int64_t> done_runs_of_cell(Db& db, int64_t run);
 
 /// A run's config as key -> value text (run_config, full precision).

@@ -121,3 +121,33 @@ TEST_CASE("diff: runs, hash prefixes and cells; Welch interval and p as computed
   CHECK(fmt_bad.code == 2);
   CHECK(fmt_bad.out == "lowbit: --format: expected text or json, got 'yaml'\n");
 }
+
+TEST_CASE("diff, note, reproduce: a cell is the report's cell, and variant@hash names a run") {
+  TempDir d;
+  const std::string g = d / "p.json", db = d / "r.db";
+  // Each seed's TTQ run starts from its own seed's FP run: two parents, one cell.
+  write_tiny_experiment(g, "p", 64, 1,
+                        R"("variants": {"fp": {}, "ttq": {"quant.method": "ttq", "init": {"from_run": {"variant": "fp"}}}},
+                           "seeds": 2)");
+  REQUIRE(run_lowbit("grid " + g + " --db " + db + " --threads-per-worker 1").code == 0);
+  auto c = run_lowbit("diff p:fp p:ttq --db " + db);
+  CHECK_MESSAGE(c.code == 0, c.out);
+  CHECK(c.out.find("B: p:ttq (2 done of 2 seeds)") != std::string::npos);
+
+  // init.from_run's own name of the parent works wherever a run is named.
+  auto conn = open_readonly(db);
+  const std::string parent =
+      std::get<std::string>(run_sql(*conn, "SELECT value FROM run_config WHERE key = 'init.from_run' AND value <> '' ORDER BY run_id LIMIT 1")
+                                .rows[0][0]);
+  REQUIRE(parent.rfind("fp@", 0) == 0);
+  auto by_ref = run_lowbit("diff " + parent + " 2 --db " + db);
+  CHECK_MESSAGE(by_ref.code == 0, by_ref.out);
+  CHECK(by_ref.out.find("A: run 1 (") != std::string::npos);
+  CHECK(run_lowbit("note " + parent + " \"parent of the first ttq run\" --db " + db).code == 0);
+  CHECK(run_lowbit("note 1 --db " + db).out.find("parent of the first ttq run") != std::string::npos);
+  auto bad = run_lowbit("diff fp@zz 1 --db " + db);
+  CHECK(bad.code == 2);
+  CHECK(bad.out == "lowbit: 'fp@zz': expected variant@hash, 4+ hex digits of the run's training hash (as "
+                   "init.from_run stores it)\n");
+  CHECK(run_lowbit("diff ttq@" + parent.substr(3) + " 1 --db " + db).out.rfind("lowbit: no run 'ttq@", 0) == 0);
+}
