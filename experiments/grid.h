@@ -17,6 +17,7 @@
 #include <string>
 
 #include "core/run_status.h"
+#include "experiments/spec.h"
 
 namespace lowbit {
 
@@ -41,6 +42,7 @@ struct GridOptions {
   std::string device = "cpu";
   std::string exe;  ///< the lowbit binary the workers run (/proc/self/exe)
   const SuiteProgress* suite = nullptr;  ///< set by lowbit suite: a suite-wide progress and ETA
+  DefinitionOverrides overrides;         ///< --set, --seeds, --epochs, written into each definition
 };
 
 /// How a grid ended; `lowbit grid` maps it to an exit code.

@@ -225,8 +225,8 @@ void link_parents(std::vector<PlannedRun>& children, const std::vector<PlannedRu
 void read_header(ExperimentSpec& spec, const std::string& source) {
   const auto& raw = spec.raw;
   if (!raw.is_object()) throw ConfigError(source + ": expected a JSON object");
-  const std::vector<std::string> known = {"name",    "description", "base",  "axes",
-                                          "variants", "exclude",    "seeds", "report"};
+  const std::vector<std::string> known = {"name",  "description", "base",   "axes", "variants",
+                                          "exclude", "seeds",      "report", "set"};
   for (auto& [k, v] : raw.items())
     if (std::find(known.begin(), known.end(), k) == known.end())
       throw ConfigError(source + ": unknown key '" + k + "'" + did_you_mean(k, known) +
@@ -266,6 +266,21 @@ std::vector<int64_t> read_seeds(const ordered_json& raw, const std::string& sour
     throw ConfigError(source + ": seeds: expected a count >= 1 or a list of seeds, got " + s.dump());
   }
   return seeds;
+}
+
+// "set": {"dotted.key": value}, applied to every run after its variant (lowbit grid --set and
+// --epochs write it): the last word on a key, so an axis key cannot be set.
+std::vector<std::pair<std::string, ordered_json>> read_set(const ordered_json& raw, const std::string& source) {
+  std::vector<std::pair<std::string, ordered_json>> set;
+  if (!raw.contains("set")) return set;
+  if (!raw["set"].is_object()) throw ConfigError(source + ": set: expected an object {\"dotted.key\": value}");
+  const std::vector<std::string> paths = config_paths();
+  for (auto& [k, v] : raw["set"].items()) {
+    if (std::find(paths.begin(), paths.end(), k) == paths.end())
+      throw ConfigError(source + ": set: unknown key '" + k + "'" + did_you_mean(k, paths));
+    set.emplace_back(k, v);
+  }
+  return set;
 }
 
 // "variants" in file order; absent: one variant "default" that changes nothing.
@@ -342,6 +357,19 @@ std::map<std::string, std::vector<PlannedRun>> expand_in_parent_order(
   return expanded;
 }
 
+// "set" on every variant's config, after the variant's own values; a key that is an axis is
+// refused (the axis would set it again, run by run).
+void apply_set_to_plans(std::vector<VariantPlan>& plans, const std::vector<std::pair<std::string, ordered_json>>& set,
+                        const ExperimentSpec& spec, const std::string& source) {
+  for (auto& [k, v] : set) {
+    if (std::find(spec.axis_keys.begin(), spec.axis_keys.end(), k) != spec.axis_keys.end())
+      throw ConfigError(source + ": set: " + k + " is an axis of the experiment; drop the axis, or the --set");
+    if (k.rfind("init.", 0) == 0)
+      throw ConfigError(source + ": set: " + k + " names a run or a file; set it in a variant");
+    for (auto& plan : plans) apply_axis(plan.base, k, v, source + ": set." + k);
+  }
+}
+
 // The runs in variant order; two runs with one hash are the same run, which is an error.
 void collect_runs(ExperimentSpec& spec, const std::vector<VariantPlan>& plans,
                   std::map<std::string, std::vector<PlannedRun>>& expanded, const std::string& source) {
@@ -359,6 +387,20 @@ void collect_runs(ExperimentSpec& spec, const std::vector<VariantPlan>& plans,
 }
 
 }  // namespace
+
+std::string apply_overrides(const std::string& text, const std::string& source, const DefinitionOverrides& o) {
+  if (o.empty()) return text;
+  (void)parse_json_text(text, source);  // syntax errors with line and column, before any change
+  ordered_json raw = ordered_json::parse(text);
+  if (!raw.is_object()) throw ConfigError(source + ": expected a JSON object");
+  if (o.seeds > 0) raw["seeds"] = o.seeds;
+  if (o.epochs > 0) raw["set"]["epochs"] = o.epochs;
+  for (const auto& a : o.set) {
+    auto [key, value] = parse_assignment(a);
+    raw["set"][key] = value;
+  }
+  return raw.dump(2);
+}
 
 ExperimentSpec expand_experiment(const std::string& text, const std::string& source, int64_t max_runs) {
   ExperimentSpec spec;
@@ -382,6 +424,7 @@ ExperimentSpec expand_experiment(const std::string& text, const std::string& sou
   check_run_count(variants, global_axes, seeds.size(), source, max_runs);
   std::vector<VariantPlan> plans;
   for (auto& [vname, vraw] : variants) plans.push_back(plan_variant(vname, vraw, base, global_axes, source, spec));
+  apply_set_to_plans(plans, read_set(raw, source), spec, source);
   auto expanded = expand_in_parent_order(plans, global_axes.size(), seeds, excludes, source, spec.name);
   collect_runs(spec, plans, expanded, source);
   return spec;

@@ -42,10 +42,25 @@ struct ExperimentSpec {
 /// the count is checked before anything is expanded, so 10^7 seeds fail at once.
 constexpr int64_t kDefaultMaxRuns = 100000;
 
+/// Command-line changes to a definition (lowbit grid and lowbit suite --set, --seeds,
+/// --epochs), written into the definition itself: "seeds", and "set" (every run's config after
+/// its variant; --epochs N is --set epochs=N), so that the stored definition says what ran and
+/// the same command resumes the same grid.
+struct DefinitionOverrides {
+  std::vector<std::string> set;  ///< "key=value", as lowbit train --set
+  int64_t seeds = 0;             ///< 0: the definition's
+  int64_t epochs = 0;            ///< 0: the definition's
+  bool empty() const { return set.empty() && seeds == 0 && epochs == 0; }
+};
+
+/// The definition `text` with `o` written into it (unchanged when `o` is empty).
+std::string apply_overrides(const std::string& text, const std::string& source, const DefinitionOverrides& o);
+
 /// Reads, expands and validates `path`. Throws ConfigError naming the file, the place in it
 /// (base, variants.X, axes.K[i]) and the key, before anything runs; Interrupted when a
 /// signal arrives during the expansion.
-ExperimentSpec load_experiment(const std::string& path, int64_t max_runs = kDefaultMaxRuns);
+ExperimentSpec load_experiment(const std::string& path, int64_t max_runs = kDefaultMaxRuns,
+                               const DefinitionOverrides& overrides = {});
 
 /// Parses an experiment from JSON text (for tests); `source` names it in errors. It is
 /// expand_experiment followed by check_layer_settings for each distinct model and quant.

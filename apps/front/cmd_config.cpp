@@ -49,11 +49,12 @@ Every key but `name` is optional; an unknown key is an error that names it.
 | `variants` | `{name: partial config}`, applied after `base`; a variant may have its own `axes`, and `init.from_run` to start from another variant's runs |
 | `exclude` | `[{key: value, ...}]`: a run matching every entry of a rule is dropped (`variant` matches the variant name) |
 | `seeds` | a count (0..N-1) or a list of seeds |
+| `set` | `{dotted.key: value}`: applied to every run after its variant, the last word on a key (an axis key is refused); `lowbit grid` and `lowbit suite` write it for `--set KEY=VALUE` and `--epochs N`, and `--seeds N` rewrites `seeds`, so the stored definition says what ran |
 | `report` | how `lowbit suite` reports the experiment: `tables` ("main,layers"), `plot` (one of the report's plots, for RESULTS.md), `metric`, `rows`, `cols`, `baseline` |
 
 Runs: each variant in file order (a variant with `init.from_run` after its parent) x each
 combination of the global and the variant's axes x each seed; each run is the defaults, then
-`base`, the variant, the axis values and the seed. Its identity is the hash of its identity
+`base`, the variant, `set`, the axis values and the seed. Its identity is the hash of its identity
 keys (the `role` column above; `lowbit config FILE --identity` prints the hashed object);
 its training hash (the same without `name`) lets another experiment of the database reuse it.
 Observation keys are stored with the run and shown by `lowbit diff` and `lowbit query`, but

@@ -3,6 +3,8 @@
 
 #include <iostream>
 
+#include <fmt/format.h>
+
 #include "apps/commands.h"
 #include "apps/torch/grid_cli.h"
 #include "core/error.h"
@@ -23,11 +25,19 @@ void add_grid_options(po::options_description& desc, GridOptions& o, std::string
       "retry-failed", "run failed, diverged and blocked runs again")(
       "no-reuse", "train every run, even one another experiment of the database already finished")(
       "max-runs", po::value(&o.max_runs)->default_value(o.max_runs),
-      "refuse a definition that expands to more runs");
+      "refuse a definition that expands to more runs")(
+      "set,s", po::value(&o.overrides.set)->composing(),
+      "set a key in every run, after its variant: --set epochs=1 (repeatable; written into the stored "
+      "definition as its \"set\"; an axis key is refused)")(
+      "seeds", po::value(&o.overrides.seeds), "seeds 0..N-1 instead of the definition's")(
+      "epochs", po::value(&o.overrides.epochs), "the same as --set epochs=N");
 }
 
 void read_grid_options(const po::variables_map& vm, const std::string& workers, GridOptions& o) {
   o.workers = parse_workers(workers);
+  for (const char* k : {"seeds", "epochs"})
+    if (vm.count(k) && vm[k].as<int64_t>() < 1)
+      throw ConfigError(fmt::format("--{} {}: expected 1 or more", k, vm[k].as<int64_t>()));
   o.retry_failed = vm.count("retry-failed") > 0;
   o.reuse = vm.count("no-reuse") == 0;
 }
@@ -66,7 +76,7 @@ int grid_on_slurm(const std::string& file, const GridOptions& o, SlurmOptions so
   so.device = o.device;
   so.retry_failed = o.retry_failed;
   check_slurm_options(so);
-  const ExperimentSpec spec = load_experiment(file, o.max_runs);
+  const ExperimentSpec spec = load_experiment(file, o.max_runs, o.overrides);
   if (o.dry_run) return run_grid(spec, o), kExitSuccess;
   std::string exe = self_exe();
   exe = exe.substr(0, exe.rfind('/') + 1) + "lowbit";  // the front, as a person would type it
@@ -100,7 +110,7 @@ int cmd_grid(const std::vector<std::string>& args) {
   if (backend != "local") throw ConfigError("--backend " + backend + ": expected local or slurm");
   for (const char* k : {"shard-dir", "partition", "time", "gres", "sbatch-arg", "requeue"})
     if (vm.count(k)) throw ConfigError(std::string("--") + k + " is an option of --backend slurm");
-  GridSummary s = run_grid(load_experiment(file, o.max_runs), o);  // every run validated before anything starts
+  GridSummary s = run_grid(load_experiment(file, o.max_runs, o.overrides), o);  // every run validated before anything starts
   if (!s.disk_full.empty()) throw DiskFullError(s.disk_full);
   if (s.interrupted) return kExitInterrupted;
   return s.failed + s.diverged + s.stopped + s.blocked > 0 ? kExitFailure : kExitSuccess;

@@ -38,7 +38,7 @@ std::vector<std::pair<std::string, ExperimentSpec>> load_suite(const SuiteOption
   std::vector<std::pair<std::string, ExperimentSpec>> specs;
   std::map<std::string, std::string> names;
   for (auto& f : files) {
-    ExperimentSpec s = load_experiment(f, o.grid.max_runs);
+    ExperimentSpec s = load_experiment(f, o.grid.max_runs, o.grid.overrides);
     if (auto it = names.find(s.name); it != names.end())
       throw ConfigError(f + ": name '" + s.name + "' is also the name of " + it->second + "; experiments of a suite need distinct names");
     names[s.name] = f;

@@ -10,7 +10,8 @@
 namespace lowbit {
 
 /// Adds --workers (into `workers`, parsed by read_grid_options), --threads-per-worker,
-/// --device, --retry-failed, --no-reuse and --max-runs.
+/// --device, --retry-failed, --no-reuse, --max-runs, and the definition overrides --set,
+/// --seeds and --epochs.
 void add_grid_options(po::options_description& desc, GridOptions& o, std::string& workers);
 
 /// Fills `o` from what add_grid_options declared; throws ConfigError on a bad --workers.

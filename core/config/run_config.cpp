@@ -699,7 +699,7 @@ bool looks_like_overflowing_number(const std::string& text) {
 }
 }  // namespace
 
-void apply_set(RunConfig& cfg, const std::string& assignment) {
+std::pair<std::string, json> parse_assignment(const std::string& assignment) {
   auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw ConfigError("--set " + assignment + ": expected key=value (e.g. optim.lr=0.05)");
@@ -723,6 +723,11 @@ void apply_set(RunConfig& cfg, const std::string& assignment) {
                         "); write it in UTF-8");
     }
   }
+  return {key, value};
+}
+
+void apply_set(RunConfig& cfg, const std::string& assignment) {
+  auto [key, value] = parse_assignment(assignment);
   // Build the nested object so that the same path logic (and messages) apply.
   json nested = value;
   std::string rest = key;

@@ -303,6 +303,9 @@ void apply_json(RunConfig& cfg, const nlohmann::json& j, const std::string& sour
 
 /// Applies `key=value` (value parsed as JSON, else taken as a string).
 void apply_set(RunConfig& cfg, const std::string& assignment);
+/// The key and value of a --set assignment "key=value", as apply_set reads them: the key must
+/// exist, the value is JSON or else a bare string; a ConfigError names what is wrong.
+std::pair<std::string, nlohmann::json> parse_assignment(const std::string& assignment);
 
 /// Cross-field checks (e.g. milestones increasing); throws ConfigError.
 void validate(const RunConfig& cfg, const std::string& source);

@@ -42,12 +42,12 @@ ExperimentSpec parse_experiment(const std::string& text, const std::string& sour
   return spec;
 }
 
-ExperimentSpec load_experiment(const std::string& path, int64_t max_runs) {
+ExperimentSpec load_experiment(const std::string& path, int64_t max_runs, const DefinitionOverrides& overrides) {
   std::ifstream in(path);
   if (!in) throw ConfigError(path + ": cannot open experiment file (check the path)");
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_experiment(ss.str(), path, max_runs);
+  return parse_experiment(apply_overrides(ss.str(), path, overrides), path, max_runs);
 }
 
 }  // namespace lowbit

@@ -99,6 +99,28 @@ TEST_CASE("grid: --dry-run lists and counts the runs, trains nothing") {
   CHECK(::stat((d / "r.db").c_str(), &st) != 0);
 }
 
+TEST_CASE("grid: --set, --seeds and --epochs change the grid and are stored with its definition") {
+  TempDir d;
+  auto g = write_grid(d, 3, 1);  // 12 runs: 3 seeds
+  auto dry = run_lowbit("grid " + g + " --dry-run --seeds 1 --db " + d / "r.db");
+  CHECK(last_line(dry.out) == "4 runs");
+  auto r = run_lowbit("grid " + g + " --db " + d / "r.db --seeds 1 --epochs 1 --set optim.momentum=0.5 "
+                      "--threads-per-worker 1");
+  CHECK_MESSAGE(r.code == 0, r.out);
+  const std::string db = d / "r.db";
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 4);
+  CHECK(scalar(db, "SELECT count(*) FROM run_config WHERE key = 'epochs' AND value = 1") == 4);
+  CHECK(scalar(db, "SELECT count(*) FROM run_config WHERE key = 'optim.momentum' AND value = 0.5") == 4);
+  CHECK(scalar(db, "SELECT count(*) FROM experiments WHERE json_extract(spec_json, '$.set.epochs') = 1 AND "
+                   "json_extract(spec_json, '$.seeds') = 1") == 1);
+  // The same command resumes the same grid: nothing new to train.
+  auto again = run_lowbit("grid " + g + " --db " + d / "r.db --seeds 1 --epochs 1 --set optim.momentum=0.5");
+  CHECK(again.out.find("4 runs (0 new, 4 done") != std::string::npos);
+  auto bad = run_lowbit("grid " + g + " --db " + d / "r.db --epochs 0");
+  CHECK(bad.code == 2);
+  CHECK(bad.out == "lowbit: --epochs 0: expected 1 or more\n");
+}
+
 TEST_CASE("grid: runs with 2 workers, records provenance, status and query read it") {
   TempDir d;
   auto g = write_grid(d, 2, 2);

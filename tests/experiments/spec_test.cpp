@@ -66,7 +66,7 @@ TEST_CASE("spec: one bad value anywhere fails the whole grid with file, place an
       ConfigError);
   CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "varients": {}})", "g.json"),
                        "g.json: unknown key 'varients', did you mean 'variants'? (experiment keys: "
-                       "name, description, base, axes, variants, exclude, seeds, report)",
+                       "name, description, base, axes, variants, exclude, seeds, report, set)",
                        ConfigError);
   CHECK_THROWS_WITH_AS(
       parse_experiment(
@@ -221,4 +221,49 @@ TEST_CASE("spec: init.from_run errors name the variant and the fix") {
   CHECK(err(R"({"name": "l", "base": {"data": {"name": "synthetic"}},
     "variants": {"fp": {}, "ttq": {"init.from_run": "fp"}}, "exclude": [{"variant": "fp"}]})")
             .find("variant fp has no run with this seed and these axis values (excluded?)") != std::string::npos);
+}
+
+TEST_CASE("spec: --set, --seeds and --epochs are written into the definition and win over variants") {
+  DefinitionOverrides o;
+  o.set = {"optim.momentum=0.5", "quant.bits=1"};
+  o.seeds = 3;
+  o.epochs = 2;
+  const std::string text = apply_overrides(kGrid, "g.json", o);
+  const auto raw = nlohmann::json::parse(text);
+  CHECK(raw["seeds"] == 3);
+  CHECK(raw["set"] == nlohmann::json{{"epochs", 2}, {"optim.momentum", 0.5}, {"quant.bits", 1}});
+  auto s = parse_experiment(text, "g.json");
+  CHECK(s.runs.size() == (4 + 12 - 2) / 2 * 3);  // the same cells, three seeds each
+  for (auto& r : s.runs) {
+    CHECK(r.config.epochs == 2);
+    CHECK(r.config.optim.momentum == 0.5);
+    CHECK(r.config.quant.bits == 1);
+  }
+  // "set" wins over a variant's own value; without overrides the text is untouched.
+  auto v = parse_experiment(R"({"name": "v", "variants": {"a": {"epochs": 5}}, "set": {"epochs": 1}})", "v.json");
+  CHECK(v.runs.at(0).config.epochs == 1);
+  CHECK(apply_overrides(kGrid, "g.json", {}) == kGrid);
+
+  using test_error = ConfigError;
+  auto message = [](const std::string& t) {
+    try {
+      parse_experiment(t, "x.json");
+    } catch (const test_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  CHECK(message(apply_overrides(kGrid, "x.json", {{"optim.lr=0.2"}, 0, 0})) ==
+        "x.json: set: optim.lr is an axis of the experiment; drop the axis, or the --set");
+  CHECK(message(R"({"name": "x", "set": {"optim.lrr": 1}})") ==
+        "x.json: set: unknown key 'optim.lrr', did you mean 'optim.lr'?");
+  CHECK(message(R"({"name": "x", "set": [1]})") == "x.json: set: expected an object {\"dotted.key\": value}");
+  CHECK(message(R"({"name": "x", "set": {"init.from_checkpoint": "a.pt"}})") ==
+        "x.json: set: init.from_checkpoint names a run or a file; set it in a variant");
+  try {
+    apply_overrides(kGrid, "x.json", {{"nokey=1"}, 0, 0});
+    CHECK(false);
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()).rfind("--set: unknown key 'nokey'", 0) == 0);
+  }
 }
