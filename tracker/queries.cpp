@@ -196,6 +196,7 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
            "AS tags, (SELECT count(*) FROM notes WHERE run_id = r.id) AS notes";
   if (db.has_table("reproductions"))  // schema 4: the latest lowbit reproduce verdict
     sql += ", (SELECT verdict FROM reproductions WHERE run_id = r.id ORDER BY id DESC LIMIT 1) AS reproduced";
+  sql += ", r.error AS reason";  // why a run failed, diverged, stopped, was interrupted or is blocked
   sql += " FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE 1 = 1" + exp_filter;
   std::vector<SqlValue> binds;
   for (auto& v : varying) binds.push_back(v);
@@ -249,10 +250,12 @@ std::string output_value_text(const std::string& key, double v) {
 
 namespace {
 
-// A cell of the aligned table: a real of an output-key column by its unit.
+// A cell of the aligned table: a real of an output-key column by its unit; a reason cut at 60
+// characters (CSV and JSON hold it whole).
 std::string cell_text(const Table& t, size_t column, const SqlValue& v) {
   if (auto* d = std::get_if<double>(&v)) return output_value_text(t.columns[column], *d);
-  return sql_value_text(v);
+  const std::string text = sql_value_text(v);
+  return t.columns[column] == "reason" ? truncate_for_message(text, 60) : text;
 }
 
 }  // namespace

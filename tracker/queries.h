@@ -34,8 +34,9 @@ Table run_sql(Db& db, const std::string& sql);
 /// refused with StoreError).
 std::vector<int64_t> runs_where(Db& db, const std::string& where);
 
-/// Runs with the keys that vary inside their experiment, the seed, status, final metrics, tags
-/// and the number of notes. `where`: "key=value" filters on config keys (dotted paths) or
+/// Runs with the keys that vary inside their experiment, the seed, status, final metrics, tags,
+/// the number of notes (lowbit note RUN prints them), the latest reproduce verdict, and the
+/// reason a run failed, diverged, stopped, was interrupted or is blocked (runs.error). `where`: "key=value" filters on config keys (dotted paths) or
 /// variant / status / seed / tag.
 Table query_runs(Db& db, const std::string& experiment, const std::vector<std::string>& where);
 

@@ -156,7 +156,7 @@ TEST_CASE("grid: runs with 2 workers, records provenance, status and query read 
                       " --where quant.method=ttq --where optim.lr=0.05 --format csv");
   CHECK(q.code == 0);
   CHECK(q.out.rfind("run,experiment,variant,seed,status,optim.lr,quant.method,final_test_acc,best_"
-                    "test_acc,wall_seconds,peak_rss_bytes,tags,notes,reproduced\n",
+                    "test_acc,wall_seconds,peak_rss_bytes,tags,notes,reproduced,reason\n",
                     0) == 0);
   CHECK(std::count(q.out.begin(), q.out.end(), '\n') == 3);  // header + 2 seeds
   auto sql = run_lowbit("query --db " + db + " --sql \"DELETE FROM runs\"");
