@@ -28,6 +28,13 @@ namespace lowbit {
 ReportMetric resolve_metric(Db& db, ExperimentData& e,
                             const std::string& spec_text);  // tables/main_table.cpp
 
+void write_text(const std::string& path, const std::string& text, std::vector<std::string>& files,
+                const std::string& what) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out || !(out << text)) throw ConfigError(what + ": cannot write " + path);
+  files.push_back(path);
+}
+
 namespace {
 
 // The registered tables that --table names (comma-separated; "all" = every one).
@@ -193,16 +200,6 @@ std::string plots_md(const std::vector<PlotRef>& plots) {
   return md.empty() ? "" : "## Curves\n\n" + md;
 }
 
-}  // namespace
-
-void write_text(const std::string& path, const std::string& text, std::vector<std::string>& files,
-                const std::string& what) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out || !(out << text)) throw ConfigError(what + ": cannot write " + path);
-  files.push_back(path);
-}
-
-namespace {
 
 // The row, column and plot keys of every run, read typed from run_config, so that no run
 // parses its config JSON for them (a run lacking one of them there parses its own on first use).

@@ -62,8 +62,7 @@ std::string group_label(const std::vector<std::string>& keys,
 }
 
 bool lower_is_better(const std::string& key) {
-  for (KeyScope scope : {KeyScope::kEpoch, KeyScope::kRun})
-    if (const OutputKey* k = find_output_key(key, scope)) return k->better == Better::kLower;
+  if (const OutputKey* k = find_metric_key(key)) return k->better == Better::kLower;
   for (const char* w : {"loss", "bytes", "seconds", "energy", "rss"})  // a key of no table: by its name
     if (key.find(w) != std::string::npos) return true;
   return false;

@@ -51,6 +51,12 @@ TEST_CASE("output keys: one row per key and scope; families end in '*'") {
     CHECK(std::string(k.description).size() > 10);
     CHECK(std::string(k.who).size() > 2);
   }
+  // find_metric_key looks in summaries, then metrics: no name may be both.
+  for (const auto& k : output_keys())
+    if (k.scope == KeyScope::kRun) CHECK_MESSAGE(find_output_key(k.name, KeyScope::kEpoch) == nullptr, k.name);
+  CHECK(find_metric_key(key::kPeakRssBytes)->scope == KeyScope::kRun);
+  CHECK(find_metric_key(key::kTrainLoss)->scope == KeyScope::kEpoch);
+  CHECK(find_metric_key(key::kMacs) == nullptr);  // a layer statistic
   CHECK(find_output_key("hist_3", KeyScope::kLayer) != nullptr);
   CHECK(find_output_key("hist_3", KeyScope::kEpoch) == nullptr);
   CHECK(find_output_key("no_such_key", KeyScope::kRun) == nullptr);

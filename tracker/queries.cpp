@@ -239,26 +239,37 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
   return collect(st);
 }
 
-std::string output_value_text(const std::string& key, double v) {
-  const OutputKey* k = find_output_key(key, KeyScope::kRun);
-  if (!k) k = find_output_key(key, KeyScope::kEpoch);
+namespace {
+
+std::string value_text(const OutputKey* k, double v) {
   const std::string unit = k ? k->unit : "";
   if (std::isfinite(v) && (unit == "bytes" || unit == "count" || unit == "MACs")) return fmt::format("{:.0f}", v);
   if (std::isfinite(v) && unit == "seconds") return fmt::format("{:.2f}", v);
   return fmt::format("{:.6g}", v);
 }
 
-namespace {
-
-// A cell of the aligned table: a real of an output-key column by its unit; a reason cut at 60
-// characters (CSV and JSON hold it whole).
-std::string cell_text(const Table& t, size_t column, const SqlValue& v) {
-  if (auto* d = std::get_if<double>(&v)) return output_value_text(t.columns[column], *d);
-  const std::string text = sql_value_text(v);
-  return t.columns[column] == "reason" ? truncate_for_message(text, 60) : text;
+// The aligned table's cells as text: a real of an output-key column by its unit; a reason cut
+// at 60 characters (CSV and JSON hold it whole). Each column's key is looked up once.
+std::vector<std::vector<std::string>> cell_texts(const Table& t) {
+  std::vector<const OutputKey*> keys;
+  for (const auto& c : t.columns) keys.push_back(find_metric_key(c));
+  std::vector<std::vector<std::string>> out;
+  for (const auto& r : t.rows) {
+    auto& row = out.emplace_back();
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (auto* d = std::get_if<double>(&r[i]))
+        row.push_back(value_text(keys[i], *d));
+      else
+        row.push_back(t.columns[i] == "reason" ? truncate_for_message(sql_value_text(r[i]), 60)
+                                               : sql_value_text(r[i]));
+    }
+  }
+  return out;
 }
 
 }  // namespace
+
+std::string output_value_text(const std::string& key, double v) { return value_text(find_metric_key(key), v); }
 
 std::string format_table(const Table& t, const std::string& format) {
   std::string out;
@@ -294,17 +305,18 @@ std::string format_table(const Table& t, const std::string& format) {
   }
   if (format != "table")
     throw ConfigError("--format: expected table, csv or json, got '" + format + "'");
+  const auto texts = cell_texts(t);
   std::vector<size_t> w(t.columns.size());
   for (size_t i = 0; i < t.columns.size(); ++i) w[i] = t.columns[i].size();
-  for (auto& r : t.rows)
-    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], cell_text(t, i, r[i]).size());
+  for (auto& r : texts)
+    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
   for (size_t i = 0; i < t.columns.size(); ++i) out += fmt::format("{:<{}}  ", t.columns[i], w[i]);
   out += "\n";
   for (size_t i = 0; i < t.columns.size(); ++i) out += std::string(w[i], '-') + "  ";
   out += "\n";
-  for (auto& r : t.rows) {
+  for (auto& r : texts) {
     for (size_t i = 0; i < r.size(); ++i)
-      out += fmt::format("{:<{}}  ", cell_text(t, i, r[i]), w[i]);
+      out += fmt::format("{:<{}}  ", r[i], w[i]);
     out += "\n";
   }
   out += fmt::format("({} rows)\n", t.rows.size());

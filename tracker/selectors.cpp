@@ -62,22 +62,19 @@ bool is_hex(const std::string& s) {
       truncate_for_message(sel), did_you_mean(sel, all_run_ids(db))));
 }
 
-// (id, config_hash) of the runs that `condition` (one parameter) selects.
-std::vector<std::pair<int64_t, std::string>> runs_where(Db& db, const std::string& condition,
-                                                        const SqlValue& value) {
+using FoundRuns = std::vector<std::pair<int64_t, std::string>>;  // (id, config_hash)
+
+// The runs that `condition` (one parameter per value) selects.
+FoundRuns runs_where(Db& db, const std::string& condition, const std::vector<SqlValue>& values) {
   auto st = db.prepare("SELECT id, config_hash FROM runs WHERE " + condition + " ORDER BY id");
-  st.bind(1, value);
-  std::vector<std::pair<int64_t, std::string>> found;
+  for (size_t i = 0; i < values.size(); ++i) st.bind(int(i) + 1, values[i]);
+  FoundRuns found;
   while (st.step()) found.push_back({st.get_int(0), st.get_text(1)});
   return found;
 }
 
-// A run id, or else ("1234" may be either) a config-hash prefix of 4+ hex digits.
-RunSelection resolve_run(Db& db, const std::string& sel) {
-  const bool digits = std::all_of(sel.begin(), sel.end(), [](unsigned char c) { return std::isdigit(c); });
-  std::vector<std::pair<int64_t, std::string>> found;
-  if (digits && sel.size() < 10) found = runs_where(db, "id = ?", int64_t(std::stoll(sel)));
-  if (found.empty() && sel.size() >= 4) found = runs_where(db, "config_hash LIKE ? || '%'", sel);
+// The one run `sel` named: none, or more than one, is an error that says so.
+RunSelection one_run(Db& db, const std::string& sel, const FoundRuns& found) {
   if (found.size() > 1) {
     std::vector<std::string> ids;
     for (auto& [id, hash] : found) ids.push_back(fmt::format("{} ({})", id, hash));
@@ -87,6 +84,28 @@ RunSelection resolve_run(Db& db, const std::string& sel) {
   }
   if (found.empty()) no_run(db, sel);
   return {sel, fmt::format("run {} ({})", found[0].first, found[0].second), {found[0].first}, false, 1};
+}
+
+// A run id, or else ("1234" may be either) a config-hash prefix of 4+ hex digits.
+RunSelection resolve_run(Db& db, const std::string& sel) {
+  const bool digits = std::all_of(sel.begin(), sel.end(), [](unsigned char c) { return std::isdigit(c); });
+  FoundRuns found;
+  if (digits && sel.size() < 10) found = runs_where(db, "id = ?", {int64_t(std::stoll(sel))});
+  if (found.empty() && sel.size() >= 4) found = runs_where(db, "config_hash LIKE ? || '%'", {sel});
+  return one_run(db, sel, found);
+}
+
+// "variant@train-hash", as init.from_run stores a parent: the run of that variant whose
+// training hash starts with the hash (the original, not a copy another experiment reused).
+RunSelection resolve_train_ref(Db& db, const std::string& sel) {
+  const auto at = sel.find('@');
+  const std::string variant = sel.substr(0, at), hash = sel.substr(at + 1);
+  if (variant.empty() || hash.size() < 4 || !is_hex(hash))
+    throw ConfigError("'" + truncate_for_message(sel) +
+                      "': expected variant@hash, 4+ hex digits of the run's training hash (as init.from_run stores it)");
+  if (!db.has_column("runs", "train_hash")) no_run(db, sel);
+  return one_run(db, sel,
+                 runs_where(db, "variant = ? AND train_hash LIKE ? || '%' AND reused_from IS NULL", {variant, hash}));
 }
 
 struct CellRun {
@@ -265,35 +284,6 @@ std::vector<int64_t> done_runs_of_cell(Db& db, int64_t run) {
   }
   return {};
 }
-
-namespace {
-
-// "variant@train-hash", as init.from_run stores a parent: the run of that variant whose
-// training hash starts with the hash (the original, not a copy another experiment reused).
-RunSelection resolve_train_ref(Db& db, const std::string& sel) {
-  const auto at = sel.find('@');
-  const std::string variant = sel.substr(0, at), hash = sel.substr(at + 1);
-  if (variant.empty() || hash.size() < 4 || !is_hex(hash))
-    throw ConfigError("'" + truncate_for_message(sel) +
-                      "': expected variant@hash, 4+ hex digits of the run's training hash (as init.from_run stores it)");
-  if (!db.has_column("runs", "train_hash")) no_run(db, sel);
-  auto st = db.prepare(
-      "SELECT id, config_hash FROM runs WHERE variant = ? AND train_hash LIKE ? || '%' AND reused_from IS NULL "
-      "ORDER BY id");
-  st.bind(1, variant).bind(2, hash);
-  std::vector<std::pair<int64_t, std::string>> found;
-  while (st.step()) found.push_back({st.get_int(0), st.get_text(1)});
-  if (found.empty()) no_run(db, sel);
-  if (found.size() > 1) {
-    std::vector<std::string> ids;
-    for (auto& [id, h] : found) ids.push_back(fmt::format("{} ({})", id, h));
-    throw ConfigError(fmt::format("'{}' matches {} runs: {}; give more of the hash or the run id",
-                                  truncate_for_message(sel), found.size(), truncate_for_message(join(ids, ", "), 300)));
-  }
-  return {sel, fmt::format("run {} ({})", found[0].first, found[0].second), {found[0].first}, false, 1};
-}
-
-}  // namespace
 
 RunSelection resolve_selector(Db& db, const std::string& selector) {
   if (selector.empty()) throw ConfigError("an empty selector: give a run id, a hash prefix or experiment:variant");

@@ -3,6 +3,7 @@
 // `lowbit list outputs --docs`) read it; a key's string is written here only. Torch-free and
 // header-only, so that the torch-free rooms (tracker/, reports/) read the same table.
 #pragma once
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,7 @@ struct OutputKey {
   bool machine_dependent;
   const char* who;          ///< the runs that record it
   const char* description;  ///< one sentence for docs/OUTPUTS.md
-  bool percent() const { return std::string(unit) == "fraction"; }
+  bool percent() const { return std::strcmp(unit, "fraction") == 0; }
 };
 
 /// The keys as constants: code names a key through these, never as a string.
@@ -202,12 +203,19 @@ inline const std::vector<OutputKey>& output_keys() {
 
 /// The row of `name` in `scope` (a family row for hist_3), or null for a key not in the table.
 inline const OutputKey* find_output_key(const std::string& name, KeyScope scope) {
-  for (const auto& k : output_keys()) {
+  for (const auto& k : output_keys()) {  // no allocation: lowbit query asks once per column
     if (k.scope != scope) continue;
-    const std::string n = k.name;
-    if (n == name || (n.back() == '*' && name.compare(0, n.size() - 1, n, 0, n.size() - 1) == 0)) return &k;
+    const size_t n = std::strlen(k.name);
+    if (k.name[n - 1] == '*' ? name.compare(0, n - 1, k.name, n - 1) == 0 : name == k.name) return &k;
   }
   return nullptr;
+}
+
+/// The row of a summary or per-epoch metric `name` (a column of lowbit query, a --metric), or
+/// null; no name is both.
+inline const OutputKey* find_metric_key(const std::string& name) {
+  const OutputKey* k = find_output_key(name, KeyScope::kRun);
+  return k ? k : find_output_key(name, KeyScope::kEpoch);
 }
 
 }  // namespace lowbit
