@@ -12,20 +12,11 @@
 
 namespace {
 
-// Compiles `#include "header"` as the room `room` would (its generated lowbit_room.h);
-// returns the compiler's exit code and output.
-lowbit::test::RunOutput compile_in_room(const std::string& room, const std::string& header) {
+// Compiles `#include "header"` as the room `room` would (its generated lowbit_room.h).
+lowbit::test::RunOutput include_in_room(const std::string& room, const std::string& header) {
   lowbit::test::TempDir dir;
   lowbit::test::write_file(dir / "probe.cpp", "#include \"" + header + "\"\n");
-  const std::string cmd = std::string(LOWBIT_CXX) + " -std=c++17 -fsyntax-only -I" + LOWBIT_SOURCE_DIR +
-                          " -I" + LOWBIT_ROOMS_DIR + "/" + room + " " + (dir / "probe.cpp") + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, out};
+  return lowbit::test::compile_in_room(room, dir / "probe.cpp");
 }
 
 }  // namespace
@@ -33,12 +24,12 @@ lowbit::test::RunOutput compile_in_room(const std::string& room, const std::stri
 TEST_CASE("architecture: only tracker/ may include tracker/sqlite.h; the rooms above hold a handle") {
   for (const char* room : {"experiments", "reports", "apps"}) {
     CAPTURE(room);
-    auto r = compile_in_room(room, "tracker/sqlite.h");
+    auto r = include_in_room(room, "tracker/sqlite.h");
     CHECK(r.code != 0);
     CHECK(r.out.find("only tracker/ speaks SQL") != std::string::npos);
-    CHECK(compile_in_room(room, "tracker/db_handle.h").code == 0);
+    CHECK(include_in_room(room, "tracker/db_handle.h").code == 0);
   }
-  auto tracker = compile_in_room("tracker", "tracker/sqlite.h");
+  auto tracker = include_in_room("tracker", "tracker/sqlite.h");
   CHECK_MESSAGE(tracker.code == 0, tracker.out);
 }
 
@@ -53,7 +44,7 @@ TEST_CASE("architecture: a room may not include the rooms above it") {
                         Case{"reports", "experiments/slurm.h", "may not include experiments/"},
                         Case{"experiments", "apps/commands.h", "may not include apps/"}}) {
     CAPTURE(c.room);
-    auto r = compile_in_room(c.room, c.header);
+    auto r = include_in_room(c.room, c.header);
     CHECK(r.code != 0);
     CHECK(r.out.find(c.refused) != std::string::npos);
   }

@@ -1,74 +1,105 @@
-// The config structs and the field table are one list: one row per member.
+// The field table expanded from core/config/keys.def: one row per declared key, each row's
+// default inside its own declared range, each role's hashed value one the key accepts.
 #include <doctest/doctest.h>
 
-#include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <filesystem>
+#include <set>
 
-#include "core/config/member_count.h"
 #include "core/config/run_config.h"
+#include "tests/test_util.h"
 
 using namespace lowbit;
+using nlohmann::json;
 
-namespace {
-size_t rows_with_prefix(const std::string& prefix) {
-  size_t n = 0;
-  for (auto& f : config_fields()) n += f.path.rfind(prefix, 0) == 0;
-  return n;
-}
-struct Probe {
-  std::string s;
-  nlohmann::json j = 1;
-  std::vector<int64_t> v;
-  bool b = false;
-  double d = 0;
-};
-}  // namespace
-
-TEST_CASE("config: every member of every config struct has exactly one row in the field table") {
-  CHECK(count_members<Probe>() == 5);  // the counter itself, on every kind of member type
-  const size_t data = rows_with_prefix("data."), optim = rows_with_prefix("optim."),
-               quant = rows_with_prefix("quant."), health = rows_with_prefix("health."),
-               diag = rows_with_prefix("diag.");
-  CHECK(data == count_members<DataConfig>());
-  CHECK(optim == count_members<OptimConfig>());
-  CHECK(quant == count_members<QuantConfig>());
-  CHECK(health == count_members<HealthConfig>());
-  CHECK(diag == count_members<DiagConfig>());
-  // RunConfig: its own scalar members, plus the five sub-structs.
-  CHECK(config_fields().size() - data - optim - quant - health - diag + 5 ==
-        count_members<RunConfig>());
+TEST_CASE("config: every declared key has one row, with a path, a type and a meaning") {
+  std::set<std::string> paths;
+  for (const auto& f : config_fields()) {
+    CAPTURE(f.path);
+    CHECK(paths.insert(f.path).second);
+    CHECK(!f.type.empty());
+    REQUIRE(!f.doc.empty());
+    CHECK(f.doc.back() == '.');
+    CHECK(f.doc.find("  ") == std::string::npos);  // literals split across lines join with one space
+  }
+  // 9 run keys, 13 data, 14 optim, 31 quant, 5 health, 1 diag.
+  CHECK(config_fields().size() == 73);
 }
 
-// The header documents each member as leveldb's options.h does ("/// `key`: meaning.
-// Default: value."); the text comes from the field table, and this test keeps it so.
-TEST_CASE("config: run_config.h documents every member with the table's meaning and default") {
-  std::ifstream in(std::string(LOWBIT_SOURCE_DIR) + "/core/config/run_config.h");
-  std::string header((std::istreambuf_iterator<char>(in)), {});
-  // Joined "///" comment text, one block per member.
-  std::vector<std::string> blocks;
-  std::string cur;
-  std::istringstream lines(header);
-  for (std::string line; std::getline(lines, line);) {
-    auto p = line.find("/// `");
-    auto q = line.find("///");
-    if (p != std::string::npos && line.find_first_not_of(' ') == p) {
-      if (!cur.empty()) blocks.push_back(cur);
-      cur = line.substr(p + 4);
-    } else if (!cur.empty() && q != std::string::npos && line.find_first_not_of(' ') == q) {
-      cur += " " + line.substr(q + 4);
-    } else if (!cur.empty()) {
-      blocks.push_back(cur), cur.clear();
+TEST_CASE("config: each key's default is a value its own declaration accepts") {
+  const RunConfig defaults;
+  for (const auto& f : config_fields()) {
+    CAPTURE(f.path);
+    RunConfig c;
+    CHECK_NOTHROW(f.set(c, f.get(defaults)));
+    CHECK(to_json(c) == to_json(defaults));
+  }
+}
+
+TEST_CASE("config: a row reads and writes its own member, no other") {
+  const RunConfig defaults;
+  const json before = to_json(defaults);
+  auto set_and_compare = [&](const std::string& path, const json& value) {
+    RunConfig c;
+    apply_set(c, path + "=" + value.dump());
+    json after = to_json(c);
+    CHECK(after[config_pointer(path)] == value);
+    after[config_pointer(path)] = before[config_pointer(path)];
+    CHECK(after == before);
+  };
+  set_and_compare("data.synthetic.size", 20);
+  set_and_compare("data.synthetic.channels", 3);
+  set_and_compare("optim.beta1", 0.5);
+  set_and_compare("optim.beta2", 0.5);
+  set_and_compare("quant.temperature.t0", 2.0);
+  set_and_compare("quant.temperature.t1", 3.0);
+  set_and_compare("quant.bn_mode", "none");
+  set_and_compare("health.chance_margin", 0.05);
+  set_and_compare("diag.before_calib", true);
+  set_and_compare("checkpoint.every", 3);
+}
+
+TEST_CASE("config: the value a role hashes is one the key accepts") {
+  for (const auto& f : config_fields()) {
+    CAPTURE(f.path);
+    if (f.role == KeyRole::kIdentity && f.format1) {
+      CHECK(f.hashed_value.is_null());  // hashed at its value: nothing frozen
+      continue;
     }
+    RunConfig c;
+    CHECK_NOTHROW(f.set(c, f.hashed_value));
+    CHECK(f.get(c) == f.hashed_value);
   }
-  RunConfig defaults;
-  size_t checked = 0;
-  for (auto& f : config_fields()) {
-    std::string expected =
-        "`" + f.path + "`: " + f.doc + " Default: " + f.get(defaults).dump() + ".";
-    CHECK_MESSAGE(std::find(blocks.begin(), blocks.end(), expected) != blocks.end(),
-                  "core/config/run_config.h lacks: /// " << expected);
-    ++checked;
-  }
-  CHECK(checked == config_fields().size());
+}
+
+TEST_CASE("config: a kind refuses the JSON types it does not declare, naming the key") {
+  RunConfig c;
+  CHECK_THROWS_WITH(apply_set(c, "epochs=1.5"), doctest::Contains("epochs: expected an integer"));
+  CHECK_THROWS_WITH(apply_set(c, "optim.lr=0"), doctest::Contains("optim.lr: expected a number in (0, inf)"));
+  CHECK_THROWS_WITH(apply_set(c, "optim.momentum=1"), doctest::Contains("optim.momentum: expected a number in [0, 1)"));
+  CHECK_THROWS_WITH(apply_set(c, "quant.skip=[1]"), doctest::Contains("quant.skip: expected a list of strings, got element 1"));
+  CHECK_THROWS_WITH(apply_set(c, "optim.milestones=[\"a\"]"),
+                    doctest::Contains("optim.milestones: expected a list of integers"));
+  CHECK_THROWS_WITH(apply_set(c, "quant.bn_mode=stat"), doctest::Contains("did you mean 'state'"));
+  CHECK_THROWS_WITH(apply_set(c, "model=resnet"), doctest::Contains("model: unknown value 'resnet'"));
+  CHECK_THROWS_WITH(apply_set(c, "quant.threshold={\"conv1\": 2}"),
+                    doctest::Contains("quant.threshold.conv1: expected a number in (0, 1), got 2"));
+  CHECK_THROWS_WITH(apply_set(c, "quant.value_set=[1]"), doctest::Contains("quant.value_set: expected at least 2 values"));
+  CHECK_THROWS_WITH(apply_set(c, "data.augment=1"), doctest::Contains("data.augment: expected true or false"));
+}
+
+// A declaration whose kind does not fit its member's C++ type (here data.val_fraction, a
+// double, declared Int) must not compile: fields.cpp checks each kind against the member.
+TEST_CASE("config: a kind that does not fit the member's type does not compile") {
+  lowbit::test::TempDir dir;
+  std::filesystem::create_directories(dir / "core/config");
+  std::string decl = lowbit::test::slurp(std::string(LOWBIT_SOURCE_DIR) + "/core/config/keys.def");
+  const std::string fits = "\"data.val_fraction\",\n    Num(0, 1, kClosed, kOpen)";
+  const auto at = decl.find(fits);
+  REQUIRE(at != std::string::npos);
+  decl.replace(at, fits.size(), "\"data.val_fraction\",\n    Int(0, 1)");
+  lowbit::test::write_file(dir / "core/config/keys.def", decl);
+  const auto r = lowbit::test::compile_in_room("core", std::string(LOWBIT_SOURCE_DIR) + "/core/config/fields.cpp",
+                                               dir.path);
+  CHECK(r.code != 0);
+  CHECK_MESSAGE(r.out.find("Int() declares an int64_t member") != std::string::npos, r.out);
 }

@@ -110,9 +110,9 @@ struct RunOutput {
   std::string out;  ///< stdout and stderr together
 };
 
-/// Runs the lowbit binary with `args` (a shell-quoted string); captures output and exit code.
-inline RunOutput run_lowbit(const std::string& args) {
-  std::string cmd = std::string(LOWBIT_BINARY) + " " + args + " 2>&1";
+/// Runs a shell command line; captures its stdout and stderr together and its exit code.
+inline RunOutput run_shell(const std::string& command) {
+  const std::string cmd = command + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -120,6 +120,18 @@ inline RunOutput run_lowbit(const std::string& args) {
   while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   int status = ::pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+}
+
+/// Runs the lowbit binary with `args` (a shell-quoted string); captures output and exit code.
+inline RunOutput run_lowbit(const std::string& args) { return run_shell(std::string(LOWBIT_BINARY) + " " + args); }
+
+/// Checks `source` with the project's compiler as the room `room` would compile it (its
+/// generated lowbit_room.h); `include_first`: a folder searched before the source tree.
+inline RunOutput compile_in_room(const std::string& room, const std::string& source,
+                                 const std::string& include_first = "") {
+  return run_shell(std::string(LOWBIT_CXX) + " -std=c++17 -fsyntax-only " +
+                   (include_first.empty() ? "" : "-I" + include_first + " ") + "-I" + LOWBIT_SOURCE_DIR +
+                   " -I" + LOWBIT_ROOMS_DIR + "/" + room + " " + source);
 }
 
 /// The whole content of a file ("" when it cannot be read).

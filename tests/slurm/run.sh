@@ -150,7 +150,8 @@ if mid_run 0 && mid_run 1; then
   scontrol update jobid="${JB}_0" StartTime=now >/dev/null 2>&1
   squeue -h -r -j "$JB" -o "%i %T %r" >"$W/b.after-kills" 2>&1
 else
-  fail "both tasks of grid B caught in the middle of a run"
+  fail "both tasks of grid B caught in the middle of a run" "$(ls "$W/b/shards" 2>&1 | tr '\n' ' ')"
+  R1="" R0=""  # the checks below then fail by name instead of stopping the script
 fi
 if [ -n "${SLURM_TEST_KEEP:-}" ]; then  # a trace of the requeued task, for debugging
   (for _ in $(seq 1 60); do date +%T.%N; scontrol show job "${JB}_0" 2>&1 | grep -E "JobId|JobState|Reason|Restarts|Eligible|StartTime"; sleep 0.5; done) >"$W/b.trace" 2>&1 &
