@@ -84,7 +84,7 @@ TEST_CASE("config: --set uses the same paths") {
   apply_set(c, R"(quant.threshold={"conv2": 0.1})");
   CHECK(c.optim.lr == 0.05);
   CHECK(c.model == "resnet20");
-  CHECK(c.quant.temp_schedule == "cos");
+  CHECK(c.quant.temp_schedule == TempSchedule::kCos);
   CHECK(c.quant.threshold["conv2"] == 0.1);
   CHECK(error_of([&] { apply_set(c, "optim.lrate=1"); }) ==
         "--set: unknown key 'optim.lrate', did you mean 'optim.lr'?");

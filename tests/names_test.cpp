@@ -64,7 +64,7 @@ TEST_CASE(
 TEST_CASE("names: every schedule name is implemented") {
   for (auto& name : names_of(temperature_schedule_names())) {
     QuantConfig q;
-    q.temp_schedule = name;
+    q.temp_schedule = *parse_choice<TempSchedule>(name);
     q.temp_start = 0.0, q.temp_end = 1.0, q.temp_per_step = true;
     bool moved = false;
     for (double t = 0; t <= 10; t += 0.25) moved = moved || temperature_at(q, 10, t).value != q.temp_t0;
@@ -72,7 +72,7 @@ TEST_CASE("names: every schedule name is implemented") {
   }
   for (auto& name : names_of(lr_schedule_names())) {
     OptimConfig o;
-    o.schedule = name;
+    o.schedule = *parse_choice<LrSchedule>(name);
     o.step_size = 2;
     o.milestones = {3};
     bool moved = false;

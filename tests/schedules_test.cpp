@@ -10,21 +10,21 @@ using doctest::Approx;
 TEST_CASE("lr: constant, step, multistep, cosine, warm-up") {
   OptimConfig o;
   o.lr = 0.1;
-  o.schedule = "constant";
+  o.schedule = LrSchedule::kConstant;
   CHECK(lr_at(o, 10, 7.5) == Approx(0.1));
-  o.schedule = "step";
+  o.schedule = LrSchedule::kStep;
   o.step_size = 3;
   o.gamma = 0.5;
   CHECK(lr_at(o, 10, 2.9) == Approx(0.1));
   CHECK(lr_at(o, 10, 3.0) == Approx(0.05));
   CHECK(lr_at(o, 10, 6.5) == Approx(0.025));
-  o.schedule = "multistep";
+  o.schedule = LrSchedule::kMultistep;
   o.milestones = {2, 5};
   o.gamma = 0.1;
   CHECK(lr_at(o, 10, 1.99) == Approx(0.1));
   CHECK(lr_at(o, 10, 2.0) == Approx(0.01));
   CHECK(lr_at(o, 10, 5.0) == Approx(0.001));
-  o.schedule = "cosine";
+  o.schedule = LrSchedule::kCosine;
   o.min_lr = 0.0;
   CHECK(lr_at(o, 10, 0) == Approx(0.1));
   CHECK(lr_at(o, 10, 5) == Approx(0.05));
@@ -53,12 +53,12 @@ TEST_CASE("temperature: exp follows T0 * gamma^(e - e_start) inside the window")
 TEST_CASE("temperature: cos and linear go from T0 to T1 over the window") {
   QuantConfig q;
   q.temp_t0 = 1, q.temp_t1 = 101, q.temp_start = 0.0, q.temp_end = 1.0, q.temp_per_step = true;
-  q.temp_schedule = "linear";
+  q.temp_schedule = TempSchedule::kLinear;
   CHECK(temperature_at(q, 10, 0).value == Approx(1));
   CHECK(temperature_at(q, 10, 5).value == Approx(51));
   CHECK(temperature_at(q, 10, 10).value == Approx(101));
   CHECK_FALSE(temperature_at(q, 10, 10).hard);  // window reaches the end: stays soft
-  q.temp_schedule = "cos";
+  q.temp_schedule = TempSchedule::kCos;
   CHECK(temperature_at(q, 10, 0).value == Approx(1));
   CHECK(temperature_at(q, 10, 5).value == Approx(51));
   CHECK(temperature_at(q, 10, 2.5).value == Approx(101 - 100 * 0.5 * (1 + std::cos(M_PI * 0.25))));
@@ -67,7 +67,7 @@ TEST_CASE("temperature: cos and linear go from T0 to T1 over the window") {
 
 TEST_CASE("temperature: sgdr restarts with growing periods") {
   QuantConfig q;
-  q.temp_schedule = "sgdr";
+  q.temp_schedule = TempSchedule::kSgdr;
   q.temp_t0 = 1, q.temp_t1 = 11, q.temp_start = 0, q.temp_end = 1, q.temp_per_step = true;
   q.temp_period = 0.1, q.temp_period_mult = 2;  // cycles over 100 epochs: [0,10) [10,30) [30,70)
   CHECK(temperature_at(q, 100, 0).value == Approx(1));
@@ -85,7 +85,7 @@ TEST_CASE("temperature: sgdr restarts with growing periods") {
 TEST_CASE("temperature: the port's window arithmetic, E = 8 and E = 500, by hand") {
   QuantConfig q;
   q.temp_window = TempWindow::kPort;
-  q.temp_schedule = "exp";
+  q.temp_schedule = TempSchedule::kExp;
   q.temp_t0 = 1.0;
   q.temp_gamma = 1.2;
   q.temp_start = 0.2;

@@ -82,7 +82,7 @@ TEST_CASE("train: same config and seed give bit-identical metrics; another seed 
 TEST_CASE("train: checkpoint resume gives the same metrics as an uninterrupted run") {
   RunConfig c = tiny_config();
   c.epochs = 3;
-  c.optim.schedule = "cosine";
+  c.optim.schedule = LrSchedule::kCosine;
   TempDir full_dir, part_dir;
   Recorder full, part1, part2;
   TrainOptions o;
@@ -152,7 +152,7 @@ TEST_CASE("train: a NaN loss ends the run as diverged, naming epoch and batch") 
   RunConfig c = tiny_config();
   c.optim.lr = 1e30;
   c.optim.momentum = 0;
-  c.optim.schedule = "constant";
+  c.optim.schedule = LrSchedule::kConstant;
   Recorder r;
   auto res = train_run(c, {}, r);
   CHECK(res.status == "diverged");
@@ -166,7 +166,7 @@ TEST_CASE("train: adam, step schedule and validation split") {
   RunConfig c = tiny_config();
   c.optim.name = OptimizerName::kAdam;
   c.optim.lr = 0.01;
-  c.optim.schedule = "step";
+  c.optim.schedule = LrSchedule::kStep;
   c.optim.step_size = 1;
   c.optim.gamma = 0.5;
   c.data.val_fraction = 0.25;

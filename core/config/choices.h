@@ -1,7 +1,8 @@
 // The closed choices of config keys: enums in the code, spelled as strings only at the edges
 // (JSON, --set, CONFIG.md, the hash, messages). Each enum's names are listed once, beside it,
 // in the enum's order; choice_name and parse_choice convert. Open choices whose names come from
-// a registry (model, data.name, quant.method, schedules: core/config/names.h) stay strings.
+// a registry (model, data.name, quant.method, quant.act.method: core/config/names.h) stay
+// strings. An enum listed by `lowbit list` also has one description per name.
 #pragma once
 #include <cstddef>
 #include <optional>
@@ -54,6 +55,33 @@ enum class AfterWindow { kFreeze, kSte };
 template <>
 struct ChoiceNames<AfterWindow> {
   static constexpr const char* names[] = {"freeze", "ste"};
+};
+
+/// `optim.schedule`
+enum class LrSchedule { kConstant, kStep, kMultistep, kCosine };
+template <>
+struct ChoiceNames<LrSchedule> {
+  static constexpr const char* names[] = {"constant", "step", "multistep", "cosine"};
+  static constexpr const char* descriptions[] = {
+      "optim.lr throughout",
+      "multiply by optim.gamma every optim.step_size epochs",
+      "multiply by optim.gamma at each of optim.milestones",
+      "half cosine from optim.lr to optim.min_lr after the warm-up",
+  };
+};
+
+/// `quant.temperature.schedule` (SLB)
+enum class TempSchedule { kExp, kCos, kLinear, kSgdr, kConstant };
+template <>
+struct ChoiceNames<TempSchedule> {
+  static constexpr const char* names[] = {"exp", "cos", "linear", "sgdr", "constant"};
+  static constexpr const char* descriptions[] = {
+      "T = T0 * gamma^(epochs into the window)",
+      "half cosine from T0 to T1 over the window",
+      "linear from T0 to T1 over the window",
+      "cosine cycles from T0 to T1 that restart (warm restarts), each period_mult times longer",
+      "T0 throughout",
+  };
 };
 
 /// `quant.bn_mode` (SLB)

@@ -1,5 +1,7 @@
 #include "core/config/names.h"
 
+#include <iterator>
+
 #include "core/error.h"
 #include "core/util.h"
 
@@ -44,25 +46,25 @@ const std::vector<NameEntry>& model_names() {
   return t;
 }
 
+namespace {
+// The {name, description} table of a closed choice (core/config/choices.h).
+template <typename E>
+std::vector<NameEntry> choice_table() {
+  using Names = ChoiceNames<E>;
+  static_assert(std::size(Names::names) == std::size(Names::descriptions), "one description per name");
+  std::vector<NameEntry> t;
+  for (size_t i = 0; i < std::size(Names::names); ++i) t.push_back({Names::names[i], Names::descriptions[i]});
+  return t;
+}
+}  // namespace
+
 const std::vector<NameEntry>& lr_schedule_names() {
-  static const std::vector<NameEntry> t = {
-      {"constant", "optim.lr throughout"},
-      {"step", "multiply by optim.gamma every optim.step_size epochs"},
-      {"multistep", "multiply by optim.gamma at each of optim.milestones"},
-      {"cosine", "half cosine from optim.lr to optim.min_lr after the warm-up"},
-  };
+  static const std::vector<NameEntry> t = choice_table<LrSchedule>();
   return t;
 }
 
 const std::vector<NameEntry>& temperature_schedule_names() {
-  static const std::vector<NameEntry> t = {
-      {"exp", "T = T0 * gamma^(epochs into the window)"},
-      {"cos", "half cosine from T0 to T1 over the window"},
-      {"linear", "linear from T0 to T1 over the window"},
-      {"sgdr",
-       "cosine cycles from T0 to T1 that restart (warm restarts), each period_mult times longer"},
-      {"constant", "T0 throughout"},
-  };
+  static const std::vector<NameEntry> t = choice_table<TempSchedule>();
   return t;
 }
 

@@ -259,7 +259,7 @@ std::vector<torch::Tensor> SLBImpl::scale_parameters() {
 
 std::string SLBImpl::describe() const {
   return fmt::format("SLB(bits={}, values={}, schedule={}, T0={})", config.bits, values.size(0),
-                     config.temp_schedule, config.temp_t0);
+                     choice_name(config.temp_schedule), config.temp_t0);
 }
 
 }  // namespace lowbit

@@ -6,16 +6,23 @@ namespace lowbit {
 
 double lr_at(const OptimConfig& o, int64_t epochs, double t) {
   double lr = o.lr;
-  if (o.schedule == "step") {
-    lr *= std::pow(o.gamma, std::floor(t / double(o.step_size)));
-  } else if (o.schedule == "multistep") {
-    for (int64_t m : o.milestones)
-      if (t >= double(m)) lr *= o.gamma;
-  } else if (o.schedule == "cosine") {
-    // Cosine over the epochs after warm-up, from lr down to min_lr.
-    double span = std::max(1e-12, double(epochs) - o.warmup_epochs);
-    double p = std::clamp((t - o.warmup_epochs) / span, 0.0, 1.0);
-    lr = o.min_lr + (o.lr - o.min_lr) * 0.5 * (1 + std::cos(M_PI * p));
+  switch (o.schedule) {
+    case LrSchedule::kStep:
+      lr *= std::pow(o.gamma, std::floor(t / double(o.step_size)));
+      break;
+    case LrSchedule::kMultistep:
+      for (int64_t m : o.milestones)
+        if (t >= double(m)) lr *= o.gamma;
+      break;
+    case LrSchedule::kCosine: {
+      // Cosine over the epochs after warm-up, from lr down to min_lr.
+      double span = std::max(1e-12, double(epochs) - o.warmup_epochs);
+      double p = std::clamp((t - o.warmup_epochs) / span, 0.0, 1.0);
+      lr = o.min_lr + (o.lr - o.min_lr) * 0.5 * (1 + std::cos(M_PI * p));
+      break;
+    }
+    case LrSchedule::kConstant:
+      break;
   }
   if (o.warmup_epochs > 0 && t < o.warmup_epochs) lr = o.lr * (t / o.warmup_epochs);
   return lr;
@@ -26,17 +33,23 @@ namespace {
 // The schedule's value at position p in [0, 1] of the window, `span` epochs after its start
 // (exp counts epochs, the others the fraction of the window).
 double schedule_value(const QuantConfig& q, int64_t epochs, double p, double span) {
-  const std::string& s = q.temp_schedule;
-  if (s == "exp") return q.temp_t0 * std::pow(q.temp_gamma, span);
-  if (s == "cos") return q.temp_t1 + (q.temp_t0 - q.temp_t1) * 0.5 * (1 + std::cos(M_PI * p));
-  if (s == "linear") return q.temp_t0 + (q.temp_t1 - q.temp_t0) * p;
-  if (s == "sgdr") {
-    double len = q.temp_period * double(epochs), pos = span;
-    while (len > 0 && pos >= len && len < 1e12) pos -= len, len *= q.temp_period_mult;
-    double c = len > 0 ? std::min(pos / len, 1.0) : 1.0;
-    return q.temp_t0 + (q.temp_t1 - q.temp_t0) * 0.5 * (1 - std::cos(M_PI * c));
+  switch (q.temp_schedule) {
+    case TempSchedule::kExp:
+      return q.temp_t0 * std::pow(q.temp_gamma, span);
+    case TempSchedule::kCos:
+      return q.temp_t1 + (q.temp_t0 - q.temp_t1) * 0.5 * (1 + std::cos(M_PI * p));
+    case TempSchedule::kLinear:
+      return q.temp_t0 + (q.temp_t1 - q.temp_t0) * p;
+    case TempSchedule::kSgdr: {
+      double len = q.temp_period * double(epochs), pos = span;
+      while (len > 0 && pos >= len && len < 1e12) pos -= len, len *= q.temp_period_mult;
+      double c = len > 0 ? std::min(pos / len, 1.0) : 1.0;
+      return q.temp_t0 + (q.temp_t1 - q.temp_t0) * 0.5 * (1 - std::cos(M_PI * c));
+    }
+    case TempSchedule::kConstant:
+      break;
   }
-  return q.temp_t0;  // constant
+  return q.temp_t0;
 }
 
 // The golden-stick port (TemperatureScheduler.epoch_begin): 1-based epoch e,
