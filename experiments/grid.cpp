@@ -16,6 +16,7 @@
 #include "core/file_io.h"
 #include "core/train/interrupt.h"
 #include "core/util.h"
+#include "experiments/schedule_check.h"
 #include "experiments/spec.h"
 #include "experiments/worker_process.h"
 #include "tracker/store.h"
@@ -51,6 +52,7 @@ void print_dry_run(const ExperimentSpec& spec) {
   fmt::print("{:<16}  {:<12}  {:<40}  {}\n", "hash", "variant", "varying", "seed");
   for (auto& r : spec.runs)
     fmt::print("{:<16}  {:<12}  {:<40}  {}\n", r.hash, r.variant, r.varying.dump(), r.config.seed);
+  print_schedule_summaries(spec, stdout);
   fmt::print("{} runs\n", spec.runs.size());
 }
 

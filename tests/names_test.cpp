@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "core/models/models.h"
 #include "core/quant/registry.h"
-#include "core/train/schedules.h"
+#include "core/schedule/schedules.h"
 #include "core/util.h"
 
 using namespace lowbit;

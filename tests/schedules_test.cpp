@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "core/train/schedules.h"
+#include "core/schedule/schedules.h"
 
 using namespace lowbit;
 using doctest::Approx;
@@ -87,7 +87,7 @@ TEST_CASE("temperature: the port's window arithmetic, E = 8 and E = 500, by hand
   q.temp_window = TempWindow::kPort;
   q.temp_schedule = TempSchedule::kExp;
   q.temp_t0 = 1.0;
-  q.temp_gamma = 1.2;
+  q.temp_gamma = 1.2;  // pinned, as the port does
   q.temp_start = 0.2;
   q.temp_end = 0.6;
   // E = 8: s = int(1.6) = 1, f = int(4.8) = 4.

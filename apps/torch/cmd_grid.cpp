@@ -8,9 +8,13 @@
 #include "apps/commands.h"
 #include "apps/torch/grid_cli.h"
 #include "core/error.h"
+#include "core/util.h"
 #include "experiments/grid.h"
+#include "experiments/schedule_check.h"
 #include "experiments/slurm_grid.h"
 #include "experiments/spec.h"
+#include "reports/plots.h"
+#include "reports/schedule_plots.h"
 
 namespace lowbit {
 
@@ -66,7 +70,22 @@ po::options_description slurm_options(SlurmOptions& so, std::string& backend) {
   return d;
 }
 
-int grid_on_slurm(const std::string& file, const GridOptions& o, SlurmOptions so, const po::variables_map& vm) {
+// The definition with every run validated and its schedules checked; with --dry-run, its runs
+// and schedules are listed first, so that a refused trajectory is seen with the others.
+ExperimentSpec load_checked(const std::string& file, const GridOptions& o, const std::string& plot_dir = "") {
+  ExperimentSpec spec = load_experiment(file, o.max_runs, o.overrides);
+  if (o.dry_run) run_grid(spec, o);
+  if (!plot_dir.empty()) {
+    if (!gnuplot_available()) throw ConfigError("--plot " + plot_dir + ": needs gnuplot (scripts/install-deps.sh)");
+    const auto files = plot_schedules(spec.name, distinct_trainings(spec), plot_dir);
+    fmt::print("schedules drawn: {}\n", join(files, ", "));
+  }
+  check_launch_schedules(spec, stderr);
+  return spec;
+}
+
+int grid_on_slurm(const std::string& file, const GridOptions& o, SlurmOptions so, const po::variables_map& vm,
+                  const std::string& plot_dir) {
   if (so.shard_dir.empty())
     throw ConfigError("--backend slurm needs --shard-dir DIR on the shared file system (docs/CLUSTER.md)");
   if (!vm["workers"].defaulted() || !vm["threads-per-worker"].defaulted())
@@ -76,8 +95,8 @@ int grid_on_slurm(const std::string& file, const GridOptions& o, SlurmOptions so
   so.device = o.device;
   so.retry_failed = o.retry_failed;
   check_slurm_options(so);
-  const ExperimentSpec spec = load_experiment(file, o.max_runs, o.overrides);
-  if (o.dry_run) return run_grid(spec, o), kExitSuccess;
+  const ExperimentSpec spec = load_checked(file, o, plot_dir);
+  if (o.dry_run) return kExitSuccess;
   std::string exe = self_exe();
   exe = exe.substr(0, exe.rfind('/') + 1) + "lowbit";  // the front, as a person would type it
   submit_slurm_grid(spec, so, exe);
@@ -94,7 +113,9 @@ int cmd_grid(const std::vector<std::string>& args) {
   desc.add_options()("file", po::value(&file)->required(), "experiment definition (JSON)")(
       "db", po::value(&o.db)->default_value(o.db), "results database (SQLite)");
   add_grid_options(desc, o, workers);
-  desc.add_options()("dry-run", "validate and list the runs; train nothing");
+  std::string plot_dir;
+  desc.add_options()("dry-run", "validate and list the runs and each variant's schedules; train nothing")(
+      "plot", po::value(&plot_dir), "with --dry-run: draw every variant's lr and temperature into DIR (SVG, PNG)");
   desc.add(slurm_options(so, backend));
   po::positional_options_description pos;
   pos.add("file", 1);
@@ -105,12 +126,16 @@ int cmd_grid(const std::vector<std::string>& args) {
     return kExitSuccess;
   read_grid_options(vm, workers, o);
   o.dry_run = vm.count("dry-run") > 0;
+  if (!plot_dir.empty() && !o.dry_run)
+    throw ConfigError("--plot " + plot_dir + ": draws the schedules of a --dry-run; add --dry-run");
   o.exe = self_exe();
-  if (backend == "slurm") return grid_on_slurm(file, o, so, vm);
+  if (backend == "slurm") return grid_on_slurm(file, o, so, vm, plot_dir);
   if (backend != "local") throw ConfigError("--backend " + backend + ": expected local or slurm");
   for (const char* k : {"shard-dir", "partition", "time", "gres", "sbatch-arg", "requeue"})
     if (vm.count(k)) throw ConfigError(std::string("--") + k + " is an option of --backend slurm");
-  GridSummary s = run_grid(load_experiment(file, o.max_runs, o.overrides), o);  // every run validated before anything starts
+  const ExperimentSpec spec = load_checked(file, o, plot_dir);  // every run validated before anything starts
+  if (o.dry_run) return kExitSuccess;
+  GridSummary s = run_grid(spec, o);
   if (!s.disk_full.empty()) throw DiskFullError(s.disk_full);
   if (s.interrupted) return kExitInterrupted;
   return s.failed + s.diverged + s.stopped + s.blocked > 0 ? kExitFailure : kExitSuccess;

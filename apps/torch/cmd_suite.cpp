@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "experiments/grid.h"
+#include "experiments/schedule_check.h"
 #include "experiments/spec.h"
 #include "reports/suite_doc.h"
 #include "core/train/keys.h"
@@ -39,6 +40,7 @@ std::vector<std::pair<std::string, ExperimentSpec>> load_suite(const SuiteOption
   std::map<std::string, std::string> names;
   for (auto& f : files) {
     ExperimentSpec s = load_experiment(f, o.grid.max_runs, o.grid.overrides);
+    if (!o.reports_only) check_launch_schedules(s, stderr);
     if (auto it = names.find(s.name); it != names.end())
       throw ConfigError(f + ": name '" + s.name + "' is also the name of " + it->second + "; experiments of a suite need distinct names");
     names[s.name] = f;

@@ -11,6 +11,7 @@
 #include "apps/commands.h"
 #include "core/config/run_config.h"
 #include "core/error.h"
+#include "core/schedule/trajectory.h"
 #include "core/train/trainer.h"
 #include "core/util.h"
 #include "experiments/spec.h"
@@ -33,6 +34,13 @@ void check_layers(const RunConfig& cfg, const std::string& file, const std::vect
         throw ConfigError("--set " + truncate_for_message(*s) + ": " + body);
     throw;
   }
+}
+// A schedule that is a waste to run (core/schedule/trajectory.h) is refused; a likely slip
+// is said on stderr.
+void check_trajectory(const RunConfig& cfg, const std::string& file) {
+  const ScheduleProblems p = check_schedules(cfg);
+  if (!p.errors.empty()) throw ConfigError(file + ": " + p.errors.front());
+  for (const auto& w : p.warnings) fmt::print(stderr, "warning: {}: {}\n", file, w);
 }
 // A folder that already holds a run is continued with --resume, never overwritten silently.
 void refuse_to_overwrite(const std::string& out, bool resume) {
@@ -68,6 +76,7 @@ int cmd_train(const std::vector<std::string>& args) {
                       "': names a variant of an experiment definition (lowbit grid); for one run, use "
                       "init.from_checkpoint=<path to the run's checkpoint.pt>");
   check_layers(cfg, config, sets);
+  check_trajectory(cfg, config);
   const std::string hash = config_hash(cfg);
   if (out.empty()) out = "results/runs/" + cfg.name + "-" + hash;
   const int n_threads = resolve_threads(threads);

@@ -32,6 +32,10 @@ json member_json(const T& v) {
   else
     return json(v);
 }
+template <typename T>
+json member_json(const std::optional<T>& v) {
+  return v ? member_json(*v) : json(nullptr);
+}
 
 // A row whose value is read as `parse(path, json)` and written back as JSON.
 template <typename Get, typename Parse>
@@ -90,16 +94,31 @@ struct Num {
     if (std::isinf(hi)) return fmt::format("{}{}, inf)", open, lo);
     return fmt::format("{}{}, {}{}", open, lo, hi, hi_b == kOpen ? ")" : "]");
   }
+  double parse(const std::string& p, const json& v) const {
+    if (!v.is_number()) bad(p, "expected a number, got " + describe_json(v));
+    const double x = v.get<double>();
+    const bool ok = std::isfinite(x) && (lo_b == kOpen ? x > lo : x >= lo) && (hi_b == kOpen ? x < hi : x <= hi);
+    if (!ok) bad(p, fmt::format("expected a number in {}, got {}", range(), v.dump()));
+    return x;
+  }
   template <typename Get>
   ConfigField field(const std::string& path, const std::string& doc, Get get) const {
     static_assert(std::is_same_v<MemberOf<Get>, double>, "Num() declares a double member");
-    return row(path, "number", doc, get, [n = *this](const std::string& p, const json& v) {
-      if (!v.is_number()) bad(p, "expected a number, got " + describe_json(v));
-      const double x = v.get<double>();
-      const bool ok = std::isfinite(x) && (n.lo_b == kOpen ? x > n.lo : x >= n.lo) &&
-                      (n.hi_b == kOpen ? x < n.hi : x <= n.hi);
-      if (!ok) bad(p, fmt::format("expected a number in {}, got {}", n.range(), v.dump()));
-      return x;
+    return row(path, "number", doc, get, [n = *this](const std::string& p, const json& v) { return n.parse(p, v); });
+  }
+};
+
+// A number in a range, or null (none).
+struct NumOrNull : Num {
+  using Num::Num;
+  template <typename Get>
+  ConfigField field(const std::string& path, const std::string& doc, Get get) const {
+    static_assert(std::is_same_v<MemberOf<Get>, std::optional<double>>,
+                  "NumOrNull() declares a std::optional<double> member");
+    return row(path, "null or number", doc, get, [n = *this](const std::string& p, const json& v) {
+      if (v.is_null()) return std::optional<double>();
+      if (!v.is_number()) bad(p, "expected null or a number, got " + describe_json(v));
+      return std::optional<double>(n.parse(p, v));
     });
   }
 };

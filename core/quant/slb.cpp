@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
-#include "core/train/schedules.h"
+#include "core/schedule/schedules.h"
 #include "core/train/keys.h"
 
 namespace lowbit {

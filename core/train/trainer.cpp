@@ -17,7 +17,7 @@
 #include "core/quant/registry.h"
 #include "core/train/health.h"
 #include "core/train/interrupt.h"
-#include "core/train/schedules.h"
+#include "core/schedule/schedules.h"
 #include "core/train/keys.h"
 
 namespace lowbit {

@@ -20,8 +20,22 @@ struct Temperature {
   bool hard = false;
 };
 
+/// The span of training, in epochs of progress, over which the schedule's argument runs from
+/// the window's start to its end: [start*epochs, end*epochs] (fractional), or the port's
+/// [int(start*epochs), int(end*epochs)].
+struct TemperatureWindow {
+  double start = 0, end = 0;
+};
+TemperatureWindow temperature_window(const QuantConfig& q, int64_t epochs);
+
+/// exp's factor per epoch: quant.temperature.gamma when pinned (`from_endpoints` false), else
+/// the factor that takes T0 to T1 across the window, (T1/T0)^(1/window epochs) (1 for an
+/// empty window).
+double exp_gamma(const QuantConfig& q, int64_t epochs, bool from_endpoints);
+
 /// REQUIRES: q.temp_start <= q.temp_end.
-/// Inside the window [start*epochs, end*epochs]: exp T0*gamma^(e-e0); cos from T0 to T1
+/// Inside the window [start*epochs, end*epochs]: exp T0*gamma^(e-e0) (gamma null: the factor
+/// that reaches T1 at the window's end); cos from T0 to T1
 /// along a half cosine; linear from T0 to T1; sgdr cosine cycles from T0 to T1 that restart,
 /// the first cycle period*epochs long and each next one period_mult times longer; constant T0.
 /// Before the window T = T0; after it the forward is hard argmax (value = the schedule's

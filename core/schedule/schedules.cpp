@@ -1,4 +1,4 @@
-#include "core/train/schedules.h"
+#include "core/schedule/schedules.h"
 
 #include <cmath>
 
@@ -28,6 +28,18 @@ double lr_at(const OptimConfig& o, int64_t epochs, double t) {
   return lr;
 }
 
+TemperatureWindow temperature_window(const QuantConfig& q, int64_t epochs) {
+  if (q.temp_window == TempWindow::kPort)
+    return {double(int64_t(double(epochs) * q.temp_start)), double(int64_t(double(epochs) * q.temp_end))};
+  return {q.temp_start * double(epochs), q.temp_end * double(epochs)};
+}
+
+double exp_gamma(const QuantConfig& q, int64_t epochs, bool from_endpoints) {
+  if (!from_endpoints && q.temp_gamma) return *q.temp_gamma;
+  const TemperatureWindow w = temperature_window(q, epochs);
+  return w.end > w.start ? std::pow(q.temp_t1 / q.temp_t0, 1.0 / (w.end - w.start)) : 1.0;
+}
+
 namespace {
 
 // The schedule's value at position p in [0, 1] of the window, `span` epochs after its start
@@ -35,14 +47,19 @@ namespace {
 double schedule_value(const QuantConfig& q, int64_t epochs, double p, double span) {
   switch (q.temp_schedule) {
     case TempSchedule::kExp:
-      return q.temp_t0 * std::pow(q.temp_gamma, span);
+      return q.temp_t0 * std::pow(exp_gamma(q, epochs, !q.temp_gamma.has_value()), span);
     case TempSchedule::kCos:
       return q.temp_t1 + (q.temp_t0 - q.temp_t1) * 0.5 * (1 + std::cos(M_PI * p));
     case TempSchedule::kLinear:
       return q.temp_t0 + (q.temp_t1 - q.temp_t0) * p;
     case TempSchedule::kSgdr: {
-      double len = q.temp_period * double(epochs), pos = span;
-      while (len > 0 && pos >= len && len < 1e12) pos -= len, len *= q.temp_period_mult;
+      // A cycle that ends inside the window restarts at T0; one that ends where the window
+      // ends stays at T1 (the hard forward and after_window = ste run at T1, not at a restart).
+      const TemperatureWindow w = temperature_window(q, epochs);
+      const double width = w.end - w.start;
+      double len = q.temp_period * double(epochs), pos = span, done = 0;
+      while (len > 0 && pos >= len && len < 1e12 && done + len < width * (1 - 1e-12))
+        pos -= len, done += len, len *= q.temp_period_mult;
       double c = len > 0 ? std::min(pos / len, 1.0) : 1.0;
       return q.temp_t0 + (q.temp_t1 - q.temp_t0) * 0.5 * (1 - std::cos(M_PI * c));
     }
