@@ -79,15 +79,21 @@ std::vector<std::string> plot_lines(const std::string& out_dir, const std::strin
       "set title {}\nset xlabel {}\nset ylabel {}\nset key below vertical maxcols 1 left\nset grid\n{}{}",
       gp_quote(title), gp_quote(xlabel), gp_quote(ylabel), xtics, logy ? "set logscale y\n" : "");
   body += "set style fill transparent solid 0.18 noborder\nplot ";
+  int curves = 0;  // colours go to curves of their own, in order
+  std::vector<const char*> colors;
   for (size_t i = 0; i < series.size(); ++i) {
-    const char* color = kColors[i % 10];
+    const int of = series[i].continues;
+    const bool own = of < 0 || size_t(of) >= i;
+    const char* color = own ? kColors[curves++ % 10] : colors[size_t(of)];
+    colors.push_back(color);
     body += fmt::format(
         "{}{} index {} using 1:($2-$3):($2+$3) with filledcurves lc rgb '{}' notitle, "
-        "'' index {} using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc rgb '{}' title {}",
-        i ? ", " : "", gp_path(data), i, color, i, color, gp_quote(series[i].label));
+        "'' index {} using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc rgb '{}' {}{}",
+        i ? ", " : "", gp_path(data), i, color, i, color, own ? "" : "dt 2 ",
+        own ? "title " + gp_quote(series[i].label) : std::string("notitle"));
   }
   body += "\n";
-  return render(out_dir, name, body, 440 + 18 * int(std::min<size_t>(series.size(), 60)));
+  return render(out_dir, name, body, 440 + 18 * std::min(curves, 60));
 }
 
 std::vector<std::string> plot_points(const std::string& out_dir, const std::string& name,

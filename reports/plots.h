@@ -14,6 +14,9 @@ namespace lowbit {
 struct Series {
   std::string label;
   std::vector<double> x, mean, std;
+  /// A continuation of another curve: drawn dashed in that curve's colour (its index in the
+  /// series list), without a key entry. -1: a curve of its own.
+  int continues = -1;
 };
 
 /// One point of a scatter with error bars (Pareto plot).

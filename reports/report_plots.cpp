@@ -4,8 +4,10 @@
 #include <map>
 
 #include "reports/plots.h"
+#include "reports/schedule_plots.h"
 #include "reports/report_registry.h"
 #include "reports/stats.h"
+#include "core/error.h"
 #include "core/train/keys.h"
 
 namespace lowbit {
@@ -127,6 +129,24 @@ void budget_plot(ReportContext& c) {
       title);
 }
 
+// SLB's temperature as each row group's config schedules it (the first finished run's config;
+// the seed changes no schedule): the trajectory, not the measured per-epoch value.
+void schedule_plot(ReportContext& c) {
+  std::vector<std::pair<std::string, RunConfig>> configs;
+  for (auto& [label, ids] : c.groups()) {
+    const RunData* r = ids.empty() ? nullptr : c.e.run(ids.front());
+    if (!r) continue;
+    try {
+      RunConfig cfg = config_from_json(r->config(), "run " + std::to_string(r->id));
+      if (cfg.quant.method == "slb") configs.emplace_back(label, std::move(cfg));
+    } catch (const ConfigError&) {  // a config this lowbit cannot read: no curve, the tables stand
+    }
+  }
+  if (configs.empty()) return;
+  const std::string title = "SLB inverse temperature as scheduled (dashed: hard forward)";
+  add(c, plot_temperature_schedules(c.out_dir, "schedule", title, configs), title);
+}
+
 }  // namespace
 
 const std::vector<ReportPlot>& report_plots() {
@@ -145,6 +165,7 @@ const std::vector<ReportPlot>& report_plots() {
        [](ReportContext& c) {
          metric_plot(c, key::kTemperature, key::kTemperature, "SLB inverse temperature", "T");
        }},
+      {"schedule", "SLB inverse temperature as scheduled", schedule_plot},
       {"weight_sparsity", "Weight sparsity per layer",
        [](ReportContext& c) {
          layer_plot(c, {key::kSparsity}, "weight_sparsity", "Weight sparsity per layer",

@@ -6,32 +6,37 @@
 
 namespace lowbit {
 
-std::vector<std::string> plot_schedules(const std::string& name, const std::vector<std::pair<std::string, RunConfig>>& runs,
-                                        const std::string& dir) {
-  std::vector<Series> lr, temperature;
+std::vector<std::string> plot_lr_schedules(const std::string& dir, const std::string& name, const std::string& title,
+                                           const std::vector<std::pair<std::string, RunConfig>>& runs) {
+  std::vector<Series> lr;
+  for (const auto& [label, config] : runs) {
+    Series l{label, {}, {}, {}};
+    for (const auto& p : sample_trajectory(config).lr) l.x.push_back(p.epoch), l.mean.push_back(p.value), l.std.push_back(0);
+    lr.push_back(std::move(l));
+  }
+  make_dirs(dir, "plot folder");
+  return plot_lines(dir, name, title, "epoch", "learning rate", lr);
+}
+
+std::vector<std::string> plot_temperature_schedules(const std::string& dir, const std::string& name,
+                                                    const std::string& title,
+                                                    const std::vector<std::pair<std::string, RunConfig>>& runs) {
+  std::vector<Series> temperature;
   for (const auto& [label, config] : runs) {
     const Trajectory tr = sample_trajectory(config);
-    Series l{label, {}, {}, {}};
-    for (const auto& p : tr.lr) l.x.push_back(p.epoch), l.mean.push_back(p.value), l.std.push_back(0);
-    lr.push_back(std::move(l));
-    if (tr.temperature.empty()) continue;
-    Series soft{label, {}, {}, {}}, hard{label + " (hard forward)", {}, {}, {}};
+    // The soft part is the curve; the hard part continues it, dashed, in its colour.
+    Series soft{label, {}, {}, {}}, hard{label, {}, {}, {}};
     for (size_t i = 0; i < tr.temperature.size(); ++i) {
       Series& s = tr.hard[i] ? hard : soft;
       s.x.push_back(tr.temperature[i].epoch), s.mean.push_back(tr.temperature[i].value), s.std.push_back(0);
     }
-    for (Series* s : {&soft, &hard})
-      if (!s->x.empty()) temperature.push_back(std::move(*s));
+    if (soft.x.empty()) std::swap(soft, hard);  // hard from the first step: one curve
+    temperature.push_back(std::move(soft));
+    if (!hard.x.empty()) hard.continues = int(temperature.size()) - 1, temperature.push_back(std::move(hard));
   }
-  make_dirs(dir, "--plot");
-  std::vector<std::string> files =
-      plot_lines(dir, name + "-lr", name + ": learning rate", "epoch", "learning rate", lr);
-  if (!temperature.empty()) {
-    auto t = plot_lines(dir, name + "-temperature", name + ": SLB inverse temperature T", "epoch", "T",
-                        temperature, /*logy=*/true);
-    files.insert(files.end(), t.begin(), t.end());
-  }
-  return files;
+  if (temperature.empty()) return {};
+  make_dirs(dir, "plot folder");
+  return plot_lines(dir, name, title, "epoch", "T", temperature, /*logy=*/true);
 }
 
 }  // namespace lowbit

@@ -1,5 +1,6 @@
-// The schedules of an experiment, drawn before it runs (lowbit grid --dry-run --plot DIR): what
-// each variant's learning rate and SLB inverse temperature do over its epochs.
+// The schedules of an experiment as its configs define them, drawn from the configs alone:
+// before it runs (lowbit grid --dry-run --plot DIR) and in the report of every experiment with
+// SLB runs. One curve per labelled config.
 #pragma once
 #include <string>
 #include <utility>
@@ -9,10 +10,15 @@
 
 namespace lowbit {
 
-/// DIR/<name>-lr.svg and, with SLB runs, DIR/<name>-temperature.svg (log scale; the part of
-/// each curve where the forward is hard is its own curve), one curve per labelled config, each
-/// also as PNG. Returns the files written; none without gnuplot.
-std::vector<std::string> plot_schedules(const std::string& name, const std::vector<std::pair<std::string, RunConfig>>& runs,
-                                        const std::string& dir);
+/// DIR/<name>.svg and .png: each config's learning rate over its epochs. Returns the files
+/// written; none without gnuplot.
+std::vector<std::string> plot_lr_schedules(const std::string& dir, const std::string& name, const std::string& title,
+                                           const std::vector<std::pair<std::string, RunConfig>>& runs);
+
+/// DIR/<name>.svg and .png: each SLB config's inverse temperature T (log scale); where the
+/// forward is hard the curve goes on dashed. Nothing without SLB configs.
+std::vector<std::string> plot_temperature_schedules(const std::string& dir, const std::string& name,
+                                                    const std::string& title,
+                                                    const std::vector<std::pair<std::string, RunConfig>>& runs);
 
 }  // namespace lowbit

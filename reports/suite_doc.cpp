@@ -60,18 +60,19 @@ std::string tables_md(const SuiteEntry& e) {
   return md;
 }
 
-// Copies the entry's plot next to the results document; returns its markdown image line.
-std::string plot_md(const SuiteEntry& e, const std::string& doc, std::vector<std::string>& files) {
-  if (e.plot.empty()) return "";
-  const std::string svg = e.report.out_dir + "/" + e.plot + ".svg";
-  std::string caption = e.plot;
+// Copies one plot of the entry's report next to the results document; returns its markdown
+// image line.
+std::string plot_md(const SuiteEntry& e, const std::string& plot, const std::string& doc, std::vector<std::string>& files) {
+  if (plot.empty()) return "";
+  const std::string svg = e.report.out_dir + "/" + plot + ".svg";
+  std::string caption = plot;
   for (auto& p : report_plots())
-    if (p.name == e.plot) caption = p.title;
-  if (!is_file(svg)) return "_(plot " + e.plot + " was not drawn: no data for it, or gnuplot missing)_\n\n";
+    if (p.name == plot) caption = p.title;
+  if (!is_file(svg)) return "_(plot " + plot + " was not drawn: no data for it, or gnuplot missing)_\n\n";
   const auto slash = doc.rfind('/');
   const std::string dir = slash == std::string::npos ? std::string("results") : doc.substr(0, slash) + "/results";
   make_dirs(dir, "results document");
-  const std::string copy = dir + "/" + e.name + "-" + e.plot + ".svg";
+  const std::string copy = dir + "/" + e.name + "-" + plot + ".svg";
   write_text(copy, read_file(svg), files, "--results");
   return "![" + e.name + ": " + caption + "](" + relative_to(doc, copy) + ")\n\n";
 }
@@ -86,7 +87,9 @@ std::string section(Db& db, const SuiteEntry& e, size_t i, const std::string& do
                     e.report.rows.empty() ? "" : " --rows " + join(e.report.rows, ","),
                     e.report.baseline.empty() ? "" : " --baseline " + e.report.baseline);
   if (!e.report_error.empty()) return md + "_No report: " + e.report_error + "._\n\n";
-  md += tables_md(e) + plot_md(e, doc, files);
+  md += tables_md(e) + plot_md(e, e.plot, doc, files);
+  // A question with SLB runs also shows the temperature its arms were scheduled to follow.
+  if (e.plot != "schedule" && is_file(e.report.out_dir + "/schedule.svg")) md += plot_md(e, "schedule", doc, files);
   std::string notes = e.notes.empty() || !is_file(e.notes) ? "" : read_file(e.notes);
   md += notes.empty() ? "_No commentary yet: it belongs in " + (e.notes.empty() ? e.config : e.notes) + "._\n\n"
                       : "**What the numbers say.** " + notes + (notes.back() == '\n' ? "\n" : "\n\n");

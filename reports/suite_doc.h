@@ -1,6 +1,7 @@
 // The documents of a suite (lowbit suite): an index of its experiments' reports, and the
 // results document (docs/RESULTS.md) that answers each question with its command, its tables
-// (mean ± std (n) [95% CI]), one plot and the commentary written beside its config.
+// (mean ± std (n) [95% CI]), one plot (and, for SLB questions, the scheduled temperature) and
+// the commentary written beside its config.
 // Both read only the database and the reports just written.
 #pragma once
 #include "lowbit_room.h"  // the build refuses this header in rooms below reports/

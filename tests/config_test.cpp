@@ -199,3 +199,30 @@ TEST_CASE("config: a --set value that is not UTF-8 is a ConfigError, not a JSON 
   CHECK(error_of([&] { apply_set(c, "model=res\xffnet"); }) ==
         "--set model: the value is not valid UTF-8 text (\"res\\ufffdnet\"); write it in UTF-8");
 }
+
+// quant.dorefa.grad_through_max was added after hash format 1 with a default (true, tensorpack's
+// gradient) other than its neutral value (false, lowbit before it): it is hashed only in runs
+// of quant.method = dorefa, so a dorefa run recorded before it keeps its hash, and runs of any
+// other method keep theirs whatever it says. The two hashes were computed by lowbit 19a04e1
+// (`lowbit config FILE --hash`), before the key existed.
+TEST_CASE("config: a key added later is hashed only where it applies") {
+  RunConfig dorefa;
+  dorefa.epochs = 3;
+  apply_set(dorefa, "quant.method=dorefa");
+  apply_set(dorefa, "quant.bits=2");
+  RunConfig before = dorefa;
+  before.quant.dorefa_grad_through_max = false;
+  CHECK(config_hash(before) == "8414e956fa3d618d");
+  CHECK(config_hash(dorefa) != "8414e956fa3d618d");
+  CHECK(identity_json(dorefa)["quant"]["dorefa"]["grad_through_max"] == true);
+  RunConfig fp;
+  fp.epochs = 3;
+  CHECK(config_hash(fp) == "d609d01abc5db77f");
+  fp.quant.dorefa_grad_through_max = false;
+  CHECK(config_hash(fp) == "d609d01abc5db77f");
+  // A stored config from before the key reads back as what it ran: the max detached.
+  nlohmann::json stored = to_json(before);
+  stored["quant"].erase("dorefa");
+  CHECK_FALSE(config_from_json(stored, "stored").quant.dorefa_grad_through_max);
+  CHECK(config_hash(config_from_json(stored, "stored")) == "8414e956fa3d618d");
+}

@@ -147,4 +147,15 @@ TEST_CASE("trajectory: lowbit train and lowbit grid refuse an overflowing schedu
   r = lowbit::test::run_lowbit("grid " + d / "grid.json" + " --dry-run");
   CHECK(r.code != 0);
   CHECK_MESSAGE(contains(r.out, "cos: lr 0.1 -> 0; T 1 (epoch 100) -> 15.5 (epoch 200) -> 30 (epoch 300)"), r.out);
+  // A grid that passes: --plot draws its schedules, and belongs to --dry-run.
+  lowbit::test::write_tiny_experiment(d / "ok.json", "ok", 64, 4,
+                                      R"("variants": {"cos": {"quant.method": "slb", "quant.temperature": {"schedule":
+                                      "cos", "t1": 30, "start": 0, "end": 0.5, "per_step": true}}})");
+  r = lowbit::test::run_lowbit("grid " + d / "ok.json" + " --dry-run --plot " + d / "plots");
+  CHECK_MESSAGE(r.code == 0, r.out);
+  CHECK(contains(lowbit::test::slurp(d / "plots/ok-temperature.svg"), "</svg>"));
+  CHECK(contains(lowbit::test::slurp(d / "plots/ok-lr.svg"), "</svg>"));
+  r = lowbit::test::run_lowbit("grid " + d / "ok.json" + " --db " + d / "ok.db --plot " + d / "plots");
+  CHECK(r.code != 0);
+  CHECK_MESSAGE(contains(r.out, "add --dry-run"), r.out);
 }

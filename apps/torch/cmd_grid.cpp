@@ -77,7 +77,11 @@ ExperimentSpec load_checked(const std::string& file, const GridOptions& o, const
   if (o.dry_run) run_grid(spec, o);
   if (!plot_dir.empty()) {
     if (!gnuplot_available()) throw ConfigError("--plot " + plot_dir + ": needs gnuplot (scripts/install-deps.sh)");
-    const auto files = plot_schedules(spec.name, distinct_trainings(spec), plot_dir);
+    const auto runs = distinct_trainings(spec);
+    auto files = plot_lr_schedules(plot_dir, spec.name + "-lr", spec.name + ": learning rate", runs);
+    const auto t = plot_temperature_schedules(plot_dir, spec.name + "-temperature",
+                                              spec.name + ": SLB inverse temperature T (dashed: hard forward)", runs);
+    files.insert(files.end(), t.begin(), t.end());
     fmt::print("schedules drawn: {}\n", join(files, ", "));
   }
   check_launch_schedules(spec, stderr);

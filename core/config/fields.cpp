@@ -271,17 +271,24 @@ struct Observation {
     return f;
   }
 };
+using Applies = std::function<bool(const RunConfig&)>;
 template <KeyRole kRole>
 struct Added {
   json neutral;
-  explicit Added(json v) : neutral(std::move(v)) {}
+  Applies applies;
+  explicit Added(json v, Applies where = {}) : neutral(std::move(v)), applies(std::move(where)) {}
   ConfigField apply(ConfigField f) const {
     f.role = kRole;
     f.format1 = false;
     f.hashed_value = neutral;
+    f.applies = applies;
     return f;
   }
 };
+// Where a key applies: runs of one weight quantizer.
+Applies for_method(const std::string& method) {
+  return [method](const RunConfig& c) { return c.quant.method == method; };
+}
 using AddedIdentity = Added<KeyRole::kIdentity>;
 using AddedObservation = Added<KeyRole::kObservation>;
 

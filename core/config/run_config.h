@@ -90,6 +90,11 @@ struct ConfigField {
   /// added later: the value that does what lowbit did before the key existed; a run at that
   /// value keeps the hash it had. Never changes, even when the key's default does.
   nlohmann::json hashed_value;
+  /// Where the key can change a run (quant.dorefa.* only with quant.method = dorefa); empty:
+  /// everywhere. A key added after format 1 is hashed only where it applies, so that a new
+  /// key whose default differs from its neutral value moves the hashes of the runs it
+  /// changes and of no other.
+  std::function<bool(const RunConfig&)> applies;
 };
 
 /// The field table, in documentation order.

@@ -33,7 +33,7 @@ const std::vector<QuantizerEntry>& quantizer_registry() {
                   const LayerQuantSettings&) { return std::make_shared<SignImpl>(q.scaling); }},
       {"dorefa",
        [](const QuantConfig& q, const LayerQuantSettings&) {
-         return std::make_shared<DoReFaImpl>(int(q.bits));
+         return std::make_shared<DoReFaImpl>(int(q.bits), q.dorefa_grad_through_max);
        }},
       {"bop",
        [](const QuantConfig& q, const LayerQuantSettings&) {

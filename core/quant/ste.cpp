@@ -56,7 +56,7 @@ PackedWeight SignImpl::pack(const torch::Tensor& w) {
   return p;
 }
 
-DoReFaImpl::DoReFaImpl(int b) : bits(b) {
+DoReFaImpl::DoReFaImpl(int b, bool through_max) : bits(b), grad_through_max(through_max) {
   TORCH_CHECK(bits >= 1 && bits <= 8, "DoReFa: bits must be in 1..8");
 }
 
@@ -66,7 +66,8 @@ torch::Tensor DoReFaImpl::forward(const torch::Tensor& w) {
     return q + (w - w.detach());
   }
   auto t = torch::tanh(w);
-  auto x = t / (2 * t.detach().abs().max()) + 0.5;  // in [0, 1]
+  auto m = (grad_through_max ? t : t.detach()).abs().max();
+  auto x = t / (2 * m) + 0.5;  // in [0, 1]
   return 2 * round_ste(x, bits) - 1;
 }
 

@@ -27,7 +27,8 @@ class SignImpl : public WeightQuantizer {
 
 class DoReFaImpl : public WeightQuantizer {
  public:
-  explicit DoReFaImpl(int bits);
+  /// grad_through_max: the gradient flows through max|tanh w| (tensorpack); false: detached.
+  DoReFaImpl(int bits, bool grad_through_max = true);
   /// w: (out, ...) -> k-bit weight in [-1, 1] (k >= 2) or sign(w)*mean|w| (k = 1).
   torch::Tensor forward(const torch::Tensor& w) override;
   void collect_stats(const torch::Tensor& w, StatMap& out) override;
@@ -36,6 +37,7 @@ class DoReFaImpl : public WeightQuantizer {
   int weight_bits() const override { return bits; }
   std::string describe() const override { return "DoReFa(bits=" + std::to_string(bits) + ")"; }
   int bits;  ///< 1..8
+  bool grad_through_max;
 };
 
 /// x rounded to k-bit levels on [0, 1] with a straight-through gradient.

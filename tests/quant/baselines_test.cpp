@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <numeric>
+
 #include "core/quant/act.h"
 #include "core/quant/bop.h"
 #include "core/quant/ste.h"
@@ -38,9 +41,9 @@ TEST_CASE("sign: layer and channel scaling, clipped straight-through gradient") 
   CHECK(torch::equal(none.forward(w).detach(), torch::tensor({1.f, -1.f, 1.f, -1.f}).view({2, 2})));
 }
 
-TEST_CASE("dorefa: k-bit levels and straight-through rounding") {
+TEST_CASE("dorefa: k-bit levels and straight-through rounding (max detached, quant.dorefa.grad_through_max=false)") {
   auto w = torch::tensor({-3.0f, -0.1f, 0.0f, 0.2f, 3.0f}).requires_grad_(true);
-  DoReFaImpl q2(2);
+  DoReFaImpl q2(2, /*grad_through_max=*/false);
   auto out = q2.forward(w);
   // tanh(w) / (2 max|tanh|) + 1/2, rounded to thirds, then 2x - 1: levels {-1, -1/3, 1/3, 1}.
   auto t = torch::tanh(w.detach());
@@ -57,6 +60,30 @@ TEST_CASE("dorefa: k-bit levels and straight-through rounding") {
   auto b = q1.forward(w.detach());
   CHECK(
       torch::allclose(b, torch::tensor({-1.26f, -1.26f, 1.26f, 1.26f, 1.26f})));  // sign * mean|w|
+}
+
+// tensorpack's dorefa.py: x = tanh(w); x = x / max|x| * 0.5 + 0.5; 2 quantize_k(x) - 1, the
+// gradient through the max too. For L = sum(out), with STE rounding, L = sum_i t_i / M + c,
+// M = |t_j| at j = argmax |t|: dL/dw_k = (1 - t_k^2) / M - [k = j] sign(t_j) (1 - t_j^2) sum_i t_i / M^2.
+// By hand, in double precision; tolerance 1e-5 relative (float32 forward).
+TEST_CASE("dorefa: the gradient flows through max|tanh w| as in tensorpack (the default)") {
+  const std::vector<double> wv = {-3.0, -0.1, 0.0, 0.2, 2.0};  // no tie for the max
+  auto w = torch::tensor(std::vector<float>(wv.begin(), wv.end())).requires_grad_(true);
+  DoReFaImpl q2(2);
+  CHECK(q2.grad_through_max);
+  q2.forward(w).sum().backward();
+  std::vector<double> t;
+  for (double x : wv) t.push_back(std::tanh(x));
+  const size_t j = 0;  // |tanh(-3)| is the largest
+  const double M = std::abs(t[j]), sum = std::accumulate(t.begin(), t.end(), 0.0);
+  for (size_t k = 0; k < wv.size(); ++k) {
+    double g = (1 - t[k] * t[k]) / M;
+    if (k == j) g -= (t[j] < 0 ? -1.0 : 1.0) * (1 - t[j] * t[j]) * sum / (M * M);
+    CHECK_MESSAGE(w.grad()[int64_t(k)].item<double>() == Approx(g).epsilon(1e-5), "k = " << k);
+  }
+  // The forward does not depend on where the gradient flows.
+  DoReFaImpl detached(2, false);
+  CHECK(torch::equal(q2.forward(w).detach(), detached.forward(w).detach()));
 }
 
 TEST_CASE("activation quantizers: forward levels and gradients") {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/util.h"
 #include "reports/plots.h"
 #include "reports/report.h"
 #include "tracker/queries.h"
@@ -195,6 +196,35 @@ TEST_CASE("report: plots are written as valid SVG and PNG") {
   }
   CHECK(slurp(r.report_md).find("![Test accuracy (mean ± std over seeds)](test_acc.png)") !=
         std::string::npos);
+  CHECK_FALSE(is_file(d / "rep/schedule.svg"));  // no SLB run: no scheduled temperature
+}
+
+// An experiment with SLB runs: its report draws the temperature each variant's config schedules.
+TEST_CASE("report: an experiment with SLB runs shows the temperature as scheduled") {
+  REQUIRE_MESSAGE(gnuplot_available(), "gnuplot is missing: run scripts/install-deps.sh");
+  TempDir d;
+  {
+    Store s(d / "r.db", Store::Open::kMigrate);
+    int64_t e = s.upsert_experiment("t", "slb", R"({"name": "t", "variants": {"fp": {}, "slb": {}}, "seeds": 1})");
+    std::vector<PlannedRun> runs(2);
+    runs[0].variant = "fp", runs[1].variant = "slb";
+    runs[1].config.quant.method = "slb";
+    for (auto& p : runs) p.config.name = "t", p.hash = config_hash(p.config);
+    s.add_runs(e, runs);
+    while (auto c = s.claim(e, Provenance{"h", "x", "cpu", 1, 1})) {
+      s.begin_run(c->id, 0);
+      s.write_epoch(c->id, {0, 1, {{"test_acc", 0.5}}, {}});
+      s.finish_run(c->id, "done", "", {{"final_test_acc", 0.5}});
+    }
+  }
+  ReportOptions o = options(d);
+  auto r = write_report(o);
+  CHECK(slurp(d / "rep/schedule.svg").find("</svg>") != std::string::npos);
+  CHECK(slurp(r.report_md).find("![SLB inverse temperature as scheduled (dashed: hard forward)](schedule.png)") !=
+        std::string::npos);
+  // One curve, the slb variant's: the fp run schedules no temperature.
+  CHECK(slurp(d / "rep/schedule.dat").find("# slb") != std::string::npos);
+  CHECK(slurp(d / "rep/schedule.dat").find("# fp") == std::string::npos);
 }
 
 TEST_CASE("report: bad input names what exists") {
