@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 
+#include <cstdio>
 #include <fstream>
 #include <future>
 #include <set>
@@ -36,6 +37,40 @@ void write_text(const std::string& path, const std::string& text, std::vector<st
 }
 
 namespace {
+
+// The files a report wrote into its folder, by name, in a manifest beside them: a report
+// written again into the same folder (say with fewer --tables) removes what the earlier one
+// wrote and this one did not, and nothing else: a file lowbit did not write stays.
+constexpr const char* kManifest = ".lowbit-report-files";
+
+std::set<std::string> read_manifest(const std::string& dir) {
+  std::set<std::string> names;
+  std::ifstream in(dir + "/" + kManifest);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line.find('/') == std::string::npos) names.insert(line);
+  return names;
+}
+
+std::string base_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+// Removes the earlier report's files that this one did not write (a plot's data file with its
+// plot), then records this report's files.
+void replace_manifest(const std::string& dir, const std::set<std::string>& before,
+                      const std::vector<std::string>& written) {
+  std::set<std::string> now;
+  for (const auto& f : written) now.insert(base_name(f));
+  for (const auto& name : before) {
+    if (now.count(name)) continue;
+    std::remove((dir + "/" + name).c_str());
+    const auto dot = name.rfind('.');
+    if (dot != std::string::npos && name.compare(dot, 4, ".svg") == 0)
+      std::remove((dir + "/" + name.substr(0, dot) + ".dat").c_str());
+  }
+  std::string text;
+  for (const auto& name : now) text += name + "\n";
+  std::vector<std::string> ignored;
+  write_text(dir + "/" + kManifest, text, ignored, "--out");
+}
 
 // The registered tables that --table names (comma-separated; "all" = every one).
 std::vector<const ReportTable*> selected_tables(const ReportOptions& opt) {
@@ -260,6 +295,7 @@ ReportResult write_report(const ReportOptions& opt) {
                   opt.out_dir.empty() ? "results/" + e.name : opt.out_dir,
                   res};
   make_dirs(c.out_dir, "--out");
+  const std::set<std::string> earlier = read_manifest(c.out_dir);
 
   HtmlReport html{e.name, e.description, "", {}, {}, {}, {}, {}, e.queries};
   const std::string body = build_tables(tables, c, html);
@@ -279,6 +315,7 @@ ReportResult write_report(const ReportOptions& opt) {
   write_text(res.report_md, md, res.files, "--out");
   if (std::find(opt.formats.begin(), opt.formats.end(), "html") != opt.formats.end())
     write_text(c.out_dir + "/report.html", render_report_html(html), res.files, "--out");
+  replace_manifest(c.out_dir, earlier, res.files);
   if (opt.exiting_after) (void)data.release();  // see ReportOptions::exiting_after
   return res;
 }

@@ -271,7 +271,7 @@ std::string render_csv(const AggTable& t) {
 
   std::string out;
   for (auto& k : t.row_keys) out += q(k) + ",";
-  out += "column,mean,std,n,requested,ci_low,ci_high,p_value,incomplete,best\n";
+  out += "column,mean,std,n,requested,ci_low,ci_high,p_value,incomplete,na,best\n";
   for (size_t i = 0; i < t.rows.size(); ++i)
     for (size_t c = 0; c < t.cols.size(); ++c) {
       // Values in the unit the column's label states, as the markdown shows them (a percentage
@@ -287,7 +287,7 @@ std::string render_csv(const AggTable& t) {
              std::to_string(cell.requested) + "," + (cell.s.n > 1 ? num(cell.s.mean - ci) : "") +
              "," + (cell.s.n > 1 ? num(cell.s.mean + ci) : "") + "," +
              (cell.p >= 0 ? fmt::format("{}", cell.p) : "") + "," + (cell.incomplete() ? "1" : "0") + "," +
-             (cell.best ? "1" : "0") + "\n";
+             (cell.na() ? "1" : "0") + "," + (cell.best ? "1" : "0") + "\n";
     }
   return out;
 }

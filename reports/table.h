@@ -49,7 +49,10 @@ struct Cell {
   double ci = 0;  ///< CI half-width (NaN when n < 2)
   double p = -1;  ///< Welch p-value vs the baseline row; < 0: none
   bool best = false;
-  bool incomplete() const { return s.n < requested; }
+  /// The metric does not apply to the cell's runs (finished, none with a value).
+  bool na() const { return s.n == 0 && done > 0; }
+  /// Fewer values than requested runs, where the metric applies.
+  bool incomplete() const { return !na() && s.n < requested; }
 };
 
 struct AggTable {

@@ -92,7 +92,7 @@ TEST_CASE("report: the main table's markdown, CSV and LaTeX, exactly") {
         "| A | **92.00 ± 2.00** (3) | 25.00 ± 0.00 (3) |\n"
         "| B | 82.00 ± 2.83 (2)† | 25.00 ± 0.00 (2)† |\n");
   std::string csv = slurp(d / "rep/main.csv");
-  CHECK(csv.rfind("variant,column,mean,std,n,requested,ci_low,ci_high,p_value,incomplete,best\n",
+  CHECK(csv.rfind("variant,column,mean,std,n,requested,ci_low,ci_high,p_value,incomplete,na,best\n",
                   0) == 0);
   std::istringstream lines(csv);
   std::string header, a, a_sparsity, b;
@@ -102,12 +102,12 @@ TEST_CASE("report: the main table's markdown, CSV and LaTeX, exactly") {
   CHECK(a_sparsity.rfind("A,\"weight sparsity, quantized layers\",25,0,3,3,", 0) == 0);
   CHECK(a.rfind("A,test_acc,9", 0) == 0);
   CHECK(std::stod(a.substr(11)) == doctest::Approx(92).epsilon(1e-12));
-  CHECK(a.substr(a.size() - 4) == ",0,1");  // complete, best
+  CHECK(a.substr(a.size() - 6) == ",0,0,1");  // complete, applies, best
   CHECK(b.rfind("B,test_acc,8", 0) == 0);
   CHECK(std::stod(b.substr(11)) == doctest::Approx(82).epsilon(1e-12));
   CHECK(b.find(",2,3,") != std::string::npos);       // n = 2 of 3 requested
   CHECK(b.find(",0.0664960") != std::string::npos);  // Welch p against A
-  CHECK(b.substr(b.size() - 4) == ",1,0");
+  CHECK(b.substr(b.size() - 6) == ",1,0,0");  // incomplete, applies, not best
   CHECK(slurp(d / "rep/main.tex") ==
         "% lowbit table; needs \\usepackage{booktabs} (\\toprule, \\midrule, \\bottomrule)\n"
         "\\begin{table}[t]\n\\centering\n\\caption{t: test\\_acc (final), \\%: mean $\\pm$ "
@@ -177,6 +177,9 @@ TEST_CASE("report: cost, layers and energy tables") {
   std::string energy = slurp(d / "rep/energy.csv");
   CHECK(energy.find("A,\"energy, dense inputs (µJ)\",0.0009,0,3,") != std::string::npos);
   CHECK(energy.find("A,\"energy, measured input sparsity (µJ)\",0.00054,") != std::string::npos);
+  // A statistic conv2 does not record: in the CSV no value, not incomplete, na = 1.
+  CHECK(slurp(d / "rep/layers.csv").find("A,conv2,") != std::string::npos);
+  CHECK(slurp(d / "rep/layers.csv").find(",,,0,3,,,,0,1,0\n") != std::string::npos);
   std::string energy_layers = slurp(d / "rep/energy_layers.csv");
   CHECK(energy_layers.find("A,conv2,input sparsity,40,0,3,") != std::string::npos);
   CHECK(energy_layers.find("A,conv2,pJ / MAC,0.9,") != std::string::npos);
@@ -225,6 +228,30 @@ TEST_CASE("report: an experiment with SLB runs shows the temperature as schedule
   // One curve, the slb variant's: the fp run schedules no temperature.
   CHECK(slurp(d / "rep/schedule.dat").find("# slb") != std::string::npos);
   CHECK(slurp(d / "rep/schedule.dat").find("# fp") == std::string::npos);
+}
+
+// lowbit report --tables cost into a folder that holds a full report: the earlier report's
+// files that this one does not write are removed, the user's own files stay, and the count of
+// files written is the folder's report.
+TEST_CASE("report: written again with fewer tables, the folder holds only the new report") {
+  TempDir d;
+  build_db(d / "r.db");
+  ReportOptions o = options(d);
+  o.plots = false;
+  o.formats = {"md", "csv", "html"};
+  write_report(o);
+  REQUIRE(is_file(d / "rep/main.md"));
+  lowbit::test::write_file(d / "rep/my-notes.txt", "mine");
+  o.table = "cost";
+  const auto r = write_report(o);
+  CHECK(is_file(d / "rep/cost.md"));
+  CHECK(is_file(d / "rep/cost.csv"));
+  CHECK_FALSE(is_file(d / "rep/main.md"));
+  CHECK_FALSE(is_file(d / "rep/main.csv"));
+  CHECK_FALSE(is_file(d / "rep/layers.md"));
+  CHECK(slurp(d / "rep/my-notes.txt") == "mine");
+  const auto names = list_dir(d / "rep").value();
+  CHECK(names.size() == r.files.size() + 2);  // the manifest and my-notes.txt
 }
 
 TEST_CASE("report: bad input names what exists") {
