@@ -323,6 +323,28 @@ std::string format_table(const Table& t, const std::string& format) {
   return out;
 }
 
+namespace {
+// A running run's latest recorded epoch (1-based, as the metrics table counts):
+// "; after epoch E: train_loss L, test_acc A%" (empty before its first epoch).
+std::string latest_epoch_text(Db& db, int64_t run) {
+  auto q = db.prepare(
+      "SELECT epoch, key, value FROM metrics WHERE run_id = ?1 AND key IN (?2, ?3) AND "
+      "epoch = (SELECT max(epoch) FROM metrics WHERE run_id = ?1)");
+  q.bind(1, run);
+  q.bind(2, key::kTrainLoss);
+  q.bind(3, key::kTestAcc);
+  std::string loss, acc;
+  int64_t epoch = -1;
+  while (q.step()) {
+    epoch = q.get_int(0);
+    if (q.get_text(1) == key::kTrainLoss) loss = fmt::format("train_loss {:.4f}", q.get_double(2));
+    if (q.get_text(1) == key::kTestAcc) acc = fmt::format("test_acc {:.2f}%", 100 * q.get_double(2));
+  }
+  if (epoch < 0) return "";
+  return fmt::format("; after epoch {}: {}", epoch, loss + (loss.empty() || acc.empty() ? "" : ", ") + acc);
+}
+}  // namespace
+
 std::string status_report(Db& db, const std::string& experiment) {
   std::vector<std::string> names =
       experiment.empty() ? experiment_names(db) : std::vector<std::string>{experiment};
@@ -356,15 +378,16 @@ std::string status_report(Db& db, const std::string& experiment) {
           : age > kStaleHeartbeatSeconds ? fmt::format("no heartbeat for {:.0f}s", age)
                                          : "";
       out += fmt::format(
-          "  {}: run {} {} ({}, seed {}) epoch {}/{} on {} pid {}, heartbeat {:.0f}s ago{}\n",
+          "  {}: run {} {} ({}, seed {}) epoch {}/{} on {} pid {}, heartbeat {:.0f}s ago{}{}\n",
           why.empty() ? "running" : "stale", r.get_int(0), r.get_text(1), r.get_text(2),
           r.get_int(3), r.get_int(4), r.get_int(8), r.get_text(6), r.get_int(7), age,
+          latest_epoch_text(db, r.get_int(0)),
           why.empty() ? "" : " (" + why + "; the next lowbit grid reclaims it)");
     }
     auto f = db.prepare(
         "SELECT id, config_hash, variant, seed, status, error FROM runs WHERE experiment_id = ? "
         "AND "
-        "status IN ('failed', 'diverged', 'blocked') ORDER BY id");
+        "status IN ('failed', 'diverged', 'stopped', 'interrupted', 'blocked') ORDER BY id");
     f.bind(1, id);
     while (f.step())
       out += fmt::format("  {}: run {} {} ({}, seed {}): {}\n", f.get_text(4), f.get_int(0),

@@ -4,6 +4,8 @@
 // training anything, report and query them, and keep every run's id, data and children.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/config/run_config.h"
@@ -206,6 +208,8 @@ TEST_CASE("status calls a running run whose worker is gone stale, and says the g
   auto st = run_lowbit("status --db " + db + " --experiment fixture_live");
   REQUIRE_MESSAGE(st.code == 0, st.out);
   CHECK_MESSAGE(st.out.find("  stale: run 12 ") != std::string::npos, st.out);
+  // Its latest recorded epoch, with its loss and accuracy.
+  CHECK_MESSAGE(st.out.find("; after epoch 1: train_loss 1.3000, test_acc 32.00% (") != std::string::npos, st.out);
   CHECK(st.out.find("(no heartbeat for ") != std::string::npos);
   CHECK(st.out.find("s; the next lowbit grid reclaims it)\n") != std::string::npos);
   // On this host with a fresh heartbeat, a dead pid is enough.
@@ -221,4 +225,14 @@ TEST_CASE("status calls a running run whose worker is gone stale, and says the g
   CHECK_MESSAGE(here.out.find("(its worker (pid 4000000) is gone; the next lowbit grid reclaims it)") !=
                     std::string::npos,
                 here.out);
+  // --watch: the same report again and again (here twice, 0.1 s apart; piped: one after the other).
+  auto w = run_lowbit("status --db " + db + " --experiment fixture_live --watch=0.1 --count 2");
+  CHECK_MESSAGE(w.code == 0, w.out);
+  CHECK(std::count(w.out.begin(), w.out.end(), '\n') > 2);
+  size_t headers = 0;
+  for (size_t p = w.out.find("lowbit status --watch: "); p != std::string::npos; p = w.out.find("lowbit status --watch: ", p + 1))
+    ++headers;
+  CHECK(headers == 2);
+  CHECK(w.out.find("\033[") == std::string::npos);  // not a terminal: no screen clearing
+  CHECK(run_lowbit("status --db " + db + " --watch=0").code != 0);
 }
