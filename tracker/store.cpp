@@ -179,6 +179,7 @@ void refuse_foreign(Db& db, const std::string& path) {
 Store::Store(const std::string& path, Open how) : db_(new Db(path, Db::Mode::kReadWrite)) {
   if (how != Open::kExisting) refuse_foreign(*db_, path);
   if (how == Open::kShard) {
+    shard_ = true;
     {
       auto st = db_->prepare("PRAGMA journal_mode=DELETE");
       st.step();
@@ -582,6 +583,16 @@ void Store::begin_run(int64_t run_id, int64_t start_epoch) {
   // A resumed run restarts at start_epoch: rows of that epoch and later are rewritten.
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(*db_);
+  if (!shard_ && start_epoch > 0) {
+    auto q = db_->prepare("SELECT coalesce(epoch, 0), config_hash FROM runs WHERE id = ?");
+    q.bind(1, run_id);
+    if (q.step() && q.get_int(0) < start_epoch)
+      throw StoreError(fmt::format(
+          "run {}: its checkpoint resumes after epoch {}, but {} recorded {} epoch(s) of it: the checkpoint "
+          "belongs to another copy of this database (deleted, or older than this one); delete the run's "
+          "directory ({}.runs/{}) to train it from the start",
+          run_id, start_epoch, db_->path(), q.get_int(0), db_->path(), q.get_text(1)));
+  }
   for (const char* t : {"metrics", "layer_stats"})
     db_->prepare(std::string("DELETE FROM ") + t + " WHERE run_id = ? AND epoch > ?")
         .bind(1, run_id)

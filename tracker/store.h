@@ -131,7 +131,16 @@ class Store {
   int interrupt_running(const std::string& why);
 
   /// Run lifecycle writes (each one IMMEDIATE transaction).
+  /// begin_run: the run starts after `start_epoch` epochs (its checkpoint's). Outside a shard, a
+  /// checkpoint ahead of the epochs this database recorded belongs to another copy of it (one
+  /// deleted, or older than this one): StoreError, so that the run fails with what to delete
+  /// instead of ending done without the metrics of the epochs it skipped. A Slurm shard may
+  /// resume a run another task's shard recorded: no check there (Open::kShard, or a worker
+  /// of a shard: resume_ahead_allowed).
   void begin_run(int64_t run_id, int64_t start_epoch);
+  /// For a worker whose run directories are shared by several databases (a Slurm grid's
+  /// shards): a checkpoint may be ahead of this database's record of the run.
+  void resume_ahead_allowed() { shard_ = true; }
   void write_epoch(int64_t run_id, const EpochEvent& e);
   void finish_run(int64_t run_id, RunStatus status, const std::string& error,
                   const std::map<std::string, double>& summary);
@@ -175,6 +184,7 @@ class Store {
   void migrate();
   void create_views();
   DbHandle db_;
+  bool shard_ = false;  // a Slurm shard (Open::kShard) or one of its workers
   std::mutex mu_;  // the heartbeat thread and the trainer share the connection
 };
 

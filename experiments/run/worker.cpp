@@ -133,6 +133,7 @@ WorkerOutcome record_failure(Store& store, const ClaimedRun& claimed, const std:
 WorkerOutcome run_worker(const WorkerRequest& req) {
   torch::set_num_threads(req.threads);
   Store store(req.db, Store::Open::kExisting);
+  if (!req.runs_dir.empty()) store.resume_ahead_allowed();  // a Slurm shard's worker: shared run directories
   Provenance p;
   p.host = host_name();
   p.pid = ::getpid();

@@ -121,6 +121,31 @@ TEST_CASE("grid: --set, --seeds and --epochs change the grid and are stored with
   CHECK(bad.out == "lowbit: --epochs 0: expected 1 or more\n");
 }
 
+// A database deleted (or replaced by an older copy) while its run directories stay: a
+// checkpoint ahead of what the database recorded is not resumed silently (which would mark the
+// run done without the metrics of the epochs it skipped); the run fails saying what to delete.
+TEST_CASE("grid: a checkpoint from another copy of the database fails its run, naming the directory") {
+  TempDir d;
+  auto g = write_grid(d, 1, 2);
+  const std::string db = d / "r.db";
+  REQUIRE(run_lowbit("grid " + g + " --db " + db + " --epochs 2 --threads-per-worker 1").code == 0);
+  for (const char* f : {"", "-wal", "-shm"}) std::remove((db + f).c_str());
+  auto r = run_lowbit("grid " + g + " --db " + db + " --epochs 2 --threads-per-worker 1");
+  CHECK(r.code != 0);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == 0);
+  CHECK_MESSAGE(r.out.find("its checkpoint resumes after epoch 2, but " + db +
+                           " recorded 0 epoch(s) of it: the checkpoint belongs to another copy of this database") !=
+                    std::string::npos,
+                r.out);
+  CHECK(r.out.find("delete the run's directory (" + db + ".runs/") != std::string::npos);
+  // Deleted as it says, the runs train from the start.
+  std::system(("rm -rf '" + db + ".runs'").c_str());
+  auto again = run_lowbit("grid " + g + " --db " + db + " --epochs 2 --threads-per-worker 1 --retry-failed");
+  CHECK_MESSAGE(again.code == 0, again.out);
+  CHECK(scalar(db, "SELECT count(*) FROM runs WHERE status = 'done'") == scalar(db, "SELECT count(*) FROM runs"));
+  CHECK(scalar(db, "SELECT count(*) FROM metrics WHERE key = 'test_acc'") == 2 * scalar(db, "SELECT count(*) FROM runs"));
+}
+
 TEST_CASE("grid: runs with 2 workers, records provenance, status and query read it") {
   TempDir d;
   auto g = write_grid(d, 2, 2);

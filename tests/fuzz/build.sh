@@ -13,7 +13,7 @@ printf '#pragma once\n#define LOWBIT_MAY_INCLUDE_TRACKER 1\n#define LOWBIT_MAY_I
 cxx=${CXX_FUZZ:-clang++}
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -I"$root" -I"$out/room")
-sources=(core/config/run_config.cpp core/config/names.cpp core/util.cpp core/sha256.cpp
+sources=(core/config/run_config.cpp core/config/fields.cpp core/config/names.cpp core/util.cpp core/sha256.cpp
          core/run_status.cpp core/data/formats.cpp experiments/spec.cpp)
 # Two jobs at a time (the CI machine has two cores); any failed job fails the build.
 pids=()

@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # make stress: crash and resume, signals, concurrency, storage faults, malformed definitions,
-# bad data files and fuzzing, each section bounded in time. Prints PASS/FAIL/SKIP per check,
+# bad data files, fuzzing and the README's tour, each section bounded in time. Prints PASS/FAIL/SKIP per check,
 # the figures for docs/RELIABILITY.md, and "N passed, N failed, N skipped"; exits 1 on any
 # failure. Usage: bash tests/stress/run.sh [BUILD_DIR] [SECTION ...]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd); shift || true
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(definitions data storage signals concurrency crash fuzz)
+[ ${#sections[@]} -gt 0 ] || sections=(definitions data storage signals interrupts concurrency crash fuzz tour)
 
 export LOWBIT="$build/lowbit"
 work=$(mktemp -d /tmp/lowbit_stress_XXXXXX)
 export STRESS_LOG="$work/log" FIGURES="$work/figures"
 : > "$STRESS_LOG"; : > "$FIGURES"
 [ -n "${STRESS_KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
-declare -A limit=([definitions]=180 [data]=120 [storage]=180 [signals]=180 [concurrency]=180 [crash]=360 [fuzz]=420)
+declare -A limit=([definitions]=180 [data]=120 [storage]=180 [signals]=180 [concurrency]=180 [crash]=360 [fuzz]=420 [tour]=420 [interrupts]=360)
 
 start=$(date +%s)
 for s in "${sections[@]}"; do
