@@ -84,7 +84,9 @@ std::vector<std::string> plot_lines(const std::string& out_dir, const std::strin
   for (size_t i = 0; i < series.size(); ++i) {
     const int of = series[i].continues;
     const bool own = of < 0 || size_t(of) >= i;
-    const char* color = own ? kColors[curves++ % 10] : colors[size_t(of)];
+    const int palette = series[i].color >= 0 ? series[i].color : curves;
+    const char* color = own ? kColors[palette % 10] : colors[size_t(of)];
+    if (own) ++curves;
     colors.push_back(color);
     body += fmt::format(
         "{}{} index {} using 1:($2-$3):($2+$3) with filledcurves lc rgb '{}' notitle, "
@@ -112,7 +114,8 @@ std::vector<std::string> plot_points(const std::string& out_dir, const std::stri
   for (size_t i = 0; i < points.size(); ++i)
     body += fmt::format(
         "{}{} index {} using 1:2:3 with yerrorbars pt 7 ps 1.2 lw 2 lc rgb '{}' title {}",
-        i ? ", " : "", gp_path(data), i, kColors[i % 10], gp_quote(points[i].label));
+        i ? ", " : "", gp_path(data), i, kColors[(points[i].color >= 0 ? size_t(points[i].color) : i) % 10],
+        gp_quote(points[i].label));
   body += "\n";
   return render(out_dir, name, body);
 }

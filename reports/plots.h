@@ -17,12 +17,16 @@ struct Series {
   /// A continuation of another curve: drawn dashed in that curve's colour (its index in the
   /// series list), without a key entry. -1: a curve of its own.
   int continues = -1;
+  /// Its colour in the palette, so that a group keeps one colour from plot to plot (a report
+  /// passes the group's index); -1: the next colour of this plot.
+  int color = -1;
 };
 
 /// One point of a scatter with error bars (Pareto plot).
 struct Point {
   std::string label;
   double x, y, yerr;
+  int color = -1;  ///< as Series::color
 };
 
 /// True when a gnuplot binary is on PATH.

@@ -14,9 +14,10 @@ namespace lowbit {
 
 namespace {
 
-// Mean and std over runs of per-epoch series, epoch by epoch.
-Series band(const std::string& label,
-            const std::vector<std::vector<std::pair<int64_t, double>>>& runs) {
+// Mean and std over runs of per-epoch series, epoch by epoch, times `scale` (100: a fraction
+// shown as a percentage, as the tables show it).
+Series band(const std::string& label, const std::vector<std::vector<std::pair<int64_t, double>>>& runs,
+            double scale = 1) {
   std::map<int64_t, std::vector<double>> by_epoch;
   for (auto& r : runs)
     for (auto& [e, v] : r) by_epoch[e].push_back(v);
@@ -25,8 +26,8 @@ Series band(const std::string& label,
   for (auto& [e, vs] : by_epoch) {
     auto sm = summarize(vs);
     s.x.push_back(double(e));
-    s.mean.push_back(sm.mean);
-    s.std.push_back(sm.std);
+    s.mean.push_back(sm.mean * scale);
+    s.std.push_back(sm.std * scale);
   }
   return s;
 }
@@ -42,24 +43,37 @@ void add(ReportContext& c, const std::vector<std::string>& files, const std::str
   if (!p.png.empty() || !p.svg.empty()) c.plots.push_back(p);
 }
 
-// A per-epoch metric: one band per row group.
+// A fraction is drawn as a percentage, as the tables show it: the scale and the axis label.
+std::pair<double, std::string> unit_of(const std::vector<std::string>& keys, KeyScope scope, const std::string& ylabel) {
+  for (const auto& k : keys) {
+    const OutputKey* o = find_output_key(k, scope);
+    if (!o || !o->percent()) return {1.0, ylabel};
+  }
+  return {100.0, ylabel + " (%)"};
+}
+
+// A per-epoch metric: one band per row group, each group in its colour of the whole report.
 void metric_plot(ReportContext& c, const std::string& key, const std::string& name,
                  const std::string& title, const std::string& ylabel) {
   RunSeries s = load_metric_series(c.db, c.e, key);
+  const auto [scale, axis] = unit_of({key}, KeyScope::kEpoch, ylabel);
   std::vector<Series> series;
+  int group = 0;
   for (auto& [label, ids] : c.groups()) {
     std::vector<std::vector<std::pair<int64_t, double>>> runs;
     for (auto id : ids)
       if (auto it = s.find(id); it != s.end()) runs.push_back(it->second);
-    if (!runs.empty()) series.push_back(band(label, runs));
+    if (!runs.empty()) series.push_back(band(label, runs, scale)), series.back().color = group;
+    ++group;
   }
-  add(c, plot_lines(c.out_dir, name, title, "epoch", ylabel, series), title);
+  add(c, plot_lines(c.out_dir, name, title, "epoch", axis, series), title);
 }
 
 // Per-layer statistics: one band per row group and layer (and key, when several).
 void layer_plot(ReportContext& c, const std::vector<std::string>& keys, const std::string& name,
                 const std::string& title, const std::string& ylabel, bool logy) {
   const LayerSeries& layers = c.layers();
+  const auto [scale, axis] = unit_of(keys, KeyScope::kLayer, ylabel);
   std::vector<Series> series;
   for (auto& [label, ids] : c.groups()) {
     std::map<std::string, std::vector<std::vector<std::pair<int64_t, double>>>> per;
@@ -68,15 +82,17 @@ void layer_plot(ReportContext& c, const std::vector<std::string>& keys, const st
         for (auto& [layer, kv] : it->second)
           for (auto& k : keys)
             if (kv.count(k)) per[layer + (keys.size() > 1 ? " " + k : "")].push_back(kv.at(k));
-    for (auto& [lk, runs] : per) series.push_back(band(label + " " + lk, runs));
+    for (auto& [lk, runs] : per) series.push_back(band(label + " " + lk, runs, scale));
   }
-  add(c, plot_lines(c.out_dir, name, title, "epoch", ylabel, series, logy), title, true);
+  add(c, plot_lines(c.out_dir, name, title, "epoch", axis, series, logy), title, true);
 }
 
 // Accuracy (the main metric) against packed model size, 95% CI over seeds.
 void pareto_plot(ReportContext& c) {
   std::vector<Point> pts;
+  int group = -1;
   for (auto& [label, ids] : c.groups()) {
+    ++group;
     std::vector<double> acc, size;
     for (auto& r : c.e.runs) {
       if (std::find(ids.begin(), ids.end(), r.id) == ids.end()) continue;
@@ -85,7 +101,7 @@ void pareto_plot(ReportContext& c) {
     }
     if (acc.empty() || size.empty()) continue;
     auto sa = summarize(acc);
-    pts.push_back({label, summarize(size).mean, sa.mean, sa.n > 1 ? ci_half_width(sa, 0.95) : 0});
+    pts.push_back({label, summarize(size).mean, sa.mean, sa.n > 1 ? ci_half_width(sa, 0.95) : 0, group});
   }
   add(c,
       plot_points(c.out_dir, "pareto", "Accuracy vs model size (95% CI over seeds)",
@@ -133,18 +149,21 @@ void budget_plot(ReportContext& c) {
 // the seed changes no schedule): the trajectory, not the measured per-epoch value.
 void schedule_plot(ReportContext& c) {
   std::vector<std::pair<std::string, RunConfig>> configs;
+  std::vector<int> colors;
+  int group = -1;
   for (auto& [label, ids] : c.groups()) {
+    ++group;
     const RunData* r = ids.empty() ? nullptr : c.e.run(ids.front());
     if (!r) continue;
     try {
       RunConfig cfg = config_from_json(r->config(), "run " + std::to_string(r->id));
-      if (cfg.quant.method == "slb") configs.emplace_back(label, std::move(cfg));
+      if (cfg.quant.method == "slb") configs.emplace_back(label, std::move(cfg)), colors.push_back(group);
     } catch (const ConfigError&) {  // a config this lowbit cannot read: no curve, the tables stand
     }
   }
   if (configs.empty()) return;
   const std::string title = "SLB inverse temperature as scheduled (dashed: hard forward)";
-  add(c, plot_temperature_schedules(c.out_dir, "schedule", title, configs), title);
+  add(c, plot_temperature_schedules(c.out_dir, "schedule", title, configs, colors), title);
 }
 
 }  // namespace
@@ -154,12 +173,12 @@ const std::vector<ReportPlot>& report_plots() {
       {key::kTestAcc, "Test accuracy (mean ± std over seeds)",
        [](ReportContext& c) {
          metric_plot(c, key::kTestAcc, key::kTestAcc, "Test accuracy (mean ± std over seeds)",
-                     "test accuracy");
+                     "test accuracy");  // a fraction: drawn in %
        }},
       {key::kActSparsity, "Activation sparsity, network mean",
        [](ReportContext& c) {
          metric_plot(c, key::kActSparsityMean, key::kActSparsity, "Activation sparsity, network mean",
-                     "fraction of zeros");
+                     "zeros");
        }},
       {key::kTemperature, "SLB inverse temperature",
        [](ReportContext& c) {
@@ -169,7 +188,7 @@ const std::vector<ReportPlot>& report_plots() {
       {"weight_sparsity", "Weight sparsity per layer",
        [](ReportContext& c) {
          layer_plot(c, {key::kSparsity}, "weight_sparsity", "Weight sparsity per layer",
-                    "fraction of zero weights", false);
+                    "zero weights", false);
        }},
       {"scales", "TTQ scales Wp / Wn per layer",
        [](ReportContext& c) {

@@ -20,9 +20,11 @@ std::vector<std::string> plot_lr_schedules(const std::string& dir, const std::st
 
 std::vector<std::string> plot_temperature_schedules(const std::string& dir, const std::string& name,
                                                     const std::string& title,
-                                                    const std::vector<std::pair<std::string, RunConfig>>& runs) {
+                                                    const std::vector<std::pair<std::string, RunConfig>>& runs,
+                                                    const std::vector<int>& colors) {
   std::vector<Series> temperature;
-  for (const auto& [label, config] : runs) {
+  for (size_t k = 0; k < runs.size(); ++k) {
+    const auto& [label, config] = runs[k];
     const Trajectory tr = sample_trajectory(config);
     // The soft part is the curve; the hard part continues it, dashed, in its colour.
     Series soft{label, {}, {}, {}}, hard{label, {}, {}, {}};
@@ -31,6 +33,7 @@ std::vector<std::string> plot_temperature_schedules(const std::string& dir, cons
       s.x.push_back(tr.temperature[i].epoch), s.mean.push_back(tr.temperature[i].value), s.std.push_back(0);
     }
     if (soft.x.empty()) std::swap(soft, hard);  // hard from the first step: one curve
+    soft.color = k < colors.size() ? colors[k] : -1;
     temperature.push_back(std::move(soft));
     if (!hard.x.empty()) hard.continues = int(temperature.size()) - 1, temperature.push_back(std::move(hard));
   }

@@ -16,9 +16,11 @@ std::vector<std::string> plot_lr_schedules(const std::string& dir, const std::st
                                            const std::vector<std::pair<std::string, RunConfig>>& runs);
 
 /// DIR/<name>.svg and .png: each SLB config's inverse temperature T (log scale); where the
-/// forward is hard the curve goes on dashed. Nothing without SLB configs.
+/// forward is hard the curve goes on dashed. Nothing without SLB configs. `colors`: each
+/// config's palette index (Series::color), or empty for one after another.
 std::vector<std::string> plot_temperature_schedules(const std::string& dir, const std::string& name,
                                                     const std::string& title,
-                                                    const std::vector<std::pair<std::string, RunConfig>>& runs);
+                                                    const std::vector<std::pair<std::string, RunConfig>>& runs,
+                                                    const std::vector<int>& colors = {});
 
 }  // namespace lowbit

@@ -200,6 +200,9 @@ TEST_CASE("report: plots are written as valid SVG and PNG") {
   CHECK(slurp(r.report_md).find("![Test accuracy (mean ± std over seeds)](test_acc.png)") !=
         std::string::npos);
   CHECK_FALSE(is_file(d / "rep/schedule.svg"));  // no SLB run: no scheduled temperature
+  // Accuracy is drawn in %, as the tables show it: A's epochs 1 and 2, mean and std over seeds.
+  CHECK_MESSAGE(slurp(d / "rep/test_acc.dat").find("# A\n1 82 2\n2 92 2\n") != std::string::npos,
+                slurp(d / "rep/test_acc.dat"));
 }
 
 // An experiment with SLB runs: its report draws the temperature each variant's config schedules.
@@ -228,6 +231,10 @@ TEST_CASE("report: an experiment with SLB runs shows the temperature as schedule
   // One curve, the slb variant's: the fp run schedules no temperature.
   CHECK(slurp(d / "rep/schedule.dat").find("# slb") != std::string::npos);
   CHECK(slurp(d / "rep/schedule.dat").find("# fp") == std::string::npos);
+  // A group keeps its colour from plot to plot: slb, the second group, is the palette's second
+  // colour (#d62728) in the accuracy plot and in the schedule plot, where it is the only curve.
+  for (const char* plot : {"test_acc", "schedule"})
+    CHECK_MESSAGE(slurp(d / (std::string("rep/") + plot + ".svg")).find("rgb(214,  39,  40)") != std::string::npos, plot);
 }
 
 // lowbit report --tables cost into a folder that holds a full report: the earlier report's
