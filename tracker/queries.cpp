@@ -193,7 +193,8 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
   const bool tagged = db.has_table("tags");  // schema 3 and later
   if (tagged)
     sql += ", (SELECT group_concat(tag, ' ') FROM (SELECT tag FROM tags WHERE run_id = r.id ORDER BY tag)) "
-           "AS tags, (SELECT count(*) FROM notes WHERE run_id = r.id) AS notes";
+           "AS tags, (SELECT group_concat(text, ' | ') FROM (SELECT text FROM notes WHERE run_id = r.id ORDER BY id)) "
+           "AS notes";  // the notes' text, oldest first
   if (db.has_table("reproductions"))  // schema 4: the latest lowbit reproduce verdict
     sql += ", (SELECT verdict FROM reproductions WHERE run_id = r.id ORDER BY id DESC LIMIT 1) AS reproduced";
   sql += ", r.error AS reason";  // why a run failed, diverged, stopped, was interrupted or is blocked
@@ -260,8 +261,9 @@ std::vector<std::vector<std::string>> cell_texts(const Table& t) {
       if (auto* d = std::get_if<double>(&r[i]))
         row.push_back(value_text(keys[i], *d));
       else
-        row.push_back(t.columns[i] == "reason" ? truncate_for_message(sql_value_text(r[i]), 60)
-                                               : sql_value_text(r[i]));
+        row.push_back(t.columns[i] == "reason" || t.columns[i] == "notes"
+                          ? truncate_for_message(sql_value_text(r[i]), 60)  // whole in CSV and JSON
+                          : sql_value_text(r[i]));
     }
   }
   return out;
