@@ -175,6 +175,13 @@ const std::vector<ReportPlot>& report_plots() {
          metric_plot(c, key::kTestAcc, key::kTestAcc, "Test accuracy (mean ± std over seeds)",
                      "test accuracy");  // a fraction: drawn in %
        }},
+      // --metric: the report's own metric per epoch, when it is not test accuracy (drawn above)
+      // and is recorded per epoch (a per-run summary has no curve).
+      {"metric", "The report's metric (--metric) per epoch",
+       [](ReportContext& c) {
+         if (c.metric.key == key::kTestAcc) return;
+         metric_plot(c, c.metric.key, "metric", c.metric.key + " (mean ± std over seeds)", c.metric.key);
+       }},
       {key::kActSparsity, "Activation sparsity, network mean",
        [](ReportContext& c) {
          metric_plot(c, key::kActSparsityMean, key::kActSparsity, "Activation sparsity, network mean",

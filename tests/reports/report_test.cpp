@@ -200,6 +200,14 @@ TEST_CASE("report: plots are written as valid SVG and PNG") {
   CHECK(slurp(r.report_md).find("![Test accuracy (mean ± std over seeds)](test_acc.png)") !=
         std::string::npos);
   CHECK_FALSE(is_file(d / "rep/schedule.svg"));  // no SLB run: no scheduled temperature
+  CHECK_FALSE(is_file(d / "rep/metric.svg"));  // --metric test_acc: its curve is test_acc.svg
+  // --metric names another per-epoch metric: the plots draw it too.
+  ReportOptions om = options(d);
+  om.metric = "act_sparsity_mean";
+  om.out_dir = d / "rep_metric";
+  write_report(om);
+  CHECK(slurp(d / "rep_metric/metric.svg").find("</svg>") != std::string::npos);
+  CHECK(slurp(d / "rep_metric/metric.dat").find("# A\n1 50 0\n2 40 0\n") != std::string::npos);  // in %
   // Accuracy is drawn in %, as the tables show it: A's epochs 1 and 2, mean and std over seeds.
   CHECK_MESSAGE(slurp(d / "rep/test_acc.dat").find("# A\n1 82 2\n2 92 2\n") != std::string::npos,
                 slurp(d / "rep/test_acc.dat"));
