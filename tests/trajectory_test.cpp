@@ -45,7 +45,7 @@ TEST_CASE("trajectory: exp with gamma null goes from t0 to t1 across the window,
     c.epochs = epochs;
     c.quant.temp_gamma.reset();
     const double window = 0.9 * double(epochs);
-    CHECK(exp_gamma(c.quant, epochs, true) == doctest::Approx(std::pow(30.0, 1.0 / window)).epsilon(1e-12));
+    CHECK(endpoint_gamma(c.quant, epochs) == doctest::Approx(std::pow(30.0, 1.0 / window)).epsilon(1e-12));
     CHECK(temperature_at(c.quant, epochs, window / 2).value == doctest::Approx(std::sqrt(30.0)).epsilon(1e-9));
     CHECK(temperature_at(c.quant, epochs, window).value == doctest::Approx(30.0).epsilon(1e-9));
     const ScheduleProblems p = check_schedules(c);
@@ -60,7 +60,7 @@ TEST_CASE("trajectory: exp with gamma null goes from t0 to t1 across the window,
   RunConfig c = slb_arm(TempSchedule::kExp);
   c.quant.temp_window = TempWindow::kPort, c.quant.temp_per_step = false;
   c.quant.temp_start = 0.2, c.quant.temp_end = 0.6, c.quant.temp_gamma.reset();
-  CHECK(exp_gamma(c.quant, 500, true) == doctest::Approx(std::pow(30.0, 1.0 / 200)).epsilon(1e-12));
+  CHECK(endpoint_gamma(c.quant, 500) == doctest::Approx(std::pow(30.0, 1.0 / 200)).epsilon(1e-12));
   CHECK(temperature_at(c.quant, 500, 299.5).value == doctest::Approx(30.0).epsilon(1e-9));  // epoch 300 = f
 }
 

@@ -179,7 +179,7 @@ void refuse_foreign(Db& db, const std::string& path) {
 Store::Store(const std::string& path, Open how) : db_(new Db(path, Db::Mode::kReadWrite)) {
   if (how != Open::kExisting) refuse_foreign(*db_, path);
   if (how == Open::kShard) {
-    shard_ = true;
+    resume_ahead_ok_ = true;
     {
       auto st = db_->prepare("PRAGMA journal_mode=DELETE");
       st.step();
@@ -583,7 +583,7 @@ void Store::begin_run(int64_t run_id, int64_t start_epoch) {
   // A resumed run restarts at start_epoch: rows of that epoch and later are rewritten.
   std::lock_guard<std::mutex> lock(mu_);
   Transaction tx(*db_);
-  if (!shard_ && start_epoch > 0) {
+  if (!resume_ahead_ok_ && start_epoch > 0) {
     auto q = db_->prepare("SELECT coalesce(epoch, 0), config_hash FROM runs WHERE id = ?");
     q.bind(1, run_id);
     if (q.step() && q.get_int(0) < start_epoch)

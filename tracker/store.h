@@ -140,7 +140,7 @@ class Store {
   void begin_run(int64_t run_id, int64_t start_epoch);
   /// For a worker whose run directories are shared by several databases (a Slurm grid's
   /// shards): a checkpoint may be ahead of this database's record of the run.
-  void resume_ahead_allowed() { shard_ = true; }
+  void resume_ahead_allowed() { resume_ahead_ok_ = true; }
   void write_epoch(int64_t run_id, const EpochEvent& e);
   void finish_run(int64_t run_id, RunStatus status, const std::string& error,
                   const std::map<std::string, double>& summary);
@@ -184,7 +184,7 @@ class Store {
   void migrate();
   void create_views();
   DbHandle db_;
-  bool shard_ = false;  // a Slurm shard (Open::kShard) or one of its workers
+  bool resume_ahead_ok_ = false;  // a Slurm shard (Open::kShard) or one of its workers
   std::mutex mu_;  // the heartbeat thread and the trainer share the connection
 };
 

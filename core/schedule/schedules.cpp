@@ -34,10 +34,13 @@ TemperatureWindow temperature_window(const QuantConfig& q, int64_t epochs) {
   return {q.temp_start * double(epochs), q.temp_end * double(epochs)};
 }
 
-double exp_gamma(const QuantConfig& q, int64_t epochs, bool from_endpoints) {
-  if (!from_endpoints && q.temp_gamma) return *q.temp_gamma;
+double endpoint_gamma(const QuantConfig& q, int64_t epochs) {
   const TemperatureWindow w = temperature_window(q, epochs);
   return w.end > w.start ? std::pow(q.temp_t1 / q.temp_t0, 1.0 / (w.end - w.start)) : 1.0;
+}
+
+double exp_gamma(const QuantConfig& q, int64_t epochs) {
+  return q.temp_gamma ? *q.temp_gamma : endpoint_gamma(q, epochs);
 }
 
 namespace {
@@ -47,7 +50,7 @@ namespace {
 double schedule_value(const QuantConfig& q, int64_t epochs, double p, double span) {
   switch (q.temp_schedule) {
     case TempSchedule::kExp:
-      return q.temp_t0 * std::pow(exp_gamma(q, epochs, !q.temp_gamma.has_value()), span);
+      return q.temp_t0 * std::pow(exp_gamma(q, epochs), span);
     case TempSchedule::kCos:
       return q.temp_t1 + (q.temp_t0 - q.temp_t1) * 0.5 * (1 + std::cos(M_PI * p));
     case TempSchedule::kLinear:
@@ -74,8 +77,8 @@ double schedule_value(const QuantConfig& q, int64_t epochs, double p, double spa
 // the one-hot forward from e >= f on.
 Temperature port_temperature(const QuantConfig& q, int64_t epochs, double t) {
   const int64_t e = int64_t(std::floor(t)) + 1;
-  const int64_t s = int64_t(double(epochs) * q.temp_start),
-                f = int64_t(double(epochs) * q.temp_end);
+  const TemperatureWindow w = temperature_window(q, epochs);  // int(E start), int(E end)
+  const int64_t s = int64_t(w.start), f = int64_t(w.end);
   const double span = e > s ? double(std::min(e, f) - s) : 0.0;
   const double p = f > s ? span / double(f - s) : 1.0;
   return {schedule_value(q, epochs, p, span), e >= f};
@@ -85,7 +88,8 @@ Temperature port_temperature(const QuantConfig& q, int64_t epochs, double t) {
 
 Temperature temperature_at(const QuantConfig& q, int64_t epochs, double t) {
   if (q.temp_window == TempWindow::kPort) return port_temperature(q, epochs, t);
-  const double e0 = q.temp_start * double(epochs), e1 = q.temp_end * double(epochs);
+  const TemperatureWindow w = temperature_window(q, epochs);
+  const double e0 = w.start, e1 = w.end;
   double e = std::clamp(q.temp_per_step ? t : std::floor(t), e0, e1);
   double p = e1 > e0 ? (e - e0) / (e1 - e0) : 1.0;
   Temperature out;

@@ -28,10 +28,11 @@ struct TemperatureWindow {
 };
 TemperatureWindow temperature_window(const QuantConfig& q, int64_t epochs);
 
-/// exp's factor per epoch: quant.temperature.gamma when pinned (`from_endpoints` false), else
-/// the factor that takes T0 to T1 across the window, (T1/T0)^(1/window epochs) (1 for an
-/// empty window).
-double exp_gamma(const QuantConfig& q, int64_t epochs, bool from_endpoints);
+/// The factor per epoch that takes T0 to T1 across the window, (T1/T0)^(1/window epochs) (1 for
+/// an empty window): exp's factor when quant.temperature.gamma is null.
+double endpoint_gamma(const QuantConfig& q, int64_t epochs);
+/// exp's factor per epoch: quant.temperature.gamma when pinned, else endpoint_gamma.
+double exp_gamma(const QuantConfig& q, int64_t epochs);
 
 /// REQUIRES: q.temp_start <= q.temp_end.
 /// Inside the window [start*epochs, end*epochs]: exp T0*gamma^(e-e0) (gamma null: the factor

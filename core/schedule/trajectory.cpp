@@ -11,7 +11,7 @@
 namespace lowbit {
 namespace {
 
-constexpr double kFloat32Max = 3.4028234663852886e38;
+constexpr double kFloat32Max = std::numeric_limits<float>::max();
 
 // Training progress runs over [0, epochs): the samples a check looks at, `per_epoch` to an
 // epoch (at most 200,000 in all), plus the moments where the window opens and closes.
@@ -86,7 +86,7 @@ void check_range(const RunConfig& c, const ScheduleSummary& s, ScheduleProblems&
   std::string fix = q.temp_schedule == TempSchedule::kExp && q.temp_gamma
                         ? fmt::format("set quant.temperature.gamma to null to go from t0 = {:.6g} to t1 = {:.6g} "
                                       "across the window ({:.6g} per epoch), or pin a smaller gamma",
-                                      q.temp_t0, q.temp_t1, exp_gamma(q, c.epochs, /*from_endpoints=*/true))
+                                      q.temp_t0, q.temp_t1, endpoint_gamma(q, c.epochs))
                         : "lower quant.temperature.t1";
   out.errors.push_back(fmt::format(
       "quant.temperature: T reaches {:.3g} at epoch {:.3g}, past {:.0e} (T multiplies the logits; float32 "
@@ -138,7 +138,7 @@ ScheduleSummary summarize_schedules(const RunConfig& c) {
   s.window_start = w.start, s.window_end = w.end;
   auto at = [&](double t) { return TrajectoryPoint{t, temperature_at(q, c.epochs, std::min(t, last)).value}; };
   s.t_start = at(w.start), s.t_mid = at(0.5 * (w.start + w.end)), s.t_end = at(w.end);
-  if (q.temp_schedule == TempSchedule::kExp) s.exp_gamma = exp_gamma(q, c.epochs, !q.temp_gamma);
+  if (q.temp_schedule == TempSchedule::kExp) s.exp_gamma = exp_gamma(q, c.epochs);
   s.t_max = at(0);
   s.last_soft = at(0);
   for (double t : sample_points(c, 64)) {
