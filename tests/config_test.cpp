@@ -226,3 +226,26 @@ TEST_CASE("config: a key added later is hashed only where it applies") {
   CHECK_FALSE(config_from_json(stored, "stored").quant.dorefa_grad_through_max);
   CHECK(config_hash(config_from_json(stored, "stored")) == "8414e956fa3d618d");
 }
+
+// quant.act.alpha_decay likewise: hashed only in runs with PACT activations. The hash was
+// computed by lowbit 32d9da8 (`lowbit config FILE --hash`), before the key existed, for
+// {"epochs": 3, "quant": {"method": "dorefa", "bits": 2, "dorefa": {"grad_through_max":
+// false}, "act": {"method": "pact", "bits": 2}}}.
+TEST_CASE("config: PACT runs recorded before quant.act.alpha_decay keep their hash and meaning") {
+  RunConfig pact;
+  pact.epochs = 3;
+  for (const char* s : {"quant.method=dorefa", "quant.bits=2", "quant.dorefa.grad_through_max=false",
+                        "quant.act.method=pact", "quant.act.bits=2"})
+    apply_set(pact, s);
+  CHECK(pact.quant.act_alpha_decay == AlphaDecay::kWeights);  // the paper's L2 by default
+  CHECK(config_hash(pact) != "f6ba445c8e8e1853");
+  nlohmann::json stored = to_json(pact);
+  stored["quant"]["act"].erase("alpha_decay");
+  RunConfig read = config_from_json(stored, "stored");
+  CHECK(read.quant.act_alpha_decay == AlphaDecay::kScales);
+  CHECK(config_hash(read) == "f6ba445c8e8e1853");
+  RunConfig fp;
+  fp.epochs = 3;
+  fp.quant.act_alpha_decay = AlphaDecay::kScales;
+  CHECK(config_hash(fp) == "d609d01abc5db77f");  // no PACT: not hashed
+}

@@ -107,6 +107,11 @@ RunConfig where_it_applies(const ConfigField& f) {
     if (!f.applies || f.applies(c)) break;
     c.quant.method = m;
   }
+  if (f.applies && !f.applies(c)) c.quant.method = RunConfig().quant.method;
+  for (const auto& m : names_of(activation_quantizer_names())) {  // a key of one activation quantizer
+    if (!f.applies || f.applies(c)) break;
+    c.quant.act_method = m;
+  }
   REQUIRE_MESSAGE((!f.applies || f.applies(c)), f.path);
   return c;
 }

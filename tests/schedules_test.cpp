@@ -38,6 +38,7 @@ TEST_CASE("lr: constant, step, multistep, cosine, warm-up") {
 
 TEST_CASE("temperature: exp follows T0 * gamma^(e - e_start) inside the window") {
   QuantConfig q;  // defaults: exp, T0 1, gamma 1.2, window 0.2..0.6
+  q.temp_window = TempWindow::kFractional;  // the arithmetic under test
   CHECK(temperature_at(q, 10, 0.5).value == Approx(1.0));
   CHECK(temperature_at(q, 10, 2.0).value == Approx(1.0));
   CHECK(temperature_at(q, 10, 3.7).value == Approx(1.2));  // per epoch: e = 3
@@ -52,6 +53,7 @@ TEST_CASE("temperature: exp follows T0 * gamma^(e - e_start) inside the window")
 
 TEST_CASE("temperature: cos and linear go from T0 to T1 over the window") {
   QuantConfig q;
+  q.temp_window = TempWindow::kFractional;  // the arithmetic under test
   q.temp_t0 = 1, q.temp_t1 = 101, q.temp_start = 0.0, q.temp_end = 1.0, q.temp_per_step = true;
   q.temp_schedule = TempSchedule::kLinear;
   CHECK(temperature_at(q, 10, 0).value == Approx(1));
@@ -67,6 +69,7 @@ TEST_CASE("temperature: cos and linear go from T0 to T1 over the window") {
 
 TEST_CASE("temperature: sgdr restarts with growing periods") {
   QuantConfig q;
+  q.temp_window = TempWindow::kFractional;  // the arithmetic under test
   q.temp_schedule = TempSchedule::kSgdr;
   q.temp_t0 = 1, q.temp_t1 = 11, q.temp_start = 0, q.temp_end = 1, q.temp_per_step = true;
   q.temp_period = 0.1, q.temp_period_mult = 2;  // cycles over 100 epochs: [0,10) [10,30) [30,70)

@@ -233,8 +233,8 @@ double decay_of(const std::vector<ParamGroup>& groups, const std::string& name) 
 }  // namespace
 
 TEST_CASE(
-    "train: weight decay: SLB logits never, scales and PACT's clip only with "
-    "quant.scale_weight_decay") {
+    "train: weight decay: SLB logits never, scales only with quant.scale_weight_decay, PACT's "
+    "clip as quant.act.alpha_decay says") {
   RunConfig c = tiny_config();
   c.optim.weight_decay = 1e-3;
   c.optim.bn_weight_decay = true;  // must not reach logits or scales
@@ -250,15 +250,29 @@ TEST_CASE(
   CHECK(where["fc.bias"] == "bn_and_bias");
   CHECK(where["conv2.quantizer.logits"] == "quantizer");
   CHECK(where["conv2.quantizer.scale"] == "scales");
-  CHECK(where["act1.quantizer.alpha"] == "scales");
+  CHECK(where["act1.quantizer.alpha"] == "act_clip");
   CHECK(where["conv2.weight"] == "");  // SLB does not use the latent weight: frozen
   CHECK(!net->named_parameters()["conv2.weight"].requires_grad());
   CHECK(decay_of(groups, "weights") == 1e-3);
   CHECK(decay_of(groups, "bn_and_bias") == 1e-3);
   CHECK(decay_of(groups, "quantizer") == 0.0);
   CHECK(decay_of(groups, "scales") == 0.0);
+  CHECK(decay_of(groups, "act_clip") == 1e-3);  // the PACT paper's L2 on alpha, by default
+  {
+    // One SGD step with no loss gradient: alpha' = alpha - lr * wd * alpha = 1 - 0.1 * 1e-3,
+    // by hand 0.9999 (tolerance 1e-7, float32).
+    c.optim.lr = 0.1, c.optim.momentum = 0;
+    auto opt = make_optimizer(groups, c.optim);
+    for (auto& p : net->parameters()) p.mutable_grad() = torch::zeros_like(p);
+    opt->step();
+    CHECK(net->named_parameters()["act1.quantizer.alpha"].item<double>() ==
+          doctest::Approx(0.9999).epsilon(1e-7));
+  }
+  c.quant.act_alpha_decay = AlphaDecay::kScales;  // lowbit before the key: as the scales
+  CHECK(decay_of(parameter_groups(*build_network(c, {1, 8, 8, 4}), c), "act_clip") == 0.0);
   c.quant.scale_weight_decay = true;
   CHECK(decay_of(parameter_groups(*build_network(c, {1, 8, 8, 4}), c), "scales") == 1e-3);
+  CHECK(decay_of(parameter_groups(*build_network(c, {1, 8, 8, 4}), c), "act_clip") == 1e-3);
   // TTQ: Wp/Wn are scales; the official code decays them (quant.scale_weight_decay = true).
   c.quant.method = "ttq";
   c.quant.act_method = "none";

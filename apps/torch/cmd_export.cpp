@@ -22,7 +22,7 @@ int cmd_export(const std::vector<std::string>& args) {
     return kExitSuccess;
   torch::set_num_threads(resolve_threads(0));
   CheckpointModel cm = load_checkpoint_model(checkpoint);
-  ExportStats st = export_model(*cm.model, cm.config, cm.spec, cm.bn_discrete, out);
+  ExportStats st = export_model(*cm.model, cm.config, cm.spec, cm.bn_state, out);
   fmt::print("wrote {}: {} quantized layers ({} weights) packed\n", out, st.packed_layers,
              st.packed_weights);
   fmt::print("full-precision bytes {}  packed bytes {}  ratio {:.2f}x\n", st.float_bytes,

@@ -85,10 +85,18 @@ struct ChoiceNames<TempSchedule> {
 };
 
 /// `quant.bn_mode` (SLB)
-enum class BnMode { kState, kNone, kCalibrateAfter, kCalibrateEachEpoch };
+enum class BnMode { kState, kNone, kCalibrateAfter, kCalibrateEachEpoch, kCalibratePort };
 template <>
 struct ChoiceNames<BnMode> {
-  static constexpr const char* names[] = {"state", "none", "calibrate_after", "calibrate_each_epoch"};
+  static constexpr const char* names[] = {"state", "none", "calibrate_after", "calibrate_each_epoch",
+                                          "calibrate_port"};
+};
+
+/// `quant.act.alpha_decay` (PACT)
+enum class AlphaDecay { kWeights, kScales };
+template <>
+struct ChoiceNames<AlphaDecay> {
+  static constexpr const char* names[] = {"weights", "scales"};
 };
 
 /// The string of `e`, as configs spell it.

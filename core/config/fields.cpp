@@ -289,6 +289,10 @@ struct Added {
 Applies for_method(const std::string& method) {
   return [method](const RunConfig& c) { return c.quant.method == method; };
 }
+// Where a key applies: runs of one activation quantizer.
+Applies for_act_method(const std::string& method) {
+  return [method](const RunConfig& c) { return c.quant.act_method == method; };
+}
 using AddedIdentity = Added<KeyRole::kIdentity>;
 using AddedObservation = Added<KeyRole::kObservation>;
 

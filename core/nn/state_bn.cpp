@@ -2,6 +2,8 @@
 
 #include <torch/nn/functional.h>
 
+#include "core/error.h"
+
 namespace lowbit {
 
 StateBatchNormImpl::StateBatchNormImpl(int64_t features, double momentum, double eps)
@@ -15,6 +17,9 @@ StateBatchNormImpl::StateBatchNormImpl(int64_t features, double momentum, double
 }
 
 torch::Tensor StateBatchNormImpl::forward(const torch::Tensor& x) {
+  if (state_ == BNState::kBatch && !is_training())  // the batch's statistics, nothing kept
+    return torch::batch_norm(x, weight, bias, {}, {}, /*training=*/true, momentum_, eps_,
+                             /*cudnn_enabled=*/true);
   bool q = state_ == BNState::kDiscrete;
   auto& mean = q ? running_mean_q : running_mean;
   auto& var = q ? running_var_q : running_var;
@@ -33,6 +38,18 @@ void StateBatchNormImpl::reset_running_stats() {
 
 void StateBatchNormImpl::pretty_print(std::ostream& os) const {
   os << "StateBatchNorm(" << features_ << ", eps=" << eps_ << ", momentum=" << momentum_ << ")";
+}
+
+const char* bn_state_name(BNState s) {
+  static const char* names[] = {"continuous", "discrete", "batch"};
+  return names[static_cast<int>(s)];
+}
+
+BNState bn_state_from_name(const std::string& name, const std::string& source) {
+  for (BNState s : {BNState::kContinuous, BNState::kDiscrete, BNState::kBatch})
+    if (name == bn_state_name(s)) return s;
+  throw DataError(source + ": unknown batch-norm state '" + name +
+                  "' (continuous, discrete or batch; written by a newer lowbit?)");
 }
 
 void set_bn_state(torch::nn::Module& model, BNState s) {

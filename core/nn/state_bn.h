@@ -8,7 +8,16 @@
 
 namespace lowbit {
 
-enum class BNState { kContinuous = 0, kDiscrete = 1 };
+/// Which statistics normalise in evaluation: the continuous set, the discrete set (SLB state
+/// BN), or each evaluated batch's own (the golden-stick port after its BN calibration, which
+/// leaves use_batch_statistics on). Training always uses the batch's statistics and updates
+/// the continuous set, or the discrete one in kDiscrete.
+enum class BNState { kContinuous = 0, kDiscrete = 1, kBatch = 2 };
+
+/// "continuous", "discrete", "batch": the names checkpoints and packed models store.
+const char* bn_state_name(BNState s);
+/// REQUIRES: `name` is one of bn_state_name's; throws DataError naming `source` otherwise.
+BNState bn_state_from_name(const std::string& name, const std::string& source);
 
 class StateBatchNormImpl : public torch::nn::Module {
  public:

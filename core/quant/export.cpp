@@ -53,12 +53,12 @@ struct PackedModel {
 
 // Builds the .lbt content for `model`. Throws Error when a quantized layer cannot be packed.
 PackedModel pack_model(Network& model, const RunConfig& cfg, const ModelSpec& spec,
-                       bool bn_discrete) {
+                       BNState bn_state) {
   torch::NoGradGuard g;
   ExportStats st;
   json header = {{"format", 1},
                  {"config", to_json(cfg)},
-                 {"bn_state", bn_discrete ? "discrete" : "continuous"},
+                 {"bn_state", bn_state_name(bn_state)},
                  {"spec",
                   {{"channels", spec.channels},
                    {"height", spec.height},
@@ -114,15 +114,15 @@ PackedModel pack_model(Network& model, const RunConfig& cfg, const ModelSpec& sp
 }  // namespace
 
 std::optional<int64_t> packed_model_bytes(Network& model, const RunConfig& cfg,
-                                          const ModelSpec& spec, bool bn_discrete) {
+                                          const ModelSpec& spec, BNState bn_state) {
   for (auto& l : quant_layers(model))
     if (l.layer->quantizer() && !l.layer->quantizer()->supports_pack()) return std::nullopt;
-  return pack_model(model, cfg, spec, bn_discrete).stats.packed_bytes;
+  return pack_model(model, cfg, spec, bn_state).stats.packed_bytes;
 }
 
 ExportStats export_model(Network& model, const RunConfig& cfg, const ModelSpec& spec,
-                         bool bn_discrete, const std::string& path) {
-  PackedModel pm = pack_model(model, cfg, spec, bn_discrete);
+                         BNState bn_state, const std::string& path) {
+  PackedModel pm = pack_model(model, cfg, spec, bn_state);
   const std::string& h = pm.header;
   const std::string& payload = pm.payload;
   uint64_t hlen = h.size();
@@ -204,8 +204,7 @@ LoadedModel load_packed_model(const std::string& path) {
       throw DataError(path + ": shape mismatch for " + it->first + hint);
     it->second.copy_(t.to(it->second.dtype()));
   }
-  set_bn_state(*lm.model,
-               header["bn_state"] == "discrete" ? BNState::kDiscrete : BNState::kContinuous);
+  set_bn_state(*lm.model, bn_state_from_name(header.value("bn_state", "continuous"), path));
   return lm;
 }
 

@@ -17,6 +17,7 @@
 
 #include "core/config/run_config.h"
 #include "core/models/models.h"
+#include "core/nn/state_bn.h"
 
 namespace lowbit {
 
@@ -33,14 +34,14 @@ struct ExportStats {
 };
 
 /// Writes `model` (built for `cfg` and `spec`, quantizers attached) to `path`.
-/// `bn_discrete`: evaluation uses the discrete batch-norm statistics (SLB).
+/// `bn_state`: the batch-norm statistics evaluation uses (see BNState).
 ExportStats export_model(Network& model, const RunConfig& cfg, const ModelSpec& spec,
-                         bool bn_discrete, const std::string& path);
+                         BNState bn_state, const std::string& path);
 
 /// The size in bytes of the .lbt file export_model would write: the summary's
 /// packed_model_bytes. nullopt when a quantized layer cannot be packed.
 std::optional<int64_t> packed_model_bytes(Network& model, const RunConfig& cfg,
-                                          const ModelSpec& spec, bool bn_discrete);
+                                          const ModelSpec& spec, BNState bn_state);
 
 /// A network rebuilt from a .lbt file, ready for evaluation.
 struct LoadedModel {

@@ -31,7 +31,7 @@ bool read_nested(torch::serialize::InputArchive& root, const std::string& dotted
 std::string checkpoint_path(const std::string& dir) { return dir + "/checkpoint.pt"; }
 
 void write_checkpoint(const std::string& path, Network& model, torch::optim::Optimizer& optimizer,
-                      const RunConfig& cfg, const ModelSpec& spec, bool bn_discrete,
+                      const RunConfig& cfg, const ModelSpec& spec, BNState bn_state,
                       const TrainingState& state) {
   torch::serialize::OutputArchive archive, model_archive, optim_archive;
   model.save(model_archive);
@@ -50,7 +50,8 @@ void write_checkpoint(const std::string& path, Network& model, torch::optim::Opt
   archive.write("config_json", c10::IValue(to_json(cfg).dump()));
   archive.write("spec", c10::IValue(std::vector<int64_t>{spec.channels, spec.height, spec.width,
                                                          spec.classes}));
-  archive.write("bn_discrete", c10::IValue(bn_discrete));
+  archive.write("bn_discrete", c10::IValue(bn_state == BNState::kDiscrete));  // lowbit < 33
+  archive.write("bn_state", c10::IValue(std::string(bn_state_name(bn_state))));
   archive.write("rng_state", at::Generator(at::detail::getDefaultCPUGenerator()).get_state());
   // Serialize in memory, then write the bytes ourselves: LibTorch's file writer reports a
   // full disk from a destructor, which aborts the process instead of throwing.
@@ -146,16 +147,20 @@ CheckpointModel load_checkpoint_model(const std::string& path) {
   CheckpointModel cm;
   if (!archive.try_read("config_json", v))
     throw DataError(path + ": not a lowbit checkpoint (no config)");
-  apply_json(cm.config, nlohmann::json::parse(v.toStringRef()), path);
+  cm.config = config_from_json(nlohmann::json::parse(v.toStringRef()), path);
   archive.read("spec", v);
   auto sp = v.toIntVector();
   cm.spec = {sp[0], sp[1], sp[2], sp[3]};
-  archive.read("bn_discrete", v);
-  cm.bn_discrete = v.toBool();
+  if (archive.try_read("bn_state", v)) {
+    cm.bn_state = bn_state_from_name(v.toStringRef(), path);
+  } else {  // written before the port's calibration existed
+    archive.read("bn_discrete", v);
+    cm.bn_state = v.toBool() ? BNState::kDiscrete : BNState::kContinuous;
+  }
   cm.model = build_network(cm.config, cm.spec, /*load_init=*/false);
   archive.read("model", model_archive);
   cm.model->load(model_archive);
-  set_bn_state(*cm.model, cm.bn_discrete ? BNState::kDiscrete : BNState::kContinuous);
+  set_bn_state(*cm.model, cm.bn_state);
   return cm;
 }
 

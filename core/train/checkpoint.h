@@ -13,6 +13,7 @@
 
 #include "core/config/run_config.h"
 #include "core/models/models.h"
+#include "core/nn/state_bn.h"
 
 namespace lowbit {
 
@@ -30,10 +31,11 @@ struct TrainingState {
   int64_t epochs_timed = 0;                    ///< epochs behind those totals
 };
 
-/// Writes `path` atomically. `bn_discrete`: evaluation uses the discrete batch-norm
-/// statistics (SLB state BN). Throws Error when the file cannot be written.
+/// Writes `path` atomically. `bn_state`: the batch-norm statistics evaluation uses (the
+/// discrete ones of SLB state BN, or the batch's own after the port's calibration). Throws
+/// Error when the file cannot be written.
 void write_checkpoint(const std::string& path, Network& model, torch::optim::Optimizer& optimizer,
-                      const RunConfig& cfg, const ModelSpec& spec, bool bn_discrete,
+                      const RunConfig& cfg, const ModelSpec& spec, BNState bn_state,
                       const TrainingState& state);
 
 /// Restores model, optimizer and the CPU generator from `path`; nullopt when the file does
@@ -51,7 +53,7 @@ struct CheckpointModel {
   RunConfig config;
   ModelSpec spec;
   std::shared_ptr<Network> model;
-  bool bn_discrete = false;
+  BNState bn_state = BNState::kContinuous;
 };
 CheckpointModel load_checkpoint_model(const std::string& path);
 

@@ -39,8 +39,16 @@ struct EvalResult {
 // time: beyond it the activations overflow the cores' caches, and the pass gets slower (on
 // small_cnn, 10,000 test images take 1.15 s at 128 and 1.53 s at 1000). Evaluation mode makes
 // every example's output independent of its batch, so accuracy does not depend on it; the
-// loss sum only to float rounding.
+// loss sum only to float rounding. Not so where batch norm uses each batch's statistics
+// (BNState::kBatch): there evaluation keeps eval_batch_size on every device.
 constexpr int64_t kCpuEvalChunk = 128;
+
+bool normalises_with_batch(Network& model) {
+  for (const auto& m : model.modules(false))
+    if (auto bn = std::dynamic_pointer_cast<StateBatchNormImpl>(m))
+      return bn->state() == BNState::kBatch;
+  return false;
+}
 
 // One pass over `data` without gradients, in eval mode. Inference mode (no autograd
 // bookkeeping at all, no version counters) where nothing made here is kept: the loss and the
@@ -49,7 +57,8 @@ EvalResult evaluate(Network& model, const DataBundle& bundle, const Dataset& dat
                     int64_t batch_size, torch::Device device) {
   c10::InferenceMode inference;
   model.eval();
-  if (device.is_cpu()) batch_size = std::min(batch_size, kCpuEvalChunk);
+  // Chunks change nothing unless batch norm normalises with the batch's own statistics.
+  if (device.is_cpu() && !normalises_with_batch(model)) batch_size = std::min(batch_size, kCpuEvalChunk);
   BatchLoader loader(bundle, data, batch_size, /*train=*/false, 0, 0, device);
   double loss_sum = 0;
   int64_t correct = 0;
@@ -94,6 +103,22 @@ void calibrate_bn(Network& model, const std::vector<LayerRef>& qlayers, const Da
   force_hard(qlayers, false);
 }
 
+// bn_mode = calibrate_port: the golden-stick port's BNCalibrationCallback. One pass of the
+// one-hot forward over the whole training set, augmented and shuffled as training is (the
+// port runs model.eval on its training dataset), continues the running average at the
+// ordinary momentum (0.1; MindSpore's 0.9 is 1 - 0.1): no reset. The order and augmentation
+// come from a seed of their own, so that training's own data order is that of every mode.
+void calibrate_bn_port(Network& model, const std::vector<LayerRef>& qlayers, const DataBundle& data,
+                       const RunConfig& cfg, int64_t epoch, torch::Device device) {
+  torch::NoGradGuard no_grad;
+  force_hard(qlayers, true);
+  model.train();
+  BatchLoader loader(data, data.train, cfg.batch_size, /*train=*/true,
+                     mix_seed(uint64_t(cfg.seed), kPortCalibrationStream, uint64_t(epoch)), epoch, device);
+  for (int64_t b = 0; b < loader.num_batches(); ++b) model.forward(loader.batch(b).first);
+  force_hard(qlayers, false);
+}
+
 // Everything the steps of one run share.
 struct Run {
   const RunConfig& cfg;
@@ -110,7 +135,12 @@ struct Run {
   bool soft = false;             ///< a quantizer trains through a soft forward (SLB)
   BnMode bn_mode = BnMode::kNone;  ///< quant.bn_mode where soft, else none
   GradSpikeMonitor spike{0};     ///< health.grad_spike
+  bool port_calibrated = false;  ///< calibrate_port has run once: use_batch_statistics is on
   bool bn_discrete() const { return bn_mode == BnMode::kState; }
+  /// The statistics evaluation normalises with.
+  BNState eval_bn_state() const {
+    return bn_discrete() ? BNState::kDiscrete : port_calibrated ? BNState::kBatch : BNState::kContinuous;
+  }
 };
 
 // Data, model, quantizers and optimizer: all bad input surfaces here, before any training.
@@ -265,7 +295,8 @@ EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
   ev.epoch = epoch;
   ev.epochs = cfg.epochs;
   auto& m = ev.metrics;
-  const bool calibrate = run.bn_mode == BnMode::kCalibrateEachEpoch ||
+  const bool port = run.bn_mode == BnMode::kCalibratePort && port_calibrates(cfg, epoch + 1);
+  const bool calibrate = port || run.bn_mode == BnMode::kCalibrateEachEpoch ||
                          (run.bn_mode == BnMode::kCalibrateAfter && epoch + 1 == cfg.epochs);
   double calib_seconds = 0;
   if (calibrate) {
@@ -273,16 +304,19 @@ EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
       m[key::kTestAccBeforeCalib] =
           evaluate(*run.model, run.data, run.data.test, cfg.eval_batch_size, run.device).acc;
     const auto t0 = Clock::now();
-    calibrate_bn(*run.model, run.qlayers, run.data, cfg, run.device);
+    if (port)
+      calibrate_bn_port(*run.model, run.qlayers, run.data, cfg, epoch, run.device);
+    else
+      calibrate_bn(*run.model, run.qlayers, run.data, cfg, run.device);
     calib_seconds = seconds_since(t0);
+    run.port_calibrated = run.port_calibrated || port;
   }
   if (run.soft) {
     m[key::kTemperature] = run.qlayers.front().layer->quantizer()->temperature_value();
     m[key::kStateBnSeconds] = tr.state_bn_seconds;
     m[key::kCalibSeconds] = calib_seconds;
   }
-  if (run.bn_discrete())
-    set_bn_state(*run.model, BNState::kDiscrete);  // evaluation uses the discrete statistics
+  set_bn_state(*run.model, run.eval_bn_state());
   for (auto& [name, a] : run.acts) a->output_zeros.start();
   for (auto& l : run.layers) l.layer->input_zeros.start();
   EvalResult test = evaluate(*run.model, run.data, run.data.test, cfg.eval_batch_size, run.device);
@@ -302,7 +336,7 @@ EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
     EvalResult val = evaluate(*run.model, run.data, run.data.val, cfg.eval_batch_size, run.device);
     m[key::kValLoss] = val.loss, m[key::kValAcc] = val.acc;
   }
-  set_bn_state(*run.model, BNState::kContinuous);  // training always uses the continuous statistics
+  set_bn_state(*run.model, BNState::kContinuous);  // training always updates the continuous set
   m[key::kLr] = lr_at(cfg.optim, cfg.epochs, double(epoch));
   m[key::kActSparsityMean] = act_mean;
   m[key::kTrainSeconds] = tr.seconds;
@@ -367,7 +401,7 @@ std::map<std::string, double> run_summary(Run& run, const TrainingState& state,
     if (p.requires_grad()) param_bytes += double(p.numel() * p.element_size());
   s[key::kParamBytes] = param_bytes;
   // Deployed size: exactly what `lowbit export` writes for this model.
-  if (auto packed = packed_model_bytes(*run.model, run.cfg, run.spec, run.bn_discrete()))
+  if (auto packed = packed_model_bytes(*run.model, run.cfg, run.spec, run.eval_bn_state()))
     s[key::kPackedModelBytes] = double(*packed);
   s[key::kPeakRssBytes] = double(peak_rss_bytes());
   s[key::kWallSeconds] = seconds_since(run_t0);
@@ -391,6 +425,10 @@ void discrete_bn_pass(Network& model, const std::vector<LayerRef>& qlayers,
   set_bn_state(model, BNState::kContinuous);
 }
 
+bool port_calibrates(const RunConfig& cfg, int64_t epoch) {
+  return epoch > int64_t(double(cfg.epochs) * cfg.quant.temp_start);
+}
+
 int64_t calibration_batches(const RunConfig& cfg, int64_t train_size) {
   return std::min(cfg.quant.bn_calib_batches, train_size / cfg.batch_size);
 }
@@ -398,7 +436,7 @@ int64_t calibration_batches(const RunConfig& cfg, int64_t train_size) {
 std::vector<ParamGroup> parameter_groups(Network& model, const RunConfig& cfg) {
   // Latent weights a quantizer does not use (SLB) are frozen; weights a quantizer updates
   // itself (Bop) stay out of every group.
-  std::set<const void*> frozen, owned, scales, quantizer_own, bn_and_bias;
+  std::set<const void*> frozen, owned, scales, quantizer_own, bn_and_bias, clips;
   for (auto& l : quant_layers(model)) {
     if (l.layer->bias.defined()) bn_and_bias.insert(key_of(l.layer->bias));
     if (auto& q = l.layer->quantizer()) {
@@ -410,7 +448,7 @@ std::vector<ParamGroup> parameter_groups(Network& model, const RunConfig& cfg) {
   }
   for (auto& [name, a] : act_layers(model))
     if (a->quantizer())
-      for (auto& p : a->quantizer()->parameters()) scales.insert(key_of(p));  // PACT's clip
+      for (auto& p : a->quantizer()->parameters()) clips.insert(key_of(p));  // PACT's alpha
   for (auto& bn : state_bns(model))
     bn_and_bias.insert(key_of(bn->weight)), bn_and_bias.insert(key_of(bn->bias));
   const double wd = cfg.optim.weight_decay;
@@ -418,7 +456,12 @@ std::vector<ParamGroup> parameter_groups(Network& model, const RunConfig& cfg) {
                                {"bn_and_bias", {}, cfg.optim.bn_weight_decay ? wd : 0.0},
                                {"scales", {}, cfg.quant.scale_weight_decay ? wd : 0.0},
                                // SLB logits: decay would pull every distribution towards uniform.
-                               {"quantizer", {}, 0.0}};
+                               {"quantizer", {}, 0.0},
+                               // PACT's alpha: the paper's L2 (weights), or as the scales.
+                               {"act_clip", {}, cfg.quant.act_alpha_decay == AlphaDecay::kWeights ||
+                                                        cfg.quant.scale_weight_decay
+                                                    ? wd
+                                                    : 0.0}};
   for (auto& p : model.parameters()) {
     const void* k = key_of(p);
     if (frozen.count(k))
@@ -427,6 +470,8 @@ std::vector<ParamGroup> parameter_groups(Network& model, const RunConfig& cfg) {
       continue;
     else if (scales.count(k))
       g[2].params.push_back(p);
+    else if (clips.count(k))
+      g[4].params.push_back(p);
     else if (quantizer_own.count(k))
       g[3].params.push_back(p);
     else if (bn_and_bias.count(k))
@@ -488,6 +533,8 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
   TrainingState state;  // epoch: the last finished one
   if (opt.resume && !ckpt.empty())
     if (auto resumed = resume_checkpoint(ckpt, cfg, *run.model, *run.optimizer)) state = *resumed;
+  run.port_calibrated = run.bn_mode == BnMode::kCalibratePort &&
+                        state.epoch >= 0 && port_calibrates(cfg, state.epoch + 1);
   const int64_t batches =
       BatchLoader(run.data, run.data.train, cfg.batch_size, true, 0, 0, torch::kCPU).num_batches();
   obs.on_run_start({&cfg, config_hash(cfg), state.epoch + 1, cfg.epochs, batches,
@@ -521,7 +568,7 @@ TrainResult train_run(const RunConfig& cfg, const TrainOptions& opt, Observer& o
     // could lose them.
     obs.on_epoch_end(ev);
     if (!ckpt.empty() && ((epoch + 1) % cfg.checkpoint_every == 0 || epoch + 1 == cfg.epochs))
-      write_checkpoint(ckpt, *run.model, *run.optimizer, cfg, run.spec, run.bn_discrete(), state);
+      write_checkpoint(ckpt, *run.model, *run.optimizer, cfg, run.spec, run.eval_bn_state(), state);
     // A broken health rule stops the run after its epoch is recorded.
     if (auto verdict = epoch_health(cfg.health, ev, run.data.classes, run.data.val.size() > 0);
         verdict && epoch + 1 < cfg.epochs) {

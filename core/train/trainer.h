@@ -63,6 +63,13 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamG
 /// statistics and the weights are untouched. `qlayers`: the quantized layers.
 void discrete_bn_pass(Network& model, const std::vector<LayerRef>& qlayers, const torch::Tensor& x);
 
+/// bn_mode calibrate_port: the calibration pass after 0-based epoch e shuffles and augments the
+/// training set as BatchLoader does with seed mix_seed(seed, kPortCalibrationStream, e).
+inline constexpr uint64_t kPortCalibrationStream = 0xCA11B2A7E;
+/// bn_mode calibrate_port: whether the port calibrates after 1-based epoch `epoch`:
+/// epoch > int(epochs * quant.temperature.start), as its BNCalibrationCallback.
+bool port_calibrates(const RunConfig& cfg, int64_t epoch);
+
 /// Calibration batches for bn_mode calibrate_*: min(quant.bn_calib_batches, full batches).
 int64_t calibration_batches(const RunConfig& cfg, int64_t train_size);
 

@@ -38,7 +38,7 @@ void round_trip(const std::string& method, const std::string& act = "none") {
   REQUIRE(train_run(c, o, q).status == "done");
   auto cm = load_checkpoint_model(checkpoint_path(d.path));
   double ckpt_acc = test_accuracy(*cm.model, cm.config);
-  auto st = export_model(*cm.model, cm.config, cm.spec, cm.bn_discrete, d / "m.lbt");
+  auto st = export_model(*cm.model, cm.config, cm.spec, cm.bn_state, d / "m.lbt");
   auto lm = load_packed_model(d / "m.lbt");
   double packed_acc = test_accuracy(*lm.model, lm.config);
   CHECK_MESSAGE(packed_acc == ckpt_acc, method);
@@ -63,7 +63,7 @@ TEST_CASE("export: ternary layers cost 2 bits per weight plus scales and header"
   Quiet q;
   train_run(c, o, q);
   auto cm = load_checkpoint_model(checkpoint_path(d.path));
-  auto st = export_model(*cm.model, cm.config, cm.spec, cm.bn_discrete, d / "m.lbt");
+  auto st = export_model(*cm.model, cm.config, cm.spec, cm.bn_state, d / "m.lbt");
   // small_cnn: conv2 (64*32*9) and conv3 (128*64*9) are ternary.
   int64_t ternary = 64 * 32 * 9 + 128 * 64 * 9;
   CHECK(st.packed_weights == ternary);

@@ -102,6 +102,7 @@ TEST_CASE("slb: the float32 CPU kernel equals the plain formula") {
 
 TEST_CASE("slb: quantizer modes: soft in training, argmax in eval and after the window") {
   QuantConfig q;
+  q.temp_window = TempWindow::kFractional;  // the arithmetic under test
   q.method = "slb";
   q.bits = 2;
   SLBImpl s(q);
@@ -140,6 +141,7 @@ TEST_CASE("slb: logits start He-normal with fan_out = out * k * k * |V| at 1, 2 
   for (int bits : {1, 2, 4}) {
     const int64_t K = int64_t(1) << bits;
     QuantConfig q;
+    q.temp_window = TempWindow::kFractional;  // the arithmetic under test
     q.bits = bits;
     SLBImpl s(q);
     torch::manual_seed(1);
@@ -156,6 +158,7 @@ TEST_CASE("slb: logits start He-normal with fan_out = out * k * k * |V| at 1, 2 
 TEST_CASE("slb: after the window, freeze sends no gradient to the logits, ste does") {
   for (const char* mode : {"freeze", "ste"}) {
     QuantConfig q;
+    q.temp_window = TempWindow::kFractional;  // the arithmetic under test
     q.bits = 2;
     q.temp_after_window = *parse_choice<AfterWindow>(mode);
     SLBImpl s(q);
@@ -180,6 +183,7 @@ TEST_CASE("slb: after the window, freeze sends no gradient to the logits, ste do
 
 TEST_CASE("slb: checkpoint init puts the largest logit on the nearest value") {
   QuantConfig q;
+  q.temp_window = TempWindow::kFractional;  // the arithmetic under test
   q.bits = 2;
   q.logit_init = LogitInit::kCheckpoint;
   SLBImpl s(q);
@@ -234,8 +238,8 @@ TEST_CASE(
   CHECK(all_equal(none, state_c));  // state recalibrates only its discrete set
   CHECK(!all_equal(none, after));   // calibrate_after overwrote the statistics
   CHECK(!all_equal(state_c, state_q));
-  CHECK(models["state"].bn_discrete);
-  CHECK(!models["none"].bn_discrete);
+  CHECK(models["state"].bn_state == BNState::kDiscrete);
+  CHECK(models["none"].bn_state == BNState::kContinuous);
   CHECK(results["state"].summary.count("logits_bytes"));
   // 1 bit, small_cnn on 1 channel: conv2 and conv3 have (64*32*9 + 128*64*9) weights, 2 logits
   // each.
@@ -354,6 +358,91 @@ TEST_CASE(
     if (bn != "bn1")
       CHECK_MESSAGE(!torch::allclose(m->running_mean, m->running_mean_q, 1e-3, 1e-4), bn);
   }
+}
+
+// bn_mode = calibrate_port: 2 epochs, window start 0.5: int(2 * 0.5) = 1, so the port
+// calibrates after epoch 2 only. With lr = 1e-30 no float32 weight can move, so the pass is
+// computable by hand: start from the continuous statistics a run with bn_mode none ends with
+// (running statistics never influence training, so training is the same), then
+// r <- 0.9 r + 0.1 b over every batch of the calibration loader, b the one-hot network's batch
+// mean and unbiased variance: no reset, the whole training set. Tolerance 1e-5.
+TEST_CASE(
+    "slb: calibrate_port continues the running average over the whole training set after the "
+    "window's start, then evaluates with batch statistics, as the port's BNCalibrationCallback") {
+  auto cfg = lowbit::test::tiny_config();  // 96 training examples, batch 32: 3 batches
+  cfg.quant.method = "slb";
+  cfg.quant.bits = 1;
+  cfg.epochs = 2;
+  cfg.quant.temp_start = 0.5;
+  cfg.optim.lr = 1e-30;
+  struct Rec : Observer {
+    std::vector<EpochEvent> ev;
+    void on_epoch_end(const EpochEvent& e) override { ev.push_back(e); }
+  };
+  std::map<std::string, CheckpointModel> models;
+  std::map<std::string, Rec> recs;
+  std::vector<std::unique_ptr<lowbit::test::TempDir>> dirs;
+  for (const char* mode : {"none", "calibrate_port"}) {
+    cfg.quant.bn_mode = *parse_choice<BnMode>(mode);
+    dirs.push_back(std::make_unique<lowbit::test::TempDir>());
+    TrainOptions o;
+    o.checkpoint_dir = dirs.back()->path;
+    REQUIRE(train_run(cfg, o, recs[mode]).status == "done");
+    models[mode] = load_checkpoint_model(checkpoint_path(o.checkpoint_dir));
+  }
+  const auto& ev = recs["calibrate_port"].ev;
+  REQUIRE(ev.size() == 2);
+  CHECK(!port_calibrates(cfg, 1));
+  CHECK(port_calibrates(cfg, 2));
+  CHECK(ev[0].metrics.at("calib_seconds") == 0);
+  CHECK(ev[1].metrics.at("calib_seconds") > 0);
+  // Before the first calibration both modes evaluate alike (the running statistics).
+  CHECK(ev[0].metrics.at("test_acc") == recs["none"].ev[0].metrics.at("test_acc"));
+  CHECK(ev[0].metrics.at("test_loss") == recs["none"].ev[0].metrics.at("test_loss"));
+  auto& port = models["calibrate_port"];
+  CHECK(port.bn_state == BNState::kBatch);  // the port never resets use_batch_statistics
+  CHECK(models["none"].bn_state == BNState::kContinuous);
+
+  DataBundle data = load_data(cfg.data);
+  auto net = build_network(cfg, ModelSpec{data.channels, data.height, data.width, data.classes});
+  auto hard = [&](const std::string& layer) {
+    auto l = named<QLayerImpl>(*net, layer);
+    auto q = std::dynamic_pointer_cast<SLBImpl>(l->quantizer());
+    return q ? q->values.index_select(0, q->logits.argmax(-1).flatten()).view(l->weight.sizes())
+             : l->weight.detach();
+  };
+  namespace F = torch::nn::functional;
+  std::map<std::string, torch::Tensor> mean, var;
+  for (const std::string bn : {"bn1", "bn2", "bn3"}) {
+    auto m = named<StateBatchNormImpl>(*models["none"].model, bn);
+    mean[bn] = m->running_mean.clone(), var[bn] = m->running_var.clone();
+  }
+  torch::NoGradGuard g;
+  BatchLoader loader(data, data.train, cfg.batch_size, true,
+                     mix_seed(uint64_t(cfg.seed), kPortCalibrationStream, 1), 1, torch::kCPU);
+  REQUIRE(loader.num_batches() == 3);
+  for (int64_t b = 0; b < 3; ++b) {
+    auto x = loader.batch(b).first;
+    int i = 1;
+    for (const std::string layer : {"conv1", "conv2", "conv3"}) {
+      auto h = F::conv2d(x, hard(layer), F::Conv2dFuncOptions().padding(1));
+      torch::Tensor m = h.mean({0, 2, 3});
+      torch::Tensor v_biased = h.var(std::vector<int64_t>{0, 2, 3}, false),
+                    v = h.var(std::vector<int64_t>{0, 2, 3}, true);
+      std::string bn = "bn" + std::to_string(i++);
+      mean[bn] = 0.9 * mean[bn] + 0.1 * m;
+      var[bn] = 0.9 * var[bn] + 0.1 * v;
+      x = torch::relu((h - m.view({1, -1, 1, 1})) / torch::sqrt(v_biased.view({1, -1, 1, 1}) + 1e-5));
+      if (layer != "conv3") x = F::max_pool2d(x, F::MaxPool2dFuncOptions(2));
+    }
+  }
+  for (const std::string bn : {"bn1", "bn2", "bn3"}) {
+    auto m = named<StateBatchNormImpl>(*port.model, bn);
+    CHECK_MESSAGE(torch::allclose(m->running_mean, mean[bn], 1e-5, 1e-6), bn);
+    CHECK_MESSAGE(torch::allclose(m->running_var, var[bn], 1e-5, 1e-6), bn);
+  }
+  // lowbit eval of the checkpoint evaluates as the run did: with the test batches' statistics.
+  CHECK(test_accuracy(*port.model, port.config) == ev[1].metrics.at("test_acc"));
 }
 
 // The four modes answer four different questions. Per-epoch test accuracy (and loss) differs
