@@ -226,7 +226,7 @@ void read_header(ExperimentSpec& spec, const std::string& source) {
   const auto& raw = spec.raw;
   if (!raw.is_object()) throw ConfigError(source + ": expected a JSON object");
   const std::vector<std::string> known = {"name",  "description", "base",   "axes", "variants",
-                                          "exclude", "seeds",      "report", "set"};
+                                          "exclude", "seeds",      "report", "set", "claims"};
   for (auto& [k, v] : raw.items())
     if (std::find(known.begin(), known.end(), k) == known.end())
       throw ConfigError(source + ": unknown key '" + k + "'" + did_you_mean(k, known) +
@@ -427,6 +427,10 @@ ExperimentSpec expand_experiment(const std::string& text, const std::string& sou
   apply_set_to_plans(plans, read_set(raw, source), spec, source);
   auto expanded = expand_in_parent_order(plans, global_axes.size(), seeds, excludes, source, spec.name);
   collect_runs(spec, plans, expanded, source);
+  if (raw.contains("claims")) {
+    spec.claims = parse_claims(plain(raw["claims"]), source);
+    check_claims(spec, source);
+  }
   return spec;
 }
 

@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/config/claims.h"
 #include "tracker/store.h"
 
 namespace lowbit {
@@ -36,6 +37,9 @@ struct ExperimentSpec {
   /// "report": the report lowbit suite writes (and docs/RESULTS.md shows) for this experiment:
   /// tables, the one plot, metric, rows, cols, baseline. Types checked here; names when used.
   nlohmann::json report = nlohmann::json::object();
+  /// "claims": what the question asserts about its cells (core/config/claims.h), checked
+  /// against the variants, axes and output keys.
+  std::vector<ClaimSpec> claims;
 };
 
 /// The most runs one definition may expand to unless the caller raises it (--max-runs):
@@ -75,6 +79,12 @@ ExperimentSpec expand_experiment(const std::string& text, const std::string& sou
 /// Checks the settings that need the model (quant.skip and per-layer globs) by building it
 /// once without data. A ConfigError is prefixed with `where` ("file.json: variants.X").
 void check_layer_settings(const RunConfig& cfg, const std::string& where);
+
+/// Checks spec.claims against the expanded runs: each cell names a variant and pins one cell
+/// (every axis the variant spans, with a value some run has), and the metric is an output key
+/// that a test may decide (not machine-dependent). Throws ConfigError naming the claim and
+/// the field, with did-you-mean. (experiments/spec_claims.cpp)
+void check_claims(const ExperimentSpec& spec, const std::string& source);
 
 /// The data shape a config's dataset has, without loading it.
 ModelSpec model_spec_for(const DataConfig& d);

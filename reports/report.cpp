@@ -19,6 +19,7 @@
 #include "core/sha256.h"
 #include "core/util.h"
 #include "reports/plots.h"
+#include "reports/claims.h"
 #include "reports/report_html.h"
 #include "reports/report_registry.h"
 #include "tracker/jsonl_observer.h"
@@ -26,8 +27,6 @@
 
 namespace lowbit {
 
-ReportMetric resolve_metric(Db& db, ExperimentData& e,
-                            const std::string& spec_text);  // tables/main_table.cpp
 
 void write_text(const std::string& path, const std::string& text, std::vector<std::string>& files,
                 const std::string& what) {
@@ -259,6 +258,21 @@ std::string build_tables(const std::vector<const ReportTable*>& tables, ReportCo
   return body;
 }
 
+// The claims of the experiment's definition, decided, in every requested format; returns the
+// markdown section ("" without claims). The claims lead the report.
+std::string build_claims(ReportContext& c, HtmlReport& html) {
+  const auto claims = evaluate_claims(c.db, c.e);
+  if (claims.empty()) return "";
+  const std::string md = claims_markdown(claims);
+  for (auto& f : c.opt.formats) {
+    if (f == "html") continue;
+    write_text(c.out_dir + "/claims." + f, f == "md" ? md : f == "csv" ? claims_csv(claims) : claims_latex(claims),
+               c.result.files, "--out " + c.out_dir);
+  }
+  html.claims = claims_html(claims);
+  return std::string("## ") + kClaimsTitle + "\n\n" + md + "\n";
+}
+
 // The curves, with the main table, where gnuplot is installed.
 void build_plots(const ReportOptions& opt, const std::vector<const ReportTable*>& tables, ReportContext& c) {
   const bool main = std::any_of(tables.begin(), tables.end(), [](auto* t) { return t->name == "main"; });
@@ -297,8 +311,8 @@ ReportResult write_report(const ReportOptions& opt) {
   make_dirs(c.out_dir, "--out");
   const std::set<std::string> earlier = read_manifest(c.out_dir);
 
-  HtmlReport html{e.name, e.description, "", {}, {}, {}, {}, {}, e.queries};
-  const std::string body = build_tables(tables, c, html);
+  HtmlReport html{e.name, e.description, "", "", {}, {}, {}, {}, {}, e.queries};
+  const std::string body = build_claims(c, html) + build_tables(tables, c, html);
   build_plots(opt, tables, c);
   html.summary = fmt::format("{} runs, {} finished. Tables: {}.", e.runs.size(), done, join(opt.formats, ", "));
   html.excluded = excluded_runs(e);

@@ -194,6 +194,7 @@ std::string inline_md_html(const std::string& s) {
 std::string render_report_html(const HtmlReport& r) {
   // Sections in page order, each with a heading for the contents list.
   std::vector<std::pair<std::string, std::string>> sections;  // heading, body
+  if (!r.claims.empty()) sections.push_back({kClaimsTitle, r.claims});
   for (auto& [t, per_layer] : r.tables)
     if (!per_layer) sections.push_back({t.title, table_block(t)});
   size_t figure_no = 0;
@@ -218,7 +219,7 @@ std::string render_report_html(const HtmlReport& r) {
     html += std::string("<li><a href=\"#per-layer\">") + kPerLayerTitle + "</a></li>\n";
   html += "<li><a href=\"#provenance\">Provenance</a></li>\n</ul>\n</nav>\n<main>\n";
   // The per-layer section sits after the tables, before excluded runs, notes and curves.
-  size_t n_tables = 0;
+  size_t n_tables = r.claims.empty() ? 0 : 1;
   for (auto& t : r.tables) n_tables += !t.second;
   for (size_t i = 0; i < sections.size(); ++i) {
     if (i == n_tables) html += layers;

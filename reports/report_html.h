@@ -21,11 +21,13 @@ inline constexpr const char* kExcludedTitle = "Excluded runs";
 inline constexpr const char* kExcludedNote =
     "Not in any table above (each cell's n counts only finished runs).";
 inline constexpr const char* kNotesTitle = "Tags and notes";
+inline constexpr const char* kClaimsTitle = "Claims";
 inline constexpr const char* kPerLayerTitle = "Per-layer statistics";
 
 /// Everything report.md shows, as data.
 struct HtmlReport {
   std::string title, description, summary;
+  std::string claims;  ///< the claims table as HTML (reports/claims.h); "" without claims
   std::vector<std::pair<AggTable, bool>> tables;     ///< table, per-layer (collapsible)
   std::vector<std::vector<std::string>> excluded;    ///< run, variant, seed, status, why
   std::vector<std::string> notes;                    ///< inline markdown (`code`)

@@ -86,6 +86,10 @@ struct ReportPlot {
   std::vector<std::string> config_keys = {};
 };
 
+/// The metric that --metric names ("key[:final|best|last-K-mean]"), resolved against the
+/// experiment's recorded keys. Throws ConfigError with did-you-mean. (tables/main_table.cpp)
+ReportMetric resolve_metric(Db& db, ExperimentData& e, const std::string& spec_text);
+
 /// The tables, in report order (main, cost, layers, energy).
 const std::vector<ReportTable>& report_tables();
 /// The plots, in report order.

@@ -10,6 +10,7 @@
 #include "core/provenance.h"
 #include "core/sha256.h"
 #include "core/util.h"
+#include "reports/commentary_check.h"
 #include "reports/report_registry.h"
 #include "tracker/jsonl_observer.h"
 #include "tracker/queries.h"
@@ -87,10 +88,14 @@ std::string section(Db& db, const SuiteEntry& e, size_t i, const std::string& do
                     e.report.rows.empty() ? "" : " --rows " + join(e.report.rows, ","),
                     e.report.baseline.empty() ? "" : " --baseline " + e.report.baseline);
   if (!e.report_error.empty()) return md + "_No report: " + e.report_error + "._\n\n";
-  md += tables_md(e) + plot_md(e, e.plot, doc, files);
+  const std::string tables = tables_md(e);
+  md += tables + plot_md(e, e.plot, doc, files);
   // A question with SLB runs also shows the temperature its arms were scheduled to follow.
   if (e.plot != "schedule" && is_file(e.report.out_dir + "/schedule.svg")) md += plot_md(e, "schedule", doc, files);
   std::string notes = e.notes.empty() || !is_file(e.notes) ? "" : read_file(e.notes);
+  // The commentary interprets the tables and claims; a number of its own is refused.
+  if (auto problems = unsupported_numbers(notes, tables); !problems.empty())
+    throw ConfigError(commentary_error(e.notes, e.name, problems) + "; the results document was not written");
   md += notes.empty() ? "_No commentary yet: it belongs in " + (e.notes.empty() ? e.config : e.notes) + "._\n\n"
                       : "**What the numbers say.** " + notes + (notes.back() == '\n' ? "\n" : "\n\n");
   return md;

@@ -9,6 +9,7 @@
 
 #include "core/config/run_config.h"
 #include "core/util.h"
+#include "reports/inference.h"
 
 namespace lowbit {
 
@@ -65,27 +66,67 @@ void group_rows(AggTable& t, const ExperimentData& e) {
     }
 }
 
-// Best per column (by mean, among cells with data). Ties are all best; a column where every
-// row ties, or only one row has data, has no best.
-void mark_best(AggTable& t) {
-  for (size_t c = 0; c < t.cols.size(); ++c) {
-    if (!t.cols[c].mark_best) continue;
-    int best = -1;
-    for (size_t i = 0; i < t.rows.size(); ++i) {
-      if (t.cells[i][c].s.n == 0) continue;
-      double m = t.cells[i][c].s.mean, bm = best < 0 ? 0 : t.cells[size_t(best)][c].s.mean;
-      if (best < 0 || (t.cols[c].lower_better ? m < bm : m > bm)) best = int(i);
-    }
-    if (best < 0) continue;
-    size_t with_data = 0, tied = 0;
-    for (size_t i = 0; i < t.rows.size(); ++i)
-      if (t.cells[i][c].s.n > 0)
-        ++with_data, tied += t.cells[i][c].s.mean == t.cells[size_t(best)][c].s.mean;
-    if (with_data < 2 || tied == with_data) continue;
-    for (size_t i = 0; i < t.rows.size(); ++i)
-      if (t.cells[i][c].s.n > 0 && t.cells[i][c].s.mean == t.cells[size_t(best)][c].s.mean)
-        t.cells[i][c].best = true;
+// The best cell of column c by mean and the runner-up (the best of the rest); -1 where there
+// is none or the best ties another cell.
+std::pair<int, int> best_and_runner_up(const AggTable& t, size_t c) {
+  int best = -1, second = -1;
+  auto better = [&](size_t i, int than) {
+    if (than < 0) return true;
+    const double m = t.cells[i][c].s.mean, o = t.cells[size_t(than)][c].s.mean;
+    return t.cols[c].lower_better ? m < o : m > o;
+  };
+  for (size_t i = 0; i < t.rows.size(); ++i) {
+    if (t.cells[i][c].s.n == 0) continue;
+    if (better(i, best))
+      second = best, best = int(i);
+    else if (better(i, second))
+      second = int(i);
   }
+  if (best < 0 || second < 0 || t.cells[size_t(best)][c].s.mean == t.cells[size_t(second)][c].s.mean)
+    return {-1, -1};
+  return {best, second};
+}
+
+// A column of exact values: every cell at the best value is bold, unless every cell is.
+void mark_exact_best(AggTable& t, size_t c) {
+  int best = -1;
+  for (size_t i = 0; i < t.rows.size(); ++i) {
+    if (t.cells[i][c].s.n == 0) continue;
+    const double m = t.cells[i][c].s.mean;
+    if (best < 0 || (t.cols[c].lower_better ? m < t.cells[size_t(best)][c].s.mean : m > t.cells[size_t(best)][c].s.mean))
+      best = int(i);
+  }
+  if (best < 0) return;
+  size_t with_data = 0, tied = 0;
+  for (size_t i = 0; i < t.rows.size(); ++i)
+    if (t.cells[i][c].s.n > 0) ++with_data, tied += t.cells[i][c].s.mean == t.cells[size_t(best)][c].s.mean;
+  if (with_data < 2 || tied == with_data) return;
+  for (size_t i = 0; i < t.rows.size(); ++i)
+    if (t.cells[i][c].s.n > 0 && t.cells[i][c].s.mean == t.cells[size_t(best)][c].s.mean) t.cells[i][c].best = true;
+}
+
+// Best per column in bold only where it is decided: in a column that cannot vary with the seed
+// (sizes), the exact best; elsewhere where Welch's test of the best cell (by mean) against the
+// runner-up, Holm-adjusted across the table's columns, gives p < 0.05. A tie for the best,
+// one row with data, a machine-dependent column (seconds, memory) or fewer than 2 seeds: no
+// bold.
+void mark_best(AggTable& t) {
+  std::vector<double> p;
+  std::vector<size_t> where;
+  for (size_t c = 0; c < t.cols.size(); ++c) {
+    if (!t.cols[c].mark_best || t.cols[c].machine_dependent) continue;
+    if (t.cols[c].seed_invariant) {
+      mark_exact_best(t, c);
+      continue;
+    }
+    auto [best, second] = best_and_runner_up(t, c);
+    if (best < 0) continue;
+    p.push_back(welch_test(t.cells[size_t(best)][c].s, t.cells[size_t(second)][c].s).p);
+    where.push_back(c * t.rows.size() + size_t(best));
+  }
+  const auto adj = holm_adjust(p);
+  for (size_t k = 0; k < where.size(); ++k)
+    if (adj[k] < 0.05) t.cells[where[k] % t.rows.size()][where[k] / t.rows.size()].best = true;
 }
 
 // Welch's t-test of every row against its baseline row: the row whose variant is the baseline
@@ -112,9 +153,20 @@ void test_against_baseline(AggTable& t) {
     int base = baseline_of(i);
     if (base < 0 || base == int(i)) continue;
     for (size_t c = 0; c < t.cols.size(); ++c)
-      if (!t.cols[c].seed_invariant)
+      if (t.cols[c].testable())
         t.cells[i][c].p = welch_test(t.cells[i][c].s, t.cells[size_t(base)][c].s).p;
   }
+  // Holm across every test of the table: stars read the adjusted p.
+  std::vector<double> p;
+  for (auto& row : t.cells)
+    for (auto& cell : row) p.push_back(cell.p >= 0 ? cell.p : std::nan(""));
+  const auto adj = holm_adjust(p);
+  size_t k = 0;
+  for (auto& row : t.cells)
+    for (auto& cell : row) {
+      if (std::isfinite(adj[k])) cell.p_holm = adj[k];
+      ++k;
+    }
 }
 
 // The caption's note: what the ± means, and the marks the table uses.
@@ -132,8 +184,11 @@ std::string spread_note(const AggTable& t) {
                 opt.ci_level * 100)
           : "mean ± standard deviation (n - 1) over seeds, (n) finished seeds";
   const auto& cols = t.cols;
-  if (std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.mark_best; }))
-    note += "; best per column in bold";
+  if (std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.mark_best && c.testable(); }))
+    note += "; bold: best in its column where Welch's test against the runner-up, Holm-adjusted "
+            "across the table's columns, gives p < 0.05";
+  if (std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.mark_best && c.seed_invariant; }))
+    note += "; in a column that cannot vary with the seed, bold is the exact best";
   note += "; † fewer finished seeds than requested (not averaged silently: n shows it)";
   if (std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.seed_invariant; }))
     note += "; values that cannot vary with the seed have no spread";
@@ -141,8 +196,11 @@ std::string spread_note(const AggTable& t) {
   for (auto& row : t.cells)
     for (auto& cell : row) any_na = any_na || (cell.s.n == 0 && cell.done > 0);
   if (any_na) note += "; n/a: the metric does not apply to that row";
+  if (std::any_of(cols.begin(), cols.end(), [](const ColumnSpec& c) { return c.machine_dependent; }))
+    note += "; columns that depend on the machine and its load are never tested";
   if (!opt.baseline.empty())
-    note += "; * p < 0.05, ** p < 0.01 (Welch's t-test against " + opt.baseline + ")";
+    note += "; * p < 0.05, ** p < 0.01 (Welch's t-test against " + opt.baseline +
+            ", Holm-adjusted across the table's tests)";
   return note;
 }
 
@@ -203,10 +261,20 @@ std::string cell_text(const AggTable& t, size_t i, size_t c, Style style) {
   if (t.opt.interval && t.opt.ci_level > 0 && cell.s.n > 1 && !col.seed_invariant && !std::isnan(cell.ci))
     out += " [" + number(col, cell.s.mean - cell.ci) + ", " + number(col, cell.s.mean + cell.ci) + "]";
   if (cell.incomplete()) out += tex ? "$^\\dagger$" : "†";
-  std::string s = stars(cell.p);
+  std::string s = stars(cell.p_holm);
   if (!s.empty()) out += tex ? "$^{" + s + "}$" : s;
   return out;
 }
+
+
+// A \label key: letters, digits and : - . _ only.
+std::string tex_label(const std::string& s) {
+  std::string out;
+  for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '-' || c == '.' || c == '_' ? c : '-';
+  return out;
+}
+
+}  // namespace
 
 // Text for LaTeX (pdflatex): the ten special characters escaped, and the symbols lowbit's
 // captions, headers and values use that pdflatex's UTF-8 input cannot typeset, in math mode.
@@ -214,7 +282,7 @@ std::string tex_escape(const std::string& s) {
   static const std::vector<std::pair<std::string, std::string>> symbols = {
       {"±", "$\\pm$"},    {"†", "$^\\dagger$"}, {"≤", "$\\leq$"},  {"≥", "$\\geq$"},
       {"×", "$\\times$"}, {"µ", "$\\mu$"},      {"μ", "$\\mu$"},   {"−", "$-$"},
-      {"²", "$^2$"},       {"—", "---"},         {"–", "--"}};
+      {"²", "$^2$"},       {"—", "---"},         {"–", "--"},       {"α", "$\\alpha$"}};
   std::string out;
   for (size_t i = 0; i < s.size();) {
     bool matched = false;
@@ -240,14 +308,6 @@ std::string tex_escape(const std::string& s) {
   return out;
 }
 
-// A \label key: letters, digits and : - . _ only.
-std::string tex_label(const std::string& s) {
-  std::string out;
-  for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '-' || c == '.' || c == '_' ? c : '-';
-  return out;
-}
-
-}  // namespace
 
 std::string render_markdown(const AggTable& t) {
   std::string out = "**" + t.title + "** — " + t.spread_note + ".\n\n|";
@@ -271,7 +331,7 @@ std::string render_csv(const AggTable& t) {
 
   std::string out;
   for (auto& k : t.row_keys) out += q(k) + ",";
-  out += "column,mean,std,n,requested,ci_low,ci_high,p_value,incomplete,na,best\n";
+  out += "column,mean,std,n,requested,ci_low,ci_high,p_value,p_holm,incomplete,na,best\n";
   for (size_t i = 0; i < t.rows.size(); ++i)
     for (size_t c = 0; c < t.cols.size(); ++c) {
       // Values in the unit the column's label states, as the markdown shows them (a percentage
@@ -286,7 +346,8 @@ std::string render_csv(const AggTable& t) {
              (cell.s.n ? num(cell.s.std) : "") + "," + std::to_string(cell.s.n) + "," +
              std::to_string(cell.requested) + "," + (cell.s.n > 1 ? num(cell.s.mean - ci) : "") +
              "," + (cell.s.n > 1 ? num(cell.s.mean + ci) : "") + "," +
-             (cell.p >= 0 ? fmt::format("{}", cell.p) : "") + "," + (cell.incomplete() ? "1" : "0") + "," +
+             (cell.p >= 0 ? fmt::format("{}", cell.p) : "") + "," +
+             (cell.p_holm >= 0 ? fmt::format("{}", cell.p_holm) : "") + "," + (cell.incomplete() ? "1" : "0") + "," +
              (cell.na() ? "1" : "0") + "," + (cell.best ? "1" : "0") + "\n";
     }
   return out;

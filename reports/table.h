@@ -29,6 +29,11 @@ struct ColumnSpec {
   bool seed_invariant = false;
   /// False where "best" means nothing (per-layer statistics): no bold.
   bool mark_best = true;
+  /// Values that depend on the machine and its load (seconds, memory): never tested, never
+  /// bold (docs/OUTPUTS.md marks them).
+  bool machine_dependent = false;
+  /// Whether a test may decide anything about this column.
+  bool testable() const { return !seed_invariant && !machine_dependent; }
 };
 
 struct TableOptions {
@@ -47,7 +52,8 @@ struct Cell {
   int done =
       0;  ///< finished runs in the cell; done > 0 with n == 0: the metric does not apply (n/a)
   double ci = 0;  ///< CI half-width (NaN when n < 2)
-  double p = -1;  ///< Welch p-value vs the baseline row; < 0: none
+  double p = -1;      ///< Welch p-value vs the baseline row; < 0: none
+  double p_holm = -1; ///< p Holm-adjusted across the table's tests against the baseline; < 0: none
   bool best = false;
   /// The metric does not apply to the cell's runs (finished, none with a value).
   bool na() const { return s.n == 0 && done > 0; }
@@ -75,9 +81,13 @@ AggTable aggregate(const std::string& name, const std::string& title, const Expe
                    const std::vector<std::string>& row_keys, const std::vector<ColumnSpec>& cols,
                    const TableOptions& opt);
 
+/// Text for LaTeX (pdflatex): the ten special characters escaped, and the symbols lowbit's
+/// captions, headers and values use (±, †, ≤, µ, ...) in math mode.
+std::string tex_escape(const std::string& s);
+
 std::string render_markdown(const AggTable& t);
 /// Long format, one header row, plain numbers: row keys, column, mean, std, n, requested,
-/// ci_low, ci_high, p_value, incomplete, best.
+/// ci_low, ci_high, p_value, p_holm, incomplete, na, best.
 std::string render_csv(const AggTable& t);
 std::string render_latex(const AggTable& t);
 /// A paragraph with the title and spread note, then one <table> (data-title: the title): numeric cells carry their mean in data-sort (for the

@@ -67,6 +67,26 @@ Table run_sql(Db& db, const std::string& sql) {
   return collect(st);
 }
 
+std::vector<SettleLook> settle_looks(Db& db, const std::string& experiment) {
+  std::vector<SettleLook> out;
+  if (!db.has_table("settle_looks")) return out;
+  auto st = db.prepare(
+      "SELECT l.look, l.seeds, l.max_seeds, l.level, l.claim, l.n_a, l.n_b, l.difference, l.p_for, l.p_against, "
+      "l.p_for_holm, l.p_against_holm, l.decision FROM settle_looks l JOIN experiments e ON e.id = l.experiment_id "
+      "WHERE e.name = ? ORDER BY l.look, l.rowid");
+  st.bind(1, experiment);
+  auto number = [&](int i) { return st.is_null(i) ? std::nan("") : st.get_double(i); };
+  while (st.step()) {
+    SettleLook r;
+    r.look = st.get_int(0), r.seeds = st.get_int(1), r.max_seeds = st.get_int(2), r.level = st.get_double(3);
+    r.claim = st.get_text(4), r.n_a = st.get_int(5), r.n_b = st.get_int(6);
+    r.difference = number(7), r.p_for = number(8), r.p_against = number(9);
+    r.p_for_holm = number(10), r.p_against_holm = number(11), r.decision = st.get_text(12);
+    out.push_back(r);
+  }
+  return out;
+}
+
 std::vector<int64_t> runs_where(Db& db, const std::string& where) {
   std::vector<int64_t> runs;
   for (auto& row : run_sql(db, "SELECT run_id FROM run_params WHERE (" + where + ")").rows)

@@ -16,6 +16,12 @@
 
 namespace lowbit {
 
+struct SettleLook;
+
+/// The recorded looks of lowbit grid --settle for `experiment`, in look order then claim
+/// order as recorded; empty when there are none (or the experiment does not exist).
+std::vector<SettleLook> settle_looks(Db& db, const std::string& experiment);
+
 /// Opens `path` read-only; a missing file is a StoreError naming it (exit 2).
 DbHandle open_readonly(const std::string& path);
 

@@ -67,15 +67,13 @@ RunData* ExperimentData::run(int64_t id) {
   return it != runs.end() && it->id == id ? &*it : nullptr;
 }
 
+const RunData* ExperimentData::run(int64_t id) const {
+  return const_cast<ExperimentData*>(this)->run(id);
+}
+
 const json& RunData::config() const {
   if (!config_tree) config_tree = std::make_shared<const json>(json::parse(config_json));
   return *config_tree;
-}
-
-std::string config_value_text(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_number_float()) return fmt::format("{}", v.get<double>());
-  return v.dump();
 }
 
 ExperimentData load_experiment_data(Db& db, const std::string& experiment,

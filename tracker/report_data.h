@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/config/run_config.h"  // config_value_text
 #include "tracker/db_handle.h"
 
 namespace lowbit {
@@ -63,6 +64,7 @@ struct ExperimentData {
   std::vector<std::string> queries;    ///< SQL behind the data
   /// The run with this id, or nullptr (a binary search: runs are in id order).
   RunData* run(int64_t id);
+  const RunData* run(int64_t id) const;
 };
 
 /// Loads an experiment; throws StoreError listing the experiments when it does not exist.
@@ -73,9 +75,6 @@ struct ExperimentData {
 ExperimentData load_experiment_data(Db& db, const std::string& experiment,
                                     bool parse_configs = true, bool all_runs = false);
 
-/// A config value as report tables print it: a string as is, a float in shortest form
-/// ("{}"), anything else as JSON.
-std::string config_value_text(const nlohmann::json& v);
 
 /// Reads `keys` (config key paths) of every run from run_config into RunData::config_text,
 /// typed by the key's field so that the text equals config_value_text of the JSON value.

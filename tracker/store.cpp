@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <fstream>
 #include <cstdlib>
@@ -156,6 +157,28 @@ ALTER TABLE runs ADD COLUMN in_definition INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE runs ADD COLUMN legacy_hash TEXT;
 )sql";
 
+// Version 8: the looks of lowbit grid --settle (docs/CLAIMS.md): each claim's test at each
+// look, with the decision, so that a resumed --settle makes the same decisions.
+const char* kMigration8 = R"sql(
+CREATE TABLE settle_looks(
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  look INTEGER NOT NULL,
+  seeds INTEGER NOT NULL,
+  max_seeds INTEGER NOT NULL,
+  level REAL NOT NULL,
+  claim TEXT NOT NULL,
+  n_a INTEGER NOT NULL,
+  n_b INTEGER NOT NULL,
+  difference REAL,
+  p_for REAL,
+  p_against REAL,
+  p_for_holm REAL,
+  p_against_holm REAL,
+  decision TEXT NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+  PRIMARY KEY (experiment_id, look, claim)
+);
+)sql";
 
 // A database with tables but no schema_version is another program's: lowbit adds nothing to it,
 // not even a journal-mode change. Checked before the first statement that could write.
@@ -271,6 +294,10 @@ void Store::migrate() {
     rehash_runs(*db_, kStaleHeartbeatSeconds);
     db_->exec("UPDATE schema_version SET version = 7");
   }
+  if (v < 8) {
+    db_->exec(kMigration8);
+    db_->exec("UPDATE schema_version SET version = 8");
+  }
   create_views();
   tx.commit();
 }
@@ -313,6 +340,24 @@ int64_t Store::upsert_experiment(const std::string& name, const std::string& des
   int64_t id = q.get_int(0);
   tx.commit();
   return id;
+}
+
+void Store::record_settle_look(int64_t experiment_id, const std::vector<SettleLook>& rows) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Transaction tx(*db_);
+  auto st = db_->prepare(
+      "INSERT OR REPLACE INTO settle_looks(experiment_id, look, seeds, max_seeds, level, claim, n_a, n_b, "
+      "difference, p_for, p_against, p_for_holm, p_against_holm, decision) VALUES "
+      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  // A p-value that is not defined (too few seeds) is stored as NULL.
+  auto number = [](double v) { return std::isfinite(v) ? SqlValue(v) : SqlValue(); };
+  for (const auto& r : rows) {
+    st.bind(1, experiment_id).bind(2, r.look).bind(3, r.seeds).bind(4, r.max_seeds).bind(5, r.level);
+    st.bind(6, r.claim).bind(7, r.n_a).bind(8, r.n_b).bind(9, number(r.difference)).bind(10, number(r.p_for));
+    st.bind(11, number(r.p_against)).bind(12, number(r.p_for_holm)).bind(13, number(r.p_against_holm));
+    st.bind(14, r.decision).run();
+  }
+  tx.commit();
 }
 
 std::vector<std::string> Store::run_hashes(int64_t experiment_id) {

@@ -75,9 +75,22 @@ struct ClaimedRun {
   std::string legacy_hash;
 };
 
+/// One claim at one look of `lowbit grid --settle` (table settle_looks, schema 8): what was
+/// decided with how many seeds, so that a resumed --settle replays the same decisions.
+struct SettleLook {
+  int64_t look = 0;       ///< 0-based, in the plan of looks
+  int64_t seeds = 0;      ///< seeds per cell of the claim at this look
+  int64_t max_seeds = 0;  ///< the budget: seeds at the last planned look
+  double level = 0;       ///< the look's nominal one-sided level (alpha spent since the last look)
+  std::string claim;      ///< the claim's name (per global-axis value: "name [model=x]")
+  int64_t n_a = 0, n_b = 0;
+  double difference = 0, p_for = 0, p_against = 0, p_for_holm = 0, p_against_holm = 0;
+  std::string decision;   ///< supported, contradicted, undecided, or inconclusive (budget spent)
+};
+
 class Store {
  public:
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 8;
   enum class Open { kMigrate, kExisting, kShard };
 
   /// Opens `path` for writing. kMigrate creates the file and schema or migrates an older
@@ -100,6 +113,9 @@ class Store {
   /// (runs.in_definition): reports show those, and list the experiment's other runs apart.
   void set_definition(int64_t experiment_id, const std::vector<PlannedRun>& runs);
   int64_t experiment_id(const std::string& name);
+  /// Records one look of --settle (every claim's row) in one transaction; a look recorded
+  /// again (a resumed --settle that re-evaluated it) replaces its rows.
+  void record_settle_look(int64_t experiment_id, const std::vector<SettleLook>& rows);
   /// Config hashes of every run the experiment holds, for telling a definition's runs from
   /// runs recorded by an older lowbit or an earlier version of the file.
   std::vector<std::string> run_hashes(int64_t experiment_id);

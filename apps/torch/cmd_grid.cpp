@@ -2,17 +2,20 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "apps/commands.h"
 #include "apps/torch/grid_cli.h"
+#include "apps/torch/settle.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "experiments/grid.h"
 #include "experiments/schedule_check.h"
 #include "experiments/slurm_grid.h"
 #include "experiments/spec.h"
+#include "reports/claims.h"
 #include "reports/plots.h"
 #include "reports/schedule_plots.h"
 
@@ -75,6 +78,13 @@ po::options_description slurm_options(SlurmOptions& so, std::string& backend) {
 ExperimentSpec load_checked(const std::string& file, const GridOptions& o, const std::string& plot_dir = "") {
   ExperimentSpec spec = load_experiment(file, o.max_runs, o.overrides);
   if (o.dry_run) run_grid(spec, o);
+  if (o.dry_run && !spec.claims.empty()) {
+    std::set<int64_t> seeds;
+    for (auto& r : spec.runs) seeds.insert(r.config.seed);
+    fmt::print("claims: the seeds each needs (docs/CLAIMS.md)\n");
+    for (auto& line : claim_power_plan(spec.claims, spec.name, int64_t(seeds.size()), o.db))
+      fmt::print("  {}\n", line);
+  }
   if (!plot_dir.empty()) {
     if (!gnuplot_available()) throw ConfigError("--plot " + plot_dir + ": needs gnuplot (scripts/install-deps.sh)");
     const auto runs = distinct_trainings(spec);
@@ -86,6 +96,18 @@ ExperimentSpec load_checked(const std::string& file, const GridOptions& o, const
   }
   check_launch_schedules(spec, stderr);
   return spec;
+}
+
+// --settle --dry-run: the looks and each look's level.
+void print_settle_plan(const ExperimentSpec& spec, int64_t max_seeds) {
+  std::set<int64_t> seeds;
+  for (auto& r : spec.runs) seeds.insert(r.config.seed);
+  if (int64_t(seeds.size()) >= max_seeds)
+    throw ConfigError(fmt::format("--max-seeds {}: must exceed the definition's {} seeds", max_seeds, seeds.size()));
+  const auto plan = settle_plan(int64_t(seeds.size()), max_seeds);
+  fmt::print("settle: looks at");
+  for (size_t k = 0; k < plan.size(); ++k) fmt::print("{} {} seeds (level {:.4g})", k ? "," : "", plan[k], settle_level(plan, k));
+  fmt::print("; O'Brien-Fleming-type spending of alpha {} over the looks\n", kClaimAlpha);
 }
 
 int grid_on_slurm(const std::string& file, const GridOptions& o, SlurmOptions so, const po::variables_map& vm,
@@ -118,8 +140,12 @@ int cmd_grid(const std::vector<std::string>& args) {
       "db", po::value(&o.db)->default_value(o.db), "results database (SQLite)");
   add_grid_options(desc, o, workers);
   std::string plot_dir;
+  int64_t max_seeds = 0;
   desc.add_options()("dry-run", "validate and list the runs and each variant's schedules; train nothing")(
-      "plot", po::value(&plot_dir), "with --dry-run: draw every variant's lr and temperature into DIR (SVG, PNG)");
+      "plot", po::value(&plot_dir), "with --dry-run: draw every variant's lr and temperature into DIR (SVG, PNG)")(
+      "settle", "add seeds to the cells of undecided claims until each is decided or --max-seeds is reached "
+                "(docs/CLAIMS.md)")(
+      "max-seeds", po::value(&max_seeds)->default_value(0), "with --settle: the most seeds per cell");
   desc.add(slurm_options(so, backend));
   po::positional_options_description pos;
   pos.add("file", 1);
@@ -133,12 +159,24 @@ int cmd_grid(const std::vector<std::string>& args) {
   if (!plot_dir.empty() && !o.dry_run)
     throw ConfigError("--plot " + plot_dir + ": draws the schedules of a --dry-run; add --dry-run");
   o.exe = self_exe();
+  const bool settle = vm.count("settle") > 0;
+  if (settle != (max_seeds > 0))
+    throw ConfigError(settle ? "--settle needs --max-seeds N, the most seeds per cell it may add up to"
+                             : "--max-seeds is an option of --settle");
+  if (settle && backend == "slurm")
+    throw ConfigError("--settle runs its looks one after another on this machine (--backend local)");
   if (backend == "slurm") return grid_on_slurm(file, o, so, vm, plot_dir);
   if (backend != "local") throw ConfigError("--backend " + backend + ": expected local or slurm");
   for (const char* k : {"shard-dir", "partition", "time", "gres", "sbatch-arg", "requeue"})
     if (vm.count(k)) throw ConfigError(std::string("--") + k + " is an option of --backend slurm");
   const ExperimentSpec spec = load_checked(file, o, plot_dir);  // every run validated before anything starts
+  if (settle && o.dry_run) return print_settle_plan(spec, max_seeds), kExitSuccess;
   if (o.dry_run) return kExitSuccess;
+  if (settle) {
+    SettleResult r = settle_experiment(file, spec, o, max_seeds);
+    if (r.interrupted) return kExitInterrupted;
+    return r.undecided > 0 ? kExitFailure : kExitSuccess;
+  }
   GridSummary s = run_grid(spec, o);
   if (!s.disk_full.empty()) throw DiskFullError(s.disk_full);
   if (s.interrupted) return kExitInterrupted;

@@ -10,6 +10,7 @@
 
 #include "apps/commands.h"
 #include "apps/torch/grid_cli.h"
+#include "apps/torch/settle.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "experiments/grid.h"
@@ -26,6 +27,7 @@ struct SuiteOptions {
   std::string dir, out = "results/suite", results;
   GridOptions grid;
   bool reports_only = false;
+  int64_t settle_max_seeds = 0;  ///< --settle --max-seeds N: settle each question with claims
 };
 
 // The definitions of the folder, sorted by file name; each validated before anything runs.
@@ -80,7 +82,14 @@ bool run_grids(const std::vector<std::pair<std::string, ExperimentSpec>>& specs,
   for (size_t i = 0; i < specs.size(); ++i) {
     fmt::print("suite: experiment {}/{}: {} ({})\n", i + 1, specs.size(), specs[i].second.name, specs[i].first);
     std::fflush(stdout);
-    GridSummary g = run_grid(specs[i].second, o.grid);  // as validated by load_suite
+    GridSummary g;
+    if (o.settle_max_seeds > 0 && !specs[i].second.claims.empty()) {
+      const SettleResult r = settle_experiment(specs[i].first, specs[i].second, o.grid, o.settle_max_seeds);
+      g = r.last;
+      g.interrupted = r.interrupted;
+    } else {
+      g = run_grid(specs[i].second, o.grid);  // as validated by load_suite
+    }
     if (!g.disk_full.empty()) throw DiskFullError(g.disk_full);
     if (g.interrupted) return false;
     failed += g.failed + g.diverged + g.stopped + g.blocked;
@@ -104,7 +113,10 @@ int cmd_suite(const std::vector<std::string>& args) {
       "results", po::value(&o.results), "also write the results document here (e.g. docs/RESULTS.md)");
   add_grid_options(desc, o.grid, workers);
   desc.add_options()("reports-only", "train nothing: write the reports of what the database holds")(
-      "dry-run", "validate every definition and count the runs; train nothing");
+      "dry-run", "validate every definition and count the runs; train nothing")(
+      "settle", "for each question with claims, add seeds to the cells of undecided claims until each is "
+                "decided or --max-seeds is reached (docs/CLAIMS.md)")(
+      "max-seeds", po::value(&o.settle_max_seeds)->default_value(0), "with --settle: the most seeds per cell");
   po::positional_options_description pos;
   pos.add("dir", 1);
   po::variables_map vm;
@@ -112,6 +124,9 @@ int cmd_suite(const std::vector<std::string>& args) {
     return kExitSuccess;
   read_grid_options(vm, workers, o.grid);
   o.reports_only = vm.count("reports-only") > 0;
+  if ((vm.count("settle") > 0) != (o.settle_max_seeds > 0))
+    throw ConfigError(vm.count("settle") ? "--settle needs --max-seeds N, the most seeds per cell it may add up to"
+                                         : "--max-seeds is an option of --settle");
   while (o.dir.size() > 1 && o.dir.back() == '/') o.dir.pop_back();
   const auto specs = load_suite(o);
   if (vm.count("dry-run")) {

@@ -139,9 +139,9 @@ void validate(const RunConfig& c, const std::string& source) {
         c.quant.temp_end, c.quant.temp_start));
   if (c.quant.temp_window == TempWindow::kPort && c.quant.temp_per_step)
     fail(
-        "quant.temperature.per_step: the port's window arithmetic is per epoch; set per_step to "
-        "false or "
-        "quant.temperature.window to fractional");
+        "quant.temperature.per_step: true, but quant.temperature.window is port, whose integer "
+        "arithmetic is per epoch; set quant.temperature.window to fractional or per_step to "
+        "false");
   if ((c.data.name == "mnist" || c.data.name == "cifar10") && c.data.dir.empty())
     fail("data.dir: " + c.data.name + " needs the directory of its files (set data.dir)");
   if (c.quant.method == "slb" && c.quant.value_set.is_array() &&
@@ -233,6 +233,12 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   for (const auto& s : sets) apply_set(cfg, s);
   validate(cfg, path);
   return cfg;
+}
+
+std::string config_value_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) return fmt::format("{}", v.get<double>());
+  return v.dump();
 }
 
 std::string canonical_json(const json& j) { return j.dump(); }  // std::map keys are sorted

@@ -103,6 +103,11 @@ const std::vector<ConfigField>& config_fields();
 /// All key paths, for "did you mean".
 std::vector<std::string> config_paths();
 
+/// A config value as report tables print it: a string as is, a float in shortest form
+/// ("{}"), anything else as JSON.
+std::string config_value_text(const nlohmann::json& v);
+/// (Also what claims and reports compare axis values by.)
+
 /// A JSON value as error messages name it: `string "x"`, `boolean true`, `a list`, `null`, ...
 std::string describe_json(const nlohmann::json& v);
 

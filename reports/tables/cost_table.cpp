@@ -25,13 +25,20 @@ std::function<std::optional<double>(const RunData&)> bytes_per_weight(ReportCont
   };
 }
 
+// A column of values that depend on the machine and its load: shown, never tested or bold.
+ColumnSpec machine_column(const char* label, const char* key, double scale = 1.0) {
+  ColumnSpec c{label, summary_value(key), {}, false, true, scale};
+  c.machine_dependent = true;
+  return c;
+}
+
 }  // namespace
 
 std::vector<AggTable> cost_table(ReportContext& c) {
   auto skeys = summary_keys(c.db, c.e);
   auto has = [&](const char* k) { return std::find(skeys.begin(), skeys.end(), k) != skeys.end(); };
   std::vector<ColumnSpec> cols = {
-      {"peak RSS (MiB)", summary_value(key::kPeakRssBytes), {}, false, true, 1.0 / 1048576},
+      machine_column("peak RSS (MiB)", key::kPeakRssBytes, 1.0 / 1048576),
       {"parameters (KiB, fp32)", summary_value(key::kParamBytes), {}, false, true, 1.0 / 1024, true},
       {"packed model (KiB)",
        summary_value(key::kPackedModelBytes),
@@ -41,8 +48,8 @@ std::vector<AggTable> cost_table(ReportContext& c) {
        1.0 / 1024,
        true},
       {"trainable bytes / weight", bytes_per_weight(c), {}, false, true, 1.0, true},
-      {"s / epoch", summary_value(key::kMeanEpochSeconds), {}, false, true},
-      {"total wall time (s)", summary_value(key::kWallSeconds), {}, false, true}};
+      machine_column("s / epoch", key::kMeanEpochSeconds),
+      machine_column("total wall time (s)", key::kWallSeconds)};
   if (has(key::kLogitsBytes))
     cols.insert(
         cols.begin() + 3,
@@ -50,7 +57,7 @@ std::vector<AggTable> cost_table(ReportContext& c) {
             "SLB logits (KiB)", summary_value(key::kLogitsBytes), {}, false, true, 1.0 / 1024, true});
   // Discrete passes (bn_mode state) and calibration, seconds per epoch.
   if (has(key::kMeanBnSeconds))
-    cols.push_back({"BN passes (s / epoch)", summary_value(key::kMeanBnSeconds), {}, false, true});
+    cols.push_back(machine_column("BN passes (s / epoch)", key::kMeanBnSeconds));
   auto t = aggregate("cost", c.e.name + ": memory, size and time per run", c.e, c.rows, cols, c.topt);
   t.spread_note +=
       "; trainable bytes / weight: the trainable parameters' bytes per weight of the conv and "

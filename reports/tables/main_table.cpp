@@ -200,6 +200,9 @@ std::vector<AggTable> main_table(ReportContext& c) {
     parent.mark_best = false;
     cols.push_back(parent);
   }
+  // --metric naming seconds or memory: its columns are shown, never tested.
+  const OutputKey* k = find_metric_key(m.key);
+  for (auto& col : cols) col.machine_dependent = k && k->machine_dependent;
   if (auto sparsity = network_weight_sparsity(c)) cols.push_back(*sparsity);
   return {aggregate("main", c.e.name + ": " + m.label + (m.percent ? ", %" : ""), c.e, c.rows, cols,
                     c.topt)};

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "experiments/grid.h"
 #include "tracker/queries.h"
+#include "tests/db_poll.h"
 #include "tests/test_util.h"
 
 using namespace lowbit;
@@ -33,28 +34,6 @@ std::string write_grid(const TempDir& d, int seeds, int epochs, const std::strin
     "seeds": )" << seeds
                       << "}";
   return path;
-}
-
-int64_t scalar(const std::string& db, const std::string& sql) {
-  auto conn = open_readonly(db);
-  return std::get<int64_t>(run_sql(*conn, sql).rows.at(0).at(0));
-}
-
-// Polls `sql` (a count) on a database that a running grid is writing until it reaches
-// `target` or 60 s pass; returns the last value.
-int64_t wait_until(const std::string& db, const std::string& sql, int64_t target) {
-  int64_t v = 0;
-  for (int i = 0; i < 600 && v < target; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    struct stat st;
-    if (::stat(db.c_str(), &st) != 0) continue;
-    try {
-      v = scalar(db, sql);
-    } catch (const std::exception&) {
-      // the schema may not exist yet
-    }
-  }
-  return v;
 }
 
 // True once a running run of the grid writing `db` has finished an epoch (60 s at most).

@@ -14,7 +14,8 @@ cxx=${CXX_FUZZ:-clang++}
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -I"$root" -I"$out/room")
 sources=(core/config/run_config.cpp core/config/fields.cpp core/config/names.cpp core/util.cpp core/sha256.cpp
-         core/run_status.cpp core/data/formats.cpp experiments/spec.cpp)
+         core/run_status.cpp core/data/formats.cpp experiments/spec.cpp experiments/spec_claims.cpp
+         core/config/claims.cpp)
 # Two jobs at a time (the CI machine has two cores); any failed job fails the build.
 pids=()
 wait_all() { for p in "${pids[@]}"; do wait "$p" || { echo "fuzz build: a compile failed" >&2; exit 1; }; done; pids=(); }

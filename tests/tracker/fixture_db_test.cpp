@@ -12,6 +12,7 @@
 #include "tests/test_util.h"
 #include "tracker/queries.h"
 #include "tracker/sqlite.h"
+#include "tracker/store.h"
 
 using namespace lowbit;
 using lowbit::test::run_lowbit;
@@ -58,7 +59,7 @@ void check_contents(const std::string& db) {
 }  // namespace
 
 TEST_CASE("fixture databases: every version opens, migrates, resumes without training, reports") {
-  for (const char* name : {"fixture-v6.db", "fixture-v7.db"}) {
+  for (const char* name : {"fixture-v6.db", "fixture-v7.db", "fixture-v8.db"}) {
     CAPTURE(name);
     TempDir d;
     const std::string db = d / "results.db";
@@ -78,7 +79,7 @@ TEST_CASE("fixture databases: every version opens, migrates, resumes without tra
       CHECK_MESSAGE(g.out.find("test_acc") == std::string::npos, g.out);  // no run trained
       CHECK_MESSAGE(g.out.find("not in this definition") == std::string::npos, g.out);
     }
-    CHECK(count(db, "SELECT version FROM schema_version") == 7);
+    CHECK(count(db, "SELECT version FROM schema_version") == Store::kSchemaVersion);
     check_contents(db);
     CHECK(count(db, "SELECT count(*) FROM runs WHERE in_definition = 0") == 0);
     // The unfinished experiment's definition still expands to its runs (a dry run lists them).

@@ -86,7 +86,7 @@ INSERT INTO metrics VALUES (1, 1, 'test_acc', 0.75);
 )sql");
   }
   Store s(d / "old.db", Store::Open::kMigrate);
-  CHECK(s.schema_version() == 7);
+  CHECK(s.schema_version() == Store::kSchemaVersion);
   auto db = open_readonly(d / "old.db");
   // Version 6: the metric series index, used by a report's series query.
   CHECK(scalar(*db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'metrics_by_key'") == 1);
@@ -204,14 +204,14 @@ TEST_CASE("store: a worker refuses a newer database by saying to upgrade lowbit,
     raw.exec("UPDATE schema_version SET version = 99");
   }
   CHECK_THROWS_WITH_AS(Store(d / "r.db", Store::Open::kExisting),
-                       (d / "r.db" + ": schema version 99 is newer than this lowbit (7); upgrade lowbit").c_str(),
+                       (d / "r.db" + ": schema version 99 is newer than this lowbit (8); upgrade lowbit").c_str(),
                        StoreError);
   {
     Db raw(d / "r.db", Db::Mode::kReadWrite);
     raw.exec("UPDATE schema_version SET version = 1");
   }
   CHECK_THROWS_WITH_AS(Store(d / "r.db", Store::Open::kExisting),
-                       (d / "r.db" + ": schema version 1 (this lowbit uses 7); run lowbit grid on it once to migrate").c_str(),
+                       (d / "r.db" + ": schema version 1 (this lowbit uses 8); run lowbit grid on it once to migrate").c_str(),
                        StoreError);
 }
 
