@@ -14,6 +14,7 @@ packages=(
   clang libclang-rt-dev e2fsprogs   # make stress: libFuzzer with sanitizers, chattr
   slurmctld slurmd slurm-client munge  # make test: a throwaway single-node Slurm (tests/slurm)
   texlive-latex-base texlive-latex-recommended  # make test: every report table compiles with pdflatex (booktabs)
+  python3-pandas  # make test: every report CSV reads with pandas, in the markdown's units
 )
 
 # make bench also compares with Python PyTorch on the same kernels (bench/py_bench.py).

@@ -608,3 +608,32 @@ TEST_CASE("report: every LaTeX table compiles with pdflatex") {
   }
   CHECK(tables >= 5);  // main, cost, layers, activations, energy (and its per-layer table)
 }
+
+// The CSVs are checked by their real reader too: pandas reads every table of the fixture's
+// report, and each mean, rounded as the markdown prints it, is the markdown's number (the two
+// formats in the same units). tests/reports/check_csv.py; fails on a CSV in other units.
+TEST_CASE("report: every CSV table reads with pandas, in the markdown's units") {
+  REQUIRE_MESSAGE(std::system("/usr/bin/python3 -c 'import pandas' 2> /dev/null") == 0,
+                  "pandas is missing: run scripts/install-deps.sh (python3-pandas)");
+  TempDir d;
+  REQUIRE(std::system(("cp '" + std::string(LOWBIT_SOURCE_DIR) + "/tests/fixtures/fixture-v8.db' '" + d / "r.db" + "'").c_str()) == 0);
+  ReportOptions o;
+  o.db = d / "r.db";
+  o.experiment = "fixture";
+  o.out_dir = d / "rep";
+  o.ci = 95;
+  o.plots = false;
+  write_report(o);
+  const std::string script = std::string(LOWBIT_SOURCE_DIR) + "/tests/reports/check_csv.py";
+  auto r = run_shell("/usr/bin/python3 '" + script + "' '" + d / "rep" + "'");
+  CHECK_MESSAGE(r.code == 0, r.out);
+  CHECK(r.out.find("in 6 tables") != std::string::npos);
+  // A CSV in other units than its markdown (fractions beside percentages) is caught.
+  std::string csv = slurp(d / "rep/main.csv");
+  const size_t line = csv.find('\n') + 1, mean = csv.find(',', csv.find(',', line) + 1) + 1;
+  csv.replace(mean, csv.find(',', mean) - mean, "0.47");
+  write_file(d / "rep/main.csv", csv);
+  auto bad = run_shell("/usr/bin/python3 '" + script + "' '" + d / "rep" + "'");
+  CHECK(bad.code == 1);
+  CHECK(bad.out.find("a unit differs between the two?") != std::string::npos);
+}
