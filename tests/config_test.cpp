@@ -135,7 +135,7 @@ TEST_CASE("config: quantizer and SLB bad input names the key") {
   RunConfig c;
   CHECK(
       error_of([&] { apply_json(c, json::parse(R"({"quant": {"method": "tqq"}})"), "x.json"); }) ==
-      "x.json: quant.method: unknown value 'tqq', did you mean 'ttq'? (one of fp, ttq, twn, sign, "
+      "x.json: quant.method: unknown value 'tqq', did you mean 'ttq'? (one of fp, ttq, twn, absmean, sign, "
       "dorefa, bop, slb)");
   CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"bits": 9}})"), "x.json"); }) ==
         "x.json: quant.bits: expected an integer in [1, 8], got 9");

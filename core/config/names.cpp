@@ -12,6 +12,9 @@ const std::vector<NameEntry>& quantizer_names() {
       {"fp", "full precision (no quantizer)"},
       {"ttq", "Trained Ternary Quantization (Zhu et al. 2017): {-Wn, 0, +Wp}, learned scales"},
       {"twn", "Ternary Weight Networks (Li et al. 2016): delta = 0.7 mean|w|, one scale per layer"},
+      {"absmean",
+       "absmean ternary (BitNet b1.58, Ma et al. 2024): scale mean|w| per layer, round-clip w / "
+       "scale to {-1, 0, 1}, STE"},
       {"sign",
        "BinaryConnect / XNOR-style sign with optional scaling (quant.scaling), clipped STE"},
       {"dorefa", "DoReFa k-bit weights (quant.bits), STE"},

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/quant/absmean.h"
 #include "core/quant/act.h"
 #include "core/quant/bop.h"
 #include "core/quant/ste.h"
@@ -25,10 +26,13 @@ const std::vector<QuantizerEntry>& quantizer_registry() {
          o.target_sparsity = s.target_sparsity;
          o.normalize_latent = q.normalize_latent;
          o.scale_init = q.scale_init;
+         o.freeze_scales = q.ttq_freeze_scales;
          return std::make_shared<TTQImpl>(o);
        }},
       {"twn",
        [](const QuantConfig&, const LayerQuantSettings&) { return std::make_shared<TWNImpl>(); }},
+      {"absmean",
+       [](const QuantConfig&, const LayerQuantSettings&) { return std::make_shared<AbsMeanImpl>(); }},
       {"sign", [](const QuantConfig& q,
                   const LayerQuantSettings&) { return std::make_shared<SignImpl>(q.scaling); }},
       {"dorefa",

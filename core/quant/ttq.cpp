@@ -116,8 +116,8 @@ void TTQImpl::reset() {
   TORCH_CHECK(
       options.target_sparsity < 0 || (options.target_sparsity > 0 && options.target_sparsity < 1),
       "TTQ: target_sparsity must be in (0, 1)");
-  wp = register_parameter(key::kWp, torch::ones({1}));
-  wn = register_parameter(key::kWn, torch::ones({1}));
+  wp = register_parameter(key::kWp, torch::ones({1}), /*requires_grad=*/!options.freeze_scales);
+  wn = register_parameter(key::kWn, torch::ones({1}), /*requires_grad=*/!options.freeze_scales);
 }
 
 double TTQImpl::delta(const torch::Tensor& w) const {

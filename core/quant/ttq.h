@@ -20,6 +20,9 @@ struct TTQOptions {
   bool normalize_latent =
       false;  ///< divide w by max|w| (gradient scaled by 1/max|w|). Default: false.
   ScaleInit scale_init = ScaleInit::kOne;  ///< one (1.0, the official code) or mean (mean |w| of each set)
+  /// Keep Wp and Wn at their initial values (no gradient): the ablation of the paper's claim
+  /// that the learned scales act as learning-rate multipliers. Default: false (learned).
+  bool freeze_scales = false;
 };
 
 class TTQImpl : public WeightQuantizer {

@@ -7,6 +7,9 @@
 #include "core/models/models.h"
 #include "core/quant/registry.h"
 #include "core/quant/ttq.h"
+#include "core/train/checkpoint.h"
+#include "core/train/trainer.h"
+#include "tests/test_util.h"
 
 using namespace lowbit;
 using doctest::Approx;
@@ -175,4 +178,38 @@ TEST_CASE("ttq: a per-layer key that matches no layer is a ConfigError naming it
   q.method = "tqq";
   CHECK_THROWS_WITH_AS(attach_quantizers(*m, q),
                        "quant.method: unknown quantizer 'tqq', did you mean 'ttq'?", ConfigError);
+}
+
+// quant.ttq.freeze_scales: the ablation of the "learning-rate multiplier" claim. Wp and Wn stay
+// at their initial value (1, the official code's) through training; learned, they move. The key
+// is hashed only for TTQ runs (added after hash format 1), so no other run's hash moves.
+TEST_CASE("ttq: frozen scales stay at their initial value; learned ones move") {
+  auto cfg = lowbit::test::tiny_config();
+  cfg.quant.method = "ttq";
+  cfg.epochs = 1;
+  std::map<bool, CheckpointModel> trained;
+  std::vector<std::unique_ptr<lowbit::test::TempDir>> dirs;
+  struct Quiet : Observer {} quiet;
+  for (bool freeze : {false, true}) {
+    cfg.quant.ttq_freeze_scales = freeze;
+    dirs.push_back(std::make_unique<lowbit::test::TempDir>());
+    TrainOptions o;
+    o.checkpoint_dir = dirs.back()->path;
+    REQUIRE(train_run(cfg, o, quiet).status == "done");
+    trained[freeze] = load_checkpoint_model(checkpoint_path(o.checkpoint_dir));
+  }
+  int scales = 0;
+  for (auto& p : trained[true].model->named_parameters()) {
+    if (p.key().find("quantizer.w") == std::string::npos) continue;
+    ++scales;
+    CHECK_MESSAGE(p.value().item<double>() == 1.0, p.key());  // frozen: exactly the initial 1
+    CHECK_MESSAGE(trained[false].model->named_parameters()[p.key()].item<double>() != 1.0, p.key());
+  }
+  CHECK(scales == 4);  // Wp and Wn of small_cnn's two quantized layers
+  RunConfig fp;
+  fp.quant.ttq_freeze_scales = true;
+  CHECK(config_hash(fp) == config_hash(RunConfig()));
+  RunConfig ttq = cfg;
+  ttq.quant.ttq_freeze_scales = false;
+  CHECK(config_hash(ttq) != config_hash(cfg));
 }
