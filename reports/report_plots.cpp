@@ -197,6 +197,11 @@ const std::vector<ReportPlot>& report_plots() {
          layer_plot(c, {key::kSparsity}, "weight_sparsity", "Weight sparsity per layer",
                     "zero weights", false);
        }},
+      {key::kFlipRate, "Flip rate per layer: weights whose discrete level changed since the last epoch",
+       [](ReportContext& c) {
+         layer_plot(c, {key::kFlipRate}, key::kFlipRate, "Flip rate per layer (level changed since the last epoch)",
+                    "flipped weights", false);
+       }},
       {"scales", "TTQ scales Wp / Wn per layer",
        [](ReportContext& c) {
          layer_plot(c, {key::kWp, key::kWn}, "scales", "TTQ scales Wp / Wn per layer", "scale", false);

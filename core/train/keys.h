@@ -58,6 +58,7 @@ inline constexpr const char kActSparsity[] = "act_sparsity";
 inline constexpr const char kWeightLevels[] = "weight_levels";
 inline constexpr const char kSparsity[] = "sparsity";
 inline constexpr const char kFracPos[] = "frac_pos";
+inline constexpr const char kFlipRate[] = "flip_rate";
 inline constexpr const char kFracNeg[] = "frac_neg";
 inline constexpr const char kWp[] = "wp";
 inline constexpr const char kWn[] = "wn";
@@ -148,6 +149,10 @@ inline const std::vector<OutputKey>& output_keys() {
        "distinct weight values: 3 ternary, 2 binary, 2^k k-bit, |V| SLB"},
       {key::kSparsity, S::kLayer, "fraction", B::kNeither, false, "quantized layers",
        "fraction of the quantized weights that are zero"},
+      {key::kFlipRate, S::kLayer, "fraction", B::kNeither, false, "quantized layers",
+       "fraction of the layer's weights whose discrete level (the packed code: sign, ternary "
+       "level, k-bit level, SLB's arg-max) changed since the previous epoch; none at the first "
+       "epoch and at the first after a resume"},
       {key::kFracPos, S::kLayer, "fraction", B::kNeither, false, "quantized layers",
        "fraction of the quantized weights that are positive"},
       {key::kFracNeg, S::kLayer, "fraction", B::kNeither, false, "quantized layers",

@@ -136,6 +136,9 @@ struct Run {
   BnMode bn_mode = BnMode::kNone;  ///< quant.bn_mode where soft, else none
   GradSpikeMonitor spike{0};     ///< health.grad_spike
   bool port_calibrated = false;  ///< calibrate_port has run once: use_batch_statistics is on
+  /// Each quantized layer's discrete levels (packed codes) at the end of the last epoch, for
+  /// flip_rate; by layer name, empty until an epoch has ended in this process.
+  std::map<std::string, std::vector<uint8_t>> last_codes = {};
   bool bn_discrete() const { return bn_mode == BnMode::kState; }
   /// The statistics evaluation normalises with.
   BNState eval_bn_state() const {
@@ -344,6 +347,7 @@ EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
   return ev;
 }
 
+
 // Per-layer statistics at the end of an epoch: shape facts for the energy and size tables,
 // epoch-mean gradient norms, and what each quantizer reports.
 void layer_stats(Run& run, const EpochTraining& tr, EpochEvent& ev) {
@@ -367,6 +371,8 @@ void layer_stats(Run& run, const EpochTraining& tr, EpochEvent& ev) {
     torch::NoGradGuard g;
     q->collect_stats(l.layer->weight.detach(), s);
     for (auto& [k, v] : s) ev.layers.push_back({l.name, k, v});
+    if (auto f = flip_rate(*q, l.layer->weight.detach(), run.last_codes[l.name]))
+      ev.layers.push_back({l.name, key::kFlipRate, *f});
   }
   for (auto& [layer_param, v] : tr.param_grad_norm) {
     auto tab = layer_param.find('\t');
@@ -414,6 +420,19 @@ std::map<std::string, double> run_summary(Run& run, const TrainingState& state,
 }
 
 }  // namespace
+
+std::optional<double> flip_rate(WeightQuantizer& q, const torch::Tensor& w, std::vector<uint8_t>& last) {
+  if (!q.supports_pack()) return std::nullopt;
+  std::vector<uint8_t> codes = q.pack(w).codes;
+  std::optional<double> rate;
+  if (!last.empty() && last.size() == codes.size()) {
+    size_t changed = 0;
+    for (size_t i = 0; i < codes.size(); ++i) changed += codes[i] != last[i];
+    rate = codes.empty() ? 0.0 : double(changed) / double(codes.size());
+  }
+  last = std::move(codes);
+  return rate;
+}
 
 void discrete_bn_pass(Network& model, const std::vector<LayerRef>& qlayers,
                       const torch::Tensor& x) {

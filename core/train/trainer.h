@@ -7,6 +7,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,11 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamG
 /// statistics take the usual momentum update from the hard-weight activations. The continuous
 /// statistics and the weights are untouched. `qlayers`: the quantized layers.
 void discrete_bn_pass(Network& model, const std::vector<LayerRef>& qlayers, const torch::Tensor& x);
+
+/// flip_rate: the fraction of w's discrete levels (the quantizer's packed codes) that differ
+/// from `last`, which then holds this epoch's codes; nullopt at the first call (last empty)
+/// or for a quantizer that cannot pack.
+std::optional<double> flip_rate(WeightQuantizer& q, const torch::Tensor& w, std::vector<uint8_t>& last);
 
 /// bn_mode calibrate_port: the calibration pass after 0-based epoch e shuffles and augments the
 /// training set as BatchLoader does with seed mix_seed(seed, kPortCalibrationStream, e).

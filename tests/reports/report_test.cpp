@@ -173,7 +173,7 @@ TEST_CASE("report: cost, layers and energy tables") {
   std::string layers = slurp(d / "rep/layers.md");
   // Per-layer statistics: no bold; statistics a layer does not record read n/a.
   CHECK(
-      layers.find("| A | conv2 | 25.00 ± 0.00 (3) | n/a | n/a | n/a | n/a | 40.00 ± 0.00 (3) |") !=
+      layers.find("| A | conv2 | 25.00 ± 0.00 (3) | n/a | n/a | n/a | n/a | n/a | 40.00 ± 0.00 (3) |") !=
       std::string::npos);
   // Energy: 1000 MACs at 0.9 pJ (ternary weights, 3 levels, float input) = 900 pJ dense;
   // with conv2's own measured input sparsity 0.4: 1000 x 0.6 x 0.9 = 540 pJ.
@@ -368,13 +368,13 @@ TEST_CASE(
         "† fewer finished seeds than requested (not averaged silently: n shows it); n/a: the "
         "metric does not apply to that row; "
         "* p < 0.05, ** p < 0.01 (Welch's t-test against fp, Holm-adjusted across the table's tests).\n\n"
-        "| variant | layer | weight sparsity | Wp / alpha | Wn | latent grad norm | SLB logits "
+        "| variant | layer | weight sparsity | Wp / alpha | Wn | flip rate | latent grad norm | SLB logits "
         "grad norm | input sparsity |\n"
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
-        "| fp | conv1 | 60.00 ± 5.00 (3) | n/a | n/a | n/a | n/a | n/a |\n"
-        "| ttq | conv1 | 10.00 ± 0.00 (3)** | n/a | n/a | n/a | n/a | n/a |\n"
-        "| fp | conv2 | 0.00 ± 0.00 (3) | n/a | n/a | n/a | n/a | n/a |\n"
-        "| ttq | conv2 | 60.00 ± 10.00 (3)** | 1.20 ± 0.2 (3) | n/a | n/a | n/a | n/a |\n");
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        "| fp | conv1 | 60.00 ± 5.00 (3) | n/a | n/a | n/a | n/a | n/a | n/a |\n"
+        "| ttq | conv1 | 10.00 ± 0.00 (3)** | n/a | n/a | n/a | n/a | n/a | n/a |\n"
+        "| fp | conv2 | 0.00 ± 0.00 (3) | n/a | n/a | n/a | n/a | n/a | n/a |\n"
+        "| ttq | conv2 | 60.00 ± 10.00 (3)** | 1.20 ± 0.2 (3) | n/a | n/a | n/a | n/a | n/a |\n");
   // Activation layers are their own table: no row of empty weight columns.
   CHECK(slurp(d / "rep/activations.md")
             .find("| fp | act1 | 50.00 ± 0.00 (3) |\n| ttq | act1 | 50.00 ± 0.00 (3) |\n") !=

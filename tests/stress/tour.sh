@@ -8,6 +8,10 @@ work=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$work" || exit 1
 cp -r "$root/configs" configs
+# The suite's commentary quotes the committed run's numbers, which a run at these sizes does not
+# print, so lowbit suite would rightly refuse to write the results document (the check is
+# tested in make test); the tour's copy goes without commentary.
+rm -f configs/suite/*.md
 mkdir -p results docs
 ln -s "$(dirname "$LOWBIT")" build
 
