@@ -202,6 +202,11 @@ const std::vector<ReportPlot>& report_plots() {
          layer_plot(c, {key::kFlipRate}, key::kFlipRate, "Flip rate per layer (level changed since the last epoch)",
                     "flipped weights", false);
        }},
+      {key::kSoftHardGap, "SLB soft-hard gap per layer",
+       [](ReportContext& c) {
+         layer_plot(c, {key::kSoftHardGap}, key::kSoftHardGap,
+                    "SLB soft-hard gap per layer: ||E[w] - argmax w|| / ||argmax w||", "relative distance", false);
+       }},
       {"scales", "TTQ scales Wp / Wn per layer",
        [](ReportContext& c) {
          layer_plot(c, {key::kWp, key::kWn}, "scales", "TTQ scales Wp / Wn per layer", "scale", false);

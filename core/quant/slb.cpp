@@ -238,6 +238,12 @@ void SLBImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
   }
   out[key::kSparsity] = zero_frac;
   if (scale.defined()) out[key::kScale] = scale.item<double>();
+  // The soft-hard gap: how far the expected weights are from their arg-max values.
+  const auto vt = value_tensor().detach();
+  const auto expected = (p * vt).sum(-1);
+  const auto hard = vt.index_select(0, am.flatten()).view(am.sizes());
+  const double norm = hard.norm().item<double>();
+  out[key::kSoftHardGap] = norm > 0 ? (expected - hard).norm().item<double>() / norm : 0.0;
 }
 
 PackedWeight SLBImpl::pack(const torch::Tensor& w) {

@@ -70,6 +70,7 @@ inline constexpr const char kMAbsMean[] = "m_abs_mean";
 inline constexpr const char kHard[] = "hard";
 inline constexpr const char kEntropy[] = "entropy";
 inline constexpr const char kArgmaxChanged[] = "argmax_changed";
+inline constexpr const char kSoftHardGap[] = "soft_hard_gap";
 inline constexpr const char kHistPrefix[] = "hist_";  ///< hist_0 .. hist_{K-1}
 inline constexpr const char kScale[] = "scale";
 inline constexpr const char kGradNormPrefix[] = "grad_norm_";  ///< grad_norm_<parameter>
@@ -169,6 +170,10 @@ inline const std::vector<OutputKey>& output_keys() {
       {key::kHard, S::kLayer, "", B::kNeither, false, "SLB", "1 once the layer's forward is the one-hot argmax"},
       {key::kEntropy, S::kLayer, "nats", B::kNeither, false, "SLB",
        "mean entropy of the weights' softmax distributions over the values"},
+      {key::kSoftHardGap, S::kLayer, "", B::kNeither, false, "SLB",
+       "relative distance of the soft network's weights from the discrete one's at the epoch's "
+       "temperature: ||E_p[v] - v[argmax]|| / ||v[argmax]||, p = softmax(T logits); 0 once the "
+       "distributions are one-hot"},
       {key::kArgmaxChanged, S::kLayer, "fraction", B::kNeither, false, "SLB",
        "fraction of weights whose argmax value changed since the last epoch"},
       {"hist_*", S::kLayer, "fraction", B::kNeither, false, "SLB",

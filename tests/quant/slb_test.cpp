@@ -511,3 +511,20 @@ TEST_CASE("slb: calibration batches are full batches, capped by the training set
                        "examples and batch_size is 32 (lower batch_size or use more data)",
                        ConfigError);
 }
+
+// The soft-hard gap by hand (numpy): values (-1, 1), logits (0, 1) and (2, 0) at T = 1:
+// E = (0.4621, -0.7616), arg-max values (1, -1): ||E - h|| / ||h|| = 0.4160260202129773.
+TEST_CASE("slb: the soft-hard gap is the relative distance of the expected weights from the arg-max") {
+  QuantConfig q;
+  q.method = "slb";
+  q.bits = 1;
+  q.temp_window = TempWindow::kFractional;  // the arithmetic under test
+  SLBImpl s(q);
+  s.init_from(torch::zeros({2, 1}));
+  torch::NoGradGuard g;
+  s.logits.copy_(torch::tensor({0.f, 1.f, 2.f, 0.f}).view(s.logits.sizes()));
+  s.set_progress(0, 10);  // before the window: T = T0 = 1
+  StatMap out;
+  s.collect_stats(torch::zeros({2, 1}), out);
+  CHECK(out.at("soft_hard_gap") == doctest::Approx(0.4160260202129773).epsilon(1e-6));
+}

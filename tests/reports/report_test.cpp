@@ -637,3 +637,36 @@ TEST_CASE("report: every CSV table reads with pandas, in the markdown's units") 
   CHECK(bad.code == 1);
   CHECK(bad.out.find("a unit differs between the two?") != std::string::npos);
 }
+
+// The per-epoch dynamics a run records reach the report: flip_rate as a per-layer column and
+// curve, SLB's soft-hard gap as a curve (both read with the other layer statistics).
+TEST_CASE("report: flip rate and the soft-hard gap reach the per-layer table and curves") {
+  TempDir d;
+  {
+    Store s(d / "r.db", Store::Open::kMigrate);
+    const int64_t e = s.upsert_experiment("dyn", "", R"({"name": "dyn", "variants": {"slb": {}}})");
+    PlannedRun p;
+    p.config.name = "dyn";
+    p.config.quant.method = "slb";
+    p.hash = config_hash(p.config);
+    p.variant = "slb";
+    s.add_runs(e, {p});
+    auto c = s.claim(e, Provenance{"h", "x", "cpu", 1, 1});
+    REQUIRE(c);
+    s.begin_run(c->id, 0);
+    for (int64_t ep = 0; ep < 2; ++ep)
+      s.write_epoch(c->id, {ep, 2, {{"test_acc", 0.5}},
+                            {{"conv2", "sparsity", 0.0}, {"conv2", "flip_rate", ep ? 0.25 : 0.5},
+                             {"conv2", "soft_hard_gap", 0.7 - 0.2 * double(ep)}}});
+    s.finish_run(c->id, "done", "", {});
+  }
+  ReportOptions o;
+  o.db = d / "r.db";
+  o.experiment = "dyn";
+  o.out_dir = d / "rep";
+  write_report(o);
+  CHECK(slurp(d / "rep/layers.md").find("| slb | conv2 | 0.00 (1) | n/a | n/a | 25.00 (1) |") != std::string::npos);
+  REQUIRE_MESSAGE(gnuplot_available(), "gnuplot is missing: run scripts/install-deps.sh");
+  CHECK(is_file(d / "rep/flip_rate.svg"));
+  CHECK(is_file(d / "rep/soft_hard_gap.svg"));
+}
