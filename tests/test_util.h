@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -124,6 +125,19 @@ inline RunOutput run_shell(const std::string& command) {
 
 /// Runs the lowbit binary with `args` (a shell-quoted string); captures output and exit code.
 inline RunOutput run_lowbit(const std::string& args) { return run_shell(std::string(LOWBIT_BINARY) + " " + args); }
+
+/// Compiles the LaTeX table `table` as a paper would \input it (article, booktabs) from the
+/// document `doc` it writes, with pdflatex in doc's folder; out: the log.
+inline RunOutput compile_latex_table(const std::string& doc, const std::string& table) {
+  write_file(doc, "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{" + table +
+                      "}\n\\end{document}\n");
+  const std::string dir = doc.substr(0, doc.rfind('/'));
+  auto r = run_shell("cd '" + dir + "' && pdflatex -interaction=nonstopmode -halt-on-error '" + doc + "' > '" + doc +
+                     ".log' 2>&1");
+  std::ifstream in(doc + ".log");
+  r.out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return r;
+}
 
 /// Checks `source` with the project's compiler as the room `room` would compile it (its
 /// generated lowbit_room.h); `include_first`: a folder searched before the source tree.

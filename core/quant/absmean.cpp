@@ -1,4 +1,5 @@
 #include "core/quant/absmean.h"
+#include "core/quant/ternary.h"
 
 #include <algorithm>
 
@@ -21,23 +22,14 @@ torch::Tensor AbsMeanImpl::forward(const torch::Tensor& w) {
 
 void AbsMeanImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
   const auto l = levels(w);
-  const double n = double(w.numel());
-  const double pos = (l > 0).sum().item<double>() / n, neg = (l < 0).sum().item<double>() / n;
-  out[key::kSparsity] = 1 - pos - neg;
-  out[key::kFracPos] = pos;
-  out[key::kFracNeg] = neg;
+  ternary_stats(l > 0, l < 0, out);
   out[key::kAlpha] = gamma(w);
 }
 
 PackedWeight AbsMeanImpl::pack(const torch::Tensor& w) {
   const auto l = levels(w);
-  auto codes = ((l > 0).to(torch::kUInt8) + 2 * (l < 0).to(torch::kUInt8)).flatten().contiguous().cpu();
-  PackedWeight p;
-  p.bits = 2;
-  p.codes.assign(codes.data_ptr<uint8_t>(), codes.data_ptr<uint8_t>() + codes.numel());
   const float g = float(gamma(w));  // the same float product as forward: level * gamma
-  p.table = {0.0f, g, -g};
-  return p;
+  return pack_ternary(l > 0, l < 0, g, g);
 }
 
 }  // namespace lowbit

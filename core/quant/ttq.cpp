@@ -1,4 +1,5 @@
 #include "core/quant/ttq.h"
+#include "core/quant/ternary.h"
 #include "core/train/keys.h"
 
 #include <algorithm>
@@ -150,26 +151,16 @@ void TTQImpl::init_from(const torch::Tensor& w) {
 }
 
 void TTQImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
-  double d = delta(w), n = double(w.numel());
-  double pos = (w > d).sum().item<double>() / n, neg = (w < -d).sum().item<double>() / n;
-  out[key::kSparsity] = 1.0 - pos - neg;
-  out[key::kFracPos] = pos;
-  out[key::kFracNeg] = neg;
+  const double d = delta(w);
+  ternary_stats(w > d, w < -d, out);
   out[key::kWp] = wp.item<double>();
   out[key::kWn] = wn.item<double>();
   out[key::kDelta] = d;
 }
 
 PackedWeight TTQImpl::pack(const torch::Tensor& w) {
-  // Codes: 0 -> 0, 1 -> +Wp, 2 -> -Wn.
-  double d = delta(w);
-  auto codes =
-      ((w > d).to(torch::kUInt8) + 2 * (w < -d).to(torch::kUInt8)).flatten().contiguous().cpu();
-  PackedWeight p;
-  p.bits = 2;
-  p.codes.assign(codes.data_ptr<uint8_t>(), codes.data_ptr<uint8_t>() + codes.numel());
-  p.table = {0.0f, wp.item<float>(), -wn.item<float>()};
-  return p;
+  const double d = delta(w);
+  return pack_ternary(w > d, w < -d, wp.item<float>(), wn.item<float>());
 }
 
 std::string TTQImpl::describe() const {

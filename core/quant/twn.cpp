@@ -1,4 +1,5 @@
 #include "core/quant/twn.h"
+#include "core/quant/ternary.h"
 #include "core/train/keys.h"
 
 namespace lowbit {
@@ -19,27 +20,15 @@ torch::Tensor TWNImpl::forward(const torch::Tensor& w) {
 
 void TWNImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
   auto [delta, alpha] = delta_alpha(w);
-  double n = double(w.numel());
-  double pos = (w > delta).sum().item<double>() / n, neg = (w < -delta).sum().item<double>() / n;
-  out[key::kSparsity] = 1 - pos - neg;
-  out[key::kFracPos] = pos;
-  out[key::kFracNeg] = neg;
+  ternary_stats(w > delta, w < -delta, out);
   out[key::kAlpha] = alpha;
   out[key::kDelta] = delta;
 }
 
 PackedWeight TWNImpl::pack(const torch::Tensor& w) {
   auto [delta, alpha] = delta_alpha(w);
-  auto codes = ((w > delta).to(torch::kUInt8) + 2 * (w < -delta).to(torch::kUInt8))
-                   .flatten()
-                   .contiguous()
-                   .cpu();
-  PackedWeight p;
-  p.bits = 2;
-  p.codes.assign(codes.data_ptr<uint8_t>(), codes.data_ptr<uint8_t>() + codes.numel());
   // Same arithmetic as forward: sign * 1 * alpha in float.
-  p.table = {0.0f, float(alpha), -float(alpha)};
-  return p;
+  return pack_ternary(w > delta, w < -delta, float(alpha), float(alpha));
 }
 
 }  // namespace lowbit

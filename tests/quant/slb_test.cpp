@@ -294,6 +294,36 @@ std::shared_ptr<T> named(Network& m, const std::string& name) {
     if (item.key() == name) return std::dynamic_pointer_cast<T>(item.value());
   return nullptr;
 }
+
+// small_cnn's one-hot network (`net`'s SLB layers at their arg-max, the first conv full
+// precision) over the first `batches` batches of `loader`, by hand with plain functional ops:
+// each BN's running mean and unbiased variance updated at momentum 0.1 from `mean` / `var`.
+void hand_bn_updates(Network& net, const BatchLoader& loader, int64_t batches,
+                     std::map<std::string, torch::Tensor>& mean, std::map<std::string, torch::Tensor>& var) {
+  namespace F = torch::nn::functional;
+  auto hard = [&](const std::string& layer) {
+    auto l = named<QLayerImpl>(net, layer);
+    auto q = std::dynamic_pointer_cast<SLBImpl>(l->quantizer());
+    return q ? q->values.index_select(0, q->logits.argmax(-1).flatten()).view(l->weight.sizes())
+             : l->weight.detach();
+  };
+  torch::NoGradGuard g;
+  for (int64_t b = 0; b < batches; ++b) {
+    auto x = loader.batch(b).first;
+    int i = 1;
+    for (const std::string layer : {"conv1", "conv2", "conv3"}) {
+      auto h = F::conv2d(x, hard(layer), F::Conv2dFuncOptions().padding(1));  // (B, C, H, W)
+      torch::Tensor m = h.mean({0, 2, 3});
+      torch::Tensor v_biased = h.var(std::vector<int64_t>{0, 2, 3}, false),
+                    v = h.var(std::vector<int64_t>{0, 2, 3}, true);
+      std::string bn = "bn" + std::to_string(i++);
+      mean[bn] = 0.9 * mean[bn] + 0.1 * m;
+      var[bn] = 0.9 * var[bn] + 0.1 * v;
+      x = torch::relu((h - m.view({1, -1, 1, 1})) / torch::sqrt(v_biased.view({1, -1, 1, 1}) + 1e-5));
+      if (layer != "conv3") x = F::max_pool2d(x, F::MaxPool2dFuncOptions(2));
+    }
+  }
+}
 }  // namespace
 
 // bn_mode = state: after every step a no-gradient one-hot forward of the batch updates the
@@ -320,35 +350,12 @@ TEST_CASE(
   // The initial network (same seed) and the two training batches, by hand.
   DataBundle data = load_data(cfg.data);
   auto net = build_network(cfg, ModelSpec{data.channels, data.height, data.width, data.classes});
-  auto hard = [&](const std::string& layer) {
-    auto l = named<QLayerImpl>(*net, layer);
-    auto q = std::dynamic_pointer_cast<SLBImpl>(l->quantizer());
-    return q ? q->values.index_select(0, q->logits.argmax(-1).flatten()).view(l->weight.sizes())
-             : l->weight.detach();
-  };
-  namespace F = torch::nn::functional;
   std::map<std::string, torch::Tensor> mean, var;
   for (const std::string bn : {"bn1", "bn2", "bn3"})
     mean[bn] = torch::zeros({1}), var[bn] = torch::ones({1});
-  torch::NoGradGuard g;
   BatchLoader loader(data, data.train, cfg.batch_size, true, uint64_t(cfg.seed), 0, torch::kCPU);
   REQUIRE(loader.num_batches() == 2);
-  for (int64_t b = 0; b < 2; ++b) {
-    auto x = loader.batch(b).first;
-    int i = 1;
-    for (const std::string layer : {"conv1", "conv2", "conv3"}) {
-      auto h = F::conv2d(x, hard(layer), F::Conv2dFuncOptions().padding(1));  // (B, C, H, W)
-      torch::Tensor m = h.mean({0, 2, 3});
-      torch::Tensor v_biased = h.var(std::vector<int64_t>{0, 2, 3}, false),
-                    v = h.var(std::vector<int64_t>{0, 2, 3}, true);
-      std::string bn = "bn" + std::to_string(i++);
-      mean[bn] = 0.9 * mean[bn] + 0.1 * m;
-      var[bn] = 0.9 * var[bn] + 0.1 * v;
-      x = torch::relu((h - m.view({1, -1, 1, 1})) /
-                      torch::sqrt(v_biased.view({1, -1, 1, 1}) + 1e-5));
-      if (layer != "conv3") x = F::max_pool2d(x, F::MaxPool2dFuncOptions(2));
-    }
-  }
+  hand_bn_updates(*net, loader, 2, mean, var);
   for (const std::string bn : {"bn1", "bn2", "bn3"}) {
     auto m = named<StateBatchNormImpl>(*trained.model, bn);
     CHECK_MESSAGE(torch::allclose(m->running_mean_q, mean[bn], 1e-5, 1e-6), bn);
@@ -405,37 +412,16 @@ TEST_CASE(
 
   DataBundle data = load_data(cfg.data);
   auto net = build_network(cfg, ModelSpec{data.channels, data.height, data.width, data.classes});
-  auto hard = [&](const std::string& layer) {
-    auto l = named<QLayerImpl>(*net, layer);
-    auto q = std::dynamic_pointer_cast<SLBImpl>(l->quantizer());
-    return q ? q->values.index_select(0, q->logits.argmax(-1).flatten()).view(l->weight.sizes())
-             : l->weight.detach();
-  };
-  namespace F = torch::nn::functional;
   std::map<std::string, torch::Tensor> mean, var;
   for (const std::string bn : {"bn1", "bn2", "bn3"}) {
     auto m = named<StateBatchNormImpl>(*models["none"].model, bn);
     mean[bn] = m->running_mean.clone(), var[bn] = m->running_var.clone();
   }
-  torch::NoGradGuard g;
   BatchLoader loader(data, data.train, cfg.batch_size, true,
                      mix_seed(uint64_t(cfg.seed), kPortCalibrationStream, 1), 1, torch::kCPU);
   REQUIRE(loader.num_batches() == 3);
-  for (int64_t b = 0; b < 3; ++b) {
-    auto x = loader.batch(b).first;
-    int i = 1;
-    for (const std::string layer : {"conv1", "conv2", "conv3"}) {
-      auto h = F::conv2d(x, hard(layer), F::Conv2dFuncOptions().padding(1));
-      torch::Tensor m = h.mean({0, 2, 3});
-      torch::Tensor v_biased = h.var(std::vector<int64_t>{0, 2, 3}, false),
-                    v = h.var(std::vector<int64_t>{0, 2, 3}, true);
-      std::string bn = "bn" + std::to_string(i++);
-      mean[bn] = 0.9 * mean[bn] + 0.1 * m;
-      var[bn] = 0.9 * var[bn] + 0.1 * v;
-      x = torch::relu((h - m.view({1, -1, 1, 1})) / torch::sqrt(v_biased.view({1, -1, 1, 1}) + 1e-5));
-      if (layer != "conv3") x = F::max_pool2d(x, F::MaxPool2dFuncOptions(2));
-    }
-  }
+  hand_bn_updates(*net, loader, 3, mean, var);
+  torch::NoGradGuard g;
   for (const std::string bn : {"bn1", "bn2", "bn3"}) {
     auto m = named<StateBatchNormImpl>(*port.model, bn);
     CHECK_MESSAGE(torch::allclose(m->running_mean, mean[bn], 1e-5, 1e-6), bn);

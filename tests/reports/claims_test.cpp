@@ -106,12 +106,8 @@ TEST_CASE("claims: a report decides each claim: paired tests, Holm, verdicts, po
   // The LaTeX table compiles as a paper would \input it (pdflatex and booktabs).
   REQUIRE_MESSAGE(std::system("command -v pdflatex > /dev/null") == 0,
                   "pdflatex is missing: run scripts/install-deps.sh (texlive-latex-base, texlive-latex-recommended)");
-  {
-    write_file(d / "doc.tex", "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{" +
-                                  d / "rep/claims.tex" + "}\n\\end{document}\n");
-    const std::string cmd = "cd '" + d.path + "' && pdflatex -interaction=nonstopmode -halt-on-error doc.tex > doc.out 2>&1";
-    CHECK_MESSAGE(std::system(cmd.c_str()) == 0, slurp(d / "doc.out").substr(0, 3000));
-  }
+  auto latex = compile_latex_table(d / "doc.tex", d / "rep/claims.tex");
+  CHECK_MESSAGE(latex.code == 0, latex.out.substr(0, 3000));
   CHECK(slurp(d / "rep/report.html").find("id=\"table-claims\"") != std::string::npos);
 
   // Power before launch: from the database's spread, and the cost of the missing runs.

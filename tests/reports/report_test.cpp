@@ -580,6 +580,21 @@ TEST_CASE("report: config values read typed from run_config print as the JSON do
   CHECK(e.runs[2].config_text.at("quant.method") == "slb");
 }
 
+namespace {
+// The report of experiment "fixture" of a committed fixture database (copied into d), with a
+// 95% interval and no plots, written to d/rep.
+ReportResult fixture_report(const TempDir& d, const std::string& fixture) {
+  REQUIRE(std::system(("cp '" + std::string(LOWBIT_SOURCE_DIR) + "/tests/fixtures/" + fixture + "' '" + d / "r.db" + "'").c_str()) == 0);
+  ReportOptions o;
+  o.db = d / "r.db";
+  o.experiment = "fixture";
+  o.out_dir = d / "rep";
+  o.ci = 95;
+  o.plots = false;
+  return write_report(o);
+}
+}  // namespace
+
 // The .tex tables are checked by their real reader: each table of a report of the fixture
 // database (every table kind, failed and excluded runs, a 95% interval in the caption) compiles
 // with pdflatex and booktabs, as a paper would \input it.
@@ -587,24 +602,13 @@ TEST_CASE("report: every LaTeX table compiles with pdflatex") {
   REQUIRE_MESSAGE(std::system("command -v pdflatex > /dev/null") == 0,
                   "pdflatex is missing: run scripts/install-deps.sh (texlive-latex-base, texlive-latex-recommended)");
   TempDir d;
-  REQUIRE(std::system(("cp '" + std::string(LOWBIT_SOURCE_DIR) + "/tests/fixtures/fixture-v7.db' '" + d / "r.db" + "'").c_str()) == 0);
-  ReportOptions o;
-  o.db = d / "r.db";
-  o.experiment = "fixture";
-  o.out_dir = d / "rep";
-  o.ci = 95;
-  o.plots = false;
-  auto r = write_report(o);
+  auto r = fixture_report(d, "fixture-v7.db");
   int tables = 0;
   for (auto& f : r.files) {
     if (f.size() < 4 || f.substr(f.size() - 4) != ".tex") continue;
     ++tables;
-    const std::string doc = d / ("doc" + std::to_string(tables) + ".tex");
-    write_file(doc, "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{" + f +
-                        "}\n\\end{document}\n");
-    const std::string cmd = "cd '" + d.path + "' && pdflatex -interaction=nonstopmode -halt-on-error '" + doc +
-                            "' > '" + doc + ".log' 2>&1";
-    CHECK_MESSAGE(std::system(cmd.c_str()) == 0, f << ": pdflatex failed:\n" << slurp(doc + ".log").substr(0, 3000));
+    auto latex = compile_latex_table(d / ("doc" + std::to_string(tables) + ".tex"), f);
+    CHECK_MESSAGE(latex.code == 0, f << ": pdflatex failed:\n" << latex.out.substr(0, 3000));
   }
   CHECK(tables >= 5);  // main, cost, layers, activations, energy (and its per-layer table)
 }
@@ -616,14 +620,7 @@ TEST_CASE("report: every CSV table reads with pandas, in the markdown's units") 
   REQUIRE_MESSAGE(std::system("/usr/bin/python3 -c 'import pandas' 2> /dev/null") == 0,
                   "pandas is missing: run scripts/install-deps.sh (python3-pandas)");
   TempDir d;
-  REQUIRE(std::system(("cp '" + std::string(LOWBIT_SOURCE_DIR) + "/tests/fixtures/fixture-v8.db' '" + d / "r.db" + "'").c_str()) == 0);
-  ReportOptions o;
-  o.db = d / "r.db";
-  o.experiment = "fixture";
-  o.out_dir = d / "rep";
-  o.ci = 95;
-  o.plots = false;
-  write_report(o);
+  fixture_report(d, "fixture-v8.db");
   const std::string script = std::string(LOWBIT_SOURCE_DIR) + "/tests/reports/check_csv.py";
   auto r = run_shell("/usr/bin/python3 '" + script + "' '" + d / "rep" + "'");
   CHECK_MESSAGE(r.code == 0, r.out);
