@@ -22,6 +22,7 @@
 #include "reports/claims.h"
 #include "reports/report_html.h"
 #include "reports/report_registry.h"
+#include "tracker/filter.h"
 #include "tracker/jsonl_observer.h"
 #include "tracker/queries.h"
 
@@ -111,6 +112,10 @@ std::vector<std::string> row_keys(const ReportOptions& opt, const ExperimentData
 int64_t check_experiment(const ReportOptions& opt, const ExperimentData& e) {
   int64_t done = std::count_if(e.runs.begin(), e.runs.end(),
                                [](const RunData& r) { return r.status == RunStatus::kDone; });
+  if (done == 0 && !opt.where.empty())
+    throw ConfigError(fmt::format("--where: none of experiment '{}''s finished runs satisfies \"{}\" ({} runs "
+                                  "do, of any status; see lowbit query runs -e {} --where ...)",
+                                  e.name, truncate_for_message(join(opt.where, " and ")), e.runs.size(), e.name));
   if (done == 0)
     throw StoreError("experiment '" + e.name + "' has no finished runs yet (" +
                          std::to_string(e.runs.size()) + " runs; see lowbit status --db " + opt.db +
@@ -294,8 +299,9 @@ ReportResult write_report(const ReportOptions& opt) {
   // built: 1 GiB at 100,000 runs (with the CPU's SHA extensions, core/sha256.h, a fraction of
   // the report's time; several seconds of CPU without them).
   auto db_sha256 = std::async(std::launch::async, [path = opt.db] { return sha256_file(path); });
-  auto data = std::make_unique<ExperimentData>(
-      load_experiment_data(*db, opt.experiment, /*parse_configs=*/false, opt.all_runs));
+  const RunFilter subset = compile_run_filter(*db, opt.where);
+  auto data = std::make_unique<ExperimentData>(load_experiment_data(
+      *db, opt.experiment, /*parse_configs=*/false, opt.all_runs, subset.empty() ? "" : subset.sql));
   ExperimentData& e = *data;
   const int64_t done = check_experiment(opt, e);
   std::vector<std::string> rows = row_keys(opt, e);
@@ -314,7 +320,9 @@ ReportResult write_report(const ReportOptions& opt) {
   HtmlReport html{e.name, e.description, "", "", {}, {}, {}, {}, {}, e.queries};
   const std::string body = build_claims(c, html) + build_tables(tables, c, html);
   build_plots(opt, tables, c);
-  html.summary = fmt::format("{} runs, {} finished. Tables: {}.", e.runs.size(), done, join(opt.formats, ", "));
+  html.summary = fmt::format("{} runs{}, {} finished. Tables: {}.", e.runs.size(),
+                             subset.empty() ? "" : " (only those where " + subset.text + ")", done,
+                             join(opt.formats, ", "));
   html.excluded = excluded_runs(e);
   html.notes = outside_runs(e, opt.all_runs);
   for (auto& line : tags_and_notes(e)) html.notes.push_back(line);

@@ -27,6 +27,9 @@ struct ReportOptions {
   /// Include the runs outside the experiment's current definition (runs.in_definition = 0),
   /// their variant marked; by default a footnote lists them.
   bool all_runs = false;
+  /// Only the runs that satisfy these conditions (tracker/filter.h; all must hold): a report of
+  /// a subset, which its summary line names.
+  std::vector<std::string> where;
   /// The process exits right after the report (lowbit report): the experiment's parsed data is
   /// left for the exit to reclaim instead of being freed run by run, which at 100,000 runs took
   /// a quarter of the report's time. lowbit suite, which writes many reports, keeps false.

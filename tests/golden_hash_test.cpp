@@ -100,19 +100,14 @@ TEST_CASE("golden: run identities do not move; the key that moved is named") {
   if (write) std::ofstream(kGolden) << golden.dump(1) << "\n";
 }
 
-// A config the key applies to: the default one, or one with a weight quantizer it applies to.
+// A config the key applies to: the default one, or the first alternative of its scope.
 RunConfig where_it_applies(const ConfigField& f) {
   RunConfig c;
-  for (const auto& m : names_of(quantizer_names())) {
-    if (!f.applies || f.applies(c)) break;
-    c.quant.method = m;
-  }
-  if (f.applies && !f.applies(c)) c.quant.method = RunConfig().quant.method;
-  for (const auto& m : names_of(activation_quantizer_names())) {  // a key of one activation quantizer
-    if (!f.applies || f.applies(c)) break;
-    c.quant.act_method = m;
-  }
-  REQUIRE_MESSAGE((!f.applies || f.applies(c)), f.path);
+  if (!f.applies(c))
+    for (const auto& t : f.scope.any.at(0))
+      for (const auto& g : config_fields())
+        if (g.path == t.key) g.set(c, t.values.at(0));
+  REQUIRE_MESSAGE(f.applies(c), f.path);
   return c;
 }
 
@@ -122,7 +117,7 @@ RunConfig where_it_applies(const ConfigField& f) {
 TEST_CASE("golden: observation keys leave the hash alone, identity keys move it") {
   size_t tried = 0;
   for (const auto& f : config_fields()) {
-    if (f.applies && f.get(RunConfig()).is_boolean()) {  // elsewhere, the key is not hashed
+    if (!f.format1 && !f.scope.everywhere() && f.get(RunConfig()).is_boolean()) {  // elsewhere, not hashed
       const RunConfig fp;
       RunConfig c = fp;
       f.set(c, !f.get(fp).get<bool>());

@@ -12,7 +12,9 @@
 
 #include "core/error.h"
 #include "core/run_status.h"
+#include "core/config/run_config.h"
 #include "core/util.h"
+#include "tracker/filter.h"
 #include "tracker/store.h"
 #include "core/train/keys.h"
 
@@ -85,13 +87,6 @@ std::vector<SettleLook> settle_looks(Db& db, const std::string& experiment) {
     out.push_back(r);
   }
   return out;
-}
-
-std::vector<int64_t> runs_where(Db& db, const std::string& where) {
-  std::vector<int64_t> runs;
-  for (auto& row : run_sql(db, "SELECT run_id FROM run_params WHERE (" + where + ")").rows)
-    if (auto* id = std::get_if<int64_t>(&row.at(0))) runs.push_back(*id);
-  return runs;
 }
 
 std::vector<std::pair<std::string, int64_t>> runs_by_status(Db& db, const std::string& name) {
@@ -203,10 +198,10 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
   std::string exp_filter = exps.empty() ? "" : fmt::format(" AND r.experiment_id = {}", exps[0]);
   const std::vector<std::string> varying = varying_config_keys(db, exps.empty() ? 0 : exps[0]);
   std::string sql = "SELECT r.id AS run, e.name AS experiment, r.variant, r.seed, r.status";
-  for (size_t i = 0; i < varying.size(); ++i)
-    sql +=
-        fmt::format(", (SELECT value FROM run_config WHERE run_id = r.id AND key = ?{}) AS \"{}\"",
-                    i + 1, varying[i]);
+  // A key outside its scope (quant.bits of an FP run) is empty, not its default.
+  for (const auto& k : varying)
+    for (const auto& f : config_fields())
+      if (f.path == k) sql += fmt::format(", {} AS \"{}\"", config_column_sql(f, "r.id"), k);
   for (const char* k : {key::kFinalTestAcc, key::kBestTestAcc, key::kWallSeconds, key::kPeakRssBytes})
     sql += fmt::format(", (SELECT value FROM summaries WHERE run_id = r.id AND key = '{}') AS {}",
                        k, k);
@@ -219,44 +214,9 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
     sql += ", (SELECT verdict FROM reproductions WHERE run_id = r.id ORDER BY id DESC LIMIT 1) AS reproduced";
   sql += ", r.error AS reason";  // why a run failed, diverged, stopped, was interrupted or is blocked
   sql += " FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE 1 = 1" + exp_filter;
-  std::vector<SqlValue> binds;
-  for (auto& v : varying) binds.push_back(v);
-  auto paths = config_paths();
-  for (const auto& w : where) {
-    auto eq = w.find('=');
-    if (eq == std::string::npos)
-      throw ConfigError("--where " + w + ": expected key=value (e.g. quant.method=ttq)");
-    std::string key = w.substr(0, eq), text = w.substr(eq + 1);
-    json parsed = json::parse(text, nullptr, false);
-    SqlValue value = text;
-    if (!parsed.is_discarded() && parsed.is_number_integer())
-      value = parsed.get<int64_t>();
-    else if (!parsed.is_discarded() && parsed.is_number())
-      value = parsed.get<double>();
-    else if (!parsed.is_discarded() && parsed.is_boolean())
-      value = int64_t(parsed.get<bool>());
-    if (key == "tag") {
-      if (!tagged) throw ConfigError("--where tag=...: this database has no tags yet (lowbit tag adds them)");
-      sql += " AND EXISTS (SELECT 1 FROM tags WHERE run_id = r.id AND tag = ?" +
-             std::to_string(binds.size() + 1) + ")";
-      value = text;
-    } else if (key == "variant" || key == "status" || key == "seed") {
-      sql += " AND r." + key + " = ?" + std::to_string(binds.size() + 1);
-    } else if (std::find(paths.begin(), paths.end(), key) != paths.end()) {
-      sql += fmt::format(
-          " AND EXISTS (SELECT 1 FROM run_config WHERE run_id = r.id AND key = ?{} AND value = "
-          "?{})",
-          binds.size() + 1, binds.size() + 2);
-      binds.push_back(key);
-    } else {
-      paths.insert(paths.end(), {"variant", "status", "seed", "tag"});
-      throw ConfigError("--where: unknown key '" + key + "'" + did_you_mean(key, paths));
-    }
-    binds.push_back(value);
-  }
+  sql += " AND " + compile_run_filter(db, where).sql;
   sql += " ORDER BY r.id";
   Statement st = db.prepare(sql);
-  for (size_t i = 0; i < binds.size(); ++i) st.bind(int(i + 1), binds[i]);
   return collect(st);
 }
 

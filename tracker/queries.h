@@ -35,15 +35,10 @@ struct Table {
 /// StoreError("refused: queries are read-only ...").
 Table run_sql(Db& db, const std::string& sql);
 
-/// The ids of the runs whose run_params row satisfies the SQL condition `where` (run on this
-/// read-only connection through run_sql: a condition that writes, or a second statement, is
-/// refused with StoreError).
-std::vector<int64_t> runs_where(Db& db, const std::string& where);
-
 /// Runs with the keys that vary inside their experiment, the seed, status, final metrics, tags,
 /// the number of notes (lowbit note RUN prints them), the latest reproduce verdict, and the
-/// reason a run failed, diverged, stopped, was interrupted or is blocked (runs.error). `where`: "key=value" filters on config keys (dotted paths) or
-/// variant / status / seed / tag.
+/// reason a run failed, diverged, stopped, was interrupted or is blocked (runs.error). `where`:
+/// conditions in the filter language (tracker/filter.h), all of which must hold.
 Table query_runs(Db& db, const std::string& experiment, const std::vector<std::string>& where);
 
 /// The experiments, in creation order.

@@ -77,7 +77,7 @@ const json& RunData::config() const {
 }
 
 ExperimentData load_experiment_data(Db& db, const std::string& experiment,
-                                    bool parse_configs_now, bool all_runs) {
+                                    bool parse_configs_now, bool all_runs, const std::string& where) {
   ExperimentData e;
   experiment_id_or_throw(db, experiment);  // names the experiments there are
   const std::string q_exp =
@@ -103,11 +103,16 @@ ExperimentData load_experiment_data(Db& db, const std::string& experiment,
   // definition membership (every run counts as the definition's).
   const bool v5 = db.has_column("runs", "parent_run_id");
   const bool v7 = db.has_column("runs", "in_definition");
-  e.run_condition = fmt::format("experiment_id = {}{}", id, v7 && !all_runs ? " AND in_definition = 1" : "");
+  const std::string subset =
+      where.empty() ? ""
+                    : " AND id IN (SELECT r.id FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE " +
+                          where + ")";
+  e.run_condition =
+      fmt::format("experiment_id = {}{}{}", id, v7 && !all_runs ? " AND in_definition = 1" : "", subset);
   if (v7) {
     auto o = db.prepare(
-        "SELECT id, variant, seed, status FROM runs WHERE experiment_id = ? AND in_definition = 0 "
-        "ORDER BY id");
+        "SELECT id, variant, seed, status FROM runs WHERE experiment_id = ? AND in_definition = 0" + subset +
+        " ORDER BY id");
     o.bind(1, id);
     while (o.step()) {
       RunData d;

@@ -72,8 +72,11 @@ struct ExperimentData {
 /// nested values); otherwise each run parses its own on first use of RunData::config().
 /// all_runs: also the runs outside the definition the experiment was last launched with
 /// (marked); by default they are only listed in ExperimentData::outside.
+/// where: a condition over `runs r JOIN experiments e` (tracker/filter.h's RunFilter::sql) that
+/// every loaded run, and every listed outside one, satisfies; "" for all.
 ExperimentData load_experiment_data(Db& db, const std::string& experiment,
-                                    bool parse_configs = true, bool all_runs = false);
+                                    bool parse_configs = true, bool all_runs = false,
+                                    const std::string& where = "");
 
 
 /// Reads `keys` (config key paths) of every run from run_config into RunData::config_text,

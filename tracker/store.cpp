@@ -19,6 +19,7 @@
 #include "core/provenance.h"
 #include "core/sha256.h"
 #include "core/util.h"
+#include "tracker/filter.h"
 #include "tracker/rehash.h"
 
 namespace lowbit {
@@ -304,7 +305,8 @@ void Store::migrate() {
 
 void Store::create_views() {
   // run_params: one row per run, one column per config key (dots as underscores), typed, so
-  // that `SELECT * FROM run_params WHERE quant_bits <= 2 OR quant_method = 'twn'` works.
+  // that `SELECT * FROM run_params WHERE quant_bits <= 2 OR quant_method = 'twn'` works; NULL
+  // where the key does not apply (quant.bits of an FP run; core/config/keys.def, scopes).
   // Each column is a primary-key lookup in run_config, not a pivot over a GROUP BY: SQLite
   // then evaluates only the columns a query uses, for the rows its WHERE keeps (a condition on
   // 10,000 runs: 11 ms instead of 2.4 s).
@@ -312,8 +314,7 @@ void Store::create_views() {
   for (const auto& f : config_fields()) {
     std::string c = f.path;
     std::replace(c.begin(), c.end(), '.', '_');
-    cols += fmt::format(",\n  (SELECT value FROM run_config WHERE run_id = r.id AND key = '{}') AS \"{}\"",
-                        f.path, c);
+    cols += fmt::format(",\n  {} AS \"{}\"", config_column_sql(f, "r.id"), c);
   }
   db_->exec("DROP VIEW IF EXISTS run_params");
   db_->exec(

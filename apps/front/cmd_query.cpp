@@ -17,14 +17,14 @@ int cmd_query(const std::vector<std::string>& args) {
       "results database (opened read-only)")("experiment,e", po::value(&experiment),
                                              "only this experiment")(
       "where", po::value(&where)->composing(),
-      "filter key=value on config keys, variant, status, seed (repeatable)")(
+      "a condition, e.g. \"quant.method in (ttq, slb) and quant.bits <= 2\" (docs/QUERY.md; repeatable: all must hold)")(
       "format,f", po::value(&format)->default_value("table"), "table, csv or json")(
       "sql", po::value(&sql), "run one read-only SQL statement");
   po::positional_options_description pos;
   pos.add("what", 1);
   po::variables_map vm;
   if (!parse_args("query", args, desc, vm, &pos,
-                  "runs [--experiment X] [--where k=v ...] | --sql \"SELECT ...\""))
+                  "runs [--experiment X] [--where COND ...] | --sql \"SELECT ...\""))
     return kExitSuccess;
   if (sql.empty() && what != "runs")
     throw ConfigError("lowbit query: expected `runs` or --sql \"SELECT ...\"");

@@ -18,6 +18,9 @@ int cmd_report(const std::vector<std::string>& args) {
   desc.add_options()("db", po::value(&o.db)->default_value(o.db),
                      "results database (opened read-only)")(
       "experiment,e", po::value(&o.experiment)->required(), "experiment name")(
+      "where", po::value(&o.where)->composing(),
+      "only the runs that satisfy this condition, e.g. \"seed < 3 and tag != broken\" (docs/QUERY.md; "
+      "repeatable: all must hold)")(
       "rows", po::value(&rows),
       "grouping keys, comma-separated (default: variant and the experiment's axes)")(
       "cols", po::value(&cols), "keys whose values become columns (e.g. epochs, quant.bn_mode)")(

@@ -1,4 +1,4 @@
-// lowbit tag --where "<condition on run_params>" +tag -tag, and lowbit note RUN "text":
+// lowbit tag --where "<condition>" +tag -tag, and lowbit note RUN "text":
 // annotations added after the fact, stored in the database (tags, notes), shown by
 // lowbit query and printed as footnotes in reports.
 #include <algorithm>
@@ -11,6 +11,7 @@
 #include "apps/commands.h"
 #include "core/error.h"
 #include "core/util.h"
+#include "tracker/filter.h"
 #include "tracker/selectors.h"
 #include "tracker/queries.h"
 #include "tracker/store.h"
@@ -20,10 +21,9 @@ namespace lowbit {
 namespace {
 
 constexpr const char* kTagUsage =
-    "usage: lowbit tag [--db results.db] --where \"<SQL condition on run_params>\" +tag [-tag ...]\n\n"
-    "  --where COND   which runs: a condition on the run_params view, e.g. \"quant_bits <= 2 AND "
-    "variant = 'slb'\"\n"
-    "                 (columns: lowbit query --sql \"SELECT * FROM run_params LIMIT 1\")\n"
+    "usage: lowbit tag [--db results.db] --where \"<condition>\" +tag [-tag ...]\n\n"
+    "  --where COND   which runs, in the language of lowbit query --where (docs/QUERY.md), e.g.\n"
+    "                 \"quant.bits <= 2 and variant = slb\"; \"all\" for every run (repeatable: all must hold)\n"
     "  +NAME          add the tag NAME      -NAME   remove it\n"
     "  --db FILE      results database (default results/results.db)\n";
 
@@ -39,7 +39,8 @@ void check_tag(const std::string& t) {
 }  // namespace
 
 int cmd_tag(const std::vector<std::string>& args) {
-  std::string db = "results/results.db", where;
+  std::string db = "results/results.db";
+  std::vector<std::string> where;
   std::vector<std::string> add, remove;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -49,7 +50,10 @@ int cmd_tag(const std::vector<std::string>& args) {
     }
     if (a == "--db" || a == "--where") {
       if (i + 1 == args.size()) throw ConfigError("lowbit tag: " + a + " needs a value (see lowbit tag --help)");
-      (a == "--db" ? db : where) = args[++i];
+      if (a == "--db")
+        db = args[++i];
+      else
+        where.push_back(args[++i]);
     } else if (a.size() > 1 && a[0] == '+') {
       check_tag(a.substr(1)), add.push_back(a.substr(1));
     } else if (a.size() > 1 && a[0] == '-' && a[1] != '-') {
@@ -60,23 +64,20 @@ int cmd_tag(const std::vector<std::string>& args) {
     }
   }
   if (where.empty())
-    throw ConfigError("lowbit tag: --where is required (e.g. --where \"variant = 'ttq'\"; \"1 = 1\" for every run)");
+    throw ConfigError("lowbit tag: --where is required (e.g. --where \"variant = ttq\"; --where all for every run)");
   if (add.empty() && remove.empty()) throw ConfigError("lowbit tag: nothing to do: give +tag or -tag");
 
   std::vector<int64_t> runs;
+  std::string condition;
   {
-    // The condition runs on a read-only connection, as lowbit query --sql does: a condition
-    // that tries to write, or a second statement, is refused before anything is tagged.
     auto ro = open_readonly(db);
-    try {
-      runs = runs_where(*ro, where);
-    } catch (const StoreError& e) {
-      throw ConfigError(fmt::format("--where \"{}\": {}", truncate_for_message(where), e.what()));
-    }
+    const RunFilter filter = compile_run_filter(*ro, where);
+    condition = filter.text;
+    runs = filtered_runs(*ro, filter);
   }
   if (runs.empty())
-    throw ConfigError(fmt::format("--where \"{}\" matches no run; nothing tagged (see lowbit query runs)",
-                                  truncate_for_message(where)));
+    throw ConfigError(fmt::format("--where \"{}\" matches no run; nothing tagged (see lowbit query runs --where ...)",
+                                  truncate_for_message(condition)));
   Store store(db, Store::Open::kMigrate);
   auto [added, removed] = store.tag_runs(runs, add, remove);
   fmt::print("{} runs matched; {} tags added, {} removed\n", runs.size(), added, removed);

@@ -1,7 +1,9 @@
 // The field table: each key declared in core/config/keys.def becomes one ConfigField, whose
 // setter checks the JSON value's type and range (its kind) and whose role says how the key is
 // hashed. The kinds are checked at compile time against the member's C++ type.
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <limits>
 #include <type_traits>
 
@@ -259,40 +261,89 @@ struct ValueSet {
 
 // ---- roles (keys.def's sixth column; ConfigField::role, format1, hashed_value) ----
 
+// ---- scopes (where a key applies; the role's last argument) ----
+
+ConfigScope when(const std::string& key, std::vector<std::string> values) {
+  ConfigScope s;
+  s.any.push_back({ScopeTerm{key, std::move(values)}});
+  return s;
+}
+// Both: every alternative of one with every alternative of the other.
+ConfigScope operator&&(const ConfigScope& a, const ConfigScope& b) {
+  if (a.everywhere()) return b;
+  if (b.everywhere()) return a;
+  ConfigScope s;
+  for (const auto& x : a.any)
+    for (const auto& y : b.any) {
+      auto& both = s.any.emplace_back(x);
+      both.insert(both.end(), y.begin(), y.end());
+    }
+  return s;
+}
+ConfigScope operator||(const ConfigScope& a, const ConfigScope& b) {
+  if (a.everywhere() || b.everywhere()) return {};
+  ConfigScope s = a;
+  s.any.insert(s.any.end(), b.any.begin(), b.any.end());
+  return s;
+}
+// Runs of these weight quantizers.
+ConfigScope for_methods(std::vector<std::string> methods) { return when("quant.method", std::move(methods)); }
+ConfigScope for_method(const std::string& method) { return for_methods({method}); }
+// Runs of every weight quantizer but fp.
+ConfigScope quantized() {
+  std::vector<std::string> names;
+  for (const auto& n : names_of(quantizer_names()))
+    if (n != "fp") names.push_back(n);
+  return for_methods(names);
+}
+// Runs of these activation quantizers.
+ConfigScope for_act_methods(std::vector<std::string> methods) {
+  return when("quant.act.method", std::move(methods));
+}
+ConfigScope for_act_method(const std::string& method) { return for_act_methods({method}); }
+// Runs that read a dataset from files (every dataset but synthetic).
+ConfigScope file_data() {
+  std::vector<std::string> names;
+  for (const auto& n : names_of(dataset_names()))
+    if (n != "synthetic") names.push_back(n);
+  return when("data.name", names);
+}
+
+// ---- roles (keys.def's sixth column; ConfigField::role, format1, hashed_value, scope) ----
+
 struct Identity {
-  ConfigField apply(ConfigField f) const { return f; }
-};
-struct Observation {
-  json frozen;
-  explicit Observation(json v) : frozen(std::move(v)) {}
+  ConfigScope scope;
+  explicit Identity(ConfigScope where = {}) : scope(std::move(where)) {}
   ConfigField apply(ConfigField f) const {
-    f.role = KeyRole::kObservation;
-    f.hashed_value = frozen;
+    f.scope = scope;
     return f;
   }
 };
-using Applies = std::function<bool(const RunConfig&)>;
+struct Observation {
+  json frozen;
+  ConfigScope scope;
+  explicit Observation(json v, ConfigScope where = {}) : frozen(std::move(v)), scope(std::move(where)) {}
+  ConfigField apply(ConfigField f) const {
+    f.role = KeyRole::kObservation;
+    f.hashed_value = frozen;
+    f.scope = scope;
+    return f;
+  }
+};
+// A key added after format 1: hashed only where its scope holds, so the scope never changes.
 template <KeyRole kRole>
 struct Added {
   json neutral;
-  Applies applies;
-  explicit Added(json v, Applies where = {}) : neutral(std::move(v)), applies(std::move(where)) {}
+  ConfigScope scope;
+  explicit Added(json v, ConfigScope where = {}) : neutral(std::move(v)), scope(std::move(where)) {}
   ConfigField apply(ConfigField f) const {
     f.role = kRole;
     f.format1 = false;
     f.hashed_value = neutral;
-    f.applies = applies;
+    f.scope = scope;
     return f;
   }
 };
-// Where a key applies: runs of one weight quantizer.
-Applies for_method(const std::string& method) {
-  return [method](const RunConfig& c) { return c.quant.method == method; };
-}
-// Where a key applies: runs of one activation quantizer.
-Applies for_act_method(const std::string& method) {
-  return [method](const RunConfig& c) { return c.quant.act_method == method; };
-}
 using AddedIdentity = Added<KeyRole::kIdentity>;
 using AddedObservation = Added<KeyRole::kObservation>;
 
@@ -335,6 +386,37 @@ const std::vector<ConfigField>& config_fields() {
   return fields;
 }
 
+bool ConfigScope::holds(const RunConfig& cfg) const {
+  if (everywhere()) return true;
+  const auto& fields = config_fields();
+  auto value_of = [&](const std::string& key) {
+    for (const auto& f : fields)
+      if (f.path == key) return config_value_text(f.get(cfg));
+    throw std::logic_error("scope names no key '" + key + "'");  // keys.def is wrong
+  };
+  for (const auto& all : any) {
+    bool ok = true;
+    for (const auto& t : all) {
+      const std::string v = value_of(t.key);
+      ok = ok && std::find(t.values.begin(), t.values.end(), v) != t.values.end();
+    }
+    if (ok) return true;
+  }
+  return false;
+}
+
+std::string ConfigScope::text() const {
+  std::vector<std::string> alternatives;
+  for (const auto& all : any) {
+    std::vector<std::string> terms;
+    for (const auto& t : all)
+      terms.push_back(t.values.size() == 1 ? fmt::format("{} = {}", t.key, t.values[0])
+                                           : fmt::format("{} in {{{}}}", t.key, join(t.values, ", ")));
+    alternatives.push_back(join(terms, " and "));
+  }
+  return join(alternatives, any.size() > 1 ? "; or " : "");
+}
+
 std::vector<std::string> config_paths() {
   std::vector<std::string> out;
   for (const auto& f : config_fields()) out.push_back(f.path);
@@ -342,11 +424,13 @@ std::vector<std::string> config_paths() {
 }
 
 std::string config_markdown() {
-  std::string out = "| key | type | default | role | meaning |\n| --- | --- | --- | --- | --- |\n";
+  std::string out =
+      "| key | type | default | role | applies to | meaning |\n| --- | --- | --- | --- | --- | --- |\n";
   RunConfig defaults;
   for (const auto& f : config_fields())
-    out += fmt::format("| `{}` | {} | `{}` | {} | {} |\n", f.path, f.type, f.get(defaults).dump(),
-                       f.role == KeyRole::kIdentity ? "identity" : "observation", f.doc);
+    out += fmt::format("| `{}` | {} | `{}` | {} | {} | {} |\n", f.path, f.type, f.get(defaults).dump(),
+                       f.role == KeyRole::kIdentity ? "identity" : "observation",
+                       f.scope.everywhere() ? "every run" : f.scope.text(), f.doc);
   return out;
 }
 

@@ -249,7 +249,7 @@ json identity_json(const RunConfig& cfg, bool with_name) {
     if (!with_name && f.path == "name") continue;
     if (f.format1) {
       out[config_pointer(f.path)] = f.role == KeyRole::kIdentity ? f.get(cfg) : f.hashed_value;
-    } else if (f.role == KeyRole::kIdentity && (!f.applies || f.applies(cfg))) {
+    } else if (f.role == KeyRole::kIdentity && f.applies(cfg)) {
       json v = f.get(cfg);
       if (v != f.hashed_value) out[config_pointer(f.path)] = std::move(v);
     }

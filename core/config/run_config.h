@@ -71,6 +71,24 @@ enum class KeyRole {
   kObservation,  ///< changes only what is measured or how the work runs: stored, not hashed
 };
 
+/// One condition of a key's scope: the run's value of `key` (a key whose values are names,
+/// e.g. quant.method) is one of `values`.
+struct ScopeTerm {
+  std::string key;
+  std::vector<std::string> values;
+};
+
+/// Where a key applies (core/config/keys.def): any of the alternatives, each all of its
+/// terms. No alternative: every run.
+struct ConfigScope {
+  std::vector<std::vector<ScopeTerm>> any;
+  bool everywhere() const { return any.empty(); }
+  bool holds(const RunConfig& cfg) const;
+  /// As docs/CONFIG.md prints it: "quant.method = ttq", "quant.method in {dorefa, slb}", "or" and
+  /// "and" between terms; "" for everywhere.
+  std::string text() const;
+};
+
 /// One row of the field table.
 struct ConfigField {
   std::string path;  ///< dotted key path, e.g. "optim.lr"
@@ -90,11 +108,14 @@ struct ConfigField {
   /// added later: the value that does what lowbit did before the key existed; a run at that
   /// value keeps the hash it had. Never changes, even when the key's default does.
   nlohmann::json hashed_value;
-  /// Where the key can change a run (quant.dorefa.* only with quant.method = dorefa); empty:
-  /// everywhere. A key added after format 1 is hashed only where it applies, so that a new
-  /// key whose default differs from its neutral value moves the hashes of the runs it
-  /// changes and of no other.
-  std::function<bool(const RunConfig&)> applies;
+  /// Where the key can change a run (quant.threshold only with quant.method = ttq); empty:
+  /// everywhere. Filters (lowbit query, tag and report --where), `lowbit query runs` and the
+  /// run_params view treat the key as absent from the runs outside it. A key added after format
+  /// 1 is also hashed only where it applies, so that a new key whose default differs from its
+  /// neutral value moves the hashes of the runs it changes and of no other: such a key's scope
+  /// is part of its hash and never changes.
+  ConfigScope scope;
+  bool applies(const RunConfig& cfg) const { return scope.holds(cfg); }
 };
 
 /// The field table, in documentation order.

@@ -1,4 +1,4 @@
-// lowbit tag and lowbit note through the binary: selection by a condition on run_params,
+// lowbit tag and lowbit note through the binary: selection by a condition (tracker/filter.h),
 // add and remove, query shows and filters them, reports print them; bad input refused.
 #include <doctest/doctest.h>
 
@@ -62,13 +62,13 @@ TEST_CASE("tags and notes: tag by condition, query and filter, report footnotes,
   // Bad input: a condition that writes, an empty selection, a bad column, a bad tag, a cell.
   auto w = run_lowbit("tag --db " + db + " --where \"1); DELETE FROM runs; --\" +x");
   CHECK(w.code == 2);
-  CHECK(w.out.rfind("lowbit: --where \"1); DELETE FROM runs; --\": refused: ", 0) == 0);
+  CHECK(w.out.rfind("lowbit: --where \"1); DELETE FROM runs; --\": unexpected ';' at character 3", 0) == 0);
   CHECK(count("SELECT count(*) FROM runs") == 4);
   auto e = run_lowbit("tag --db " + db + " --where \"run_id > 100\" +x");
   CHECK(e.code == 2);
-  CHECK(e.out == "lowbit: --where \"run_id > 100\" matches no run; nothing tagged (see lowbit query runs)\n");
+  CHECK(e.out == "lowbit: --where \"run_id > 100\" matches no run; nothing tagged (see lowbit query runs --where ...)\n");
   CHECK(run_lowbit("tag --db " + db + " --where \"nosuch = 1\" +x").code == 2);
-  auto bad = run_lowbit("tag --db " + db + " --where \"1 = 1\" '+no tag'");
+  auto bad = run_lowbit("tag --db " + db + " --where all '+no tag'");
   CHECK(bad.code == 2);
   CHECK(bad.out == "lowbit: tag 'no tag': expected 1 to 64 letters, digits or _ . : / -\n");
   CHECK(run_lowbit("tag --db " + db + " +x").code == 2);  // --where is required
