@@ -14,6 +14,9 @@
 //                                 FP step's share of it; JSON lines to the file if given
 //   lowbit_bench step-pair JSON R small_cnn FP, TTQ, SLB 1/2-bit steps only, as round R of
 //                                 bench/vs_python.sh's alternation with the Python step
+//   lowbit_bench diag              seconds per epoch of the opt-in statistics (diag.step_flips,
+//                                 diag.soft_eval) against the same runs without them, and the
+//                                 per-epoch flip rate's own cost per call
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -91,6 +94,79 @@ int bench_tracker() {
       "tracker: {:.1f} s run (2 epochs of 10,000 Fashion-MNIST images, TTQ small_cnn), {:.4f} s in "
       "the tracker = {:.3f}% (goal <= 1%)\n",
       total, timed.seconds, 100 * timed.seconds / total);
+  return 0;
+}
+
+// The opt-in training statistics, each against the same run without it: TTQ and SLB 1-bit
+// small_cnn on 4,000 Fashion-MNIST images (2,000 test), 2 epochs a run, configurations
+// interleaved over 5 rounds; the median seconds per epoch. Then flip_rate (always on: one
+// packing per quantized layer and epoch) timed alone on small_cnn's two quantized layers.
+int bench_diag() {
+  struct Quiet : Observer {} quiet;
+  struct Arm {
+    std::string label;
+    RunConfig cfg;
+    std::vector<double> per_epoch;
+  };
+  auto base = [](const std::string& method) {
+    RunConfig c;
+    c.epochs = 2;
+    c.data.train_limit = 4000;
+    c.data.test_limit = 2000;
+    c.quant.method = method;
+    c.quant.bits = 1;
+    c.quant.temp_start = 0, c.quant.temp_end = 0.5;
+    return c;
+  };
+  std::vector<Arm> arms;
+  for (const std::string m : {"ttq", "slb"}) {
+    arms.push_back({m, base(m), {}});
+    arms.push_back({m + " + diag.step_flips", base(m), {}});
+    arms.back().cfg.diag.step_flips = true;
+    if (m == "slb") {
+      arms.push_back({m + " + diag.soft_eval", base(m), {}});
+      arms.back().cfg.diag.soft_eval = true;
+    }
+  }
+  for (int round = 0; round < 5; ++round)
+    for (size_t k = 0; k < arms.size(); ++k) {
+      auto& a = arms[(k + size_t(round)) % arms.size()];
+      auto t0 = Clock::now();
+      train_run(a.cfg, {}, quiet);
+      a.per_epoch.push_back(since(t0) / double(a.cfg.epochs));
+    }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::string md = "| run | s / epoch (median of 5) | added |\n| --- | ---: | ---: |\n";
+  double reference = 0;
+  for (auto& a : arms) {
+    const double s = median(a.per_epoch);
+    if (a.label == "ttq" || a.label == "slb") reference = s;
+    md += fmt::format("| {} | {:.3f} | {} |\n", a.label, s,
+                      a.label == "ttq" || a.label == "slb" ? std::string("")
+                                                           : fmt::format("{:+.3f} s ({:+.1f}%)", s - reference,
+                                                                         100 * (s - reference) / reference));
+  }
+  // flip_rate alone: one packing of each quantized layer and a comparison with the last codes.
+  for (const std::string m : {"ttq", "slb"}) {
+    RunConfig c = base(m);
+    auto net = build_network(c, ModelSpec{1, 28, 28, 10});
+    std::vector<double> times;
+    std::map<std::string, std::vector<uint8_t>> last;
+    torch::NoGradGuard g;
+    for (int i = 0; i < 21; ++i) {
+      auto t0 = Clock::now();
+      for (auto& l : quant_layers(*net))
+        if (auto& q = l.layer->quantizer()) flip_rate(*q, l.layer->weight.detach(), last[l.name]);
+      times.push_back(since(t0));
+    }
+    md += fmt::format("| {}: flip_rate, per epoch (small_cnn's 2 quantized layers) | {:.4f} | |\n", m, median(times));
+  }
+  fmt::print("{}", md);
+  std::ofstream("bench/results/diag_cost.md")
+      << "# Cost of the training statistics (`lowbit_bench diag`, 2 threads)\n\n" << md;
   return 0;
 }
 
@@ -600,13 +676,14 @@ int main(int argc, char** argv) {
   if (mode == "step") return bench_step(argc > 2 ? argv[2] : "");
   if (mode == "step-pair" && argc > 3) return bench_step_pair(argv[2], std::stoi(argv[3]));
   if (mode == "loader") return bench_loader();
+  if (mode == "diag") return bench_diag();
   if (mode == "profile" && argc > 5) {
     torch::autograd::profiler::RecordProfile guard(argv[5]);
     time_step(argv[2], argv[3], std::stoi(argv[4]), 10);
     return 0;
   }
   std::fprintf(stderr, "usage: lowbit_bench tracker | query [DIR] | slb METHOD BITS | step [JSON] | "
-               "step-pair JSON ROUND | loader | "
+               "step-pair JSON ROUND | loader | diag | "
                "profile MODEL METHOD BITS TRACE_JSON\n");
   return 2;
 }

@@ -15,6 +15,7 @@ bash bench/vs_python.sh          # step per method, matmul peak, lowbit vs Pytho
 bash bench/grid_layout.sh        # runs per hour at 1x2 and 2x1, and what --workers auto picks
 for m in "fp 32" "slb 1" "slb 2" "slb 4"; do "$bin" slb $m; done  # peak RSS, one process each
 "$bin" tracker                   # tracker overhead per epoch
+"$bin" diag                      # the opt-in training statistics' seconds per epoch
 "$bin" query "$tmp"              # query and report over a large database, in-process
 bash bench/cli_100k.sh "$tmp"     # status, query and report through the command line (GNU time)
 bash bench/allocator.sh          # glibc's allocator defaults against lowbit's setting

@@ -21,10 +21,14 @@ EnergyResult inference_energy(const std::vector<LayerEnergyInput>& layers) {
     e.name = l.name;
     e.mac_pj = mac_energy_pj(l.weight_bits, l.weight_levels, l.in_bits);
     e.dense_pj = l.macs * e.mac_pj;
-    e.sparse_pj = l.macs * (1.0 - l.in_sparsity) * e.mac_pj;
+    e.weight_sparse_pj = e.dense_pj * (1.0 - l.weight_sparsity);
+    e.input_sparse_pj = e.dense_pj * (1.0 - l.in_sparsity);
+    e.both_sparse_pj = e.dense_pj * (1.0 - l.weight_sparsity) * (1.0 - l.in_sparsity);
     r.macs += l.macs;
     r.dense_pj += e.dense_pj;
-    r.sparse_pj += e.sparse_pj;
+    r.weight_sparse_pj += e.weight_sparse_pj;
+    r.input_sparse_pj += e.input_sparse_pj;
+    r.both_sparse_pj += e.both_sparse_pj;
     r.layers.push_back(e);
   }
   return r;

@@ -27,7 +27,8 @@ const LayerSeries& ReportContext::layers() {
                                 {key::kSparsity, key::kWp, key::kWn, key::kAlpha, key::kActSparsity,
                                  key::kInSparsity, key::kGradNorm, key::kGradNormLogits, key::kMacs,
                                  key::kWeights, key::kWeightBits, key::kWeightLevels, key::kFirst,
-                                 key::kTemperature, key::kInBits, key::kFlipRate, key::kSoftHardGap});
+                                 key::kTemperature, key::kInBits, key::kFlipRate, key::kFlipRateStep,
+                                 key::kSoftHardGap});
   return *layers_;
 }
 

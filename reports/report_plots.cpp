@@ -145,6 +145,27 @@ void budget_plot(ReportContext& c) {
       title);
 }
 
+// diag.soft_eval: per row group, the one-hot network's test accuracy and, dashed in the same
+// colour, the soft network's: the accuracy half of SLB's soft-hard gap.
+void soft_hard_accuracy_plot(ReportContext& c) {
+  RunSeries hard = load_metric_series(c.db, c.e, key::kTestAcc), soft = load_metric_series(c.db, c.e, key::kTestAccSoft);
+  if (soft.empty()) return;
+  std::vector<Series> series;
+  int group = 0;
+  for (auto& [label, ids] : c.groups()) {
+    std::vector<std::vector<std::pair<int64_t, double>>> h, s;
+    for (auto id : ids)
+      if (auto it = soft.find(id); it != soft.end() && hard.count(id)) s.push_back(it->second), h.push_back(hard.at(id));
+    if (!s.empty()) {
+      series.push_back(band(label, h, 100)), series.back().color = group;
+      series.push_back(band(label + " (soft)", s, 100)), series.back().continues = int(series.size()) - 2;
+    }
+    ++group;
+  }
+  const std::string title = "SLB test accuracy: one-hot network (solid) and soft network (dashed)";
+  add(c, plot_lines(c.out_dir, "soft_hard_acc", title, "epoch", "test accuracy (%)", series), title);
+}
+
 // SLB's temperature as each row group's config schedules it (the first finished run's config;
 // the seed changes no schedule): the trajectory, not the measured per-epoch value.
 void schedule_plot(ReportContext& c) {
@@ -206,6 +227,13 @@ const std::vector<ReportPlot>& report_plots() {
        [](ReportContext& c) {
          layer_plot(c, {key::kSoftHardGap}, key::kSoftHardGap,
                     "SLB soft-hard gap per layer: ||E[w] - argmax w|| / ||argmax w||", "relative distance", false);
+       }},
+      {"soft_hard_acc", "SLB test accuracy of the one-hot and the soft network (diag.soft_eval)",
+       soft_hard_accuracy_plot},
+      {key::kFlipRateStep, "Per-step flip rate per layer (diag.step_flips)",
+       [](ReportContext& c) {
+         layer_plot(c, {key::kFlipRateStep}, key::kFlipRateStep,
+                    "Flip rate per step per layer (mean over the epoch's steps)", "flipped weights per step", false);
        }},
       {"scales", "TTQ scales Wp / Wn per layer",
        [](ReportContext& c) {

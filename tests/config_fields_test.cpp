@@ -22,7 +22,7 @@ TEST_CASE("config: every declared key has one row, with a path, a type and a mea
     CHECK(f.doc.find("  ") == std::string::npos);  // literals split across lines join with one space
   }
   // 9 run keys, 13 data, 14 optim, 34 quant, 5 health, 1 diag.
-  CHECK(config_fields().size() == 76);
+  CHECK(config_fields().size() == 79);
 }
 
 TEST_CASE("config: each key's default is a value its own declaration accepts") {

@@ -136,7 +136,7 @@ TEST_CASE("config: quantizer and SLB bad input names the key") {
   CHECK(
       error_of([&] { apply_json(c, json::parse(R"({"quant": {"method": "tqq"}})"), "x.json"); }) ==
       "x.json: quant.method: unknown value 'tqq', did you mean 'ttq'? (one of fp, ttq, twn, absmean, sign, "
-      "dorefa, bop, slb)");
+      "dorefa, bop, slb, lsq)");
   CHECK(error_of([&] { apply_json(c, json::parse(R"({"quant": {"bits": 9}})"), "x.json"); }) ==
         "x.json: quant.bits: expected an integer in [1, 8], got 9");
   CHECK(error_of([&] {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/quant/slb.h"
 #include "core/quant/twn.h"
 #include "core/train/trainer.h"
 #include "tests/test_util.h"
@@ -386,4 +387,84 @@ TEST_CASE("train: flip_rate counts changed discrete levels; none at the first ep
   REQUIRE(train_run(c, {}, slb).status == "done");
   REQUIRE(flips(slb.ev[2]).size() == 2);
   for (auto& [layer, f] : flips(slb.ev[2])) CHECK_MESSAGE(f == 0.0, layer);
+}
+
+namespace {
+struct EpochRecorder : Observer {
+  std::vector<EpochEvent> ev;
+  void on_epoch_end(const EpochEvent& e) override { ev.push_back(e); }
+};
+std::map<std::string, double> layer_values(const EpochEvent& e, const std::string& key) {
+  std::map<std::string, double> out;
+  for (auto& s : e.layers)
+    if (s.key == key) out[s.layer] = s.value;
+  return out;
+}
+}  // namespace
+
+TEST_CASE("train: diag.step_flips averages each step's level changes; bounds the epoch's; changes nothing trained") {
+  RunConfig c = tiny_config();  // 96 examples, batches of 32: 3 steps per epoch
+  c.quant.method = "ttq";
+  c.epochs = 2;
+  EpochRecorder off;
+  REQUIRE(train_run(c, {}, off).status == "done");
+  CHECK(layer_values(off.ev[1], "flip_rate_step").empty());  // only when asked
+  c.diag.step_flips = true;
+  EpochRecorder on;
+  REQUIRE(train_run(c, {}, on).status == "done");
+  REQUIRE(on.ev.size() == 2);
+  CHECK(timeless(on.ev[1].metrics) == timeless(off.ev[1].metrics));  // an observation: bit-identical
+  for (int e = 0; e < 2; ++e) {
+    auto step = layer_values(on.ev[size_t(e)], "flip_rate_step");
+    REQUIRE(step.size() == 2);  // small_cnn's two quantized layers (the first step of the run is not counted)
+    for (auto& [layer, f] : step) CHECK_MESSAGE((f >= 0 && f <= 1), layer);
+  }
+  // A level that differs between the ends of epochs 1 and 2 changed in one of epoch 2's three
+  // steps (the first compares with epoch 1's last): the epoch's flip rate is at most 3 times
+  // the mean per-step rate.
+  auto epoch = layer_values(on.ev[1], "flip_rate"), step = layer_values(on.ev[1], "flip_rate_step");
+  for (auto& [layer, f] : epoch) CHECK_MESSAGE(f <= 3 * step.at(layer) + 1e-12, layer);
+  c.optim.lr = 1e-30;  // nothing moves
+  EpochRecorder still;
+  REQUIRE(train_run(c, {}, still).status == "done");
+  for (auto& [layer, f] : layer_values(still.ev[1], "flip_rate_step")) CHECK_MESSAGE(f == 0.0, layer);
+}
+
+TEST_CASE("train: diag.soft_eval scores the soft network; a one-hot softmax scores as the one-hot network") {
+  // The quantizer: in evaluation the forward is the arg-max value unless the soft one is forced.
+  QuantConfig q;
+  q.method = "slb";
+  q.bits = 1;  // V = {-1, 1}
+  SLBImpl slb(q);
+  slb.init_from(torch::zeros({1, 1}));
+  {
+    torch::NoGradGuard g;
+    slb.logits.copy_(torch::tensor({{{0.0f, std::log(3.0f)}}}));  // p = softmax(T a) at T = 1: 1/4, 3/4
+  }
+  slb.eval();
+  CHECK(slb.forward(torch::zeros({1, 1})).item<double>() == doctest::Approx(1.0));
+  slb.set_force_soft(true);
+  CHECK(slb.forward(torch::zeros({1, 1})).item<double>() == doctest::Approx(0.5).epsilon(1e-6));  // -1/4 + 3/4
+  slb.set_force_soft(false);
+
+  RunConfig c = tiny_config();
+  c.quant.method = "slb";
+  c.quant.bits = 1;
+  c.quant.bn_mode = BnMode::kNone;  // one set of statistics for both networks
+  c.quant.temp_schedule = TempSchedule::kConstant;
+  c.quant.temp_t0 = 1e9;  // softmax(T a) is one-hot: the soft network is the one-hot one
+  EpochRecorder off;
+  REQUIRE(train_run(c, {}, off).status == "done");
+  CHECK(!off.ev[1].metrics.count("test_acc_soft"));
+  c.diag.soft_eval = true;
+  EpochRecorder on;
+  REQUIRE(train_run(c, {}, on).status == "done");
+  for (int e = 0; e < 2; ++e) {
+    const auto& m = on.ev[size_t(e)].metrics;
+    REQUIRE(m.count("test_acc_soft"));
+    CHECK(m.at("test_acc_soft") == m.at("test_acc"));
+  }
+  auto without = on.ev[1].metrics;
+  without.erase("test_acc_soft");
+  CHECK(timeless(without) == timeless(off.ev[1].metrics));  // an observation: nothing trained changes
 }

@@ -99,6 +99,13 @@ struct ChoiceNames<AlphaDecay> {
   static constexpr const char* names[] = {"weights", "scales"};
 };
 
+/// LSQ activations: what N of the step's gradient scale 1/sqrt(N Q_P) counts.
+enum class LsqGradCount { kFeatures, kElements };
+template <>
+struct ChoiceNames<LsqGradCount> {
+  static constexpr const char* names[] = {"features", "elements"};
+};
+
 /// The string of `e`, as configs spell it.
 template <typename E>
 const char* choice_name(E e) {

@@ -23,6 +23,9 @@ const std::vector<NameEntry>& quantizer_names() {
        "weights"},
       {"slb",
        "SLB (Yang et al. 2020): search over a value set with temperature-annealed softmax logits"},
+      {"lsq",
+       "LSQ (Esser et al. 2020): k-bit signed weights (quant.bits 2..8) with a learned step per layer "
+       "or channel (quant.scaling), gradient scale 1/sqrt(N Q_P)"},
   };
   return t;
 }
@@ -33,6 +36,7 @@ const std::vector<NameEntry>& activation_quantizer_names() {
       {"sign", "1-bit sign activations, clipped straight-through estimator"},
       {"dorefa", "DoReFa k-bit uniform activations on [0, 1] (quant.act.bits)"},
       {"pact", "PACT k-bit activations with a learned clip alpha (quant.act.bits, quant.act.clip)"},
+      {"lsq", "LSQ k-bit unsigned activations with a learned step (quant.act.bits, quant.act.lsq_grad_count)"},
   };
   return t;
 }

@@ -144,6 +144,12 @@ void validate(const RunConfig& c, const std::string& source) {
         "false");
   if ((c.data.name == "mnist" || c.data.name == "cifar10") && c.data.dir.empty())
     fail("data.dir: " + c.data.name + " needs the directory of its files (set data.dir)");
+  if (c.quant.method == "lsq" && c.quant.bits < 2)
+    fail(fmt::format("quant.bits: LSQ weights are signed with Q_N = 2^(b-1), Q_P = 2^(b-1) - 1, so b = {} leaves "
+                     "Q_P = 0; use 2..8 bits (binary weights: quant.method = sign)",
+                     c.quant.bits));
+  if (c.quant.method == "lsq" && c.quant.scaling == Scaling::kNone)
+    fail("quant.scaling: LSQ learns a step per layer or per channel; set layer or channel, not none");
   if (c.quant.method == "slb" && c.quant.value_set.is_array() &&
       int64_t(c.quant.value_set.size()) > 256)
     fail("quant.value_set: at most 256 values");

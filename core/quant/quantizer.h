@@ -48,6 +48,9 @@ class WeightQuantizer : public torch::nn::Module {
   /// Forces the discrete (hard) forward even in training mode, for batch-norm
   /// recalibration of the discrete network (SLB).
   virtual void set_force_hard(bool on) {}
+  /// Forces the soft forward even in evaluation (and after SLB's window), to score the soft
+  /// network (diag.soft_eval).
+  virtual void set_force_soft(bool on) {}
   /// True when the training forward differs from the deployed (discrete) one, so that
   /// batch-norm statistics of the discrete network need quant.bn_mode (SLB).
   virtual bool soft_in_training() const { return false; }
@@ -71,6 +74,9 @@ class ActQuantizer : public torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
   /// Bits of one quantized activation: what the next layer's multiplies read (energy model).
   virtual int activation_bits() const = 0;
+  /// Parameters that are scales (LSQ's step): weight decay as quant.scale_weight_decay says.
+  /// The others (PACT's alpha) decay as quant.act.alpha_decay says.
+  virtual std::vector<torch::Tensor> scale_parameters() { return {}; }
   virtual std::string describe() const = 0;
   void pretty_print(std::ostream& os) const override { os << describe(); }
 };

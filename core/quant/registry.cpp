@@ -7,6 +7,7 @@
 #include "core/quant/absmean.h"
 #include "core/quant/act.h"
 #include "core/quant/bop.h"
+#include "core/quant/lsq.h"
 #include "core/quant/ste.h"
 #include "core/quant/ttq.h"
 #include "core/quant/twn.h"
@@ -45,6 +46,10 @@ const std::vector<QuantizerEntry>& quantizer_registry() {
        }},
       {"slb", [](const QuantConfig& q,
                  const LayerQuantSettings&) { return std::make_shared<SLBImpl>(q); }},
+      {"lsq",
+       [](const QuantConfig& q, const LayerQuantSettings&) {
+         return std::make_shared<LsqImpl>(int(q.bits), q.scaling == Scaling::kChannel);
+       }},
   };
   return registry;
 }
@@ -60,6 +65,8 @@ const std::vector<ActQuantizerEntry>& act_quantizer_registry() {
        [](const QuantConfig& q) {
          return std::make_shared<PACTImpl>(int(q.act_bits), q.act_clip);
        }},
+      {"lsq",
+       [](const QuantConfig& q) { return std::make_shared<LsqActImpl>(int(q.act_bits), q.act_lsq_grad_count); }},
   };
   return registry;
 }

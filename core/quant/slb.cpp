@@ -200,7 +200,7 @@ torch::Tensor SLBImpl::forward(const torch::Tensor& w) {
     auto e = slb_soft_expectation(logits, values, T_);
     return scale.defined() ? e * scale : e;
   };
-  if (!hard) return soft();
+  if (!hard || force_soft_) return soft();
   auto v = value_tensor();
   auto h = v.index_select(0, logits.argmax(-1).flatten())
                .view(logits.sizes().slice(0, logits.dim() - 1));

@@ -48,6 +48,7 @@ class SLBImpl : public WeightQuantizer {
   std::vector<torch::Tensor> scale_parameters() override;
   void set_progress(double t, int64_t epochs) override;
   void set_force_hard(bool on) override { force_hard_ = on; }
+  void set_force_soft(bool on) override { force_soft_ = on; }
   bool soft_in_training() const override { return true; }
   double temperature_value() const override { return T_; }
   int weight_levels() const override { return int(values.size(0)); }
@@ -70,7 +71,7 @@ class SLBImpl : public WeightQuantizer {
 
  private:
   double T_ = 1.0;
-  bool hard_ = false, force_hard_ = false;
+  bool hard_ = false, force_hard_ = false, force_soft_ = false;
 };
 
 }  // namespace lowbit

@@ -46,6 +46,7 @@ inline constexpr const char kTemperature[] = "temperature";
 inline constexpr const char kStateBnSeconds[] = "state_bn_seconds";
 inline constexpr const char kCalibSeconds[] = "calib_seconds";
 inline constexpr const char kTestAccBeforeCalib[] = "test_acc_before_calib";
+inline constexpr const char kTestAccSoft[] = "test_acc_soft";
 // layer_stats, per epoch and layer
 inline constexpr const char kMacs[] = "macs";
 inline constexpr const char kWeights[] = "weights";
@@ -59,6 +60,7 @@ inline constexpr const char kWeightLevels[] = "weight_levels";
 inline constexpr const char kSparsity[] = "sparsity";
 inline constexpr const char kFracPos[] = "frac_pos";
 inline constexpr const char kFlipRate[] = "flip_rate";
+inline constexpr const char kFlipRateStep[] = "flip_rate_step";
 inline constexpr const char kFracNeg[] = "frac_neg";
 inline constexpr const char kWp[] = "wp";
 inline constexpr const char kWn[] = "wn";
@@ -130,6 +132,10 @@ inline const std::vector<OutputKey>& output_keys() {
        "seconds of this epoch's batch-norm calibration; 0 where none"},
       {key::kTestAccBeforeCalib, S::kEpoch, "fraction", B::kHigher, false, "SLB with diag.before_calib",
        "test accuracy of the discrete network before the epoch's batch-norm calibration"},
+      {key::kTestAccSoft, S::kEpoch, "fraction", B::kHigher, false, "SLB with diag.soft_eval",
+       "test accuracy of the soft network (expected weights at the epoch's last temperature, "
+       "continuous batch-norm statistics), scored before the epoch's calibration; test_acc is the "
+       "one-hot network's"},
       {key::kMacs, S::kLayer, "MACs", B::kNeither, false, "every layer", "multiply-accumulates per example"},
       {key::kWeights, S::kLayer, "count", B::kNeither, false, "every layer", "weights of the layer"},
       {key::kWeightBits, S::kLayer, "bits", B::kNeither, false, "every layer",
@@ -154,6 +160,9 @@ inline const std::vector<OutputKey>& output_keys() {
        "fraction of the layer's weights whose discrete level (the packed code: sign, ternary "
        "level, k-bit level, SLB's arg-max) changed since the previous epoch; none at the first "
        "epoch and at the first after a resume"},
+      {key::kFlipRateStep, S::kLayer, "fraction", B::kNeither, false, "quantized layers with diag.step_flips",
+       "mean over the epoch's steps of the fraction of the layer's weights whose discrete level "
+       "changed in one optimizer step; the first step after a start or resume is not counted"},
       {key::kFracPos, S::kLayer, "fraction", B::kNeither, false, "quantized layers",
        "fraction of the quantized weights that are positive"},
       {key::kFracNeg, S::kLayer, "fraction", B::kNeither, false, "quantized layers",
@@ -161,8 +170,9 @@ inline const std::vector<OutputKey>& output_keys() {
       {key::kWp, S::kLayer, "", B::kNeither, false, "TTQ", "the positive scale W_p"},
       {key::kWn, S::kLayer, "", B::kNeither, false, "TTQ", "the negative scale W_n (its magnitude)"},
       {key::kDelta, S::kLayer, "", B::kNeither, false, "TTQ, TWN", "the threshold Delta of the ternary quantizer"},
-      {key::kAlpha, S::kLayer, "", B::kNeither, false, "TWN, sign", "the scale alpha of the quantized weights"},
-      {key::kLevelsUsed, S::kLayer, "count", B::kNeither, false, "DoReFa",
+      {key::kAlpha, S::kLayer, "", B::kNeither, false, "TWN, sign, absmean, LSQ",
+       "the scale of the quantized weights: TWN's and sign's alpha, absmean's gamma, LSQ's step (per channel: their mean)"},
+      {key::kLevelsUsed, S::kLayer, "count", B::kNeither, false, "DoReFa, LSQ",
        "distinct quantized weight values in use"},
       {key::kFlips, S::kLayer, "count", B::kNeither, false, "Bop", "sign flips since the last epoch's statistics"},
       {key::kMAbsMean, S::kLayer, "", B::kNeither, false, "Bop", "mean magnitude of Bop's gradient momentum m"},

@@ -139,6 +139,9 @@ struct Run {
   /// Each quantized layer's discrete levels (packed codes) at the end of the last epoch, for
   /// flip_rate; by layer name, empty until an epoch has ended in this process.
   std::map<std::string, std::vector<uint8_t>> last_codes = {};
+  /// The same after the last optimizer step, for diag.step_flips; empty until a step in this
+  /// process.
+  std::map<std::string, std::vector<uint8_t>> step_codes = {};
   bool bn_discrete() const { return bn_mode == BnMode::kState; }
   /// The statistics evaluation normalises with.
   BNState eval_bn_state() const {
@@ -190,6 +193,8 @@ struct EpochTraining {
   std::string diverged;  ///< why the run diverged; "" if it did not
   std::string stopped;   ///< the health rule a step broke (health.grad_spike); "" if none
   torch::Tensor step_sq;  ///< this step's squared gradient norm, when health.grad_spike is on
+  /// diag.step_flips: per quantized layer, the sum of the steps' flip rates and their count.
+  std::map<std::string, std::pair<double, int64_t>> step_flips;
   double loss() const { return loss_sum.item<double>() / double(std::max<int64_t>(1, seen)); }
   double acc() const {
     return double(correct.item<int64_t>()) / double(std::max<int64_t>(1, seen));
@@ -219,6 +224,16 @@ void after_step(Run& run, EpochTraining& tr) {
       acc = acc.defined() ? acc + n : n;
     }
   }
+}
+
+// diag.step_flips: each quantized layer's share of weights whose level this step changed.
+void count_step_flips(Run& run, EpochTraining& tr) {
+  torch::NoGradGuard g;
+  for (auto& l : run.qlayers)
+    if (auto f = flip_rate(*l.layer->quantizer(), l.layer->weight.detach(), run.step_codes[l.name])) {
+      auto& [sum, n] = tr.step_flips[l.name];
+      sum += *f, ++n;
+    }
 }
 
 // One epoch of training steps. Interrupts throw (after on_run_end); a NaN/Inf loss stops
@@ -261,6 +276,7 @@ EpochTraining train_epoch(Run& run, int64_t epoch, Observer& obs) {
     loss.backward();
     run.optimizer->step();
     after_step(run, tr);
+    if (cfg.diag.step_flips) count_step_flips(run, tr);
     if (tr.step_sq.defined()) {
       auto verdict = run.spike.step(std::sqrt(tr.step_sq.item<double>()), epoch, b);
       tr.step_sq = torch::Tensor();
@@ -290,6 +306,21 @@ EpochTraining train_epoch(Run& run, int64_t epoch, Observer& obs) {
   return tr;
 }
 
+// diag.soft_eval: the soft network's test accuracy (expected weights at the current
+// temperature, the continuous batch-norm statistics).
+double soft_test_accuracy(Run& run) {
+  struct Soft {  // the one-hot forward comes back even when evaluation throws
+    Run& run;
+    explicit Soft(Run& r) : run(r) { set(true); }
+    ~Soft() { set(false); }
+    void set(bool on) {
+      for (auto& l : run.qlayers) l.layer->quantizer()->set_force_soft(on);
+    }
+  } soft(run);
+  set_bn_state(*run.model, BNState::kContinuous);
+  return evaluate(*run.model, run.data, run.data.test, run.cfg.eval_batch_size, run.device).acc;
+}
+
 // Batch-norm calibration (calibrate modes), then evaluation on the test set with activation
 // sparsity and every layer's input sparsity, and on the validation split if there is one.
 EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
@@ -298,6 +329,7 @@ EpochEvent evaluate_epoch(Run& run, int64_t epoch, const EpochTraining& tr) {
   ev.epoch = epoch;
   ev.epochs = cfg.epochs;
   auto& m = ev.metrics;
+  if (run.soft && cfg.diag.soft_eval) m[key::kTestAccSoft] = soft_test_accuracy(run);  // before calibrating
   const bool port = run.bn_mode == BnMode::kCalibratePort && port_calibrates(cfg, epoch + 1);
   const bool calibrate = port || run.bn_mode == BnMode::kCalibrateEachEpoch ||
                          (run.bn_mode == BnMode::kCalibrateAfter && epoch + 1 == cfg.epochs);
@@ -373,6 +405,8 @@ void layer_stats(Run& run, const EpochTraining& tr, EpochEvent& ev) {
     for (auto& [k, v] : s) ev.layers.push_back({l.name, k, v});
     if (auto f = flip_rate(*q, l.layer->weight.detach(), run.last_codes[l.name]))
       ev.layers.push_back({l.name, key::kFlipRate, *f});
+    if (auto it = tr.step_flips.find(l.name); it != tr.step_flips.end() && it->second.second > 0)
+      ev.layers.push_back({l.name, key::kFlipRateStep, it->second.first / double(it->second.second)});
   }
   for (auto& [layer_param, v] : tr.param_grad_norm) {
     auto tab = layer_param.find('\t');
@@ -466,8 +500,10 @@ std::vector<ParamGroup> parameter_groups(Network& model, const RunConfig& cfg) {
     }
   }
   for (auto& [name, a] : act_layers(model))
-    if (a->quantizer())
-      for (auto& p : a->quantizer()->parameters()) clips.insert(key_of(p));  // PACT's alpha
+    if (a->quantizer()) {
+      for (auto& s : a->quantizer()->scale_parameters()) scales.insert(key_of(s));  // LSQ's step
+      for (auto& p : a->quantizer()->parameters()) clips.insert(key_of(p));        // PACT's alpha
+    }
   for (auto& bn : state_bns(model))
     bn_and_bias.insert(key_of(bn->weight)), bn_and_bias.insert(key_of(bn->bias));
   const double wd = cfg.optim.weight_decay;

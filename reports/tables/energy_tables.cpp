@@ -1,5 +1,6 @@
-// Energy per inference (docs/ENERGY.md), from each layer's own measured input sparsity:
-// the network table (dense vs measured) and the same model layer by layer.
+// Energy per inference (docs/ENERGY.md), from each layer's own measured weight and input
+// sparsity: the network table (dense, zero weights skipped, zero inputs skipped, both) and the
+// same model layer by layer.
 #include <map>
 
 #include "reports/energy.h"
@@ -22,8 +23,9 @@ double legacy_in_bits(const RunData& r, bool first) {
 }
 
 // The energy model's inputs for one run, from its last epoch's layer statistics; nullopt
-// when a quantized layer lacks its weight levels or (measured) its input sparsity, as in
-// databases written before they were recorded.
+// when a quantized layer lacks its weight levels or weight sparsity or (measured) a layer its
+// input sparsity, as in databases written before they were recorded. Without `measured` the
+// input sparsity is 0 (the dense and zero-weight energies need no input statistics).
 std::optional<std::vector<LayerEnergyInput>> energy_inputs(const RunData& r,
                                                            const LayerSeries& layers,
                                                            bool measured) {
@@ -38,8 +40,9 @@ std::optional<std::vector<LayerEnergyInput>> energy_inputs(const RunData& r,
     l.macs = last(key::kMacs);
     l.weight_bits = keys.count(key::kWeightBits) ? last(key::kWeightBits) : 32;
     if (l.weight_bits < 32) {
-      if (!keys.count(key::kWeightLevels)) return std::nullopt;
+      if (!keys.count(key::kWeightLevels) || !keys.count(key::kSparsity)) return std::nullopt;
       l.weight_levels = last(key::kWeightLevels);
+      l.weight_sparsity = last(key::kSparsity);
     }
     l.in_bits = keys.count(key::kInBits) ? last(key::kInBits)
                                          : legacy_in_bits(r, keys.count(key::kFirst) && last(key::kFirst) > 0);
@@ -87,26 +90,34 @@ AggTable network_table(ReportContext& c, EnergyCache& energy) {
       return en ? std::optional<double>(pick(*en) * scale) : std::nullopt;
     };
   };
-  auto in_sparsity = [&layers](const RunData& r) -> std::optional<double> {
-    auto in = energy_inputs(r, layers, true);
-    double m = 0, z = 0;
-    if (in)
-      for (auto& l : *in) m += l.macs, z += l.macs * l.in_sparsity;
-    return m > 0 ? std::optional<double>(z / m) : std::nullopt;
+  // A sparsity averaged over the layers with their MACs as weights.
+  auto mac_weighted = [&layers](bool measured, double LayerEnergyInput::*sparsity) -> Value {
+    return [&layers, measured, sparsity](const RunData& r) -> std::optional<double> {
+      auto in = energy_inputs(r, layers, measured);
+      double m = 0, z = 0;
+      if (in)
+        for (auto& l : *in) m += l.macs, z += l.macs * (l.*sparsity);
+      return m > 0 ? std::optional<double>(z / m) : std::nullopt;
+    };
   };
   auto act_sparsity = [&act_mean](const RunData& r) -> std::optional<double> {
     auto a = act_mean.find(r.id);
     return a == act_mean.end() || a->second.empty() ? std::nullopt
                                                     : std::optional<double>(a->second.back().second);
   };
+  using E = EnergyResult;
   std::vector<ColumnSpec> cols = {
-      col("MMACs / inference", network(false, 1e-6, [](const EnergyResult& e) { return e.macs; }), false, true,
+      col("MMACs / inference", network(false, 1e-6, [](const E& e) { return e.macs; }), false, true, false),
+      col("energy, dense (µJ)", network(false, 1e-6, [](const E& e) { return e.dense_pj; }), false, true, true),
+      col("energy, zero weights skipped (µJ)", network(false, 1e-6, [](const E& e) { return e.weight_sparse_pj; }),
+          false, false, true),
+      col("energy, zero inputs skipped (µJ)", network(true, 1e-6, [](const E& e) { return e.input_sparse_pj; }),
+          false, false, true),
+      col("energy, both skipped (µJ)", network(true, 1e-6, [](const E& e) { return e.both_sparse_pj; }), false,
+          false, true),
+      col("weight sparsity, MAC-weighted", mac_weighted(false, &LayerEnergyInput::weight_sparsity), true, false,
           false),
-      col("energy, dense inputs (µJ)", network(false, 1e-6, [](const EnergyResult& e) { return e.dense_pj; }),
-          false, true, true),
-      col("energy, measured input sparsity (µJ)",
-          network(true, 1e-6, [](const EnergyResult& e) { return e.sparse_pj; }), false, false, true),
-      col("input sparsity, MAC-weighted", in_sparsity, true, false, false),
+      col("input sparsity, MAC-weighted", mac_weighted(true, &LayerEnergyInput::in_sparsity), true, false, false),
       col("activation sparsity, network mean", act_sparsity, true, false, false)};
   return aggregate("energy", c.e.name + ": energy per inference (Horowitz 2014, 45 nm; see docs/ENERGY.md)", c.e,
                    c.rows, cols, c.topt);
@@ -131,20 +142,29 @@ AggTable layer_table(ReportContext& c, EnergyCache& energy) {
   auto layer_in = [&layers](const RunData& r) {
     return layer_last(layers, r.id, r.row_keys.at("layer"), key::kInSparsity);
   };
+  auto layer_w = [&layers](const RunData& r) {
+    return layer_last(layers, r.id, r.row_keys.at("layer"), key::kSparsity);
+  };
+  auto nj = [](double pj) { return pj * 1e-3; };
   std::vector<ColumnSpec> lcols = {
       col("MMACs", macs, false, true, false),
       col("pJ / MAC", per_layer(false, [](const LayerEnergy& l) { return l.mac_pj; }), false, true, false),
+      col("weight sparsity", layer_w, true, false, false),
       col("input sparsity", layer_in, true, false, false),
-      col("energy, dense (nJ)", per_layer(false, [](const LayerEnergy& l) { return l.dense_pj * 1e-3; }), false,
+      col("energy, dense (nJ)", per_layer(false, [nj](const LayerEnergy& l) { return nj(l.dense_pj); }), false,
           true, false),
-      col("energy, measured (nJ)", per_layer(true, [](const LayerEnergy& l) { return l.sparse_pj * 1e-3; }),
-          false, false, false)};
+      col("energy, zero weights skipped (nJ)",
+          per_layer(false, [nj](const LayerEnergy& l) { return nj(l.weight_sparse_pj); }), false, false, false),
+      col("energy, zero inputs skipped (nJ)",
+          per_layer(true, [nj](const LayerEnergy& l) { return nj(l.input_sparse_pj); }), false, false, false),
+      col("energy, both skipped (nJ)",
+          per_layer(true, [nj](const LayerEnergy& l) { return nj(l.both_sparse_pj); }), false, false, false)};
   TableOptions opt = c.topt;
   opt.baseline_match = {"layer"};
   auto rows = c.rows;
   rows.push_back("layer");
   auto lt = aggregate("energy_layers",
-                      c.e.name + ": energy per layer and inference, from each layer's own input sparsity",
+                      c.e.name + ": energy per layer and inference, from each layer's own weight and input sparsity",
                       expand_by_layer(c.e, layers, false), rows, lcols, opt);
   drop_empty_rows(lt);
   return lt;

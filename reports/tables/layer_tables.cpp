@@ -33,6 +33,7 @@ std::vector<AggTable> layer_tables(ReportContext& c) {
                                        false),
                                    col("Wn", stat(key::kWn), false),
                                    col("flip rate", stat(key::kFlipRate), true),
+                                   col("flip rate per step", stat(key::kFlipRateStep), true),
                                    col("latent grad norm", stat(key::kGradNorm), false),
                                    col("SLB logits grad norm", stat(key::kGradNormLogits), false),
                                    col("input sparsity", stat(key::kInSparsity), true)};

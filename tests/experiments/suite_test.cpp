@@ -42,7 +42,8 @@ TEST_CASE("suite: every committed suite and paper-scale definition expands, with
   // name -> runs: 3 seeds each; the paper twins cross ResNet-20 and VGG-small where the SLB paper does.
   const std::vector<std::pair<std::string, int>> suite = {
       {"bop", 12},          {"cost", 24},        {"energy_sparsity", 12}, {"slb_bn", 12},
-      {"slb_budget", 24},   {"slb_temperature", 12}, {"slb_vs_ste", 33}, {"ttq_dynamics", 9},
+      {"slb_budget", 24},   {"slb_temperature", 12}, {"slb_vs_ste", 42}, {"ttq_dynamics", 9},
+      {"slb_dynamics", 6},
       {"ttq_thresholds", 18}, {"value_range", 15}};
   auto r = run_lowbit("suite " + src + "/configs/suite --dry-run");
   REQUIRE(r.code == 0);
@@ -56,8 +57,8 @@ TEST_CASE("suite: every committed suite and paper-scale definition expands, with
     CHECK(std::regex_search(p.out, std::regex(name + "_paper +" + std::to_string(paper) + " runs  ")));
     total += runs, paper_total += paper;
   }
-  CHECK(r.out.find("10 experiments, " + std::to_string(total) + " runs\n") != std::string::npos);
-  CHECK(p.out.find("10 experiments, " + std::to_string(paper_total) + " runs\n") != std::string::npos);
+  CHECK(r.out.find("11 experiments, " + std::to_string(total) + " runs\n") != std::string::npos);
+  CHECK(p.out.find("11 experiments, " + std::to_string(paper_total) + " runs\n") != std::string::npos);
   // The other committed definitions.
   for (auto [file, runs] : std::vector<std::pair<std::string, int>>{
            {"quickstart", 6}, {"slb_bits", 4}, {"slb_bn_modes", 16}, {"ttq_from_fp", 4}}) {

@@ -85,6 +85,8 @@ TEST_CASE("export: reloaded accuracy equals the checkpoint's for every packable 
   round_trip("bop");
   round_trip("slb");
   round_trip("ttq", "pact");
+  round_trip("lsq");
+  round_trip("lsq", "lsq");
 }
 
 TEST_CASE("export: a file that is not a packed model is a DataError naming it") {

@@ -35,15 +35,30 @@ TEST_CASE("energy: a hand-built two-layer network with known input zeros") {
   auto e = inference_energy(net);
   CHECK(e.macs == 18);
   CHECK(e.dense_pj == Approx(12 * 4.6 + 6 * 0.9).epsilon(1e-12));                     // 60.6
-  CHECK(e.sparse_pj == Approx(12 * 0.5 * 4.6 + 6 * (1.0 / 3) * 0.9).epsilon(1e-12));  // 29.4
+  CHECK(e.input_sparse_pj == Approx(12 * 0.5 * 4.6 + 6 * (1.0 / 3) * 0.9).epsilon(1e-12));  // 29.4
   REQUIRE(e.layers.size() == 2);
   CHECK(e.layers[1].mac_pj == Approx(0.9));
-  CHECK(e.layers[1].sparse_pj == Approx(1.8).epsilon(1e-12));
+  CHECK(e.layers[1].input_sparse_pj == Approx(1.8).epsilon(1e-12));
+
+  CHECK(e.weight_sparse_pj == Approx(e.dense_pj).epsilon(1e-12));  // no zero weights yet
+  CHECK(e.both_sparse_pj == Approx(e.input_sparse_pj).epsilon(1e-12));
+
+  // Half of l2's ternary weights zero: those MACs are skipped; with zero inputs skipped too,
+  // a MAC runs when both are non-zero, (1 - 0.5)(1 - 2/3) of l2's.
+  net[1].weight_sparsity = 0.5;
+  e = inference_energy(net);
+  CHECK(e.dense_pj == Approx(60.6).epsilon(1e-12));
+  CHECK(e.weight_sparse_pj == Approx(12 * 4.6 + 6 * 0.5 * 0.9).epsilon(1e-12));               // 57.9
+  CHECK(e.input_sparse_pj == Approx(29.4).epsilon(1e-12));
+  CHECK(e.both_sparse_pj == Approx(12 * 0.5 * 4.6 + 6 * 0.5 * (1.0 / 3) * 0.9).epsilon(1e-12));  // 28.5
+  CHECK(e.layers[1].weight_sparse_pj == Approx(2.7).epsilon(1e-12));
+  CHECK(e.layers[1].both_sparse_pj == Approx(0.9).epsilon(1e-12));
+  net[1].weight_sparsity = 0;
 
   net[1].weight_levels = 4;  // 2-bit, 4 levels: not ternary, a real multiply
   e = inference_energy(net);
   CHECK(e.dense_pj == Approx(12 * 4.6 + 6 * 4.6).epsilon(1e-12));                     // 82.8
-  CHECK(e.sparse_pj == Approx(12 * 0.5 * 4.6 + 6 * (1.0 / 3) * 4.6).epsilon(1e-12));  // 36.8
+  CHECK(e.input_sparse_pj == Approx(12 * 0.5 * 4.6 + 6 * (1.0 / 3) * 4.6).epsilon(1e-12));  // 36.8
 
   CHECK(mac_energy_pj(2, 3, 2) == Approx(0.1));  // ternary x 2-bit input: an int32 add
   CHECK(mac_energy_pj(2, 4, 2) == Approx(0.3));  // 4-level x 2-bit input: int8 multiply + int32 add

@@ -173,19 +173,26 @@ TEST_CASE("report: cost, layers and energy tables") {
   std::string layers = slurp(d / "rep/layers.md");
   // Per-layer statistics: no bold; statistics a layer does not record read n/a.
   CHECK(
-      layers.find("| A | conv2 | 25.00 ± 0.00 (3) | n/a | n/a | n/a | n/a | n/a | 40.00 ± 0.00 (3) |") !=
+      layers.find("| A | conv2 | 25.00 ± 0.00 (3) | n/a | n/a | n/a | n/a | n/a | n/a | 40.00 ± 0.00 (3) |") !=
       std::string::npos);
   // Energy: 1000 MACs at 0.9 pJ (ternary weights, 3 levels, float input) = 900 pJ dense;
-  // with conv2's own measured input sparsity 0.4: 1000 x 0.6 x 0.9 = 540 pJ.
+  // conv2's zero weights (sparsity 0.25) skipped: 1000 x 0.75 x 0.9 = 675 pJ; its zero inputs
+  // (measured input sparsity 0.4) skipped: 1000 x 0.6 x 0.9 = 540 pJ; both: 1000 x 0.75 x 0.6
+  // x 0.9 = 405 pJ.
   std::string energy = slurp(d / "rep/energy.csv");
-  CHECK(energy.find("A,\"energy, dense inputs (µJ)\",0.0009,0,3,") != std::string::npos);
-  CHECK(energy.find("A,\"energy, measured input sparsity (µJ)\",0.00054,") != std::string::npos);
+  CHECK(energy.find("A,\"energy, dense (µJ)\",0.0009,0,3,") != std::string::npos);
+  CHECK(energy.find("A,\"energy, zero weights skipped (µJ)\",0.00067") != std::string::npos);  // 0.000675, to its last bit
+  CHECK(energy.find("A,\"energy, zero inputs skipped (µJ)\",0.00054,") != std::string::npos);
+  CHECK(energy.find("A,\"energy, both skipped (µJ)\",0.000405,") != std::string::npos);
+  CHECK(energy.find("A,\"weight sparsity, MAC-weighted\",25,") != std::string::npos);
   // A statistic conv2 does not record: in the CSV no value, not incomplete, na = 1.
   CHECK(slurp(d / "rep/layers.csv").find("A,conv2,") != std::string::npos);
   CHECK(slurp(d / "rep/layers.csv").find(",,,0,3,,,,,0,1,0\n") != std::string::npos);
   std::string energy_layers = slurp(d / "rep/energy_layers.csv");
   CHECK(energy_layers.find("A,conv2,input sparsity,40,0,3,") != std::string::npos);
   CHECK(energy_layers.find("A,conv2,pJ / MAC,0.9,") != std::string::npos);
+  CHECK(energy_layers.find("A,conv2,weight sparsity,25,0,3,") != std::string::npos);
+  CHECK(energy_layers.find("A,conv2,\"energy, both skipped (nJ)\",0.405,") != std::string::npos);
 }
 
 TEST_CASE("report: plots are written as valid SVG and PNG") {
@@ -368,13 +375,13 @@ TEST_CASE(
         "† fewer finished seeds than requested (not averaged silently: n shows it); n/a: the "
         "metric does not apply to that row; "
         "* p < 0.05, ** p < 0.01 (Welch's t-test against fp, Holm-adjusted across the table's tests).\n\n"
-        "| variant | layer | weight sparsity | Wp / alpha | Wn | flip rate | latent grad norm | SLB logits "
+        "| variant | layer | weight sparsity | Wp / alpha | Wn | flip rate | flip rate per step | latent grad norm | SLB logits "
         "grad norm | input sparsity |\n"
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
-        "| fp | conv1 | 60.00 ± 5.00 (3) | n/a | n/a | n/a | n/a | n/a | n/a |\n"
-        "| ttq | conv1 | 10.00 ± 0.00 (3)** | n/a | n/a | n/a | n/a | n/a | n/a |\n"
-        "| fp | conv2 | 0.00 ± 0.00 (3) | n/a | n/a | n/a | n/a | n/a | n/a |\n"
-        "| ttq | conv2 | 60.00 ± 10.00 (3)** | 1.20 ± 0.2 (3) | n/a | n/a | n/a | n/a | n/a |\n");
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        "| fp | conv1 | 60.00 ± 5.00 (3) | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n"
+        "| ttq | conv1 | 10.00 ± 0.00 (3)** | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n"
+        "| fp | conv2 | 0.00 ± 0.00 (3) | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n"
+        "| ttq | conv2 | 60.00 ± 10.00 (3)** | 1.20 ± 0.2 (3) | n/a | n/a | n/a | n/a | n/a | n/a |\n");
   // Activation layers are their own table: no row of empty weight columns.
   CHECK(slurp(d / "rep/activations.md")
             .find("| fp | act1 | 50.00 ± 0.00 (3) |\n| ttq | act1 | 50.00 ± 0.00 (3) |\n") !=
