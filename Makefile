@@ -1,6 +1,20 @@
 # The two commands a new user needs: `make demo` and `make test`. Each installs
 # its own dependencies first, so either works alone on a fresh Debian machine.
+#
+# TORCH=pip (`make test TORCH=pip`): the second build of the matrix, against LibTorch 2.x with
+# CUDA from the pinned torch wheel (scripts/torch-pip.sh), in build-pip/. The default, TORCH=debian,
+# is Debian's libtorch-dev 1.13 (CPU) in build/.
+TORCH ?= debian
+ifeq ($(TORCH),pip)
+BUILD_DIR ?= build-pip
+TORCH_PREFIX_FILE = $(BUILD_DIR)/torch-prefix.txt
+CMAKE_TORCH = "-DCMAKE_PREFIX_PATH=$$(cat $(TORCH_PREFIX_FILE))"
+else ifeq ($(TORCH),debian)
 BUILD_DIR ?= build
+CMAKE_TORCH =
+else
+$(error TORCH=$(TORCH): expected debian (Debian's LibTorch 1.13) or pip (the torch 2.x wheel))
+endif
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
@@ -9,9 +23,13 @@ CMAKE_ARGS ?=
 
 deps:
 	bash scripts/install-deps.sh
+ifeq ($(TORCH),pip)
+	mkdir -p $(BUILD_DIR)
+	bash scripts/torch-pip.sh $(BUILD_DIR)/venv > $(TORCH_PREFIX_FILE)
+endif
 
-$(BUILD_DIR)/CMakeCache.txt:
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+$(BUILD_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_TORCH) $(CMAKE_ARGS)
 
 configure: $(BUILD_DIR)/CMakeCache.txt
 

@@ -34,6 +34,7 @@
 #include "core/allocator.h"
 #include "core/data/dataset.h"
 #include "core/nn/qlayers.h"
+#include "core/nn/torch_compat.h"
 #include "core/train/trainer.h"
 #include "reports/report.h"
 #include "tracker/queries.h"
@@ -352,7 +353,7 @@ double optimizer_state_bytes(torch::optim::Optimizer& opt, F keep) {
   double bytes = 0;
   for (auto& group : opt.param_groups())
     for (auto& p : group.params()) {
-      auto it = opt.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      auto it = opt.state().find(optimizer_state_key(p));
       if (it == opt.state().end() || !keep(p)) continue;
       if (auto* sgd = dynamic_cast<torch::optim::SGDParamState*>(it->second.get()))
         if (sgd->momentum_buffer().defined())

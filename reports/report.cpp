@@ -113,9 +113,9 @@ int64_t check_experiment(const ReportOptions& opt, const ExperimentData& e) {
   int64_t done = std::count_if(e.runs.begin(), e.runs.end(),
                                [](const RunData& r) { return r.status == RunStatus::kDone; });
   if (done == 0 && !opt.where.empty())
-    throw ConfigError(fmt::format("--where: none of experiment '{}''s finished runs satisfies \"{}\" ({} runs "
-                                  "do, of any status; see lowbit query runs -e {} --where ...)",
-                                  e.name, truncate_for_message(join(opt.where, " and ")), e.runs.size(), e.name));
+    throw ConfigError(fmt::format("--where \"{}\": no finished run of experiment '{}' satisfies it ({} of any "
+                                  "status do; see lowbit query runs -e {} --where ...)",
+                                  truncate_for_message(join(opt.where, " and ")), e.name, e.runs.size(), e.name));
   if (done == 0)
     throw StoreError("experiment '" + e.name + "' has no finished runs yet (" +
                          std::to_string(e.runs.size()) + " runs; see lowbit status --db " + opt.db +

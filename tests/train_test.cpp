@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/nn/torch_compat.h"
 #include "core/quant/slb.h"
 #include "core/quant/twn.h"
 #include "core/train/trainer.h"
@@ -467,4 +468,33 @@ TEST_CASE("train: diag.soft_eval scores the soft network; a one-hot softmax scor
   auto without = on.ev[1].metrics;
   without.erase("test_acc_soft");
   CHECK(timeless(without) == timeless(off.ev[1].metrics));  // an observation: nothing trained changes
+}
+
+// --device: a name that is no device, and cuda where this build or machine has none, fail in
+// one line before anything starts: grid creates no database and trains nothing.
+TEST_CASE("train: --device is checked before anything starts") {
+  CHECK(error_message<ConfigError>([] { check_device("gpu"); }) == "--device gpu: expected cpu, cuda or cuda:N");
+  CHECK_NOTHROW(check_device("cpu"));
+  if (!torch::cuda::is_available()) {
+    const std::string e = error_message<ConfigError>([] { check_device("cuda"); });
+    CHECK_MESSAGE(e.rfind("--device cuda: ", 0) == 0, e);
+    CHECK_MESSAGE((e.find("without CUDA") != std::string::npos || e.find("no GPU is visible") != std::string::npos), e);
+    TempDir d;
+    write_tiny_experiment(d / "t.json", "t", 64, 1, R"("variants": {"fp": {}})");
+    auto g = run_lowbit("grid " + d / "t.json" + " --db " + d / "r.db --device cuda");
+    CHECK(g.code == 2);
+    CHECK_MESSAGE(g.out == "lowbit: " + e + "\n", g.out);
+    CHECK(!std::ifstream(d / "r.db").good());
+    CHECK(run_lowbit("train --config " + d / "t.json --device cuda:x").code == 2);
+  }
+}
+
+TEST_CASE("train: runs record the LibTorch build with its CUDA and cuDNN, and old records still match") {
+  const std::string b = libtorch_build();
+  CHECK(b.rfind(std::string(TORCH_VERSION) + " (", 0) == 0);
+  CHECK_MESSAGE((b.find("(CPU)") != std::string::npos || b.find("(CUDA ") != std::string::npos), b);
+  CHECK(same_libtorch(b));
+  CHECK(same_libtorch(TORCH_VERSION));  // a run recorded before the build was named in full
+  CHECK(!same_libtorch("0.4.1"));
+  CHECK(!same_libtorch(std::string(TORCH_VERSION) + " (CUDA 0.1)"));
 }

@@ -187,7 +187,7 @@ class Parser {
 
   [[noreturn]] void fail(const Token& at, const std::string& what) const {
     const std::string near = at.kind == Token::kEnd ? "at the end" : fmt::format("at '{}'", at.text);
-    throw ConfigError(fmt::format("--where \"{}\": {} {}", truncate_for_message(text_), near, what));
+    throw ConfigError(fmt::format("--where \"{}\": {}: {}", truncate_for_message(text_), near, what));
   }
 
   std::string parse_or() {
@@ -287,6 +287,8 @@ class Parser {
       for (const auto& p : config_paths()) names.push_back(p);
       for (const auto& k : output_keys())
         if (k.scope == KeyScope::kRun) names.push_back(k.name);
+      if (std::isdigit(static_cast<unsigned char>(n[0])))
+        fail(name, "a condition starts with a name, e.g. seed < 3 (every run: --where all)");
       fail(name, fmt::format("unknown name '{}'{} (names: config keys as lowbit list keys prints them, "
                              "run, seed, variant, experiment, status, hash, tag, and run summaries such as "
                              "final_test_acc)",

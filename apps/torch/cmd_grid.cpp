@@ -10,6 +10,7 @@
 #include "apps/torch/grid_cli.h"
 #include "apps/torch/settle.h"
 #include "core/error.h"
+#include "core/train/trainer.h"
 #include "core/util.h"
 #include "experiments/grid.h"
 #include "experiments/schedule_check.h"
@@ -169,6 +170,7 @@ int cmd_grid(const std::vector<std::string>& args) {
   if (backend != "local") throw ConfigError("--backend " + backend + ": expected local or slurm");
   for (const char* k : {"shard-dir", "partition", "time", "gres", "sbatch-arg", "requeue"})
     if (vm.count(k)) throw ConfigError(std::string("--") + k + " is an option of --backend slurm");
+  if (!o.dry_run) check_device(o.device);  // a GPU the workers cannot have fails here, not per run
   const ExperimentSpec spec = load_checked(file, o, plot_dir);  // every run validated before anything starts
   if (settle && o.dry_run) return print_settle_plan(spec, max_seeds), kExitSuccess;
   if (o.dry_run) return kExitSuccess;

@@ -14,6 +14,7 @@
 #include "apps/commands.h"
 #include "core/config/run_config.h"
 #include "core/error.h"
+#include "core/nn/torch_compat.h"
 #include "core/provenance.h"
 #include "core/train/trainer.h"
 #include "core/util.h"
@@ -90,9 +91,9 @@ int cmd_reproduce(const std::vector<std::string>& args) {
     fmt::print(stderr, "warning: {} was trained by commit {}, this binary is {}: a departure may come from the code\n",
                stored.label, stored.git_commit.empty() ? "(unknown)" : stored.git_commit.substr(0, 12),
                std::string(build_git_commit()).substr(0, 12));
-  if (stored.torch_version != TORCH_VERSION)
+  if (!same_libtorch(stored.torch_version))
     fmt::print(stderr, "warning: {} was trained with LibTorch {}, this binary uses {}\n", stored.label,
-               stored.torch_version.empty() ? "(unknown)" : stored.torch_version, TORCH_VERSION);
+               stored.torch_version.empty() ? "(unknown)" : stored.torch_version, libtorch_build());
 
   RunConfig cfg;
   apply_json(cfg, stored.config, stored.label);
@@ -124,7 +125,7 @@ int cmd_reproduce(const std::vector<std::string>& args) {
 
   ReproductionVerdict v = judge_reproduction(stored.metrics, rec.metrics, key, stored.cell_finals);
   Store store(db, Store::Open::kMigrate);
-  store.add_reproduction(stored.id, v.verdict, v.detail, n_threads, TORCH_VERSION);
+  store.add_reproduction(stored.id, v.verdict, v.detail, n_threads, libtorch_build());
   fmt::print("{}: {} ({}; {} threads; {})\n", stored.label, v.verdict, v.detail, n_threads,
              temp.dir.empty() ? "rerun files in " + scratch : std::string("rerun files removed: --scratch DIR keeps them"));
   return v.verdict == "different" ? kExitFailure : kExitSuccess;

@@ -67,8 +67,7 @@ int cmd_train(const std::vector<std::string>& args) {
   if (!parse_args("train", args, desc, vm, nullptr,
                   "--config FILE.json [--set key=value ...] [--out DIR]"))
     return kExitSuccess;
-  if (device != "cpu" && device.rfind("cuda", 0) != 0)
-    throw ConfigError("--device: expected cpu or cuda, got '" + device + "'");
+  check_device(device);
 
   RunConfig cfg = load_run_config(config, sets);
   if (!cfg.init_from_run.empty())

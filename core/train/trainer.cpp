@@ -1,4 +1,5 @@
 #include "core/train/trainer.h"
+#include "core/nn/torch_compat.h"
 
 #include <sys/resource.h>
 
@@ -151,11 +152,8 @@ struct Run {
 
 // Data, model, quantizers and optimizer: all bad input surfaces here, before any training.
 Run make_run(const RunConfig& cfg, const TrainOptions& opt) {
+  check_device(opt.device);  // before loading any data
   const torch::Device device(opt.device);
-  if (device.is_cuda() && !torch::cuda::is_available())  // before loading any data
-    throw ConfigError(
-        "--device cuda: this LibTorch has no CUDA support or no GPU is visible (use --device cpu, "
-        "or build against a CUDA LibTorch)");
   Run run{cfg, device, load_data(cfg.data), {}, nullptr, {}, {}, {}, nullptr, {}};
   run.spike = GradSpikeMonitor(cfg.health.grad_spike);
   run.spec = {run.data.channels, run.data.height, run.data.width, run.data.classes};
@@ -454,6 +452,26 @@ std::map<std::string, double> run_summary(Run& run, const TrainingState& state,
 }
 
 }  // namespace
+
+void check_device(const std::string& device) {
+  std::optional<torch::Device> d;
+  try {
+    d = torch::Device(device);
+  } catch (const std::exception&) {
+  }
+  if (!d || (!d->is_cpu() && !d->is_cuda()))
+    throw ConfigError("--device " + device + ": expected cpu, cuda or cuda:N");
+  if (!d->is_cuda()) return;
+  const std::string build = libtorch_build();
+  if (build.find("(CPU)") != std::string::npos)
+    throw ConfigError("--device " + device + ": this lowbit is built against LibTorch " + build +
+                      ", without CUDA; use --device cpu, or build with make build TORCH=pip (README, CUDA)");
+  if (!torch::cuda::is_available())
+    throw ConfigError("--device " + device + ": LibTorch " + build + " has CUDA, but no GPU is visible here; use --device cpu");
+  if (d->has_index() && d->index() >= int(torch::cuda::device_count()))
+    throw ConfigError(fmt::format("--device {}: {} GPU(s) visible (cuda:0 to cuda:{})", device,
+                                  torch::cuda::device_count(), torch::cuda::device_count() - 1));
+}
 
 std::optional<double> flip_rate(WeightQuantizer& q, const torch::Tensor& w, std::vector<uint8_t>& last) {
   if (!q.supports_pack()) return std::nullopt;

@@ -64,6 +64,11 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<ParamG
 /// statistics and the weights are untouched. `qlayers`: the quantized layers.
 void discrete_bn_pass(Network& model, const std::vector<LayerRef>& qlayers, const torch::Tensor& x);
 
+/// The --device of train, grid and suite: cpu, cuda or cuda:N, usable here. Throws ConfigError in
+/// one line, before anything starts, for another name or for cuda where this LibTorch has no
+/// CUDA or no GPU is visible.
+void check_device(const std::string& device);
+
 /// flip_rate: the fraction of w's discrete levels (the quantizer's packed codes) that differ
 /// from `last`, which then holds this epoch's codes; nullopt at the first call (last empty)
 /// or for a quantizer that cannot pack.

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/nn/torch_compat.h"
 #include "core/file_io.h"
 #include "core/sha256.h"
 #include "core/train/interrupt.h"
@@ -140,7 +141,7 @@ WorkerOutcome run_worker(const WorkerRequest& req) {
   p.threads = req.threads;
   p.device = req.device;
   p.command_line = req.command_line;
-  p.torch_version = TORCH_VERSION;
+  p.torch_version = libtorch_build();
   auto claimed = store.claim(store.experiment_id(req.experiment), p, req.run_hash);
   if (!claimed) return {};
   Heartbeat heartbeat(store, claimed->id);

@@ -15,6 +15,7 @@
 #include "experiments/grid.h"
 #include "tracker/queries.h"
 #include "tests/db_poll.h"
+#include "core/nn/torch_compat.h"
 #include "tests/test_util.h"
 
 using namespace lowbit;
@@ -141,8 +142,8 @@ TEST_CASE("grid: runs with 2 workers, records provenance, status and query read 
   CHECK(scalar(db,
                "SELECT count(*) FROM runs WHERE length(git_commit) >= 7 AND git_dirty IN (0, 1) "
                "AND host <> '' AND pid > 0 "
-               "AND threads = 1 AND device = 'cpu' AND lowbit_version <> '' AND torch_version LIKE "
-               "'1.%' AND compiler LIKE '%GNU%' "
+               "AND threads = 1 AND device = 'cpu' AND lowbit_version <> '' AND torch_version = '" +
+                   libtorch_build() + "' AND compiler LIKE '%GNU%' "
                "AND command_line LIKE 'lowbit worker --db%' AND started_at LIKE '20__-__-__T%Z' "
                "AND finished_at >= started_at "
                "AND length(config_json) > 100 AND length(config_hash) = 16") == 8);

@@ -108,21 +108,22 @@ TEST_CASE("filter: unknown names and values are errors with did-you-mean") {
   CHECK(error_of(db, "quant.bitz <= 2").find("unknown name 'quant.bitz', did you mean 'quant.bits'?") !=
         std::string::npos);
   const std::string slbb = error_of(db, "quant.method=slbb");
-  CHECK(slbb.rfind("--where \"quant.method=slbb\": at 'slbb' quant.method: ", 0) == 0);
+  CHECK(slbb.rfind("--where \"quant.method=slbb\": at 'slbb': quant.method: ", 0) == 0);
   CHECK(slbb.find("did you mean 'slb'?") != std::string::npos);
   CHECK(error_of(db, "variant = ttqq") ==
-        "--where \"variant = ttqq\": at 'ttqq' no run has variant 'ttqq', did you mean 'ttq'? (fp, slb, ttq, ttq_ft)");
+        "--where \"variant = ttqq\": at 'ttqq': no run has variant 'ttqq', did you mean 'ttq'? (fp, slb, ttq, ttq_ft)");
   CHECK(error_of(db, "status = finished").find("no run has status 'finished'") != std::string::npos);
   CHECK(error_of(db, "tag = baselin").find("did you mean 'baseline'?") != std::string::npos);
   CHECK(error_of(db, "quant.bits = two").find("quant.bits: expected an integer") != std::string::npos);
   CHECK(error_of(db, "quant.method < ttq") ==
-        "--where \"quant.method < ttq\": at 'ttq' < compares numbers; quant.method is not one");
+        "--where \"quant.method < ttq\": at 'ttq': < compares numbers; quant.method is not one");
   CHECK(error_of(db, "variant > a").find("variant takes = != in, not in") != std::string::npos);
   CHECK(error_of(db, "variant = 'ttq").find("the quote at character 11 is never closed") != std::string::npos);
-  CHECK(error_of(db, "variant = ttq extra").find("at 'extra' expected and, or or the end") != std::string::npos);
-  CHECK(error_of(db, "variant").find("at the end expected an operator after 'variant'") != std::string::npos);
+  CHECK(error_of(db, "variant = ttq extra").find("at 'extra': expected and, or or the end") != std::string::npos);
+  CHECK(error_of(db, "variant").find("at the end: expected an operator after 'variant'") != std::string::npos);
   CHECK(error_of(db, "quant.bits => 2").find("unknown operator '=>'") != std::string::npos);
-  CHECK(error_of(db, "1 = 1").find("unknown name '1'") != std::string::npos);
+  CHECK(error_of(db, "1 = 1").find("at '1': a condition starts with a name, e.g. seed < 3 (every run: --where all)") !=
+        std::string::npos);
   CHECK(error_of(db, "").find("the condition is empty (every run: --where all)") != std::string::npos);
   CHECK(error_of(db, "seed = x").find("seed is a number; 'x' is not one") != std::string::npos);
   // SQL cannot get through: values are quoted, names are looked up, ';' is refused.
@@ -175,6 +176,6 @@ TEST_CASE("filter: lowbit query, tag and report take it; run_params and query ru
   auto none = run_lowbit("report --db " + db + " --experiment fixture --where \"status = failed\" --out " +
                          d / "rep2 --no-plots");
   CHECK(none.code == 2);
-  CHECK(none.out.find("none of experiment 'fixture''s finished runs satisfies \"status = failed\"") !=
+  CHECK(none.out.find("--where \"status = failed\": no finished run of experiment 'fixture' satisfies it") !=
         std::string::npos);
 }

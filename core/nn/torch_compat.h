@@ -1,0 +1,36 @@
+// Every difference between the LibTorch versions lowbit builds against, in one place: Debian's
+// libtorch-dev 1.13 (CPU) and the pip wheel's 2.x (CUDA; scripts/torch-pip.sh). Code elsewhere
+// calls these and never tests TORCH_VERSION itself.
+#pragma once
+#include <string>
+
+#include <torch/types.h>
+#include <torch/version.h>
+#if !(TORCH_VERSION_MAJOR >= 2)
+#include <c10/util/C++17.h>
+#endif
+
+/// 1 when this LibTorch is 2.x or later.
+#define LOWBIT_TORCH_2 (TORCH_VERSION_MAJOR >= 2)
+
+namespace lowbit {
+
+/// The LibTorch of this binary and what it was built with, as runs record it
+/// (runs.torch_version): "2.11.0 (CUDA 13.0, cuDNN 9.19.0)" or "1.13.1 (CPU)".
+std::string libtorch_build();
+
+/// Whether a run recorded with `stored` ran on the same LibTorch as this binary: the same
+/// libtorch_build(), or, for runs recorded before it named CUDA and cuDNN, the same version.
+bool same_libtorch(const std::string& stored);
+
+/// The key of parameter `p` in torch::optim::Optimizer::state(): its TensorImpl's address as
+/// text in LibTorch 1.13, the address itself in 2.x.
+inline auto optimizer_state_key(const torch::Tensor& p) {
+#if LOWBIT_TORCH_2
+  return static_cast<void*>(p.unsafeGetTensorImpl());
+#else
+  return c10::guts::to_string(p.unsafeGetTensorImpl());
+#endif
+}
+
+}  // namespace lowbit
