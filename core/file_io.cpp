@@ -1,6 +1,8 @@
 #include "core/file_io.h"
 
 #include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -94,6 +96,23 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   }
   if (::close(fd) != 0) fail_write(path, tmp, errno, int64_t(bytes.size()));
   if (std::rename(tmp.c_str(), path.c_str()) != 0) fail_write(path, tmp, errno, int64_t(bytes.size()));
+}
+
+void remove_tree(const std::string& path) {
+  // Depth first (FTW_DEPTH), without following links (FTW_PHYS): files and links, then folders.
+  ::nftw(
+      path.c_str(),
+      [](const char* p, const struct stat*, int type, struct FTW*) {
+        (type == FTW_DP ? ::rmdir(p) : ::unlink(p));
+        return 0;
+      },
+      16, FTW_DEPTH | FTW_PHYS);
+}
+
+int64_t file_size_or_minus1(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+  return int64_t(st.st_size);
 }
 
 }  // namespace lowbit

@@ -14,6 +14,14 @@ void write_file_atomic(const std::string& path, const std::string& bytes);
 /// The whole content of `path`, or "" when it cannot be read (the caller says what is missing).
 std::string read_file(const std::string& path);
 
+/// Removes `path` and everything under it, ignoring errors (a scratch folder's clean-up). POSIX,
+/// not std::filesystem: the torch 2.x wheel's libtorch.so exports std::filesystem symbols of
+/// another libstdc++, which calls from lowbit-torch would bind to (and crash in).
+void remove_tree(const std::string& path);
+
+/// The size of a regular file in bytes, or -1 when it cannot be read (missing included).
+int64_t file_size_or_minus1(const std::string& path);
+
 /// Bytes available to this user on the file system holding `path` (a file or directory),
 /// or -1 when it cannot be told.
 int64_t free_bytes(const std::string& path);

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <filesystem>
+#include "core/file_io.h"
 #include <iostream>
 
 #include <torch/torch.h>
@@ -105,8 +105,7 @@ int cmd_reproduce(const std::vector<std::string>& args) {
   struct TempScratch {
     std::string dir;
     ~TempScratch() {
-      std::error_code ignored;
-      if (!dir.empty()) std::filesystem::remove_all(dir, ignored);
+      if (!dir.empty()) remove_tree(dir);
     }
   } temp;
   if (scratch.empty()) {

@@ -1,7 +1,7 @@
 // lowbit train: one run from a JSON config, metrics as JSON lines under --out.
 #include <unistd.h>
 
-#include <filesystem>
+#include "core/file_io.h"
 
 #include <torch/torch.h>
 
@@ -96,13 +96,8 @@ int cmd_train(const std::vector<std::string>& args) {
     r = train_run(cfg, opt, obs);
   } catch (...) {
     // A run that failed before recording an epoch leaves no folder behind (one it created).
-    auto empty = [&](const char* f) {
-      std::error_code ec;
-      const auto size = std::filesystem::file_size(out + "/" + f, ec);
-      return ec || size == 0;  // missing or empty
-    };
-    std::error_code ignored;
-    if (created && empty("metrics.jsonl") && empty("layer_stats.jsonl")) std::filesystem::remove_all(out, ignored);
+    auto empty = [&](const char* f) { return file_size_or_minus1(out + "/" + f) <= 0; };  // missing or empty
+    if (created && empty("metrics.jsonl") && empty("layer_stats.jsonl")) remove_tree(out);
     throw;
   }
   if (r.status == RunStatus::kDiverged)
