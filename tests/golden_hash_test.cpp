@@ -104,9 +104,7 @@ TEST_CASE("golden: run identities do not move; the key that moved is named") {
 RunConfig where_it_applies(const ConfigField& f) {
   RunConfig c;
   if (!f.applies(c))
-    for (const auto& t : f.scope.any.at(0))
-      for (const auto& g : config_fields())
-        if (g.path == t.key) g.set(c, t.values.at(0));
+    for (const auto& t : f.scope.any.at(0)) find_field(t.key)->set(c, t.values.at(0));
   REQUIRE_MESSAGE(f.applies(c), f.path);
   return c;
 }

@@ -63,11 +63,13 @@ std::string raw_value_sql(const ConfigField& f, const std::string& run_id) {
   return fmt::format("IFNULL({}, {})", stored_value_sql(f.path, run_id), sql_literal(f.hashed_value));
 }
 
+// A key by its dotted path, or by its run_params column name (dots as underscores).
 const ConfigField* find_config_field(const std::string& name) {
+  if (const ConfigField* f = find_field(name)) return f;
   for (const auto& f : config_fields()) {
     std::string column = f.path;
     std::replace(column.begin(), column.end(), '.', '_');
-    if (f.path == name || column == name) return &f;
+    if (column == name) return &f;
   }
   return nullptr;
 }

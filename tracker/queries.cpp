@@ -200,8 +200,7 @@ Table query_runs(Db& db, const std::string& experiment, const std::vector<std::s
   std::string sql = "SELECT r.id AS run, e.name AS experiment, r.variant, r.seed, r.status";
   // A key outside its scope (quant.bits of an FP run) is empty, not its default.
   for (const auto& k : varying)
-    for (const auto& f : config_fields())
-      if (f.path == k) sql += fmt::format(", {} AS \"{}\"", config_column_sql(f, "r.id"), k);
+    if (const ConfigField* f = find_field(k)) sql += fmt::format(", {} AS \"{}\"", config_column_sql(*f, "r.id"), k);
   for (const char* k : {key::kFinalTestAcc, key::kBestTestAcc, key::kWallSeconds, key::kPeakRssBytes})
     sql += fmt::format(", (SELECT value FROM summaries WHERE run_id = r.id AND key = '{}') AS {}",
                        k, k);

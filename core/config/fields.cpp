@@ -388,10 +388,8 @@ const std::vector<ConfigField>& config_fields() {
 
 bool ConfigScope::holds(const RunConfig& cfg) const {
   if (everywhere()) return true;
-  const auto& fields = config_fields();
   auto value_of = [&](const std::string& key) {
-    for (const auto& f : fields)
-      if (f.path == key) return config_value_text(f.get(cfg));
+    if (const ConfigField* f = find_field(key)) return config_value_text(f->get(cfg));
     throw std::logic_error("scope names no key '" + key + "'");  // keys.def is wrong
   };
   for (const auto& all : any) {

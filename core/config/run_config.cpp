@@ -25,12 +25,6 @@ using nlohmann::json;
   throw ConfigError(path + ": " + msg);
 }
 
-const ConfigField* find_field(const std::string& path) {
-  for (const auto& f : config_fields())
-    if (f.path == path) return &f;
-  return nullptr;
-}
-
 bool is_prefix_of_field(const std::string& path) {
   for (const auto& f : config_fields())
     if (f.path.rfind(path + ".", 0) == 0) return true;
@@ -239,6 +233,12 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   for (const auto& s : sets) apply_set(cfg, s);
   validate(cfg, path);
   return cfg;
+}
+
+const ConfigField* find_field(const std::string& path) {
+  for (const auto& f : config_fields())
+    if (f.path == path) return &f;
+  return nullptr;
 }
 
 std::string config_value_text(const json& v) {

@@ -121,6 +121,9 @@ struct ConfigField {
 /// The field table, in documentation order.
 const std::vector<ConfigField>& config_fields();
 
+/// The row of key `path` ("optim.lr"), or nullptr.
+const ConfigField* find_field(const std::string& path);
+
 /// All key paths, for "did you mean".
 std::vector<std::string> config_paths();
 

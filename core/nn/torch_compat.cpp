@@ -6,20 +6,24 @@
 namespace lowbit {
 
 std::string libtorch_build() {
-  // The CUDA hooks answer only when the CUDA library of a CUDA LibTorch is linked; a CPU
-  // LibTorch's default hooks throw.
+  if (!libtorch_has_cuda()) return std::string(TORCH_VERSION) + " (CPU)";
+  const auto& hooks = at::detail::getCUDAHooks();
+  const long cudart = hooks.versionCUDART();  // major * 1000 + minor * 10
+  std::string out = fmt::format("{} (CUDA {}.{}", TORCH_VERSION, cudart / 1000, cudart % 1000 / 10);
+  if (hooks.compiledWithCuDNN()) {
+    const long cudnn = hooks.versionCuDNN();  // cuDNN 9: major * 10000 + minor * 100 + patch
+    out += cudnn >= 10000 ? fmt::format(", cuDNN {}.{}.{}", cudnn / 10000, cudnn % 10000 / 100, cudnn % 100)
+                          : fmt::format(", cuDNN {}.{}.{}", cudnn / 1000, cudnn % 1000 / 100, cudnn % 100);
+  }
+  return out + ")";
+}
+
+bool libtorch_has_cuda() {
   try {
-    const auto& hooks = at::detail::getCUDAHooks();
-    const long cudart = hooks.versionCUDART();  // major * 1000 + minor * 10
-    std::string out = fmt::format("{} (CUDA {}.{}", TORCH_VERSION, cudart / 1000, cudart % 1000 / 10);
-    if (hooks.compiledWithCuDNN()) {
-      const long cudnn = hooks.versionCuDNN();  // cuDNN 9: major * 10000 + minor * 100 + patch
-      out += cudnn >= 10000 ? fmt::format(", cuDNN {}.{}.{}", cudnn / 10000, cudnn % 10000 / 100, cudnn % 100)
-                            : fmt::format(", cuDNN {}.{}.{}", cudnn / 1000, cudnn % 1000 / 100, cudnn % 100);
-    }
-    return out + ")";
+    at::detail::getCUDAHooks().versionCUDART();  // a CPU LibTorch's default hooks throw
+    return true;
   } catch (const std::exception&) {
-    return std::string(TORCH_VERSION) + " (CPU)";
+    return false;
   }
 }
 

@@ -19,6 +19,9 @@ namespace lowbit {
 /// (runs.torch_version): "2.11.0 (CUDA 13.0, cuDNN 9.19.0)" or "1.13.1 (CPU)".
 std::string libtorch_build();
 
+/// Whether this LibTorch was built with CUDA (whether or not a GPU is visible).
+bool libtorch_has_cuda();
+
 /// Whether a run recorded with `stored` ran on the same LibTorch as this binary: the same
 /// libtorch_build(), or, for runs recorded before it named CUDA and cuDNN, the same version.
 bool same_libtorch(const std::string& stored);

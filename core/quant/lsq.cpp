@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/quant/ste.h"
 #include "core/train/keys.h"
 
 namespace lowbit {
@@ -56,11 +57,7 @@ torch::Tensor LsqImpl::levels(const torch::Tensor& w) const {
 }
 
 void LsqImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
-  const auto l = levels(w);
-  out[key::kSparsity] = (l == 0).to(torch::kFloat64).mean().item<double>();
-  out[key::kFracPos] = (l > 0).to(torch::kFloat64).mean().item<double>();
-  out[key::kFracNeg] = (l < 0).to(torch::kFloat64).mean().item<double>();
-  out[key::kLevelsUsed] = double(std::get<0>(torch::_unique(l.flatten())).numel());
+  level_stats(levels(w), out);
   out[key::kAlpha] = step.detach().mean().item<double>();
 }
 

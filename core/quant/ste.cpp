@@ -71,13 +71,14 @@ torch::Tensor DoReFaImpl::forward(const torch::Tensor& w) {
   return 2 * round_ste(x, bits) - 1;
 }
 
-void DoReFaImpl::collect_stats(const torch::Tensor& w, StatMap& out) {
-  auto q = forward(w).detach();
+void level_stats(const torch::Tensor& q, StatMap& out) {
   out[key::kSparsity] = (q == 0).to(torch::kFloat64).mean().item<double>();
   out[key::kFracPos] = (q > 0).to(torch::kFloat64).mean().item<double>();
   out[key::kFracNeg] = (q < 0).to(torch::kFloat64).mean().item<double>();
   out[key::kLevelsUsed] = double(std::get<0>(torch::_unique(q.flatten())).numel());
 }
+
+void DoReFaImpl::collect_stats(const torch::Tensor& w, StatMap& out) { level_stats(forward(w).detach(), out); }
 
 PackedWeight DoReFaImpl::pack(const torch::Tensor& w) {
   PackedWeight p;

@@ -40,6 +40,10 @@ class DoReFaImpl : public WeightQuantizer {
   bool grad_through_max;
 };
 
+/// Statistics of k-bit quantized weights q (or their integer levels: the same signs and
+/// zeros): sparsity, fractions positive and negative, distinct levels in use.
+void level_stats(const torch::Tensor& q, StatMap& out);
+
 /// x rounded to k-bit levels on [0, 1] with a straight-through gradient.
 torch::Tensor round_ste(const torch::Tensor& x, int bits);
 

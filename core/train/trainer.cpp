@@ -463,7 +463,7 @@ void check_device(const std::string& device) {
     throw ConfigError("--device " + device + ": expected cpu, cuda or cuda:N");
   if (!d->is_cuda()) return;
   const std::string build = libtorch_build();
-  if (build.find("(CPU)") != std::string::npos)
+  if (!libtorch_has_cuda())
     throw ConfigError("--device " + device + ": this lowbit is built against LibTorch " + build +
                       ", without CUDA; use --device cpu, or build with make build TORCH=pip (README, CUDA)");
   if (!torch::cuda::is_available())
