@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <thread>
@@ -104,14 +107,38 @@ int64_t prepare_grid(Store& store, const ExperimentSpec& spec, const GridOptions
 
 // `workers` workers, each with --threads-per-worker threads, or the cores shared among them.
 Layout layout(int cores, int workers, int threads_per_worker) {
-  return {workers, threads_per_worker > 0 ? threads_per_worker : std::max(1, cores / workers), ""};
+  return {workers, threads_per_worker > 0 ? threads_per_worker : std::max(1, cores / workers), "", {}};
+}
+
+bool on_gpu(const std::string& device) { return device.rfind("cuda", 0) == 0; }
+
+// The CUDA indices --device names: cuda:N, or every GPU LibTorch sees.
+std::vector<int> gpu_indices(const GridOptions& opt) {
+  if (opt.device.size() > 5) return {std::stoi(opt.device.substr(5))};  // cuda:N, checked by check_device
+  std::vector<int> all;
+  for (int i = 0; i < std::max(1, opt.gpus); ++i) all.push_back(i);
+  return all;
 }
 
 Layout choose_layout(const GridOptions& opt, Counts c0) {
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  if (opt.workers != 0) return layout(cores, opt.workers, opt.threads_per_worker);
-  Layout l = auto_layout(cores, c0[RunStatus::kPending] + c0[RunStatus::kBlocked] + c0[RunStatus::kRunning],
-                         opt.threads_per_worker);
+  const int64_t to_train = c0[RunStatus::kPending] + c0[RunStatus::kBlocked] + c0[RunStatus::kRunning] +
+                           c0[RunStatus::kInterrupted];
+  if (on_gpu(opt.device) && (opt.workers_per_device > 0 || opt.workers == 0)) {
+    const std::vector<int64_t> free =
+        opt.workers_per_device > 0 ? std::vector<int64_t>{} : gpu_free_bytes();
+    Layout l = device_layout(gpu_indices(opt), free, cores, to_train, opt.workers_per_device,
+                             int64_t(opt.gib_per_worker * double(1ll << 30)), opt.threads_per_worker);
+    fmt::print("workers: {}\n", l.why);
+    return l;
+  }
+  if (opt.workers != 0) {
+    Layout l = layout(cores, opt.workers, opt.threads_per_worker);
+    if (on_gpu(opt.device) && opt.device.size() == 4)  // --workers N on every GPU, in turn
+      for (int i = 0; i < l.workers; ++i) l.devices.push_back(fmt::format("cuda:{}", i % std::max(1, opt.gpus)));
+    return l;
+  }
+  Layout l = auto_layout(cores, to_train, opt.threads_per_worker);
   fmt::print("workers auto: {}\n", l.why);
   return l;
 }
@@ -120,10 +147,10 @@ Layout choose_layout(const GridOptions& opt, Counts c0) {
 // and settles the run of one that died (classify_exit).
 class WorkerPool {
  public:
-  WorkerPool(Store& store, const GridOptions& opt, const std::string& experiment, int threads)
-      : store_(store), opt_(opt) {
-    request_.db = opt.db, request_.experiment = experiment, request_.threads = threads;
-    request_.device = opt.device;
+  WorkerPool(Store& store, const GridOptions& opt, const std::string& experiment, const Layout& l)
+      : store_(store), opt_(opt), slot_device_(l.devices), slot_pid_(l.devices.size(), 0) {
+    request_.db = opt.db, request_.experiment = experiment, request_.threads = l.threads;
+    request_.device = opt.device, request_.determinism = opt.determinism;
   }
   size_t size() const { return live_.size(); }
   bool disk_full() const { return disk_full_; }
@@ -131,7 +158,11 @@ class WorkerPool {
   const std::string& last_death() const { return last_death_; }
 
   void spawn() {
+    // On GPUs, a worker takes the first free slot, and so its GPU: each GPU keeps its K.
+    auto slot = std::find(slot_pid_.begin(), slot_pid_.end(), 0);
+    if (slot != slot_pid_.end()) request_.device = slot_device_[size_t(slot - slot_pid_.begin())];
     pid_t pid = spawn_worker_process(request_.argv(opt_.exe), true);
+    if (slot != slot_pid_.end()) *slot = pid;
     for (int i = 0; i < kMaxWorkers; ++i)
       if (g_children[i] == 0) {
         g_children[i] = pid;
@@ -158,6 +189,7 @@ class WorkerPool {
       settle(*it, status);
       for (int i = 0; i < kMaxWorkers; ++i)
         if (g_children[i] == *it) g_children[i] = 0;
+      std::replace(slot_pid_.begin(), slot_pid_.end(), *it, pid_t(0));
       it = live_.erase(it);
     }
   }
@@ -190,6 +222,8 @@ class WorkerPool {
   Store& store_;
   const GridOptions& opt_;
   WorkerRequest request_;
+  std::vector<std::string> slot_device_;  // Layout::devices: empty, or a GPU per worker slot
+  std::vector<pid_t> slot_pid_;           // the worker in each slot; 0 for none
   std::vector<pid_t> live_;
   std::map<int64_t, int> run_deaths_;  // run id -> workers that died holding it
   int64_t deaths_ = 0;
@@ -326,6 +360,64 @@ Layout auto_layout(int cores, int64_t runs_to_train, int threads_per_worker) {
   return l;
 }
 
+Layout device_layout(const std::vector<int>& gpus, const std::vector<int64_t>& free_bytes, int cores,
+                     int64_t runs_to_train, int per_device, int64_t bytes_per_worker, int threads_per_worker) {
+  const int g = int(std::max<size_t>(1, gpus.size()));
+  std::string how;
+  int k = per_device;
+  if (k == 0) {
+    const int64_t least = free_bytes.empty() ? 0 : *std::min_element(free_bytes.begin(), free_bytes.end());
+    const int64_t fits = int64_t(0.9 * double(least) / double(std::max<int64_t>(1, bytes_per_worker)));
+    k = int(std::clamp<int64_t>(fits, 1, kMaxWorkersPerDevice));
+    how = fmt::format(" (90% of {:.1f} GiB free / {:.1f} GiB per worker = {}, at most {} per GPU)",
+                      double(least) / double(1ll << 30), double(bytes_per_worker) / double(1ll << 30), fits,
+                      kMaxWorkersPerDevice);
+  }
+  const int64_t cap = std::min<int64_t>({int64_t(k) * g, std::max(1, cores), std::max<int64_t>(1, runs_to_train),
+                                         kMaxWorkers});
+  Layout l = layout(cores, int(cap), threads_per_worker);
+  for (int i = 0; i < l.workers; ++i) l.devices.push_back(fmt::format("cuda:{}", gpus.empty() ? 0 : gpus[size_t(i % g)]));
+  l.why = fmt::format("{} worker{} per GPU{} x {} GPU{}: {} worker{} x {} thread{} (at most one per core, {} "
+                      "cores, and one per run, {} to train)",
+                      k, k == 1 ? "" : "s", how, g, g == 1 ? "" : "s", l.workers, l.workers == 1 ? "" : "s",
+                      l.threads, l.threads == 1 ? "" : "s", cores, runs_to_train);
+  return l;
+}
+
+std::vector<int64_t> parse_gpu_free(const std::string& text) {
+  std::vector<int64_t> out;
+  for (std::string t : split(text, '\n')) {
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.erase(0, 1);
+    if (t.empty()) continue;
+    char* end = nullptr;
+    const long long mib = std::strtoll(t.c_str(), &end, 10);
+    if (end == t.c_str() || *end != '\0' || mib < 0)
+      throw ConfigError("--workers auto: cannot read nvidia-smi's free memory from '" +
+                        truncate_for_message(t) + "'; give --workers-per-device K instead");
+    out.push_back(int64_t(mib) << 20);
+  }
+  if (out.empty())
+    throw ConfigError("--workers auto: nvidia-smi lists no GPU; give --workers-per-device K instead");
+  return out;
+}
+
+std::vector<int64_t> gpu_free_bytes() {
+  std::string cmd = "nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits";
+  if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES"); v && *v) cmd += " -i '" + std::string(v) + "'";
+  FILE* p = ::popen((cmd + " 2>/dev/null").c_str(), "r");
+  std::string text;
+  if (p) {
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) text.append(buf, n);
+    if (::pclose(p) != 0) text.clear();
+  }
+  if (text.empty())
+    throw ConfigError("--workers auto --device cuda: cannot read the GPUs' free memory (nvidia-smi failed or is "
+                      "missing); give --workers-per-device K instead");
+  return parse_gpu_free(text);
+}
+
 GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt) {
   if (opt.dry_run) return print_dry_run(spec), GridSummary{};
   if (opt.workers < 0 || opt.workers > kMaxWorkers)
@@ -337,7 +429,7 @@ GridSummary run_grid(const ExperimentSpec& spec, const GridOptions& opt) {
   const int64_t done0 = c0[RunStatus::kDone];
   const Layout l = choose_layout(opt, c0);
   install_grid_signals();
-  WorkerPool pool(store, opt, spec.name, l.threads);
+  WorkerPool pool(store, opt, spec.name, l);
   ProgressLine progress(spec, opt, done0);
   run_pool(store, exp_id, pool, progress, l.workers);
   GridSummary s = summarize(store, exp_id, spec, pool, done0, progress.elapsed(), opt.db);

@@ -15,6 +15,7 @@
 #error "this room may not include experiments/ (docs/ARCHITECTURE.md: rooms)"
 #endif
 #include <string>
+#include <vector>
 
 #include "core/run_status.h"
 #include "experiments/spec.h"
@@ -40,6 +41,12 @@ struct GridOptions {
   bool reuse = true;  ///< copy runs another experiment of the database already finished (--no-reuse)
   int64_t max_runs = 100000;  ///< refuse a definition that expands to more runs (kDefaultMaxRuns)
   std::string device = "cpu";
+  /// --workers-per-device K: K workers on each GPU of --device cuda (cuda:N: that GPU only);
+  /// 0: --workers decides (auto: K from the GPUs' free memory, device_layout).
+  int workers_per_device = 0;
+  int gpus = 0;  ///< GPUs LibTorch sees (set by the command, which links LibTorch)
+  double gib_per_worker = 2.0;  ///< --device-memory-per-worker: what --workers auto reserves per worker
+  std::string determinism = "strict";  ///< --determinism (core/nn/torch_compat.h, set_determinism)
   std::string exe;  ///< the lowbit binary the workers run (/proc/self/exe)
   const SuiteProgress* suite = nullptr;  ///< set by lowbit suite: a suite-wide progress and ETA
   DefinitionOverrides overrides;         ///< --set, --seeds, --epochs, written into each definition
@@ -64,7 +71,25 @@ int parse_workers(const std::string& text);
 struct Layout {
   int workers = 1, threads = 1;
   std::string why;
+  /// The device of each worker slot (size workers) on a GPU; empty: every worker on --device.
+  std::vector<std::string> devices;
 };
+
+/// Several workers per GPU (--workers-per-device K, or --workers auto with --device cuda):
+/// K on each of `gpus` (CUDA indices), slot i on gpus[i % G], at most one per core and one per
+/// run to train. per_device = 0 picks K from the least free memory among them (`free_bytes`,
+/// one per GPU): 90% of it over `bytes_per_worker`, capped at kMaxWorkersPerDevice.
+Layout device_layout(const std::vector<int>& gpus, const std::vector<int64_t>& free_bytes, int cores,
+                     int64_t runs_to_train, int per_device, int64_t bytes_per_worker,
+                     int threads_per_worker = 0);
+inline constexpr int kMaxWorkersPerDevice = 8;
+
+/// The free memory of each GPU, in bytes, as `nvidia-smi` reports it (the GPUs of
+/// CUDA_VISIBLE_DEVICES when set). Throws ConfigError naming the fix when it cannot be read.
+std::vector<int64_t> gpu_free_bytes();
+/// The free-memory column of `nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits`
+/// (MiB per line) in bytes; throws ConfigError on anything else.
+std::vector<int64_t> parse_gpu_free(const std::string& text);
 /// The layout --workers auto picks: one worker per core while there are runs to train for
 /// them (small models use a second core better as a second run than as a second thread:
 /// bench/results/grid_layout.md), the cores shared among the workers unless

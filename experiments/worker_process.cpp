@@ -27,6 +27,7 @@ const WorkerFlag kWorkerFlags[] = {
     {"--experiment", &WorkerRequest::experiment, "experiment name"},
     {"--threads", nullptr, "LibTorch threads (default 1)"},
     {"--device", &WorkerRequest::device, "cpu or cuda (default cpu)"},
+    {"--determinism", &WorkerRequest::determinism, "strict (default) or fast (cuDNN benchmarks)"},
     {"--run", &WorkerRequest::run_hash, "only the run with this config hash"},
     {"--runs-dir", &WorkerRequest::runs_dir, "checkpoint directories (default: <db>.runs)"},
     {"--init-checkpoint", &WorkerRequest::init_checkpoint, "the parent run's checkpoint (init.from_run)"},

@@ -20,6 +20,7 @@ namespace lowbit {
 /// What one worker process is asked to do.
 struct WorkerRequest {
   std::string db, experiment, device = "cpu";
+  std::string determinism = "strict";  ///< --determinism: strict or fast (set_determinism)
   int threads = 1;
   std::string run_hash;   ///< only this run (a Slurm task's worker); "" = the next ready one
   std::string runs_dir;   ///< where run checkpoints live; "" = <db>.runs

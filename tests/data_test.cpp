@@ -184,3 +184,29 @@ TEST_CASE("idx: dimensions whose product wraps around 64 bits are a wrong size, 
         d / "wrap" + ": wrong size (0 bytes of data, expected 1.93e+25 for dimensions "
                      "268435456x268435456x268435456); " + kHint);
 }
+
+TEST_CASE("augmentation: the batched pad-crop-flip equals each image cropped and flipped in turn") {
+  // The loop the loader ran before it was one gather (commit 0722bec): the reference.
+  auto reference = [](const torch::Tensor& x, const torch::Tensor& off, const torch::Tensor& flip) {
+    auto padded = torch::constant_pad_nd(x, {4, 4, 4, 4}, 0);
+    auto out = torch::empty_like(x);
+    for (int64_t k = 0; k < x.size(0); ++k) {
+      auto crop = padded[k].narrow(1, off[k][0].item<int64_t>(), x.size(2))
+                      .narrow(2, off[k][1].item<int64_t>(), x.size(3));
+      out[k].copy_(flip[k].item<bool>() ? crop.flip({2}) : crop);
+    }
+    return out;
+  };
+  torch::manual_seed(3);
+  for (auto shape : {std::vector<int64_t>{37, 3, 32, 32}, std::vector<int64_t>{9, 1, 28, 20}}) {
+    auto x = torch::randint(0, 256, shape, torch::kUInt8);
+    const int64_t n = shape[0];
+    auto off = torch::randint(0, 9, {n, 2}, torch::kInt64);
+    off[0][0] = 0, off[0][1] = 8, off[1][0] = 8, off[1][1] = 0;  // both extremes
+    auto flip = torch::rand({n}) < 0.5;
+    flip[0] = true, flip[1] = false;
+    auto got = pad_crop_flip(x, off, flip, 4);
+    CHECK(got.dtype() == torch::kUInt8);
+    CHECK(torch::equal(got, reference(x, off, flip)));
+  }
+}

@@ -215,8 +215,9 @@ RunSelection resolve_cell(Db& db, const std::string& sel) {
 }  // namespace
 
 std::map<std::string, std::string> run_provenance(Db& db, int64_t run) {
+  // A database read before it is migrated may lack the newer columns: NULL there.
   std::string columns;
-  for (const char* c : kProvenanceColumns) columns += std::string(c) + ", ";
+  for (const char* c : kProvenanceColumns) columns += (db.has_column("runs", c) ? c : std::string("NULL")) + ", ";
   auto st = db.prepare("SELECT " + columns +
                        "(SELECT length(diff) - length(replace(diff, char(10), '')) FROM diffs WHERE "
                        "id = runs.diff_id) FROM runs WHERE id = ?");

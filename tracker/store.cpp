@@ -181,6 +181,12 @@ CREATE TABLE settle_looks(
 );
 )sql";
 
+// Version 9: the determinism settings a run trained under (lowbit grid --determinism): on a
+// GPU they decide whether a second run gives the same bits. NULL for runs recorded before.
+const char* kMigration9 = R"sql(
+ALTER TABLE runs ADD COLUMN determinism TEXT;
+)sql";
+
 // A database with tables but no schema_version is another program's: lowbit adds nothing to it,
 // not even a journal-mode change. Checked before the first statement that could write.
 void refuse_foreign(Db& db, const std::string& path) {
@@ -298,6 +304,10 @@ void Store::migrate() {
   if (v < 8) {
     db_->exec(kMigration8);
     db_->exec("UPDATE schema_version SET version = 8");
+  }
+  if (v < 9) {
+    db_->exec(kMigration9);
+    db_->exec("UPDATE schema_version SET version = 9");
   }
   create_views();
   tx.commit();
@@ -604,7 +614,7 @@ std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& 
          "started_at = COALESCE(started_at, ?), finished_at = NULL, attempts = attempts + 1, "
          "threads = ?, "
          "device = ?, git_commit = ?, git_dirty = ?, diff_id = ?, lowbit_version = ?, "
-         "torch_version = ?, "
+         "torch_version = ?, determinism = ?, "
          "compiler = ?, command_line = ?, error = NULL WHERE id = ?")
       .bind(1, p.host)
       .bind(2, p.pid)
@@ -617,9 +627,10 @@ std::optional<ClaimedRun> Store::claim(int64_t experiment_id, const Provenance& 
       .bind(9, diff_id)
       .bind(10, LOWBIT_VERSION)
       .bind(11, p.torch_version)
-      .bind(12, LOWBIT_CXX_COMPILER)
-      .bind(13, p.command_line)
-      .bind(14, c.id)
+      .bind(12, p.determinism.empty() ? SqlValue() : SqlValue(p.determinism))
+      .bind(13, LOWBIT_CXX_COMPILER)
+      .bind(14, p.command_line)
+      .bind(15, c.id)
       .run();
   tx.commit();
   return c;

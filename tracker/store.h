@@ -32,7 +32,8 @@ namespace lowbit {
 /// them; this is their one list.
 inline constexpr const char* kProvenanceColumns[] = {"host",          "git_commit", "git_dirty",
                                                      "lowbit_version", "torch_version", "compiler",
-                                                     "threads",       "device"};
+                                                     "threads",       "device",
+                                                     "determinism"};
 /// The columns of a run's row that its last attempt decides, besides its provenance: copied
 /// with it by the reuse of a finished run and by the shard merge.
 inline constexpr const char* kAttemptColumns[] = {"status", "pid",   "heartbeat_at", "finished_at",
@@ -58,6 +59,9 @@ struct Provenance {
   /// The LibTorch the run trains with (TORCH_VERSION, set by the worker: tracker/ is compiled
   /// without LibTorch); "none" for a claim that trains nothing (a run marked blocked).
   std::string torch_version = "none";
+  /// What --determinism set (core/nn/torch_compat.h, set_determinism); "" for a claim that
+  /// trains nothing.
+  std::string determinism = "";
 };
 
 /// A `running` run whose heartbeat is older than this has no live worker (its worker beats every
@@ -90,7 +94,7 @@ struct SettleLook {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 8;
+  static constexpr int kSchemaVersion = 9;
   enum class Open { kMigrate, kExisting, kShard };
 
   /// Opens `path` for writing. kMigrate creates the file and schema or migrates an older

@@ -10,6 +10,7 @@
 #include "apps/torch/grid_cli.h"
 #include "apps/torch/settle.h"
 #include "core/error.h"
+#include "core/nn/torch_compat.h"
 #include "core/train/trainer.h"
 #include "core/util.h"
 #include "experiments/grid.h"
@@ -29,7 +30,15 @@ void add_grid_options(po::options_description& desc, GridOptions& o, std::string
       "grid_layout.md), the cores shared among them")(
       "threads-per-worker", po::value(&o.threads_per_worker)->default_value(0),
       "LibTorch threads per worker (0 = cores / workers)")(
-      "device,d", po::value(&o.device)->default_value("cpu"), "cpu or cuda")(
+      "device,d", po::value(&o.device)->default_value("cpu"), "cpu, cuda (every GPU) or cuda:N")(
+      "workers-per-device", po::value(&o.workers_per_device)->default_value(0),
+      "with --device cuda: K workers on each GPU (small runs share a GPU; --workers auto picks K from "
+      "free GPU memory)")(
+      "device-memory-per-worker", po::value(&o.gib_per_worker)->default_value(o.gib_per_worker),
+      "GiB of GPU memory --workers auto reserves per worker (CUDA context, data, model, activations)")(
+      "determinism", po::value(&o.determinism)->default_value(o.determinism),
+      "strict (cuDNN's deterministic algorithms: the same bits on the same GPU) or fast (cuDNN "
+      "benchmarks); recorded with each run")(
       "retry-failed", "run failed, diverged and blocked runs again")(
       "no-reuse", "train every run, even one another experiment of the database already finished")(
       "max-runs", po::value(&o.max_runs)->default_value(o.max_runs),
@@ -43,6 +52,18 @@ void add_grid_options(po::options_description& desc, GridOptions& o, std::string
 
 void read_grid_options(const po::variables_map& vm, const std::string& workers, GridOptions& o) {
   o.workers = parse_workers(workers);
+  check_determinism(o.determinism);
+  if (o.workers_per_device < 0 || o.workers_per_device > kMaxWorkersPerDevice)
+    throw ConfigError(fmt::format("--workers-per-device {}: expected 1..{}", o.workers_per_device,
+                                  kMaxWorkersPerDevice));
+  if (o.workers_per_device > 0 && o.device.rfind("cuda", 0) != 0)
+    throw ConfigError(fmt::format("--workers-per-device {}: only with --device cuda; on the CPU use --workers N",
+                                  o.workers_per_device));
+  if (o.workers_per_device > 0 && !vm["workers"].defaulted())
+    throw ConfigError(fmt::format("--workers-per-device {} and --workers {}: give one of them",
+                                  o.workers_per_device, workers));
+  if (!(o.gib_per_worker > 0))
+    throw ConfigError(fmt::format("--device-memory-per-worker {}: expected GiB above 0", o.gib_per_worker));
   for (const char* k : {"seeds", "epochs"})
     if (vm.count(k) && vm[k].as<int64_t>() < 1)
       throw ConfigError(fmt::format("--{} {}: expected 1 or more", k, vm[k].as<int64_t>()));
@@ -171,6 +192,7 @@ int cmd_grid(const std::vector<std::string>& args) {
   for (const char* k : {"shard-dir", "partition", "time", "gres", "sbatch-arg", "requeue"})
     if (vm.count(k)) throw ConfigError(std::string("--") + k + " is an option of --backend slurm");
   if (!o.dry_run) check_device(o.device);  // a GPU the workers cannot have fails here, not per run
+  o.gpus = visible_gpus();
   const ExperimentSpec spec = load_checked(file, o, plot_dir);  // every run validated before anything starts
   if (settle && o.dry_run) return print_settle_plan(spec, max_seeds), kExitSuccess;
   if (o.dry_run) return kExitSuccess;

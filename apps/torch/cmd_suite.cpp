@@ -12,6 +12,7 @@
 #include "apps/torch/grid_cli.h"
 #include "apps/torch/settle.h"
 #include "core/error.h"
+#include "core/nn/torch_compat.h"
 #include "core/train/trainer.h"
 #include "core/util.h"
 #include "experiments/grid.h"
@@ -125,6 +126,7 @@ int cmd_suite(const std::vector<std::string>& args) {
     return kExitSuccess;
   read_grid_options(vm, workers, o.grid);
   if (!vm.count("dry-run") && !vm.count("reports-only")) check_device(o.grid.device);  // before anything starts
+  o.grid.gpus = visible_gpus();
   o.reports_only = vm.count("reports-only") > 0;
   if ((vm.count("settle") > 0) != (o.settle_max_seeds > 0))
     throw ConfigError(vm.count("settle") ? "--settle needs --max-seeds N, the most seeds per cell it may add up to"

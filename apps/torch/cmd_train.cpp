@@ -11,6 +11,7 @@
 #include "apps/commands.h"
 #include "core/config/run_config.h"
 #include "core/error.h"
+#include "core/nn/torch_compat.h"
 #include "core/schedule/trajectory.h"
 #include "core/train/trainer.h"
 #include "core/util.h"
@@ -54,7 +55,7 @@ void refuse_to_overwrite(const std::string& out, bool resume) {
 
 int cmd_train(const std::vector<std::string>& args) {
   po::options_description desc("options");
-  std::string config, out, device;
+  std::string config, out, device, determinism;
   std::vector<std::string> sets;
   int threads = 0;
   desc.add_options()("config,c", po::value(&config)->required(), "experiment run config (JSON)")(
@@ -62,12 +63,15 @@ int cmd_train(const std::vector<std::string>& args) {
       "out,o", po::value(&out), "output directory (default results/runs/<name>-<hash>)")(
       "threads,t", po::value(&threads)->default_value(0), "LibTorch threads (0 = all cores)")(
       "device,d", po::value(&device)->default_value("cpu"), "cpu or cuda")(
+      "determinism", po::value(&determinism)->default_value("strict"),
+      "strict (cuDNN's deterministic algorithms) or fast (cuDNN benchmarks)")(
       "resume", "continue from the checkpoint in --out when one exists");
   po::variables_map vm;
   if (!parse_args("train", args, desc, vm, nullptr,
                   "--config FILE.json [--set key=value ...] [--out DIR]"))
     return kExitSuccess;
   check_device(device);
+  const std::string determinism_set = set_determinism(determinism, device);
 
   RunConfig cfg = load_run_config(config, sets);
   if (!cfg.init_from_run.empty())
@@ -115,6 +119,7 @@ int cmd_train(const std::vector<std::string>& args) {
       "threads {}\n",
       s[key::kFinalTestAcc], val ? key::kBestValAcc : key::kBestTestAcc, val ? s[key::kBestValAcc] : s[key::kBestTestAcc],
       s[key::kMeanEpochSeconds], s[key::kPeakRssBytes] / 1048576.0, n_threads);
+  if (device != "cpu") fmt::print("determinism {}\n", determinism_set);
   fmt::print("results in {}\n", out);
   return kExitSuccess;
 }

@@ -177,6 +177,26 @@ DataBundle load_data(const DataConfig& cfg) {
   return b;
 }
 
+torch::Tensor pad_crop_flip(const torch::Tensor& x, const torch::Tensor& offsets,
+                            const torch::Tensor& flips, int64_t pad) {
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  auto padded = torch::constant_pad_nd(x, {pad, pad, pad, pad}, 0);
+  auto opt = offsets.options();
+  // Row r of image k is padded row offsets[k][0] + r; column j is offsets[k][1] + j, or
+  // offsets[k][1] + (w - 1 - j) where the image is flipped (a crop, then a flip of the crop).
+  auto rows = offsets.select(1, 0).view({n, 1}) + torch::arange(h, opt).view({1, h});
+  auto j = torch::arange(w, opt).view({1, w});
+  auto cols = offsets.select(1, 1).view({n, 1}) + torch::where(flips.view({n, 1}), (w - 1) - j, j);
+  auto picked_rows = padded.gather(2, rows.view({n, 1, h, 1}).expand({n, c, h, w + 2 * pad}));
+  return picked_rows.gather(3, cols.view({n, 1, 1, w}).expand({n, c, h, w})).contiguous();
+}
+
+void place_on(DataBundle& bundle, torch::Device device) {
+  for (Dataset* d : {&bundle.train, &bundle.val, &bundle.test})
+    if (d->images.defined() && d->images.device() != device)
+      d->images = d->images.to(device), d->labels = d->labels.to(device);
+}
+
 BatchLoader::BatchLoader(const DataBundle& bundle, const Dataset& data, int64_t batch_size,
                          bool train, uint64_t seed, int64_t epoch, torch::Device device)
     : bundle_(bundle),
@@ -188,7 +208,21 @@ BatchLoader::BatchLoader(const DataBundle& bundle, const Dataset& data, int64_t 
       device_(device) {
   if (train_) {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(seed, uint64_t(epoch), 1));
-    order_ = torch::randperm(data_.size(), gen, torch::kInt64);
+    order_ = torch::randperm(data_.size(), gen, torch::kInt64).to(data_.images.device());
+  }
+  if (train_ && bundle_.augment) {
+    // Every batch's crop offsets and flips, drawn on the host from the batch's own generator
+    // (the same draws, in the same order, as ever), moved to the data's device once per epoch:
+    // a copy per step would make the GPU wait for the host each step.
+    std::vector<torch::Tensor> offsets, flips;
+    for (int64_t i = 0; i < num_batches(); ++i) {
+      const int64_t n = std::min(batch_size_, data_.size() - i * batch_size_);
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(mix_seed(seed_, uint64_t(epoch_), 2 + uint64_t(i)));
+      offsets.push_back(torch::randint(0, 9, {n, 2}, gen, torch::kInt64));
+      flips.push_back(torch::rand({n}, gen) < 0.5);
+    }
+    offsets_ = torch::cat(offsets).to(data_.images.device());
+    flips_ = torch::cat(flips).to(data_.images.device());
   }
   auto c = bundle_.channels;
   std::vector<float> m(c, 0.f), s(c, 1.f);
@@ -212,23 +246,8 @@ std::pair<torch::Tensor, torch::Tensor> BatchLoader::batch(int64_t i) const {
     x = data_.images.narrow(0, start, n);
     y = data_.labels.narrow(0, start, n);
   }
-  if (train_ && bundle_.augment) {
-    // Pad 4 with zeros, crop back at a random offset, flip half the images.
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(
-        mix_seed(seed_, uint64_t(epoch_), 2 + uint64_t(i)));
-    auto offsets = torch::randint(0, 9, {n, 2}, gen, torch::kInt64);
-    auto flips = torch::rand({n}, gen) < 0.5;
-    auto padded = torch::constant_pad_nd(x, {4, 4, 4, 4}, 0);
-    auto h = bundle_.height, w = bundle_.width;
-    auto out = torch::empty_like(x);
-    auto off = offsets.accessor<int64_t, 2>();
-    auto flip = flips.accessor<bool, 1>();
-    for (int64_t k = 0; k < n; ++k) {
-      auto crop = padded[k].narrow(1, off[k][0], h).narrow(2, off[k][1], w);
-      out[k].copy_(flip[k] ? crop.flip({2}) : crop);
-    }
-    x = out;
-  }
+  if (train_ && bundle_.augment)  // pad 4 with zeros, crop back at a random offset, flip half
+    x = pad_crop_flip(x, offsets_.narrow(0, start, n), flips_.narrow(0, start, n), 4);
   auto xf = x.to(device_).to(torch::kFloat32).mul_(1.0 / 255.0);
   xf = (xf - mean_) * inv_std_;
   return {xf, y.to(device_)};

@@ -1,5 +1,5 @@
 // Datasets in memory and the batch loader. Images are kept as uint8 [N, C, H, W] and
-// normalised per batch, so CIFAR-10 costs 150 MB, not 600 MB. Data order and augmentation
+// normalised per batch, so CIFAR-10 costs 150 MB, not 600 MB, on the host or on a GPU. Data order and augmentation
 // are pure functions of (seed, epoch, batch index): a resumed run sees exactly the
 // batches the uninterrupted run would have seen, with no loader state to checkpoint.
 #pragma once
@@ -44,6 +44,17 @@ Dataset make_synthetic(int64_t n, int64_t channels, int64_t size, int64_t classe
 /// Loads the dataset that `cfg` names, applies train_limit / test_limit / val_fraction.
 DataBundle load_data(const DataConfig& cfg);
 
+/// Moves every split to `device` (uint8 images and labels): on a GPU the loader then
+/// gathers, augments and normalises each batch there, with nothing copied per step.
+void place_on(DataBundle& bundle, torch::Device device);
+
+/// Pads each image of x ([N, C, H, W]) by `pad` zeros, crops it back to H x W at
+/// (offsets[k][0], offsets[k][1]) (int64 [N, 2], 0..2*pad) and flips it left-right where
+/// flips[k] (bool [N]): one batched gather on x's device, equal bit for bit to the crop and
+/// flip of each image in turn.
+torch::Tensor pad_crop_flip(const torch::Tensor& x, const torch::Tensor& offsets,
+                            const torch::Tensor& flips, int64_t pad);
+
 /// Iterates over a Dataset in batches.
 class BatchLoader {
  public:
@@ -63,6 +74,7 @@ class BatchLoader {
   int64_t epoch_;
   torch::Device device_;
   torch::Tensor order_;  // int64 [N]
+  torch::Tensor offsets_, flips_;  // augmentation: int64 [N, 2] and bool [N], batch after batch
   torch::Tensor mean_, inv_std_;
 };
 

@@ -1,7 +1,13 @@
 #include "core/nn/torch_compat.h"
 
+#include <ATen/Context.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/cuda.h>
 #include <fmt/format.h>
+
+#include <cstdlib>
+
+#include "core/error.h"
 
 namespace lowbit {
 
@@ -26,6 +32,35 @@ bool libtorch_has_cuda() {
     return false;
   }
 }
+
+void check_determinism(const std::string& mode) {
+  if (mode != "strict" && mode != "fast")
+    throw ConfigError("--determinism " + mode +
+                      ": expected strict (the default: the same bits on the same GPU) or fast (cuDNN "
+                      "benchmarks its algorithms)");
+}
+
+std::string set_determinism(const std::string& mode, const std::string& device) {
+  check_determinism(mode);
+  const bool strict = mode == "strict";
+  if (device.rfind("cuda", 0) != 0)
+    return mode + ": cpu (the same bits for the same thread count; the setting changes nothing here)";
+  if (strict) ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+  auto& ctx = at::globalContext();
+  ctx.setDeterministicCuDNN(strict);
+  ctx.setBenchmarkCuDNN(!strict);
+  ctx.setDeterministicAlgorithms(strict, /*warn_only=*/true);
+  const char* ws = std::getenv("CUBLAS_WORKSPACE_CONFIG");
+  // TF32 (LibTorch's defaults: on for cuDNN's convolutions, off for cuBLAS's matrix products)
+  // is deterministic but rounds products to 10 bits of mantissa: recorded, left as LibTorch has it.
+  return fmt::format("{}: cudnn.deterministic={} cudnn.benchmark={} deterministic_algorithms={} "
+                     "CUBLAS_WORKSPACE_CONFIG={} cudnn.allow_tf32={} cublas.allow_tf32={}",
+                     mode, int(ctx.deterministicCuDNN()), int(ctx.benchmarkCuDNN()),
+                     ctx.deterministicAlgorithms() ? "warn_only" : "off", ws ? ws : "(unset)",
+                     int(ctx.allowTF32CuDNN()), int(ctx.allowTF32CuBLAS()));
+}
+
+int visible_gpus() { return libtorch_has_cuda() ? int(torch::cuda::device_count()) : 0; }
 
 bool same_libtorch(const std::string& stored) {
   const std::string now = libtorch_build();

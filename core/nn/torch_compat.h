@@ -22,9 +22,25 @@ std::string libtorch_build();
 /// Whether this LibTorch was built with CUDA (whether or not a GPU is visible).
 bool libtorch_has_cuda();
 
+/// The GPUs this process sees (0 for a CPU LibTorch).
+int visible_gpus();
+
 /// Whether a run recorded with `stored` ran on the same LibTorch as this binary: the same
 /// libtorch_build(), or, for runs recorded before it named CUDA and cuDNN, the same version.
 bool same_libtorch(const std::string& stored);
+
+/// --determinism: "strict" (the default) or "fast"; anything else is a ConfigError naming it.
+void check_determinism(const std::string& mode);
+
+/// Applies --determinism `mode` to LibTorch's global settings for a run on `device`, before
+/// its first CUDA call, and returns what the run records (runs.determinism). On a GPU,
+/// strict: cuDNN's deterministic algorithms without benchmarking, LibTorch's deterministic
+/// algorithms (warn-only: an op without one warns, and still runs), and cuBLAS's fixed
+/// workspace (CUBLAS_WORKSPACE_CONFIG=:4096:8, unless already set); fast: cuDNN benchmarks
+/// and picks the fastest algorithm, which may differ from run to run in its last bits. On
+/// the CPU neither changes LibTorch's kernels, which give the same bits for the same thread
+/// count: the record says so.
+std::string set_determinism(const std::string& mode, const std::string& device);
 
 /// The key of parameter `p` in torch::optim::Optimizer::state(): its TensorImpl's address as
 /// text in LibTorch 1.13, the address itself in 2.x.

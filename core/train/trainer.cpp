@@ -53,7 +53,8 @@ bool normalises_with_batch(Network& model) {
 
 // One pass over `data` without gradients, in eval mode. Inference mode (no autograd
 // bookkeeping at all, no version counters) where nothing made here is kept: the loss and the
-// count leave as plain numbers.
+// count are summed on the device (double, as on the host) and read once, at the end, so that
+// a GPU is never made to wait for the host between batches.
 EvalResult evaluate(Network& model, const DataBundle& bundle, const Dataset& data,
                     int64_t batch_size, torch::Device device) {
   c10::InferenceMode inference;
@@ -61,18 +62,18 @@ EvalResult evaluate(Network& model, const DataBundle& bundle, const Dataset& dat
   // Chunks change nothing unless batch norm normalises with the batch's own statistics.
   if (device.is_cpu() && !normalises_with_batch(model)) batch_size = std::min(batch_size, kCpuEvalChunk);
   BatchLoader loader(bundle, data, batch_size, /*train=*/false, 0, 0, device);
-  double loss_sum = 0;
-  int64_t correct = 0;
+  auto loss_sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(device));
+  auto correct = torch::zeros({}, torch::dtype(torch::kInt64).device(device));
   for (int64_t b = 0; b < loader.num_batches(); ++b) {
     auto [x, y] = loader.batch(b);
     auto out = model.forward(x);
     loss_sum += torch::nn::functional::cross_entropy(
                     out, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .item<double>();
-    correct += out.argmax(1).eq(y).sum().item<int64_t>();
+                    .to(torch::kFloat64);
+    correct += out.argmax(1).eq(y).sum();
   }
   double n = double(std::max<int64_t>(1, data.size()));
-  return {loss_sum / n, double(correct) / n};
+  return {loss_sum.item<double>() / n, double(correct.item<int64_t>()) / n};
 }
 
 std::vector<std::shared_ptr<StateBatchNormImpl>> state_bns(Network& model) {
@@ -155,6 +156,7 @@ Run make_run(const RunConfig& cfg, const TrainOptions& opt) {
   check_device(opt.device);  // before loading any data
   const torch::Device device(opt.device);
   Run run{cfg, device, load_data(cfg.data), {}, nullptr, {}, {}, {}, nullptr, {}};
+  place_on(run.data, device);  // a GPU holds the data: no host-to-device copy per step
   run.spike = GradSpikeMonitor(cfg.health.grad_spike);
   run.spec = {run.data.channels, run.data.height, run.data.width, run.data.classes};
   run.model = build_network(cfg, run.spec);
@@ -180,10 +182,15 @@ Run make_run(const RunConfig& cfg, const TrainOptions& opt) {
   return run;
 }
 
-// What one epoch of training produced.
+// What one epoch of training produced. The sums stay on the run's device, read at the
+// progress line (every 10 steps) and at the end of the epoch, never per step.
 struct EpochTraining {
-  torch::Tensor loss_sum = torch::zeros({}, torch::kFloat64),
-                correct = torch::zeros({}, torch::kInt64);
+  explicit EpochTraining(torch::Device d)
+      : loss_sum(torch::zeros({}, torch::dtype(torch::kFloat64).device(d))),
+        correct(torch::zeros({}, torch::dtype(torch::kInt64).device(d))),
+        first_nonfinite(torch::full({}, -1, torch::dtype(torch::kInt64).device(d))) {}
+  torch::Tensor loss_sum, correct;
+  torch::Tensor first_nonfinite;  ///< off the CPU: the first batch whose loss was NaN/Inf, or -1
   int64_t seen = 0, batches = 0;
   std::vector<torch::Tensor> grad_norm;                  ///< per layer, summed over steps
   std::map<std::string, torch::Tensor> param_grad_norm;  ///< "layer\tparameter" of quantizers
@@ -210,14 +217,14 @@ void after_step(Run& run, EpochTraining& tr) {
     // SLB has no latent weight (its weight has no gradient); its logits still get theirs below.
     torch::Tensor grad = layer->weight.grad();
     if (grad.defined()) {
-      auto n = grad.norm().to(torch::kCPU, torch::kFloat64);
+      auto n = grad.norm().to(torch::kFloat64);
       tr.grad_norm[i] = tr.grad_norm[i].defined() ? tr.grad_norm[i] + n : n;
       if (run.spike.active()) tr.step_sq = tr.step_sq.defined() ? tr.step_sq + n * n : n * n;
     }
     if (!q) continue;
     for (auto& p : q->named_parameters(false)) {
       if (!p.value().grad().defined()) continue;
-      auto n = p.value().grad().norm().to(torch::kCPU, torch::kFloat64);
+      auto n = p.value().grad().norm().to(torch::kFloat64);
       auto& acc = tr.param_grad_norm[run.layers[i].name + "\t" + p.key()];
       acc = acc.defined() ? acc + n : n;
     }
@@ -234,12 +241,29 @@ void count_step_flips(Run& run, EpochTraining& tr) {
     }
 }
 
+std::string diverged_message(const char* value, int64_t epoch, int64_t batch) {
+  return fmt::format("loss is {} at epoch {}, batch {} (lower optim.lr or check the data)", value,
+                     epoch + 1, batch + 1);
+}
+
+// Off the CPU the loss is not read per step (that would make the GPU wait for the host each
+// step): the first non-finite batch is noted on the device, and read with the progress line.
+// The run is marked diverged at that read, naming that batch; the up to 9 steps between were
+// taken with a non-finite loss, on weights the run no longer uses.
+bool nonfinite_seen(EpochTraining& tr, int64_t epoch) {
+  const int64_t bad = tr.first_nonfinite.item<int64_t>();
+  if (bad < 0) return false;
+  tr.diverged = diverged_message("NaN or Inf", epoch, bad);
+  return true;
+}
+
 // One epoch of training steps. Interrupts throw (after on_run_end); a NaN/Inf loss stops
 // the epoch with `diverged` set.
 EpochTraining train_epoch(Run& run, int64_t epoch, Observer& obs) {
   const RunConfig& cfg = run.cfg;
   const auto t0 = Clock::now();
-  EpochTraining tr;
+  const bool on_cpu = run.device.is_cpu();
+  EpochTraining tr(run.device);
   tr.grad_norm.resize(run.layers.size());
   run.model->train();
   BatchLoader loader(run.data, run.data.train, cfg.batch_size, /*train=*/true, uint64_t(cfg.seed),
@@ -261,12 +285,16 @@ EpochTraining train_epoch(Run& run, int64_t epoch, Observer& obs) {
     auto [x, y] = loader.batch(b);
     auto out = run.model->forward(x);
     auto loss = torch::nn::functional::cross_entropy(out, y);
-    const double loss_value = loss.item<double>();
-    if (!std::isfinite(loss_value)) {
-      tr.diverged =
-          fmt::format("loss is {} at epoch {}, batch {} (lower optim.lr or check the data)",
-                      std::isnan(loss_value) ? "NaN" : "Inf", epoch + 1, b + 1);
-      return tr;
+    if (on_cpu) {  // a CPU tensor's value costs nothing to read: stop before the step
+      if (const double v = loss.item<double>(); !std::isfinite(v)) {
+        tr.diverged = diverged_message(std::isnan(v) ? "NaN" : "Inf", epoch, b);
+        return tr;
+      }
+    } else {
+      torch::NoGradGuard g;
+      auto first = tr.first_nonfinite;
+      first.copy_(torch::where((first < 0) & ~torch::isfinite(loss.detach()),
+                               torch::full({}, b, first.options()), first));
     }
     run.optimizer->zero_grad();
     for (auto& w : run.owned_weights)
@@ -285,8 +313,8 @@ EpochTraining train_epoch(Run& run, int64_t epoch, Observer& obs) {
     }
     {
       torch::NoGradGuard g;
-      tr.loss_sum += loss.detach().to(torch::kCPU, torch::kFloat64) * double(y.size(0));
-      tr.correct += out.argmax(1).eq(y).sum().to(torch::kCPU);
+      tr.loss_sum += loss.detach().to(torch::kFloat64) * double(y.size(0));
+      tr.correct += out.argmax(1).eq(y).sum();
     }
     tr.seen += y.size(0);
     if (run.bn_discrete() && (epoch * nb + b) % cfg.quant.state_bn_every == 0) {
@@ -296,6 +324,7 @@ EpochTraining train_epoch(Run& run, int64_t epoch, Observer& obs) {
       tr.state_bn_seconds += seconds_since(s0);
     }
     if (b % 10 == 9 || b == nb - 1) {
+      if (!on_cpu && nonfinite_seen(tr, epoch)) return tr;
       double secs = std::max(1e-9, seconds_since(t0));
       obs.on_batch({epoch, b + 1, nb, tr.loss(), tr.acc(), double(tr.seen) / secs});
     }
@@ -595,6 +624,7 @@ std::shared_ptr<Network> build_network(const RunConfig& cfg, const ModelSpec& sp
 
 double test_accuracy(Network& model, const RunConfig& cfg, const std::string& device) {
   DataBundle data = load_data(cfg.data);
+  place_on(data, torch::Device(device));
   model.to(torch::Device(device));
   return evaluate(model, data, data.test, cfg.eval_batch_size, torch::Device(device)).acc;
 }

@@ -142,6 +142,7 @@ WorkerOutcome run_worker(const WorkerRequest& req) {
   p.device = req.device;
   p.command_line = req.command_line;
   p.torch_version = libtorch_build();
+  p.determinism = set_determinism(req.determinism, req.device);  // before the run's first CUDA call
   auto claimed = store.claim(store.experiment_id(req.experiment), p, req.run_hash);
   if (!claimed) return {};
   Heartbeat heartbeat(store, claimed->id);

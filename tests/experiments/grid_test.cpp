@@ -99,6 +99,20 @@ TEST_CASE("grid: --set, --seeds and --epochs change the grid and are stored with
   auto bad = run_lowbit("grid " + g + " --db " + d / "r.db --epochs 0");
   CHECK(bad.code == 2);
   CHECK(bad.out == "lowbit: --epochs 0: expected 1 or more\n");
+  // The GPU options, refused in one line before anything is registered.
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"--workers-per-device 2", "--workers-per-device 2: only with --device cuda; on the CPU use --workers N"},
+      {"--workers-per-device 9 --device cuda", "--workers-per-device 9: expected 1..8"},
+      {"--determinism sloppy",
+       "--determinism sloppy: expected strict (the default: the same bits on the same GPU) or fast (cuDNN "
+       "benchmarks its algorithms)"},
+      {"--device-memory-per-worker 0", "--device-memory-per-worker 0: expected GiB above 0"}};
+  for (auto& [args, message] : refused) {
+    auto r = run_lowbit("grid " + g + " --db " + d / "gpu.db " + args);
+    CHECK_MESSAGE(r.code == 2, args);
+    CHECK(r.out == "lowbit: " + message + "\n");
+  }
+  CHECK(!std::ifstream(d / "gpu.db").good());
 }
 
 // A database deleted (or replaced by an older copy) while its run directories stay: a
@@ -144,6 +158,8 @@ TEST_CASE("grid: runs with 2 workers, records provenance, status and query read 
                "AND host <> '' AND pid > 0 "
                "AND threads = 1 AND device = 'cpu' AND lowbit_version <> '' AND torch_version = '" +
                    libtorch_build() + "' AND compiler LIKE '%GNU%' "
+               "AND determinism = 'strict: cpu (the same bits for the same thread count; the setting "
+               "changes nothing here)' "
                "AND command_line LIKE 'lowbit worker --db%' AND started_at LIKE '20__-__-__T%Z' "
                "AND finished_at >= started_at "
                "AND length(config_json) > 100 AND length(config_hash) = 16") == 8);
@@ -519,6 +535,46 @@ TEST_CASE("grid: a child killed mid-run resumes from its own checkpoint, still r
   CHECK(scalar(db, "SELECT count(*) FROM (SELECT run_id FROM metrics WHERE key = 'test_acc' GROUP BY run_id "
                    "HAVING count(*) = 3)") == 4);
   CHECK(scalar(db, "SELECT count(*) FROM artifacts WHERE kind = 'init'") == 2);
+}
+
+TEST_CASE("grid: workers per GPU: K on each, slots in turn, capped by cores, runs and free memory") {
+  constexpr int64_t GiB = 1ll << 30;
+  auto two = device_layout({0, 1}, {}, 16, 100, 2, 2 * GiB);  // --workers-per-device 2, two GPUs
+  CHECK((two.workers == 4 && two.threads == 4));
+  CHECK(two.devices == std::vector<std::string>{"cuda:0", "cuda:1", "cuda:0", "cuda:1"});
+  CHECK(two.why.find("2 workers per GPU x 2 GPUs: 4 workers x 4 threads") == 0);
+  auto only = device_layout({3}, {}, 16, 100, 4, 2 * GiB);  // --device cuda:3
+  CHECK(only.devices == std::vector<std::string>(4, "cuda:3"));
+  CHECK(device_layout({0}, {}, 2, 100, 4, 2 * GiB).workers == 2);   // one per core
+  CHECK(device_layout({0}, {}, 16, 3, 4, 2 * GiB).workers == 3);    // one per run
+  // --workers auto: 90% of the least free memory over the memory per worker, at most 8 per GPU.
+  auto fits = device_layout({0, 1}, {10 * GiB, 7 * GiB}, 16, 100, 0, 2 * GiB);
+  CHECK(fits.workers == 6);  // 0.9 * 7 / 2 = 3.15: 3 per GPU
+  CHECK(fits.why.find("3 workers per GPU (90% of 7.0 GiB free / 2.0 GiB per worker = 3, at most 8 per GPU) x 2 "
+                      "GPUs: 6 workers x 2 threads") == 0);
+  CHECK(device_layout({0}, {80 * GiB}, 16, 100, 0, 2 * GiB).workers == 8);
+  CHECK(device_layout({0}, {1 * GiB}, 16, 100, 0, 2 * GiB).workers == 1);  // never none
+  // nvidia-smi's free memory, MiB per line.
+  CHECK(parse_gpu_free("81000\n 40000 \n") == std::vector<int64_t>{81000ll << 20, 40000ll << 20});
+  CHECK(error_message<ConfigError>([] { parse_gpu_free("[N/A]\n"); }) ==
+        "--workers auto: cannot read nvidia-smi's free memory from '[N/A]'; give --workers-per-device K instead");
+  CHECK(error_message<ConfigError>([] { parse_gpu_free("\n"); }) ==
+        "--workers auto: nvidia-smi lists no GPU; give --workers-per-device K instead");
+  // gpu_free_bytes runs nvidia-smi from PATH, with CUDA_VISIBLE_DEVICES as its -i.
+  TempDir bin;
+  write_file(bin / "nvidia-smi", "#!/bin/sh\necho \"$@\" > " + bin.path + "/args\nprintf '1024\\n2048\\n'\n");
+  ::chmod((bin / "nvidia-smi").c_str(), 0755);
+  const std::string path = std::getenv("PATH");
+  ::setenv("PATH", (bin.path + ":" + path).c_str(), 1);
+  ::setenv("CUDA_VISIBLE_DEVICES", "1,3", 1);
+  const auto free = gpu_free_bytes();
+  ::unsetenv("CUDA_VISIBLE_DEVICES");
+  CHECK(free == std::vector<int64_t>{1ll << 30, 2ll << 30});
+  CHECK(read_file(bin / "args") == "--query-gpu=memory.free --format=csv,noheader,nounits -i 1,3\n");
+  write_file(bin / "nvidia-smi", "#!/bin/sh\nexit 9\n");
+  CHECK(error_message<ConfigError>([] { gpu_free_bytes(); }).find("cannot read the GPUs' free memory (nvidia-smi "
+                                                                 "failed or is missing)") != std::string::npos);
+  ::setenv("PATH", path.c_str(), 1);
 }
 
 TEST_CASE("grid: --workers auto: one worker per core while there are runs, cores shared") {

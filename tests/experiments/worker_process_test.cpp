@@ -16,7 +16,7 @@ TEST_CASE("worker request: argv and from_args are inverses; empty members are le
   r.runs_dir = "/shard/runs", r.init_checkpoint = "/p/ckpt.pt", r.init_sha256 = "ff00";
   const auto argv = r.argv("/bin/lowbit");
   CHECK(argv == std::vector<std::string>{"/bin/lowbit", "worker", "--db", "/tmp/r.db", "--experiment", "exp",
-                                         "--threads", "3", "--device", "cuda", "--run", "abcd1234",
+                                         "--threads", "3", "--device", "cuda", "--determinism", "strict", "--run", "abcd1234",
                                          "--runs-dir", "/shard/runs", "--init-checkpoint", "/p/ckpt.pt",
                                          "--init-sha256", "ff00"});
   const WorkerRequest back = WorkerRequest::from_args({argv.begin() + 2, argv.end()});
@@ -24,6 +24,7 @@ TEST_CASE("worker request: argv and from_args are inverses; empty members are le
   CHECK(back.experiment == r.experiment);
   CHECK(back.threads == 3);
   CHECK(back.device == "cuda");
+  CHECK(back.determinism == "strict");
   CHECK(back.run_hash == r.run_hash);
   CHECK(back.runs_dir == r.runs_dir);
   CHECK(back.init_checkpoint == r.init_checkpoint);
@@ -34,7 +35,8 @@ TEST_CASE("worker request: argv and from_args are inverses; empty members are le
   WorkerRequest local;
   local.db = "d.db", local.experiment = "e";
   CHECK(local.argv("/x") ==
-        std::vector<std::string>{"/x", "worker", "--db", "d.db", "--experiment", "e", "--threads", "1", "--device", "cpu"});
+        std::vector<std::string>{"/x", "worker", "--db", "d.db", "--experiment", "e", "--threads", "1", "--device", "cpu",
+                                 "--determinism", "strict"});
 }
 
 TEST_CASE("worker request: a bad command line is a one-line error naming the option") {

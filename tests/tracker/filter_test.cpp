@@ -40,7 +40,7 @@ std::string error_of(const std::string& db, const std::string& where) {
 
 std::string fixture_copy(const TempDir& d) {
   const std::string db = d / "results.db";
-  REQUIRE(std::system(fmt::format("cp '{}/fixture-v8.db' '{}'", kFixtures, db).c_str()) == 0);
+  REQUIRE(std::system(fmt::format("cp '{}/fixture-v9.db' '{}'", kFixtures, db).c_str()) == 0);
   return db;
 }
 

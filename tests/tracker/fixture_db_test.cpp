@@ -59,7 +59,7 @@ void check_contents(const std::string& db) {
 }  // namespace
 
 TEST_CASE("fixture databases: every version opens, migrates, resumes without training, reports") {
-  for (const char* name : {"fixture-v6.db", "fixture-v7.db", "fixture-v8.db"}) {
+  for (const char* name : {"fixture-v6.db", "fixture-v7.db", "fixture-v8.db", "fixture-v9.db"}) {
     CAPTURE(name);
     TempDir d;
     const std::string db = d / "results.db";
