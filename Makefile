@@ -42,10 +42,12 @@ build-demo: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target lowbit lowbit_torch
 
 # The doctest suite, then the cluster path on a throwaway real Slurm (tests/slurm/run.sh,
-# under a minute; reported skipped, never passed, where Slurm cannot start).
+# under a minute; reported skipped, never passed, where Slurm cannot start), then lowbit serve
+# in headless Chromium on a live grid (tests/browser/run.sh, about 30 s).
 test: build
 	bash scripts/run-tests.sh $(BUILD_DIR)/lowbit_tests
 	bash tests/slurm/run.sh $(BUILD_DIR)
+	bash tests/browser/run.sh $(BUILD_DIR)
 
 # The reliability suite (tests/stress, docs/RELIABILITY.md): kills, signals, concurrency,
 # storage faults, malformed input, fuzzing. About 6 minutes; CI runs it after make test.

@@ -18,6 +18,7 @@ for m in "fp 32" "slb 1" "slb 2" "slb 4"; do "$bin" slb $m; done  # peak RSS, on
 "$bin" diag                      # the opt-in training statistics' seconds per epoch
 "$bin" query "$tmp"              # query and report over a large database, in-process
 bash bench/cli_100k.sh "$tmp"     # status, query and report through the command line (GNU time)
+bash bench/serve_100k.sh "$tmp"   # lowbit serve's pages on the same database (curl)
 bash bench/allocator.sh          # glibc's allocator defaults against lowbit's setting
 bash bench/cli_startup.sh        # the front binary against the LibTorch binary
 bash bench/profile.sh            # where the small_cnn step goes, per operator (FP and SLB 1-bit)

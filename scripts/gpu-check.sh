@@ -74,6 +74,8 @@ PY
   done
   # Absolute links (libz.so -> /lib/x86_64-linux-gnu/libz.so.1.2.13) point into the prefix.
   find "$prefix" -type l -lname '/*' | while read -r l; do ln -sfn "$prefix$(readlink "$l")" "$l"; done
+  # Debian keeps architecture-specific headers (OpenSSL's configuration.h) in a folder of their own.
+  export CPATH="$prefix/usr/include/x86_64-linux-gnu${CPATH:+:$CPATH}"
   row "dependencies" "$(ls "$debs"/*.deb | wc -l) packages unpacked into $prefix" "$(elapsed)"
 else
   row "dependencies" "no $debs/*.deb: using the system's packages" "$(elapsed)"
@@ -97,6 +99,9 @@ else
   built=0
 fi
 lowbit=$build/lowbit
+# The carried libraries' own dependencies (cpp-httplib's Brotli and OpenSSL) are not found
+# through the binaries' RUNPATH: name their folders.
+[ -d "$prefix/usr/lib" ] && export LD_LIBRARY_PATH="$prefix/usr/lib/x86_64-linux-gnu:$prefix/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # --- 3. The doctest cases that need a GPU --------------------------------------------------
 if [ $built = 1 ]; then

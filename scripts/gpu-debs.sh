@@ -2,11 +2,12 @@
 # Downloads, here, the Debian packages lowbit builds with (headers, CMake packages and the
 # few shared libraries) into DIR (default .gpu-debs, git-ignored), for scripts/gpu-check.sh on
 # a lent GPU machine, which has no network: it unpacks them into a prefix of its own. About
-# 14 MB, inside the 64 MiB a device call may carry (`carry: [".gpu-debs"]`). Idempotent.
+# 18 MB, inside the 64 MiB a device call may carry (`carry: [".gpu-debs"]`). Idempotent.
 set -euo pipefail
 dir=${1:-.gpu-debs}
 pkgs=(nlohmann-json3-dev libfmt-dev libfmt9 libboost1.74-dev libboost-program-options1.74-dev
-      libboost-program-options1.74.0 libsqlite3-dev libsqlite3-0 zlib1g-dev zlib1g doctest-dev)
+      libboost-program-options1.74.0 libsqlite3-dev libsqlite3-0 zlib1g-dev zlib1g doctest-dev
+      libcpp-httplib-dev libcpp-httplib0.11 libssl-dev libssl3 libbrotli-dev libbrotli1)
 mkdir -p "$dir"
 missing=()
 for p in "${pkgs[@]}"; do

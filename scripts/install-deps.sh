@@ -8,6 +8,7 @@ packages=(
   g++ cmake make ccache
   libtorch-dev
   nlohmann-json3-dev libfmt-dev libboost-program-options-dev doctest-dev
+  libcpp-httplib-dev chromium  # lowbit serve, and its real-browser test (tests/browser)
   libsqlite3-dev sqlite3 zlib1g-dev
   gnuplot-nox dataset-fashion-mnist
   git procps

@@ -8,6 +8,7 @@
 #endif
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -40,6 +41,36 @@ Table run_sql(Db& db, const std::string& sql);
 /// reason a run failed, diverged, stopped, was interrupted or is blocked (runs.error). `where`:
 /// conditions in the filter language (tracker/filter.h), all of which must hold.
 Table query_runs(Db& db, const std::string& experiment, const std::vector<std::string>& where);
+
+/// One page of query_runs' table, for lowbit serve: sorted by `sort` (one of its columns; ""
+/// or "run": run id), descending when `desc`, rows offset .. offset + limit - 1, and the number
+/// of runs the filter keeps. Only the page's rows are computed (at 100,000 runs, sorted by id).
+/// An unknown sort column is a ConfigError naming the columns.
+struct RunPage {
+  Table table;
+  int64_t total = 0;
+};
+RunPage query_runs_page(Db& db, const std::string& experiment, const std::vector<std::string>& where,
+                        const std::string& sort, bool desc, int64_t offset, int64_t limit);
+
+/// An experiment's progress, for lowbit serve: its runs by status (all_run_statuses order, zeros
+/// included), the mean seconds of its runs trained to the end here (not copies: reused_from),
+/// and the ETA those give: mean seconds x runs left / max(1, running); -1 when unknown.
+struct ExperimentProgress {
+  std::string name, description;
+  std::vector<std::pair<std::string, int64_t>> counts;
+  int64_t total = 0;
+  double mean_run_seconds = -1, eta_seconds = -1;
+};
+std::vector<ExperimentProgress> experiments_progress(Db& db);
+
+/// A run's row for its page: id, experiment, variant, seed, status, config_hash, epoch, error;
+/// no row when there is no such run.
+Table run_head(Db& db, int64_t run);
+
+/// A run's per-layer statistics at its last recorded epoch: (layer, key, value), by layer
+/// name, then key.
+std::vector<std::tuple<std::string, std::string, double>> run_last_layer_stats(Db& db, int64_t run);
 
 /// The experiments, in creation order.
 std::vector<std::string> experiment_names(Db& db);
