@@ -48,6 +48,9 @@ WorkerExit classify_exit(int wait_status);
 /// Directory for a run's checkpoint: next to the database, <db>.runs/<hash>.
 std::string run_dir(const std::string& db, const std::string& hash);
 
+/// The run's log in its directory: what a terminal would have shown of it (lowbit serve's tail).
+inline constexpr const char kRunLogFile[] = "log.txt";
+
 /// A run whose worker dies this often is failed, not resumed again.
 constexpr int kMaxWorkerDeaths = 3;
 

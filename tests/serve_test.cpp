@@ -86,8 +86,23 @@ TEST_CASE("serve: every page answers from the database, and no request changes i
   CHECK(has(filtered->body, "where status = done"));
   CHECK(!has(filtered->body, "status-failed\">failed"));
 
+  // Run 1's log, as its worker would have written it: the page shows its last 40 lines.
+  {
+    Db conn(db, Db::Mode::kReadOnly);
+    auto st = conn.prepare("SELECT config_hash FROM runs WHERE id = 1");
+    REQUIRE(st.step());
+    const std::string dir = db + ".runs/" + st.get_text(0);
+    REQUIRE(std::system(("mkdir -p '" + dir + "'").c_str()) == 0);
+    std::string log;
+    for (int i = 1; i <= 50; ++i) log += fmt::format("epoch {}/50 line\n", i);
+    write_file(dir + "/log.txt", log);
+  }
   auto run = c.Get("/run?id=1");
   REQUIRE(run);
+  CHECK(has(run->body, "<pre id=\"log\">"));
+  CHECK(has(run->body, "epoch 50/50 line"));
+  CHECK(has(run->body, "epoch 11/50 line"));
+  CHECK(!has(run->body, "epoch 10/50 line"));
   CHECK(run->status == 200);
   CHECK(has(run->body, "<svg class=\"chart\""));
   CHECK(has(run->body, "<polyline class=\"curve\""));

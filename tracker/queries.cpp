@@ -293,9 +293,10 @@ std::vector<ExperimentProgress> experiments_progress(Db& db) {
 }
 
 Table run_head(Db& db, int64_t run) {
+  const std::string legacy = db.has_column("runs", "legacy_hash") ? "COALESCE(r.legacy_hash, '')" : "''";
   Statement st = db.prepare(
-      "SELECT r.id, e.name, r.variant, r.seed, r.status, r.config_hash, r.epoch, r.error FROM runs r JOIN "
-      "experiments e ON e.id = r.experiment_id WHERE r.id = ?");
+      "SELECT r.id, e.name, r.variant, r.seed, r.status, r.config_hash, r.epoch, r.error, " + legacy +
+      " FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE r.id = ?");
   st.bind(1, run);
   return collect(st);
 }

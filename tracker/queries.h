@@ -64,8 +64,8 @@ struct ExperimentProgress {
 };
 std::vector<ExperimentProgress> experiments_progress(Db& db);
 
-/// A run's row for its page: id, experiment, variant, seed, status, config_hash, epoch, error;
-/// no row when there is no such run.
+/// A run's row for its page: id, experiment, variant, seed, status, config_hash, epoch, error,
+/// legacy_hash ("" for none); no row when there is no such run.
 Table run_head(Db& db, int64_t run);
 
 /// A run's per-layer statistics at its last recorded epoch: (layer, key, value), by layer

@@ -16,6 +16,7 @@
 #include "core/file_io.h"
 #include "core/util.h"
 #include "experiments/slurm_grid.h"
+#include "experiments/worker_process.h"
 #include "reports/diff.h"
 #include "reports/report.h"
 #include "tracker/queries.h"
@@ -320,6 +321,30 @@ std::string latest_epochs(const EpochMetrics& metrics) {
 }
 }  // namespace
 
+namespace {
+// The last 40 lines of the run's log (kRunLogFile in <db>.runs/<hash>, or the directory of the
+// hash it had before schema 7), if the worker wrote one. The path comes from the database's
+// hash, never from the request; a hash that is not hex digits names no file.
+std::string log_tail(const std::string& db, const std::string& hash, const std::string& legacy) {
+  auto hex = [](const std::string& h) {
+    return !h.empty() && h.size() <= 64 && h.find_first_not_of("0123456789abcdef") == std::string::npos;
+  };
+  for (const std::string& hsh : {hash, legacy}) {
+    if (!hex(hsh)) continue;
+    const std::string path = run_dir(db, hsh) + "/" + kRunLogFile;
+    if (!is_file(path)) continue;
+    std::string text = read_file(path);
+    size_t from = text.size(), lines = 0;
+    while (from > 0 && lines <= 40)
+      if (text[--from] == '\n') ++lines;
+    if (lines > 40) text = text.substr(from + 1);
+    return "<h2>Log</h2>\n<p class=\"muted\">the last 40 lines of " + esc(path) + "</p>\n<pre id=\"log\">" +
+           esc(text) + "</pre>\n";
+  }
+  return "";
+}
+}  // namespace
+
 std::string run_page(const Site& site, Db& db, size_t db_ix, const Params& p) {
   const int64_t id = int_param(p, "id", -1, 1, INT64_MAX);
   if (id < 0) throw ConfigError("id: which run? (/run?id=N)");
@@ -342,6 +367,7 @@ std::string run_page(const Site& site, Db& db, size_t db_ix, const Params& p) {
     if (keys.count(m)) body += svg_chart(m, "epoch", {curve_of(db, "run " + std::to_string(id), {id}, m)});
   if (metrics.empty()) body += "<p>no epoch recorded yet</p>\n";
   body += latest_epochs(metrics);
+  body += log_tail(site.dbs[db_ix], cell_text(h[5]), cell_text(h[8]));
   body += "<h2>Last epoch, per layer</h2>\n<table id=\"layers\"><thead><tr><th>layer</th><th>key</th><th "
           "class=\"num\">value</th></tr></thead><tbody>\n";
   for (auto& [layer, key, value] : run_last_layer_stats(db, id))

@@ -17,6 +17,7 @@
 #include "core/train/interrupt.h"
 #include "core/train/trainer.h"
 #include "core/util.h"
+#include "experiments/console_observer.h"
 #include "tracker/jsonl_observer.h"
 #include "tracker/store.h"
 #include "core/train/keys.h"
@@ -91,6 +92,12 @@ RunStatus train_claimed(Store& store, const WorkerRequest& req, const ClaimedRun
                         const std::string& dir) {
   make_dirs(dir, "run directory");
   TrackerObserver tracker(store, claimed.id);
+  // The run's log (kRunLogFile), appended to across resumes: its start, each epoch's line and
+  // how it ended, as a terminal would show them; lowbit serve shows its tail. Not written when
+  // the file cannot be opened: the database holds every number anyway.
+  std::unique_ptr<FILE, int (*)(FILE*)> log(std::fopen((dir + "/" + kRunLogFile).c_str(), "a"), &std::fclose);
+  std::unique_ptr<ConsoleObserver> console = log ? std::make_unique<ConsoleObserver>(log.get()) : nullptr;
+  MultiObserver observers(console ? std::vector<Observer*>{&tracker, console.get()} : std::vector<Observer*>{&tracker});
   TrainOptions o;
   o.device = req.device;
   o.checkpoint_dir = dir;
@@ -103,7 +110,7 @@ RunStatus train_claimed(Store& store, const WorkerRequest& req, const ClaimedRun
   } else if (claimed.parent_id) {
     cfg.init_from_checkpoint = parent_checkpoint(store, claimed);
   }
-  TrainResult r = train_run(cfg, o, tracker);
+  TrainResult r = train_run(cfg, o, observers);
   std::string ckpt = checkpoint_path(dir);
   if (::access(ckpt.c_str(), R_OK) == 0) store.add_artifact(claimed.id, "checkpoint", ckpt, sha256_file(ckpt));
   auto acc = r.summary.count(key::kFinalTestAcc) ? r.summary[key::kFinalTestAcc] : 0.0;

@@ -144,6 +144,8 @@ def main():
                           timeout=90, what="the curve to grow")
             n1 = b.js(points)
             check(grew and n1 > n0, f"run {running[0]}'s test_acc curve grew from {n0} to {n1} points while it ran")
+            check(b.js("!!document.getElementById('log') && document.getElementById('log').textContent.includes('epoch ')"),
+                  f"run {running[0]}'s page shows the tail of its log")
         else:
             check(False, "a run was running when the runs page was read")
 

@@ -15,6 +15,7 @@
 #include "experiments/grid.h"
 #include "tracker/queries.h"
 #include "tests/db_poll.h"
+#include "tracker/sqlite.h"
 #include "core/nn/torch_compat.h"
 #include "tests/test_util.h"
 
@@ -169,6 +170,15 @@ TEST_CASE("grid: runs with 2 workers, records provenance, status and query read 
       8);
   CHECK(scalar(db, "SELECT count(*) FROM summaries WHERE key = 'peak_rss_bytes' AND value > 1e6") ==
         8);
+  // Each run's log: its start, one line per epoch, in its directory.
+  {
+    Db conn(db, Db::Mode::kReadOnly);
+    auto st = conn.prepare("SELECT config_hash FROM runs ORDER BY id LIMIT 1");
+    REQUIRE(st.step());
+    const std::string log = slurp(db + ".runs/" + st.get_text(0) + "/log.txt");
+    CHECK_MESSAGE(log.find("epoch 1/2 train_loss") != std::string::npos, log);
+    CHECK_MESSAGE(log.find("epoch 2/2 train_loss") != std::string::npos, log);
+  }
   auto status = run_lowbit("status --db " + db);
   CHECK(status.code == 0);
   CHECK(status.out.find("experiment tiny: 8 runs: 8 done") != std::string::npos);
