@@ -666,6 +666,17 @@ int bench_loader() {
   return 0;
 }
 
+// The BLAS LibTorch calls against the convolution peak on the same cores: torch::mm of two
+// 2048 x 2048 float32 matrices (median of 3) and the 1x1 convolution of the same FLOPs
+// (oneDNN; median of 10), and which BLAS this process loaded. Goal: mm >= 50% of the peak.
+int bench_blas() {
+  const double mm = blas_gflops(), conv = conv_peak_gflops();
+  fmt::print("blas: {} ({} threads): torch::mm {:.1f} GFLOP/s, 1x1 convolution {:.1f} GFLOP/s: {:.0f}% of the "
+             "convolution peak (goal >= 50%)\n",
+             blas_in_use(), torch::get_num_threads(), mm, conv, 100 * mm / conv);
+  return 0;
+}
+
 // CIFAR-10's augmentation, one batch of 128 3x32x32 images: the per-image crop-and-flip
 // loop the loader ran until 2026-12 (3 ops per image, so 384 kernel launches per batch on a
 // GPU) against the one batched gather (pad_crop_flip: about 10 ops per batch), on the CPU.
@@ -716,13 +727,14 @@ int main(int argc, char** argv) {
   if (mode == "loader") return bench_loader();
   if (mode == "diag") return bench_diag();
   if (mode == "augment") return bench_augment();
+  if (mode == "blas") return bench_blas();
   if (mode == "profile" && argc > 5) {
     torch::autograd::profiler::RecordProfile guard(argv[5]);
     time_step(argv[2], argv[3], std::stoi(argv[4]), 10);
     return 0;
   }
   std::fprintf(stderr, "usage: lowbit_bench tracker | query [DIR] | slb METHOD BITS | step [JSON] | "
-               "step-pair JSON ROUND | loader | diag | augment | "
+               "step-pair JSON ROUND | loader | diag | augment | blas | "
                "profile MODEL METHOD BITS TRACE_JSON\n");
   return 2;
 }

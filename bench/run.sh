@@ -11,6 +11,8 @@ bin=build/lowbit_bench
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bash bench/vs_python.sh          # step per method, matmul peak, lowbit vs Python
+"$bin" blas                      # torch::mm on the BLAS LibTorch loaded, against the convolution peak
+"$bin" augment                   # the per-image pad-crop-flip against the batched gather
 "$bin" loader                    # the data loader alone against the training step
 bash bench/grid_layout.sh        # runs per hour at 1x2 and 2x1, and what --workers auto picks
 for m in "fp 32" "slb 1" "slb 2" "slb 4"; do "$bin" slb $m; done  # peak RSS, one process each

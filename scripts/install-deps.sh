@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   g++ cmake make ccache
   libtorch-dev
+  libopenblas0-openmp  # LibTorch's matrix products: OpenBLAS (OpenMP, LibTorch's threads) over the reference BLAS
   nlohmann-json3-dev libfmt-dev libboost-program-options-dev doctest-dev
   libcpp-httplib-dev chromium  # lowbit serve, and its real-browser test (tests/browser)
   libsqlite3-dev sqlite3 zlib1g-dev

@@ -492,9 +492,15 @@ TEST_CASE("train: --device is checked before anything starts") {
 TEST_CASE("train: runs record the LibTorch build with its CUDA and cuDNN, and old records still match") {
   const std::string b = libtorch_build();
   CHECK(b.rfind(std::string(TORCH_VERSION) + " (", 0) == 0);
-  CHECK_MESSAGE((b.find("(CPU)") != std::string::npos || b.find("(CUDA ") != std::string::npos), b);
+  CHECK_MESSAGE((b.find("(CPU; BLAS: ") != std::string::npos || b.find("(CUDA ") != std::string::npos), b);
+  CHECK_MESSAGE(b.find("; BLAS: " + blas_in_use() + ")") != std::string::npos, b);
+  CHECK(blas_in_use() != "none loaded");
   CHECK(same_libtorch(b));
   CHECK(same_libtorch(TORCH_VERSION));  // a run recorded before the build was named in full
   CHECK(!same_libtorch("0.4.1"));
   CHECK(!same_libtorch(std::string(TORCH_VERSION) + " (CUDA 0.1)"));
+  // Recorded before the BLAS was named: the same build without it; another BLAS differs.
+  const std::string without = b.substr(0, b.find("; BLAS: ")) + ")";
+  CHECK(same_libtorch(without));
+  CHECK(!same_libtorch(b.substr(0, b.find("; BLAS: ")) + "; BLAS: some other BLAS)"));
 }

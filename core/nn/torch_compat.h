@@ -15,9 +15,14 @@
 
 namespace lowbit {
 
-/// The LibTorch of this binary and what it was built with, as runs record it
-/// (runs.torch_version): "2.11.0 (CUDA 13.0, cuDNN 9.19.0)" or "1.13.1 (CPU)".
+/// The LibTorch of this binary, what it was built with and the BLAS it calls (which changes
+/// the last bits of a Linear layer), as runs record it (runs.torch_version):
+/// "2.11.0 (CUDA 13.0, cuDNN 9.19.0; BLAS: MKL)" or "1.13.1 (CPU; BLAS: OpenBLAS 0.3.21, openmp)".
 std::string libtorch_build();
+
+/// The BLAS LibTorch's matrix products run on: "MKL" (built in), or the libblas.so.3 this
+/// process loaded, named ("reference BLAS", "OpenBLAS 0.3.21, openmp", "BLIS") or its path.
+std::string blas_in_use();
 
 /// Whether this LibTorch was built with CUDA (whether or not a GPU is visible).
 bool libtorch_has_cuda();
@@ -26,7 +31,8 @@ bool libtorch_has_cuda();
 int visible_gpus();
 
 /// Whether a run recorded with `stored` ran on the same LibTorch as this binary: the same
-/// libtorch_build(), or, for runs recorded before it named CUDA and cuDNN, the same version.
+/// libtorch_build(); for runs recorded before it named CUDA and cuDNN, the same version; for
+/// runs recorded before it named the BLAS, the same build string without it.
 bool same_libtorch(const std::string& stored);
 
 /// --determinism: "strict" (the default) or "fast"; anything else is a ConfigError naming it.
