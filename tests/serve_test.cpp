@@ -220,6 +220,25 @@ TEST_CASE("serve: a token guards every request; beyond the loopback it is requir
   CHECK(cli.out == "lowbit: --db " + d / "none.db" + ": no such database (run lowbit grid first, or check the path)\n");
 }
 
+TEST_CASE("serve: a Slurm shard directory's status is on the experiments page and refreshed from /api/shards") {
+  TempDir d;
+  const std::string db = fixture_copy(d);
+  ServeOptions o{{db}};
+  o.shard_dir = d / "shards";  // not a shard directory: the page says so, as lowbit status would
+  Running s(o);
+  auto c = s.client();
+  auto home = c.Get("/");
+  REQUIRE(home);
+  CHECK(home->status == 200);
+  CHECK(has(home->body, "<pre id=\"shards\">"));
+  auto shards = c.Get("/api/shards");
+  REQUIRE(shards);
+  CHECK(shards->status == 200);
+  CHECK(shards->body == d / "shards" + "/plan.json: missing or empty; is " + d / "shards" +
+                            " a shard directory (lowbit grid --backend slurm --shard-dir " + d / "shards" + ")?");
+  CHECK(has(home->body, "fetch('api/shards'"));
+}
+
 TEST_CASE("serve: the inline chart draws each curve, its band and its label, scaled to the values") {
   const std::string svg = web::svg_chart("test_acc", "epoch", {{"a", {1, 2, 3}, {0.5, 0.6, 0.7}, {0.01, 0.02, 0.01}},
                                                                {"b & c", {1, 2}, {0.4, 0.45}, {0, 0}}});
