@@ -2,7 +2,7 @@
 # The GPU check, for a short loan of a GPU machine (docs/ARCHITECTURE.md, "LibTorch versions
 # and the GPU"; bench/results/gpu.md). One command, about 8 minutes on 16 cores and one GPU:
 #
-#   here, once:  bash scripts/gpu-debs.sh            # the Debian -dev packages, ~14 MB
+#   here, once:  bash scripts/gpu-debs.sh            # the Debian -dev packages, ~19 MB
 #   there:       bash scripts/gpu-check.sh "$OUT"    # carry: [".gpu-debs"]
 #
 # It builds lowbit against the machine's own PyTorch (torch.utils.cmake_prefix_path) with the

@@ -2,7 +2,7 @@
 # Downloads, here, the Debian packages lowbit builds with (headers, CMake packages and the
 # few shared libraries) into DIR (default .gpu-debs, git-ignored), for scripts/gpu-check.sh on
 # a lent GPU machine, which has no network: it unpacks them into a prefix of its own. About
-# 18 MB, inside the 64 MiB a device call may carry (`carry: [".gpu-debs"]`). Idempotent.
+# 19 MB, inside the 64 MiB a device call may carry (`carry: [".gpu-debs"]`). Idempotent.
 set -euo pipefail
 dir=${1:-.gpu-debs}
 pkgs=(nlohmann-json3-dev libfmt-dev libfmt9 libboost1.74-dev libboost-program-options1.74-dev
