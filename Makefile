@@ -50,7 +50,7 @@ test: build
 	bash tests/browser/run.sh $(BUILD_DIR)
 
 # The reliability suite (tests/stress, docs/RELIABILITY.md): kills, signals, concurrency,
-# storage faults, malformed input, fuzzing. About 6 minutes; CI runs it after make test.
+# storage faults, malformed input, fuzzing. About 9 minutes; CI runs it after make test.
 stress: build
 	bash tests/stress/run.sh $(BUILD_DIR)
 
