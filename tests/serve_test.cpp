@@ -207,6 +207,13 @@ TEST_CASE("serve: a token guards every request; beyond the loopback it is requir
   REQUIRE(cookie);
   CHECK(cookie->status == 200);
 
+  // A second server on a port in use is refused in one line, not started beside the first.
+  ServeOptions same{{db}};
+  same.port = s.port;
+  WebServer second(same);
+  CHECK(error_message<ConfigError>([&] { second.bind(); }) ==
+        fmt::format("--host 127.0.0.1 --port {}: cannot listen there (in use? choose another --port)", s.port));
+
   ServeOptions open{{db}};
   open.host = "0.0.0.0";
   CHECK(error_message<ConfigError>([&] { check_serve_options(open); }) ==

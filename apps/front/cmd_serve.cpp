@@ -28,7 +28,9 @@ int cmd_serve(const std::vector<std::string>& args) {
       "port", po::value(&o.port)->default_value(o.port), "port (0: any free one)")(
       "token", po::value(&o.token), "a secret every request must carry (?token=...); required beyond 127.0.0.1");
   po::variables_map vm;
-  if (!parse_args("serve", args, desc, vm)) return kExitSuccess;
+  if (!parse_args("serve", args, desc, vm, nullptr,
+                  "[--db FILE]... [--shard-dir DIR] [--port N] [--host HOST --token SECRET]"))
+    return kExitSuccess;
   if (o.dbs.empty()) o.dbs = {"results/results.db"};
   WebServer server(o);
   const int port = server.bind();

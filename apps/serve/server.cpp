@@ -1,5 +1,6 @@
 #include "apps/serve/server.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <functional>
@@ -69,6 +70,12 @@ struct WebServer::Impl {
 
   explicit Impl(ServeOptions o) : opt(std::move(o)) {
     site.dbs = opt.dbs, site.shard_dir = opt.shard_dir;
+    // SO_REUSEADDR only: a restart can take its port back at once, but a second lowbit serve on
+    // a port in use is refused (cpp-httplib's default, SO_REUSEPORT, would let both listen).
+    http.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     http.set_payload_max_length(1 << 16);
     http.set_read_timeout(10);
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
