@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -112,6 +111,12 @@ Layout layout(int cores, int workers, int threads_per_worker) {
 
 bool on_gpu(const std::string& device) { return device.rfind("cuda", 0) == 0; }
 
+// Worker slot i on gpus[i % G]: each GPU gets its share of the layout's workers.
+void spread_over(Layout& l, const std::vector<int>& gpus) {
+  for (int i = 0; i < l.workers; ++i)
+    l.devices.push_back(fmt::format("cuda:{}", gpus.empty() ? 0 : gpus[size_t(i) % gpus.size()]));
+}
+
 // The CUDA indices --device names: cuda:N, or every GPU LibTorch sees.
 std::vector<int> gpu_indices(const GridOptions& opt) {
   if (opt.device.size() > 5) return {std::stoi(opt.device.substr(5))};  // cuda:N, checked by check_device
@@ -134,8 +139,7 @@ Layout choose_layout(const GridOptions& opt, Counts c0) {
   }
   if (opt.workers != 0) {
     Layout l = layout(cores, opt.workers, opt.threads_per_worker);
-    if (on_gpu(opt.device) && opt.device.size() == 4)  // --workers N on every GPU, in turn
-      for (int i = 0; i < l.workers; ++i) l.devices.push_back(fmt::format("cuda:{}", i % std::max(1, opt.gpus)));
+    if (on_gpu(opt.device) && opt.device.size() == 4) spread_over(l, gpu_indices(opt));  // --workers N: every GPU, in turn
     return l;
   }
   Layout l = auto_layout(cores, to_train, opt.threads_per_worker);
@@ -376,7 +380,7 @@ Layout device_layout(const std::vector<int>& gpus, const std::vector<int64_t>& f
   const int64_t cap = std::min<int64_t>({int64_t(k) * g, std::max(1, cores), std::max<int64_t>(1, runs_to_train),
                                          kMaxWorkers});
   Layout l = layout(cores, int(cap), threads_per_worker);
-  for (int i = 0; i < l.workers; ++i) l.devices.push_back(fmt::format("cuda:{}", gpus.empty() ? 0 : gpus[size_t(i % g)]));
+  spread_over(l, gpus);
   l.why = fmt::format("{} worker{} per GPU{} x {} GPU{}: {} worker{} x {} thread{} (at most one per core, {} "
                       "cores, and one per run, {} to train)",
                       k, k == 1 ? "" : "s", how, g, g == 1 ? "" : "s", l.workers, l.workers == 1 ? "" : "s",
@@ -403,15 +407,10 @@ std::vector<int64_t> parse_gpu_free(const std::string& text) {
 }
 
 std::vector<int64_t> gpu_free_bytes() {
-  std::string cmd = "nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits";
-  if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES"); v && *v) cmd += " -i '" + std::string(v) + "'";
-  FILE* p = ::popen((cmd + " 2>/dev/null").c_str(), "r");
-  std::string text;
-  if (p) {
-    char buf[4096];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) text.append(buf, n);
-    if (::pclose(p) != 0) text.clear();
-  }
+  std::vector<std::string> argv = {"nvidia-smi", "--query-gpu=memory.free", "--format=csv,noheader,nounits"};
+  if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES"); v && *v) argv.insert(argv.end(), {"-i", v});
+  const Captured c = on_path(argv[0]) ? run_captured(argv) : Captured{127, ""};
+  const std::string text = c.status == 0 ? c.out : "";
   if (text.empty())
     throw ConfigError("--workers auto --device cuda: cannot read the GPUs' free memory (nvidia-smi failed or is "
                       "missing); give --workers-per-device K instead");

@@ -84,50 +84,11 @@ std::string sbatch_script(const SlurmOptions& o, const std::string& experiment, 
   return s;
 }
 
-bool on_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  for (const auto& d : split(path ? path : "", ':'))
-    if (!d.empty() && ::access((d + "/" + program).c_str(), X_OK) == 0) return true;
-  return false;
-}
-
 Captured run_slurm_command(const std::vector<std::string>& argv, bool show_stderr) {
   if (!on_path(argv.at(0)))
     throw Error(argv[0] + " is not on PATH: run lowbit on a Slurm login node, or install the Slurm "
                           "client (Debian package slurm-client) and point SLURM_CONF at the cluster's slurm.conf");
-  int out[2];
-  if (::pipe(out) != 0) throw Error("cannot run " + argv[0] + ": pipe failed");
-  pid_t pid = ::fork();
-  if (pid < 0) throw Error("cannot run " + argv[0] + ": fork failed");
-  if (pid == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    if (!show_stderr) {
-      const int null = ::open("/dev/null", O_WRONLY);
-      if (null >= 0) ::dup2(null, STDERR_FILENO), ::close(null);
-    }
-    ::close(out[0]);
-    ::close(out[1]);
-    std::vector<char*> args;
-    std::vector<std::string> copy = argv;
-    for (auto& a : copy) args.push_back(a.data());
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    _exit(127);
-  }
-  ::close(out[1]);
-  Captured c;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    c.out.append(buf, size_t(n));
-  }
-  ::close(out[0]);
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  c.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return c;
+  return run_captured(argv, show_stderr);
 }
 
 int64_t cluster_max_array_size() {

@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "experiments/worker_process.h"
+
+#include "experiments/worker_process.h"
+
 namespace lowbit {
 
 /// The options of lowbit grid --backend slurm.
@@ -43,17 +47,9 @@ void check_slurm_options(const SlurmOptions& o);
 std::string sbatch_script(const SlurmOptions& o, const std::string& experiment, int tasks,
                           int64_t runs, const std::string& lowbit);
 
-/// Runs argv[0] found on PATH; {exit status, stdout}. Its stderr goes to ours when
-/// `show_stderr` (sbatch's reasons for refusing), else nowhere. Throws Error naming the
-/// program and the Debian package (slurm-client) when it is not on PATH.
-struct Captured {
-  int status = 0;
-  std::string out;
-};
+/// run_captured (experiments/worker_process.h) for a Slurm client program: throws Error naming
+/// the program and the Debian package (slurm-client) when it is not on PATH.
 Captured run_slurm_command(const std::vector<std::string>& argv, bool show_stderr = false);
-
-/// True when `program` is on PATH.
-bool on_path(const std::string& program);
 
 /// The cluster's MaxArraySize (scontrol show config), or -1 when it cannot be read.
 int64_t cluster_max_array_size();

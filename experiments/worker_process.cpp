@@ -1,10 +1,12 @@
 #include "experiments/worker_process.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -77,6 +79,49 @@ std::string WorkerRequest::usage() {
                     "and lowbit slurm-task)\n";
   for (const WorkerFlag& f : kWorkerFlags) out += fmt::format("  {:<18} {}\n", f.flag, f.help);
   return out;
+}
+
+bool on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  for (const auto& d : split(path ? path : "", ':'))
+    if (!d.empty() && ::access((d + "/" + program).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
+Captured run_captured(const std::vector<std::string>& argv, bool show_stderr) {
+  int out[2];
+  if (::pipe(out) != 0) throw Error("cannot run " + argv[0] + ": pipe failed");
+  pid_t pid = ::fork();
+  if (pid < 0) throw Error("cannot run " + argv[0] + ": fork failed");
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    if (!show_stderr) {
+      const int null = ::open("/dev/null", O_WRONLY);
+      if (null >= 0) ::dup2(null, STDERR_FILENO), ::close(null);
+    }
+    ::close(out[0]);
+    ::close(out[1]);
+    std::vector<char*> args;
+    std::vector<std::string> copy = argv;
+    for (auto& a : copy) args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    _exit(127);
+  }
+  ::close(out[1]);
+  Captured c;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    c.out.append(buf, size_t(n));
+  }
+  ::close(out[0]);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  c.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return c;
 }
 
 WorkerExit classify_exit(int status) {

@@ -59,6 +59,18 @@ constexpr int kMaxWorkerDeaths = 3;
 /// only the parent, which forwards it once. An exec that fails exits 127.
 pid_t spawn_worker_process(const std::vector<std::string>& argv, bool own_group);
 
+/// {exit status, stdout} of a program run to completion.
+struct Captured {
+  int status = 0;
+  std::string out;
+};
+/// Runs argv[0] (searched on PATH, no shell) and waits for it; its stderr goes to ours when
+/// `show_stderr`, else nowhere. A program that cannot be run exits 127.
+Captured run_captured(const std::vector<std::string>& argv, bool show_stderr = false);
+
+/// True when `program` is on PATH.
+bool on_path(const std::string& program);
+
 /// "worker killed by signal N" or "worker exited with status N", for a waitpid status.
 std::string worker_death(int wait_status);
 

@@ -99,13 +99,20 @@ std::vector<std::pair<std::string, int64_t>> runs_by_status(Db& db, const std::s
   return out;
 }
 
+namespace {
+// A run of `runs r` trained to the end in this database (done, not a copy: reused_from), and
+// its last start in Unix seconds: a resumed run counted from its last start, its finish
+// minus its wall_seconds.
+constexpr const char* kTrainedHere =
+    "r.status = 'done' AND r.reused_from IS NULL AND r.started_at IS NOT NULL AND r.finished_at IS NOT NULL";
+constexpr const char* kLastStart =
+    "max(julianday(r.started_at) * 86400, julianday(r.finished_at) * 86400 - COALESCE((SELECT value FROM "
+    "summaries WHERE run_id = r.id AND key = 'wall_seconds'), 0))";
+}  // namespace
+
 std::vector<std::pair<double, double>> trained_run_spans(Db& db) {
-  auto st = db.prepare(
-      "SELECT max(julianday(r.started_at) * 86400, julianday(r.finished_at) * 86400 - "
-      "COALESCE(s.value, 0)), julianday(r.finished_at) * 86400 FROM runs r LEFT JOIN summaries s "
-      "ON s.run_id = r.id AND s.key = 'wall_seconds' WHERE r.status = 'done' AND "
-      "r.reused_from IS NULL AND r.started_at IS NOT NULL AND r.finished_at IS NOT NULL "
-      "ORDER BY 1");
+  auto st = db.prepare(fmt::format("SELECT {}, julianday(r.finished_at) * 86400 FROM runs r WHERE {} ORDER BY 1",
+                                   kLastStart, kTrainedHere));
   std::vector<std::pair<double, double>> spans;
   while (st.step()) spans.emplace_back(st.get_double(0), st.get_double(1));
   return spans;
@@ -192,9 +199,12 @@ std::vector<std::string> varying_config_keys(Db& db, int64_t exp) {
 }  // namespace
 
 namespace {
-// query_runs' statement without its ORDER BY, and the filter it compiled.
-std::string runs_select_sql(Db& db, const std::string& experiment, const std::vector<std::string>& where,
-                            RunFilter* filter_out) {
+// query_runs' statement without its ORDER BY: its column list, and the FROM and WHERE that
+// pick its runs (the experiment and the filter), which a page also counts and pages by.
+struct RunsSelect {
+  std::string columns, from;
+};
+RunsSelect runs_select_sql(Db& db, const std::string& experiment, const std::vector<std::string>& where) {
   std::vector<int64_t> exps;
   if (!experiment.empty()) exps.push_back(experiment_id_or_throw(db, experiment));
   // Config keys that vary inside the selected experiments (seed shown separately).
@@ -215,28 +225,24 @@ std::string runs_select_sql(Db& db, const std::string& experiment, const std::ve
   if (db.has_table("reproductions"))  // schema 4: the latest lowbit reproduce verdict
     sql += ", (SELECT verdict FROM reproductions WHERE run_id = r.id ORDER BY id DESC LIMIT 1) AS reproduced";
   sql += ", r.error AS reason";  // why a run failed, diverged, stopped, was interrupted or is blocked
-  sql += " FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE 1 = 1" + exp_filter;
-  const RunFilter filter = compile_run_filter(db, where);
-  sql += " AND " + filter.sql;
-  if (filter_out) *filter_out = filter;
-  return sql;
+  return {sql, " FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE 1 = 1" + exp_filter + " AND " +
+                   compile_run_filter(db, where).sql};
 }
 }  // namespace
 
 Table query_runs(Db& db, const std::string& experiment, const std::vector<std::string>& where) {
-  Statement st = db.prepare(runs_select_sql(db, experiment, where, nullptr) + " ORDER BY r.id");
+  const RunsSelect s = runs_select_sql(db, experiment, where);
+  Statement st = db.prepare(s.columns + s.from + " ORDER BY r.id");
   return collect(st);
 }
 
 RunPage query_runs_page(Db& db, const std::string& experiment, const std::vector<std::string>& where,
                         const std::string& sort, bool desc, int64_t offset, int64_t limit) {
-  RunFilter filter;
-  const std::string sql = runs_select_sql(db, experiment, where, &filter);
+  const RunsSelect s = runs_select_sql(db, experiment, where);
+  const std::string sql = s.columns + s.from;
   RunPage page;
-  std::string from = " FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE " + filter.sql;
-  if (!experiment.empty()) from += fmt::format(" AND r.experiment_id = {}", experiment_id_or_throw(db, experiment));
   {
-    Statement st = db.prepare("SELECT count(*)" + from);
+    Statement st = db.prepare("SELECT count(*)" + s.from);
     st.step();
     page.total = st.get_int(0);
   }
@@ -246,7 +252,7 @@ RunPage query_runs_page(Db& db, const std::string& experiment, const std::vector
     // The page's ids first (an index walk), then its rows: an OFFSET over the whole select
     // would step through every earlier row's joins (page 2,000 of 100,000 runs: 640 ms).
     std::string ids;
-    Statement pick = db.prepare("SELECT r.id" + from + " ORDER BY r.id" + dir + bounds);
+    Statement pick = db.prepare("SELECT r.id" + s.from + " ORDER BY r.id" + dir + bounds);
     while (pick.step()) ids += (ids.empty() ? "" : ", ") + std::to_string(pick.get_int(0));
     Statement st = db.prepare(sql + " AND r.id IN (" + (ids.empty() ? "NULL" : ids) + ") ORDER BY r.id" + dir);
     page.table = collect(st);
@@ -260,21 +266,19 @@ RunPage query_runs_page(Db& db, const std::string& experiment, const std::vector
   if (std::find(columns.begin(), columns.end(), sort) == columns.end())
     throw ConfigError("sort " + truncate_for_message(sort) + ": not a column" + did_you_mean(sort, columns) +
                       " (columns: " + join(columns, ", ") + ")");
-  std::string quoted = sort;  // a column name as query_runs wrote it: no double quote in it
-  Statement st = db.prepare("SELECT * FROM (" + sql + ") ORDER BY \"" + quoted + "\" IS NULL, \"" + quoted + "\"" +
-                            dir + ", run" + bounds);
+  // `sort` is one of query_runs' own column names (checked above): no double quote in it.
+  Statement st = db.prepare("SELECT * FROM (" + sql + ") ORDER BY \"" + sort + "\" IS NULL, \"" + sort + "\"" + dir +
+                            ", run" + bounds);
   page.table = collect(st);
   return page;
 }
 
 std::vector<ExperimentProgress> experiments_progress(Db& db) {
   std::vector<ExperimentProgress> out;
-  auto st = db.prepare(
-      "SELECT e.name, e.description, "
-      "(SELECT avg(julianday(r.finished_at) * 86400 - max(julianday(r.started_at) * 86400, "
-      "julianday(r.finished_at) * 86400 - COALESCE((SELECT value FROM summaries WHERE run_id = r.id AND key = "
-      "'wall_seconds'), 0))) FROM runs r WHERE r.experiment_id = e.id AND r.status = 'done' AND r.reused_from IS "
-      "NULL AND r.started_at IS NOT NULL AND r.finished_at IS NOT NULL) FROM experiments e ORDER BY e.id");
+  auto st = db.prepare(fmt::format(
+      "SELECT e.name, e.description, (SELECT avg(julianday(r.finished_at) * 86400 - {}) FROM runs r WHERE "
+      "r.experiment_id = e.id AND {}) FROM experiments e ORDER BY e.id",
+      kLastStart, kTrainedHere));
   while (st.step()) {
     ExperimentProgress p;
     p.name = st.get_text(0), p.description = st.get_text(1);

@@ -19,6 +19,7 @@
 #include "experiments/worker_process.h"
 #include "reports/diff.h"
 #include "reports/report.h"
+#include "reports/stats.h"
 #include "tracker/queries.h"
 #include "tracker/selectors.h"
 
@@ -97,21 +98,20 @@ std::string cell_text(const SqlValue& v) {
   return sql_value_text(v);
 }
 
-// The per-epoch series of `metric` over `runs`: x = epoch, mean and std over the runs that have it.
-Curve curve_of(Db& db, const std::string& label, const std::vector<int64_t>& runs, const std::string& metric) {
+// The per-epoch series of `metric` over the runs' metrics: x = epoch, mean and std over the
+// runs that have it, as the report's tables compute them (reports/stats.h, summarize).
+Curve curve_of(const std::string& label, const std::vector<EpochMetrics>& runs, const std::string& metric) {
   std::map<int64_t, std::vector<double>> by_epoch;
-  for (int64_t r : runs)
-    for (auto& [k, v] : run_metrics(db, r))
+  for (const EpochMetrics& m : runs)
+    for (auto& [k, v] : m)
       if (k.second == metric && std::isfinite(v)) by_epoch[k.first].push_back(v);
   Curve c;
   c.label = label;
   for (auto& [epoch, vs] : by_epoch) {
-    double m = 0, s = 0;
-    for (double v : vs) m += v / double(vs.size());
-    for (double v : vs) s += (v - m) * (v - m);
+    const Summary s = summarize(vs);
     c.x.push_back(double(epoch));
-    c.mean.push_back(m);
-    c.std.push_back(vs.size() > 1 ? std::sqrt(s / double(vs.size() - 1)) : 0);
+    c.mean.push_back(s.mean);
+    c.std.push_back(s.std);
   }
   return c;
 }
@@ -364,7 +364,7 @@ std::string run_page(const Site& site, Db& db, size_t db_ix, const Params& p) {
   body += "<h2>Curves</h2>\n";
   for (const char* m : {"test_acc", "train_loss", "train_acc", "test_loss", "val_acc", "temperature", "act_sparsity_mean",
                         "lr", "test_acc_soft"})
-    if (keys.count(m)) body += svg_chart(m, "epoch", {curve_of(db, "run " + std::to_string(id), {id}, m)});
+    if (keys.count(m)) body += svg_chart(m, "epoch", {curve_of("run " + std::to_string(id), {metrics}, m)});
   if (metrics.empty()) body += "<p>no epoch recorded yet</p>\n";
   body += latest_epochs(metrics);
   body += log_tail(site.dbs[db_ix], cell_text(h[5]), cell_text(h[8]));
@@ -409,8 +409,10 @@ std::string compare_page(const Site& site, Db& db, size_t db_ix, const Params& p
   std::vector<RunSelection> chosen;
   for (auto& s : sels) chosen.push_back(s.rfind("cell:", 0) == 0 ? cell_of(db, s) : resolve_selector(db, s));
   std::vector<Curve> curves;
-  for (auto& c : chosen) {
-    curves.push_back(curve_of(db, c.label, c.runs, metric));  // a cell: its done seeds
+  for (auto& c : chosen) {  // a cell: its done seeds
+    std::vector<EpochMetrics> runs;
+    for (int64_t r : c.runs) runs.push_back(run_metrics(db, r));
+    curves.push_back(curve_of(c.label, runs, metric));
   }
   std::string body = fmt::format(
       "<form method=\"get\" action=\"/compare\"><input type=\"hidden\" name=\"db\" value=\"{}\">", db_ix);
