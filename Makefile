@@ -43,11 +43,13 @@ build-demo: deps configure
 
 # The doctest suite, then the cluster path on a throwaway real Slurm (tests/slurm/run.sh,
 # under a minute; reported skipped, never passed, where Slurm cannot start), then lowbit serve
-# in headless Chromium on a live grid (tests/browser/run.sh, about 30 s).
+# in headless Chromium on a live grid (tests/browser/run.sh, about 30 s), then docs/RESULTS.md
+# recomputed from its committed dump (tests/results/check.sh).
 test: build
 	bash scripts/run-tests.sh $(BUILD_DIR)/lowbit_tests
 	bash tests/slurm/run.sh $(BUILD_DIR)
 	bash tests/browser/run.sh $(BUILD_DIR)
+	bash tests/results/check.sh $(BUILD_DIR)
 
 # The reliability suite (tests/stress, docs/RELIABILITY.md): kills, signals, concurrency,
 # storage faults, malformed input, fuzzing. About 9 minutes; CI runs it after make test.

@@ -226,7 +226,8 @@ void read_header(ExperimentSpec& spec, const std::string& source) {
   const auto& raw = spec.raw;
   if (!raw.is_object()) throw ConfigError(source + ": expected a JSON object");
   const std::vector<std::string> known = {"name",  "description", "base",   "axes", "variants",
-                                          "exclude", "seeds",      "report", "set", "claims"};
+                                          "exclude", "seeds",      "report", "set", "claims",
+                                          "settle_max_seeds"};
   for (auto& [k, v] : raw.items())
     if (std::find(known.begin(), known.end(), k) == known.end())
       throw ConfigError(source + ": unknown key '" + k + "'" + did_you_mean(k, known) +
@@ -243,6 +244,20 @@ void read_header(ExperimentSpec& spec, const std::string& source) {
     throw ConfigError(source + ": description: expected a string, got " + truncate_for_message(raw["description"].dump()));
   spec.description = raw.value("description", "");
   if (raw.contains("report")) spec.report = read_report_settings(raw["report"], source);
+}
+
+// "settle_max_seeds": the most seeds per cell --settle may add up to for this question (the
+// cap its power analysis sets); at least the definition's seeds, and only with claims.
+void read_settle_cap(ExperimentSpec& spec, size_t seeds, const std::string& source) {
+  if (!spec.raw.contains("settle_max_seeds")) return;
+  const auto& v = spec.raw["settle_max_seeds"];
+  if (!v.is_number_integer() || v.get<int64_t>() < int64_t(seeds) || v.get<int64_t>() > 1000)
+    throw ConfigError(fmt::format("{}: settle_max_seeds: expected a whole number from the definition's {} seeds "
+                                  "to 1000, got {}",
+                                  source, seeds, truncate_for_message(v.dump())));
+  if (spec.claims.empty())
+    throw ConfigError(source + ": settle_max_seeds: the definition has no claims for --settle to decide; drop it");
+  spec.settle_max_seeds = v.get<int64_t>();
 }
 
 // "seeds": a count N (seeds 0..N-1) or a list; absent: seed 0.
@@ -431,6 +446,7 @@ ExperimentSpec expand_experiment(const std::string& text, const std::string& sou
     spec.claims = parse_claims(plain(raw["claims"]), source);
     check_claims(spec, source);
   }
+  read_settle_cap(spec, seeds.size(), source);
   return spec;
 }
 

@@ -40,6 +40,9 @@ struct ExperimentSpec {
   /// "claims": what the question asserts about its cells (core/config/claims.h), checked
   /// against the variants, axes and output keys.
   std::vector<ClaimSpec> claims;
+  /// "settle_max_seeds": the seed cap of this question under lowbit suite --settle (its power
+  /// analysis); 0: the command's --max-seeds alone.
+  int64_t settle_max_seeds = 0;
 };
 
 /// The most runs one definition may expand to unless the caller raises it (--max-runs):

@@ -353,6 +353,7 @@ std::string side_text(const ClaimSide& s, const std::string& cell) {
 }
 
 std::string difference_text(const ClaimResult& r) {
+  if (r.a.values.empty() || r.b.values.empty()) return "–";  // a cell without a finished run
   std::string d = num(r.diff.estimate) + units(r);
   if (r.diff.testable()) d += " [" + num(r.interval.first) + ", " + num(r.interval.second) + "]";
   return d;
@@ -388,6 +389,12 @@ const std::vector<std::string> kHeader = {"claim", "asserts", "A", "B", "A − B
                                           "p / Holm", "verdict", "if inconclusive"};
 
 }  // namespace
+
+std::vector<std::string> claim_summary_cells(const ClaimResult& r) {
+  const Summary a = summarize(r.a.values), b = summarize(r.b.values);
+  return {r.claim.name, r.claim.a.text + " vs " + r.claim.b.text + ": " + claim_text(r) + " (" + r.metric_label + ")",
+          verdict_name(r.verdict), difference_text(r), fmt::format("{} / {}", a.n, b.n), power_text(r)};
+}
 
 std::string claims_caption() {
   return fmt::format(

@@ -108,6 +108,11 @@ std::string claims_html(const std::vector<ClaimResult>& r);
 std::vector<std::string> claim_power_plan(const std::vector<ClaimSpec>& claims, const std::string& experiment,
                                           int64_t planned_seeds, const std::string& db_path);
 
+/// One claim's row of a summary over several experiments (the results document's verdict
+/// table): claim, what it asserts (cells, kind, metric), verdict, A − B [90% CI], n (A / B), and
+/// for an inconclusive claim the effect its test detects and the seeds its margin needs.
+std::vector<std::string> claim_summary_cells(const ClaimResult& r);
+
 /// The caption shared by every format: the tests, the adjustment and the verdict rules.
 std::string claims_caption();
 

@@ -118,6 +118,16 @@ std::vector<std::pair<double, double>> trained_run_spans(Db& db) {
   return spans;
 }
 
+std::vector<std::pair<std::string, int64_t>> trained_run_commits(Db& db) {
+  auto st = db.prepare(fmt::format(
+      "SELECT COALESCE(r.git_commit, '') || CASE WHEN r.git_dirty THEN '+dirty' ELSE '' END, count(*) "
+      "FROM runs r WHERE {} GROUP BY 1 ORDER BY 2 DESC, 1",
+      kTrainedHere));
+  std::vector<std::pair<std::string, int64_t>> out;
+  while (st.step()) out.emplace_back(st.get_text(0), st.get_int(1));
+  return out;
+}
+
 std::vector<std::string> experiment_names(Db& db) {
   std::vector<std::string> out;
   auto st = db.prepare("SELECT name FROM experiments ORDER BY id");

@@ -83,6 +83,10 @@ std::vector<std::pair<std::string, int64_t>> runs_by_status(Db& db, const std::s
 /// last start (its finish minus its wall_seconds).
 std::vector<std::pair<double, double>> trained_run_spans(Db& db);
 
+/// The commits the runs of trained_run_spans were built at ("<sha>" or "<sha>+dirty"), with
+/// their run counts, the most runs first.
+std::vector<std::pair<std::string, int64_t>> trained_run_commits(Db& db);
+
 /// A value of output key `key` (core/train/keys.h) for a person to read: bytes and other counts
 /// whole ("359923712", not "3.59924e+08"), seconds to the hundredth, anything else (or a key of
 /// no table) with 6 significant digits.

@@ -26,6 +26,8 @@ int readonly_authorizer(void*, int action, const char*, const char*, const char*
       return SQLITE_OK;
     case SQLITE_PRAGMA:
       return SQLITE_OK;  // the connection is opened read-only; pragmas cannot write the file
+    case SQLITE_TRANSACTION:
+      return SQLITE_OK;  // BEGIN ... COMMIT: one snapshot for several reads (lowbit dump)
     default:
       return SQLITE_DENY;
   }

@@ -76,6 +76,17 @@ SuiteEntry entry_for(const std::string& file, const ExperimentSpec& s, const Sui
   return e;
 }
 
+// The seed cap of --settle for one question: the command's --max-seeds, lowered to the
+// definition's settle_max_seeds; 0 (no settling) without claims or when the cap is not above
+// the definition's seeds.
+int64_t settle_cap(const ExperimentSpec& s, int64_t max_seeds) {
+  if (max_seeds <= 0 || s.claims.empty()) return 0;
+  const int64_t cap = s.settle_max_seeds > 0 ? std::min(max_seeds, s.settle_max_seeds) : max_seeds;
+  int64_t seeds = 0;
+  for (const auto& r : s.runs) seeds = std::max(seeds, r.config.seed + 1);
+  return cap > seeds ? cap : 0;
+}
+
 // Runs every grid in turn; returns false when interrupted. Throws DiskFullError.
 bool run_grids(const std::vector<std::pair<std::string, ExperimentSpec>>& specs, SuiteOptions& o, int64_t& failed) {
   SuiteProgress progress;
@@ -85,8 +96,11 @@ bool run_grids(const std::vector<std::pair<std::string, ExperimentSpec>>& specs,
     fmt::print("suite: experiment {}/{}: {} ({})\n", i + 1, specs.size(), specs[i].second.name, specs[i].first);
     std::fflush(stdout);
     GridSummary g;
-    if (o.settle_max_seeds > 0 && !specs[i].second.claims.empty()) {
-      const SettleResult r = settle_experiment(specs[i].first, specs[i].second, o.grid, o.settle_max_seeds);
+    const int64_t cap = settle_cap(specs[i].second, o.settle_max_seeds);
+    if (cap > 0) {
+      fmt::print("suite: {}: --settle up to {} seeds per cell{}\n", specs[i].second.name, cap,
+                 cap < o.settle_max_seeds ? " (its settle_max_seeds)" : "");
+      const SettleResult r = settle_experiment(specs[i].first, specs[i].second, o.grid, cap);
       g = r.last;
       g.interrupted = r.interrupted;
     } else {
