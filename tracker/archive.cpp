@@ -183,6 +183,7 @@ DumpSummary restore_database(const std::string& dump_path, const std::string& db
   Db& db = store.db();
   std::map<std::string, Statement> inserts;
   for (const auto& [table, cols] : header["tables"].items()) {
+    s.rows[table] = 0;
     const auto have = schema_columns(db, table);
     if (have.empty()) throw ConfigError(dump_path + ": table '" + table + "' is not in this lowbit's schema; upgrade lowbit");
     std::vector<std::string> names;

@@ -96,6 +96,9 @@ inline constexpr const char kPeakRssBytes[] = "peak_rss_bytes";
 inline constexpr const char kWallSeconds[] = "wall_seconds";
 inline constexpr const char kMeanEpochSeconds[] = "mean_epoch_seconds";
 inline constexpr const char kMeanBnSeconds[] = "mean_bn_seconds";
+// Network-level metrics that reports and claims derive from the layer statistics (not stored).
+inline constexpr const char kNetWeightSparsity[] = "net_weight_sparsity";
+inline constexpr const char kNetFlipRate[] = "net_flip_rate";
 }  // namespace key
 
 /// Every output key, metrics first, then layer statistics, then summaries.
@@ -126,6 +129,13 @@ inline const std::vector<OutputKey>& output_keys() {
        "mean over the activation layers of the fraction of exact zeros in their outputs on the test set"},
       {key::kTemperature, S::kEpoch, "", B::kNeither, false, "SLB (soft quantizers)",
        "the softmax temperature T at the end of the epoch"},
+      {key::kNetWeightSparsity, S::kEpoch, "fraction", B::kNeither, false,
+       "quantized layers (derived from the layer statistics by reports and claims; not stored)",
+       "zero weights over weights of the quantized layers: each layer's sparsity weighted by its weight count"},
+      {key::kNetFlipRate, S::kEpoch, "fraction", B::kNeither, false,
+       "quantized layers (derived from the layer statistics by reports and claims; not stored)",
+       "fraction of the quantized layers' weights whose discrete level changed since the previous epoch: each "
+       "layer's flip_rate weighted by its weight count; none at the first epoch and the first after a resume"},
       {key::kStateBnSeconds, S::kEpoch, "seconds", B::kLower, true, "SLB",
        "seconds of the per-step discrete passes of quant.bn_mode = state; 0 in the other modes"},
       {key::kCalibSeconds, S::kEpoch, "seconds", B::kLower, true, "SLB",
@@ -219,6 +229,14 @@ inline const std::vector<OutputKey>& output_keys() {
        "mean per epoch of state_bn_seconds + calib_seconds"},
   };
   return table;
+}
+
+/// The layer statistic a derived network-level metric averages (weighted by the layers' weight
+/// counts), or null for a metric that is stored.
+inline const char* derived_layer_key(const std::string& metric) {
+  if (metric == key::kNetWeightSparsity) return key::kSparsity;
+  if (metric == key::kNetFlipRate) return key::kFlipRate;
+  return nullptr;
 }
 
 /// The row of `name` in `scope` (a family row for hist_3), or null for a key not in the table.

@@ -108,10 +108,44 @@ std::optional<ColumnSpec> network_weight_sparsity(ReportContext& c) {
   return col;
 }
 
+// A derived network-level metric per run and epoch: the layer statistic `layer_key` averaged
+// over the layers that report it, each weighted by its weight count.
+RunSeries network_series(Db& db, ExperimentData& e, const std::string& metric, const char* layer_key) {
+  RunSeries out;
+  for (auto& [run, layers] : load_layer_series(db, e, {layer_key, key::kWeights})) {
+    std::map<int64_t, std::pair<double, double>> acc;  // epoch -> (sum of value * weights, weights)
+    for (auto& [layer, stats] : layers) {
+      auto v = stats.find(layer_key), w = stats.find(key::kWeights);
+      if (v == stats.end() || w == stats.end() || w->second.empty()) continue;
+      const double weights = w->second.back().second;
+      for (auto& [epoch, value] : v->second) acc[epoch].first += value * weights, acc[epoch].second += weights;
+    }
+    for (auto& [epoch, sums] : acc)
+      if (sums.second > 0) out[run].emplace_back(epoch, sums.first / sums.second);
+  }
+  if (out.empty())
+    throw ConfigError("--metric: " + metric + " averages the layer statistic " + layer_key + ", which no run of " +
+                      e.name + " recorded (docs/OUTPUTS.md)");
+  return out;
+}
+
 }  // namespace
 
 ReportMetric resolve_metric(Db& db, ExperimentData& e, const std::string& spec_text) {
   MetricSpec metric = parse_metric(spec_text);
+  if (const char* layer_key = derived_layer_key(metric.key)) {
+    ReportMetric m;
+    m.key = metric.key;
+    m.percent = true;  // a fraction
+    m.lower_better = false;
+    auto series = std::make_shared<RunSeries>(network_series(db, e, metric.key, layer_key));
+    m.value = [series, metric](const RunData& r) -> std::optional<double> {
+      auto it = series->find(r.id);
+      return it == series->end() ? std::nullopt : series_value(it->second, metric);
+    };
+    m.label = metric.label();
+    return m;
+  }
   // Existence checks stop at the first row; the full key lists (every metric row of the
   // experiment) are read only for the error message.
   const bool is_metric = has_metric_key(db, e, metric.key);

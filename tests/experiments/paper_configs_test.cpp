@@ -212,10 +212,16 @@ ExperimentSpec smoke_spec(const std::string& path, const std::string& data_dir) 
   raw["set"] = {{"data.dir", data_dir}, {"data.train_limit", 20}, {"data.test_limit", 8}, {"batch_size", 9},
                 {"eval_batch_size", 8}};
   raw.erase("claims");  // they pin the epochs axis's values, shrunk here (checked by the twin test)
-  if (raw.contains("axes") && raw["axes"].contains("epochs"))
+  raw.erase("settle_max_seeds");  // a cap for the claims' --settle
+  if (raw.contains("axes") && raw["axes"].contains("epochs")) {
     raw["axes"]["epochs"] = {1};
-  else
-    raw["set"]["epochs"] = 1;
+  } else {
+    // One epoch, and two for a variant with a budget of its own (fp_same_budget, bop_long),
+    // which would otherwise be the same run as its shorter twin.
+    raw["base"]["epochs"] = 1;
+    for (auto& [name, v] : raw["variants"].items())
+      if (v.is_object() && v.contains("epochs")) v["epochs"] = 2;
+  }
   return expand_experiment(raw.dump(2), path, kDefaultMaxRuns);
 }
 
