@@ -1,6 +1,8 @@
 // lowbit suite and the committed suite and paper-scale definitions.
 #include <doctest/doctest.h>
 
+#include "tracker/archive.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -16,6 +18,7 @@
 
 #include "core/util.h"
 #include "tests/test_util.h"
+#include "tracker/archive.h"
 
 using namespace lowbit;
 using namespace lowbit::test;
@@ -96,6 +99,11 @@ TEST_CASE("suite: runs a folder into one database, reuses shared runs, writes re
   REQUIRE(a != std::string::npos);
   REQUIRE(b != std::string::npos);
   CHECK(a < b);
+  // The data named by its dump's digest; the verdict table first (this suite has no claims).
+  CHECK(md.find("(data sha256 `" + data_digest(d / "s.db") + "`, the digest of its `lowbit dump`") != std::string::npos);
+  const size_t v = md.find("\n## Verdicts\n\n0 claims over 0 questions: 0 supported, 0 contradicted, 0 inconclusive.");
+  CHECK(v < a);
+  CHECK(md.find("| 1. a | | no claim in its definition: tables only | | | | |\n", v) < a);
   CHECK(std::regex_search(md, std::regex("\\| ttq \\| [0-9.]+ ± [0-9.]+ \\(2\\) \\[[-0-9.]+, [0-9.]+\\]")));
   CHECK(md.find("| variant | layer | weight sparsity |", a) < b);
   CHECK(md.find("![a: Weight sparsity per layer](results/a-weight_sparsity.svg)", a) < b);

@@ -8,6 +8,7 @@
 #include "experiments/spec.h"
 #include "reports/claims.h"
 #include "reports/report.h"
+#include "reports/report_registry.h"
 #include "tracker/queries.h"
 #include "tracker/store.h"
 #include "tests/test_util.h"
@@ -179,4 +180,80 @@ TEST_CASE("claims: paired seeds that differ by the same amount each give no test
   CHECK(r.diff.paired);
   CHECK(r.test == "none: the 3 paired seeds differ by the same 0 each");
   CHECK(std::isnan(r.p.p_for));
+}
+
+TEST_CASE("claims: a network-level metric derived from the layer statistics, weighted by weight count") {
+  // Two layers: conv (100 weights) and fc (300 weights). A's sparsity 0.5 and 0.1 -> 0.2 of the
+  // network; B's 0.1 and 0.1 -> 0.1. Flip rates at epoch 2: A 0.04 and 0.0 -> 0.01; B 0.
+  TempDir d;
+  const std::string db = d / "n.db";
+  const char* def = R"({"name": "n", "variants": {"A": {}, "B": {"optim.lr": 0.2}}, "seeds": 2, "claims": [
+    {"name": "a_sparser", "a": "A", "b": "B", "metric": "net_weight_sparsity", "kind": "greater", "margin": 5,
+     "source": "s"},
+    {"name": "a_flips", "a": "A", "b": "B", "metric": "net_flip_rate:last-1-mean", "kind": "greater", "source": "s"}]})";
+  {
+    Store s(db, Store::Open::kMigrate);
+    const int64_t e = s.upsert_experiment("n", "net", def);
+    std::vector<PlannedRun> runs;
+    for (const std::string v : {"A", "B"})
+      for (int seed = 0; seed < 2; ++seed) {
+        PlannedRun p;
+        p.config.name = "n";
+        p.config.seed = seed;
+        p.config.optim.lr = v == "A" ? 0.05 : 0.2;
+        p.hash = config_hash(p.config);
+        p.variant = v;
+        runs.push_back(p);
+      }
+    s.add_runs(e, runs);
+    while (auto c = s.claim(e, Provenance{"h", "x", "cpu", 1, 1})) {
+      const bool a = c->config.optim.lr < 0.1;
+      const double jitter = 0.001 * double(c->config.seed);  // a spread, so that a test exists
+      s.begin_run(c->id, 0);
+      s.write_epoch(c->id, {0, 2, {{"test_acc", 0.5}},
+                            {{"conv", "weights", 100}, {"fc", "weights", 300}, {"conv", "sparsity", 0.9},
+                             {"fc", "sparsity", 0.9}}});
+      s.write_epoch(c->id, {1, 2, {{"test_acc", 0.5}},
+                            {{"conv", "weights", 100}, {"fc", "weights", 300},
+                             {"conv", "sparsity", (a ? 0.5 : 0.1) + jitter}, {"fc", "sparsity", 0.1},
+                             {"conv", "flip_rate", (a ? 0.04 : 0.0) + jitter}, {"fc", "flip_rate", 0.0}}});
+      s.finish_run(c->id, "done", "", {{"wall_seconds", 60.0}});
+    }
+  }
+  auto h = open_readonly(db);
+  ExperimentData e = load_experiment_data(*h, "n");
+  ReportMetric m = resolve_metric(*h, e, "net_weight_sparsity");
+  std::map<std::string, std::vector<double>> got;
+  for (auto& r : e.runs) got[r.variant].push_back(*m.value(r));
+  CHECK(got["A"][0] == Approx(0.2).epsilon(1e-12));                   // (0.5 * 100 + 0.1 * 300) / 400
+  CHECK(got["A"][1] == Approx(0.20025).epsilon(1e-12));               // conv 0.501
+  CHECK(got["B"][0] == Approx(0.1).epsilon(1e-12));
+  ReportMetric f = resolve_metric(*h, e, "net_flip_rate:last-1-mean");
+  CHECK(*f.value(e.runs[0]) == Approx(0.01).epsilon(1e-12));           // 0.04 * 100 / 400
+  const auto results = evaluate_claims(*h, e);
+  REQUIRE(results.size() == 2);
+  CHECK(results[0].percent);
+  CHECK(results[0].a.values[0] == Approx(20.0));
+  CHECK(results[0].verdict == Verdict::kSupported);
+  CHECK(results[1].verdict == Verdict::kSupported);
+}
+
+TEST_CASE("claims: settle_max_seeds caps --settle per question, and is checked") {
+  auto err = [](const std::string& extra) {
+    const std::string text = R"({"name": "x", "variants": {"fp": {}, "slb": {"quant.method": "slb"}}, "seeds": 3,)" +
+                             extra + "}";
+    return error_message<ConfigError>([&] { expand_experiment(text, "x.json"); });
+  };
+  const std::string claim = R"("claims": [{"name": "k", "a": "slb", "b": "fp", "kind": "greater", "source": "s"}])";
+  CHECK(err(claim + R"(, "settle_max_seeds": 6)") == "(no error)");
+  CHECK(expand_experiment(R"({"name": "x", "variants": {"fp": {}, "slb": {"quant.method": "slb"}}, "seeds": 3, )" +
+                              claim + R"(, "settle_max_seeds": 6})",
+                          "x.json")
+            .settle_max_seeds == 6);
+  CHECK(err(claim + R"(, "settle_max_seeds": 2)") ==
+        "x.json: settle_max_seeds: expected a whole number from the definition's 3 seeds to 1000, got 2");
+  CHECK(err(claim + R"(, "settle_max_seeds": "5")") ==
+        "x.json: settle_max_seeds: expected a whole number from the definition's 3 seeds to 1000, got \"5\"");
+  CHECK(err(R"("settle_max_seeds": 5)") ==
+        "x.json: settle_max_seeds: the definition has no claims for --settle to decide; drop it");
 }
