@@ -91,9 +91,12 @@ std::string section(Db& db, const SuiteEntry& e, size_t i, const std::string& do
                     e.report.baseline.empty() ? "" : " --baseline " + e.report.baseline);
   if (!e.report_error.empty()) return md + "_No report: " + e.report_error + "._\n\n";
   const std::string tables = tables_md(e);
-  md += tables + plot_md(e, e.plot, doc, files);
+  md += tables;
+  const std::vector<std::string> plots = split(e.plot, ',');  // "flip_rate,soft_hard_acc": each in turn
+  for (const auto& p : plots) md += plot_md(e, p, doc, files);
   // A question with SLB runs also shows the temperature its arms were scheduled to follow.
-  if (e.plot != "schedule" && is_file(e.report.out_dir + "/schedule.svg")) md += plot_md(e, "schedule", doc, files);
+  if (std::find(plots.begin(), plots.end(), "schedule") == plots.end() && is_file(e.report.out_dir + "/schedule.svg"))
+    md += plot_md(e, "schedule", doc, files);
   std::string notes = e.notes.empty() || !is_file(e.notes) ? "" : read_file(e.notes);
   // The commentary interprets the tables and claims; a number of its own is refused.
   if (auto problems = unsupported_numbers(notes, tables); !problems.empty())

@@ -20,7 +20,7 @@ struct SuiteEntry {
   std::string name, description;
   std::string config;      ///< the definition's path, e.g. configs/suite/bop.json
   std::string notes;       ///< commentary for RESULTS.md: <config without .json>.md ("" if none)
-  std::string plot;        ///< the plot RESULTS.md shows (a report_plots() name)
+  std::string plot;        ///< the plots RESULTS.md shows (report_plots() names, comma-separated)
   ReportOptions report;    ///< how its report was written
   ReportResult written;    ///< what it wrote (empty when the report failed)
   std::string report_error;  ///< why there is no report (e.g. no finished run yet)

@@ -50,7 +50,7 @@ Every key but `name` is optional; an unknown key is an error that names it.
 | `exclude` | `[{key: value, ...}]`: a run matching every entry of a rule is dropped (`variant` matches the variant name) |
 | `seeds` | a count (0..N-1) or a list of seeds |
 | `set` | `{dotted.key: value}`: applied to every run after its variant, the last word on a key (an axis key is refused); `lowbit grid` and `lowbit suite` write it for `--set KEY=VALUE` and `--epochs N`, and `--seeds N` rewrites `seeds`, so the stored definition says what ran |
-| `report` | how `lowbit suite` reports the experiment: `tables` ("main,layers"), `plot` (one of the report's plots, for RESULTS.md), `metric`, `rows`, `cols`, `baseline` |
+| `report` | how `lowbit suite` reports the experiment: `tables` ("main,layers"), `plot` (one of the report's plots for RESULTS.md, or several, comma-separated), `metric`, `rows`, `cols`, `baseline` |
 | `claims` | `[{name, a, b, metric, kind, margin, source, prior_sd}]`: what the question asserts about two of its cells, decided in every report (docs/CLAIMS.md) |
 | `settle_max_seeds` | with `claims`: the most seeds per cell `lowbit suite --settle` may add up to for this question (its power analysis's cap; the command's `--max-seeds` is the ceiling); at least the definition's seeds |
 

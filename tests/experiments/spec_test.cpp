@@ -66,7 +66,7 @@ TEST_CASE("spec: one bad value anywhere fails the whole grid with file, place an
       ConfigError);
   CHECK_THROWS_WITH_AS(parse_experiment(R"({"name": "x", "varients": {}})", "g.json"),
                        "g.json: unknown key 'varients', did you mean 'variants'? (experiment keys: "
-                       "name, description, base, axes, variants, exclude, seeds, report, set, claims)",
+                       "name, description, base, axes, variants, exclude, seeds, report, set, claims, settle_max_seeds)",
                        ConfigError);
   CHECK_THROWS_WITH_AS(
       parse_experiment(
