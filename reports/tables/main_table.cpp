@@ -78,6 +78,22 @@ std::optional<double> at_best_epoch(const std::vector<std::pair<int64_t, double>
   return std::nullopt;
 }
 
+// One run's layer statistic `key` per epoch, averaged over the layers that report it, each
+// weighted by its weight count (its last recorded `weights`): the network-level value.
+std::map<int64_t, double> weighted_over_layers(const LayerSeries::mapped_type& layers, const char* key) {
+  std::map<int64_t, std::pair<double, double>> acc;  // epoch -> (sum of value * weights, weights)
+  for (auto& [layer, stats] : layers) {
+    auto v = stats.find(key);
+    auto w = layer_last(stats, key::kWeights);
+    if (v == stats.end() || !w) continue;
+    for (auto& [epoch, value] : v->second) acc[epoch].first += value * *w, acc[epoch].second += *w;
+  }
+  std::map<int64_t, double> out;
+  for (auto& [epoch, sums] : acc)
+    if (sums.second > 0) out[epoch] = sums.first / sums.second;
+  return out;
+}
+
 // The weight sparsity of the whole network's quantized layers: zero weights over weights,
 // summed over every layer that reports a sparsity (each layer's last-epoch fraction times
 // its weight count). A column only where some run has zero weights (TTQ, TWN, a grid with
@@ -86,16 +102,10 @@ std::optional<ColumnSpec> network_weight_sparsity(ReportContext& c) {
   std::map<int64_t, double> value;
   bool any_zero = false;
   for (auto& [run, layers] : c.layers()) {
-    double zeros = 0, weights = 0;
-    for (auto& [layer, stats] : layers) {
-      auto s = layer_last(stats, key::kSparsity), w = layer_last(stats, key::kWeights);
-      if (!s || !w) continue;
-      zeros += *s * *w;
-      weights += *w;
-    }
-    if (weights <= 0) continue;
-    value[run] = zeros / weights;
-    any_zero = any_zero || zeros > 0;
+    const auto series = weighted_over_layers(layers, key::kSparsity);
+    if (series.empty()) continue;
+    value[run] = series.rbegin()->second;  // the last epoch
+    any_zero = any_zero || value[run] > 0;
   }
   if (!any_zero) return std::nullopt;
   ColumnSpec col{"weight sparsity, quantized layers",
@@ -112,17 +122,8 @@ std::optional<ColumnSpec> network_weight_sparsity(ReportContext& c) {
 // over the layers that report it, each weighted by its weight count.
 RunSeries network_series(Db& db, ExperimentData& e, const std::string& metric, const char* layer_key) {
   RunSeries out;
-  for (auto& [run, layers] : load_layer_series(db, e, {layer_key, key::kWeights})) {
-    std::map<int64_t, std::pair<double, double>> acc;  // epoch -> (sum of value * weights, weights)
-    for (auto& [layer, stats] : layers) {
-      auto v = stats.find(layer_key), w = stats.find(key::kWeights);
-      if (v == stats.end() || w == stats.end() || w->second.empty()) continue;
-      const double weights = w->second.back().second;
-      for (auto& [epoch, value] : v->second) acc[epoch].first += value * weights, acc[epoch].second += weights;
-    }
-    for (auto& [epoch, sums] : acc)
-      if (sums.second > 0) out[run].emplace_back(epoch, sums.first / sums.second);
-  }
+  for (auto& [run, layers] : load_layer_series(db, e, {layer_key, key::kWeights}))
+    for (auto& [epoch, v] : weighted_over_layers(layers, layer_key)) out[run].emplace_back(epoch, v);
   if (out.empty())
     throw ConfigError("--metric: " + metric + " averages the layer statistic " + layer_key + ", which no run of " +
                       e.name + " recorded (docs/OUTPUTS.md)");
