@@ -14,6 +14,9 @@
 //                                 FP step's share of it; JSON lines to the file if given
 //   lowbit_bench step-pair JSON R small_cnn FP, TTQ, SLB 1/2-bit steps only, as round R of
 //                                 bench/vs_python.sh's alternation with the Python step
+//   lowbit_bench bandwidth         STREAM copy/triad, and the FP small_cnn step's time outside
+//                                 its convolutions against the bytes its passes must move
+//                                 (markdown; bench/bandwidth.sh)
 //   lowbit_bench diag              seconds per epoch of the opt-in statistics (diag.step_flips,
 //                                 diag.soft_eval) against the same runs without them, and the
 //                                 per-epoch flip rate's own cost per call
@@ -32,6 +35,7 @@
 #include <torch/torch.h>
 #include <fmt/format.h>
 
+#include "bench/bandwidth.h"
 #include "core/allocator.h"
 #include "core/data/dataset.h"
 #include "core/nn/qlayers.h"
@@ -101,7 +105,7 @@ int bench_tracker() {
 
 // The opt-in training statistics, each against the same run without it: TTQ and SLB 1-bit
 // small_cnn on 4,000 Fashion-MNIST images (2,000 test), 2 epochs a run, configurations
-// interleaved over 5 rounds; the median seconds per epoch. Then flip_rate (always on: one
+// interleaved over 3 rounds; the median seconds per epoch. Then flip_rate (always on: one
 // packing per quantized layer and epoch) timed alone on small_cnn's two quantized layers.
 int bench_diag() {
   struct Quiet : Observer {} quiet;
@@ -130,7 +134,8 @@ int bench_diag() {
       arms.back().cfg.diag.soft_eval = true;
     }
   }
-  for (int round = 0; round < 5; ++round)
+  constexpr int kRounds = 3;  // make bench's 15 minutes: 5 rounds took 110 s
+  for (int round = 0; round < kRounds; ++round)
     for (size_t k = 0; k < arms.size(); ++k) {
       auto& a = arms[(k + size_t(round)) % arms.size()];
       auto t0 = Clock::now();
@@ -141,7 +146,7 @@ int bench_diag() {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::string md = "| run | s / epoch (median of 5) | added |\n| --- | ---: | ---: |\n";
+  std::string md = fmt::format("| run | s / epoch (median of {}) | added |\n| --- | ---: | ---: |\n", kRounds);
   double reference = 0;
   for (auto& a : arms) {
     const double s = median(a.per_epoch);
@@ -459,6 +464,19 @@ class StepBench : public Interleaved {
     opt_->zero_grad();
     return total;
   }
+  /// Seconds of the convolutions' forward alone at the last step's shapes and layouts, in
+  /// inference mode as evaluation runs them: median of 10 per layer after 2 warm-ups, summed.
+  double conv_forward_seconds() {
+    c10::InferenceMode inference;
+    double total = 0;
+    for (auto& l : layers_) {
+      if (!std::dynamic_pointer_cast<QConv2dImpl>(l.layer)) continue;
+      auto x = torch::randn(l.layer->input_sizes());
+      if (!l.first) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+      total += median_seconds([&] { l.layer->forward(x); }, 2, 10);
+    }
+    return total;
+  }
   /// The median of each phase over all timed steps, MACs and the training state.
   StepTime result() {
     StepTime st{median(f_), median(b_), median(o_), median(s_)};
@@ -666,6 +684,66 @@ int bench_loader() {
   return 0;
 }
 
+// The memory-bandwidth limit against the FP small_cnn step's time outside its convolutions
+// (bench/bandwidth.sh): STREAM's copy and triad on arrays the size of the step's largest
+// activation and on arrays far larger than the caches; the step and its convolutions alone
+// (the rest is batch norm, ReLU, pooling, the loss and the optimizer); and each of those
+// passes timed alone with the bytes it must move, set against the triad rate. Markdown.
+int bench_bandwidth() {
+  const int64_t act = bench::small_cnn_largest_activation(128);
+  const auto near = bench::stream_rate(act), far = bench::stream_rate(int64_t(64) << 20);
+  StepBench fp("small_cnn", "fp", 32);
+  run_interleaved({&fp}, 1, 20);
+  const double step = fp.result().total(), conv = fp.conv_seconds(), rest = step - conv;
+  const auto passes = bench::small_cnn_passes(128);
+  fmt::print("STREAM, {} threads, median of 10 after 2 warm-ups (GB/s, bytes read + written):\n\n",
+             torch::get_num_threads());
+  fmt::print("| arrays | copy | triad |\n| --- | ---: | ---: |\n");
+  fmt::print("| 3 x {:.1f} MB (the step's largest activation) | {:.1f} | {:.1f} |\n", 4e-6 * double(act),
+             near.copy_gbs, near.triad_gbs);
+  fmt::print("| 3 x {:.1f} MB (beyond the caches) | {:.1f} | {:.1f} |\n\n", 4e-6 * double(int64_t(64) << 20),
+             far.copy_gbs, far.triad_gbs);
+  fmt::print("The passes of the full-precision step other than its convolutions, each alone at the "
+             "step's shapes (batch 128, channels-last), median of 10: repeated on the same tensors "
+             "(warm: in the caches where they fit), and with the caches emptied before each call "
+             "(cold: from memory). x bound: the time over the pass's bytes at the triad rate of the "
+             "first row (warm) and of the second (cold).\n\n");
+  fmt::print("| pass | MB | warm ms | GB/s | x bound | cold ms | GB/s | x bound |\n"
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  bench::Pass all{"all of them"};
+  const auto row = [&](const bench::Pass& p) {
+    fmt::print("| {} | {:.1f} | {:.2f} | {:.1f} | {:.2f} | {:.2f} | {:.1f} | {:.2f} |\n", p.name, p.bytes / 1e6,
+               1e3 * p.seconds, p.bytes / p.seconds / 1e9, p.seconds * near.triad_gbs * 1e9 / p.bytes,
+               1e3 * p.cold_seconds, p.bytes / p.cold_seconds / 1e9, p.cold_seconds * far.triad_gbs * 1e9 / p.bytes);
+  };
+  for (auto& p : passes) {
+    row(p);
+    all.bytes += p.bytes, all.seconds += p.seconds, all.cold_seconds += p.cold_seconds;
+  }
+  row(all);
+  const double near_bound = all.bytes / (near.triad_gbs * 1e9), far_bound = all.bytes / (far.triad_gbs * 1e9);
+  fmt::print("\nThe step: {:.1f} ms (median of 20), of it the convolutions alone {:.1f} ms; the rest, {:.1f} ms, "
+             "against the passes' bytes at the memory triad rate, {:.1f} ms: {:.2f}x (goal <= 1.5x); at "
+             "the in-cache rate {:.1f} ms ({:.2f}x). The passes alone sum to {:.1f} ms warm and {:.1f} ms "
+             "cold. ",
+             1e3 * step, 1e3 * conv, 1e3 * rest, 1e3 * far_bound, rest / far_bound, 1e3 * near_bound,
+             rest / near_bound, 1e3 * all.seconds, 1e3 * all.cold_seconds);
+  const double beyond = rest - all.cold_seconds;
+  if (beyond > 0.05 * rest)
+    fmt::print("The {:.1f} ms of the rest beyond the cold sum are the loss, the optimizer, the gradient "
+               "zeroing and whatever the step's passes lose to each other, not timed apart here "
+               "(bench/profile.sh lists the step's operators).\n", 1e3 * beyond);
+  else
+    fmt::print("The cold sum is the rest to within 5% ({:+.1f} ms): in the step these passes run about as "
+               "they do from memory.\n", 1e3 * beyond);
+  const double fwd = fp.conv_forward_seconds();
+  fmt::print("\nThe floor under evaluation: the convolutions' forward alone, in inference mode at "
+             "the step's shapes, {:.2f} ms per 128 images: {:.2f} s for 10,000 test images at that rate, "
+             "before any batch norm, ReLU, pooling or counting.\n",
+             1e3 * fwd, 10000.0 / 128.0 * fwd);
+  return 0;
+}
+
 // The BLAS LibTorch calls against the convolution peak on the same cores: torch::mm of two
 // 2048 x 2048 float32 matrices (median of 3) and the 1x1 convolution of the same FLOPs
 // (oneDNN; median of 10), and which BLAS this process loaded. Goal: mm >= 50% of the peak.
@@ -728,13 +806,14 @@ int main(int argc, char** argv) {
   if (mode == "diag") return bench_diag();
   if (mode == "augment") return bench_augment();
   if (mode == "blas") return bench_blas();
+  if (mode == "bandwidth") return bench_bandwidth();
   if (mode == "profile" && argc > 5) {
     torch::autograd::profiler::RecordProfile guard(argv[5]);
     time_step(argv[2], argv[3], std::stoi(argv[4]), 10);
     return 0;
   }
   std::fprintf(stderr, "usage: lowbit_bench tracker | query [DIR] | slb METHOD BITS | step [JSON] | "
-               "step-pair JSON ROUND | loader | diag | augment | blas | "
+               "step-pair JSON ROUND | loader | diag | augment | blas | bandwidth | "
                "profile MODEL METHOD BITS TRACE_JSON\n");
   return 2;
 }

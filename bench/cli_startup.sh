@@ -4,7 +4,7 @@
 # (a 4-run synthetic grid). GNU time, median of N runs (10 ms resolution). Writes
 # bench/results/cli_startup.md and prints it.
 source "$(dirname "$0")/lib.sh"
-n=${N:-20}
+n=${N:-10}  # 20 took 43 s of make bench
 cat > "$tmp/g.json" <<'JSON'
 {"name": "g", "base": {"data": {"name": "synthetic", "synthetic": {"train": 96, "test": 48, "size": 8, "classes": 4}},
  "batch_size": 32, "epochs": 2}, "variants": {"fp": {}, "ttq": {"quant.method": "ttq"}}, "seeds": 2}

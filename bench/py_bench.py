@@ -21,6 +21,7 @@ reference implementation.
 import argparse
 import gzip
 import json
+import os
 import statistics
 import time
 
@@ -222,7 +223,8 @@ def main():
     torch.set_num_threads(a.threads)
     known = {"fp": ("fp", 32), "ttq": ("ttq", 2), "slb1": ("slb", 1), "slb2": ("slb", 2)}
     methods = [(label, *known[label]) for label in a.methods.split(",")]
-    tag = {"round": a.round} if a.round else {}
+    tag = {"malloc": "lowbit" if os.environ.get("MALLOC_MMAP_THRESHOLD_") else "default",
+           **({"round": a.round} if a.round else {})}
     if "step" in a.what:
         for label, m, bits in methods:
             print(json.dumps({"bench": "py_step" + suffix, "method": label, **tag, **bench_step(m, bits, a.steps)}),

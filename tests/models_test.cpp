@@ -79,6 +79,10 @@ TEST_CASE("models: the zero counter counts exact zeros on every path") {
   c.count(strided);
   c.count(torch::tensor({1.0f, 0.0f}));  // 1 zero
   CHECK(c.stop() == doctest::Approx(15.0 / 16.0).epsilon(1e-15));
+  // All zeros, whole 4096-value blocks and a tail: every lane full in every block.
+  c.start();
+  c.count(torch::zeros({3 * 4096 + 7}));
+  CHECK(c.stop() == 1.0);
   c.start();
   CHECK(c.stop() == 0.0);
 }

@@ -20,17 +20,33 @@ void ZeroCounter::start() {
 
 namespace {
 
-// Exact zeros (-0.0 included, as x == 0) of a dense float32 CPU tensor in one read, on every
-// thread: (x == 0).sum() writes a bool tensor first and took 6.4 ms for one small_cnn
-// activation of batch 128 (3.2 M values), the counters a quarter of an evaluation pass.
+// Exact zeros (x == 0, so -0.0 too) of p[begin, end). The compares go to 16 lane counters
+// over blocks of 4096 values, a loop of fixed trip count that the compiler turns into vector
+// compares at -O2 (the scalar loop it does not vectorize there ran at 5.7 GB/s a core, this
+// one at 23.5 GB/s, on 3.2 M values in cache); the lanes are summed once a block, so a
+// 32-bit lane never holds more than 256.
+int64_t count_zeros_range(const float* p, int64_t begin, int64_t end) {
+  constexpr int kLanes = 16;
+  constexpr int64_t kBlock = 4096;
+  int64_t total = 0, i = begin;
+  for (; i + kBlock <= end; i += kBlock) {
+    uint32_t lane[kLanes] = {};
+    for (int64_t j = i; j < i + kBlock; j += kLanes)
+      for (int k = 0; k < kLanes; ++k) lane[k] += p[j + k] == 0.0f;
+    for (int k = 0; k < kLanes; ++k) total += lane[k];
+  }
+  for (; i < end; ++i) total += p[i] == 0.0f;
+  return total;
+}
+
+// The zeros of a dense float32 CPU tensor in one read, on every thread: (x == 0).sum()
+// writes a bool tensor first and took 6.4 ms for one small_cnn activation of batch 128
+// (3.2 M values), the counters a quarter of an evaluation pass.
 int64_t count_zeros_cpu(const torch::Tensor& x) {
   const float* p = x.data_ptr<float>();
   return at::parallel_reduce(
       int64_t(0), x.numel(), int64_t(1) << 16, int64_t(0),
-      [p](int64_t begin, int64_t end, int64_t acc) {
-        for (int64_t i = begin; i < end; ++i) acc += p[i] == 0.0f;
-        return acc;
-      },
+      [p](int64_t begin, int64_t end, int64_t acc) { return acc + count_zeros_range(p, begin, end); },
       [](int64_t a, int64_t b) { return a + b; });
 }
 
