@@ -94,7 +94,6 @@ void add_stage(std::vector<Pass>& out, int64_t batch, const Stage& s) {
 }  // namespace
 
 StreamRate stream_rate(int64_t floats) {
-  at::NoGradGuard no_grad;
   auto a = at::zeros({floats}), b = at::ones({floats}), c = at::full({floats}, 2.0f);
   const double copy = median_of([&] { a.copy_(b); }, 2, 10);
   const double triad = median_of([&] { at::add_out(a, b, c, 3.0); }, 2, 10);
@@ -102,7 +101,6 @@ StreamRate stream_rate(int64_t floats) {
 }
 
 std::vector<Pass> small_cnn_passes(int64_t batch) {
-  at::NoGradGuard no_grad;
   std::vector<Pass> out;
   for (const Stage& s : kStages) add_stage(out, batch, s);
   return out;
