@@ -182,14 +182,16 @@ le_rounds, pe_rounds = rounds("lowbit_epoch"), rounds("py_epoch_nhwc")
 def over_rounds(table, m, f):
     """The median of f(row) over the rounds of method m."""
     return med([f(r) for (_, k), r in table.items() if k == m])
-def ratio_rounds(num, den, m, f, m_den=None):
-    """The median over rounds of f(num row of m) / f(den row of m_den, same round)."""
-    m_den = m_den or m
-    return med([f(r) / f(den[(n, m_den)]) for (n, k), r in num.items()
+def ratio_rounds(num, den, m, f, m_den=None, f_den=None):
+    """The median over rounds of f(num row of m) / f_den(den row of m_den, same round); f_den
+    defaults to f, m_den to m. None where no round has both."""
+    m_den, f_den = m_den or m, f_den or f
+    return med([f(r) / f_den(den[(n, m_den)]) for (n, k), r in num.items()
                 if k == m and (n, m_den) in den])
+step_s = lambda r: r["step_s"]
 epoch, evals, train = (lambda r: r["epoch_s"]), (lambda r: r["eval_s"]), (lambda r: r["train_s"])
 for m in ("fp", "ttq", "slb1", "slb2"):
-    ls = over_rounds(lb_rounds, m, lambda r: r["step_s"])
+    ls = over_rounds(lb_rounds, m, step_s)
     le, lv = over_rounds(le_rounds, m, epoch), over_rounds(le_rounds, m, evals)
     acc = [r["test_acc"] for (_, k), r in sorted(le_rounds.items()) if k == m][0]
     sc = by.get("py_step", {}).get("/" + m)
@@ -225,13 +227,12 @@ if any(r["bench"] == "py_plain_step" for r in rows):
     out.append("| --- | ---: | ---: | ---: | --- |")
     qs, qe = rounds("py_plain_step"), rounds("py_plain_epoch")
     for name, a, b, fa, fb, unit, scale in (
-            ("FP step", py_rounds, qs, pystep, lambda r: r["step_s"], "ms", 1000),
+            ("FP step", py_rounds, qs, pystep, step_s, "ms", 1000),
             ("FP training pass", pe_rounds, qe, train, train, "s", 1),
             ("FP evaluation", pe_rounds, qe, evals, evals, "s", 1)):
-        ratios = [fa(r) / fb(b[(n, k)]) for (n, k), r in a.items() if k == "fp" and (n, k) in b]
-        if not ratios:
+        q = ratio_rounds(a, b, "fp", fa, f_den=fb)
+        if q is None:
             continue
-        q = med(ratios)
         out.append(f"| {name} | {scale * over_rounds(a, 'fp', fa):.2f} {unit} | "
                    f"{scale * over_rounds(b, 'fp', fb):.2f} {unit} | {q:.2f} | "
                    + ("within 10%" if abs(q - 1) <= 0.10 else "**more than 10% apart: the baseline is in doubt**")
@@ -261,10 +262,9 @@ out.append("| method | isolated step (ms) | trainer, per 128 images (ms) | train
 out.append("| --- | ---: | ---: | ---: |")
 per128 = lambda r: r["train_s"] / TRAIN_IMAGES * 128
 for m in ("fp", "ttq", "slb1", "slb2"):
-    ratios = [per128(le_rounds[(n, m)]) / r["step_s"] for (n, k), r in lb_rounds.items()
-              if k == m and (n, m) in le_rounds]
-    out.append(f"| {m} | {1000 * over_rounds(lb_rounds, m, lambda r: r['step_s']):.1f} | "
-               f"{1000 * over_rounds(le_rounds, m, per128):.1f} | {med(ratios):.2f} (<= 1.05) |")
+    out.append(f"| {m} | {1000 * over_rounds(lb_rounds, m, step_s):.1f} | "
+               f"{1000 * over_rounds(le_rounds, m, per128):.1f} | "
+               f"{ratio_rounds(le_rounds, lb_rounds, m, per128, f_den=step_s):.2f} (<= 1.05) |")
 out.append("\n## SLB batch norm per epoch, lowbit, small_cnn (goal: SLB epoch with calibration "
            "<= 1.3x the FP epoch)\n")
 out.append(f"The same epochs as above; the FP epoch is {over_rounds(le_rounds, 'fp', epoch):.2f} s. "
