@@ -1,15 +1,13 @@
 #include "bench/bandwidth.h"
 
+#include "bench/timing.h"
+
 #include <ATen/ATen.h>
 
-#include <algorithm>
-#include <chrono>
 #include <functional>
 
 namespace lowbit::bench {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Writes 256 MiB, which evicts from the caches whatever a pass would find there.
 void evict_caches() {
@@ -17,24 +15,9 @@ void evict_caches() {
   junk.fill_(1.0f);
 }
 
-// The median seconds of `reps` calls of f after `warmup` calls; with `cold`, the caches are
-// emptied before each call (untimed), so that f reads its inputs from memory.
-double median_of(const std::function<void()>& f, int warmup, int reps, bool cold = false) {
-  for (int i = 0; i < warmup; ++i) f();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    if (cold) evict_caches();
-    const auto t0 = Clock::now();
-    f();
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
 // A pass timed both ways: repeated on the same tensors (in cache where they fit) and cold.
 Pass timed(const std::string& name, double bytes, const std::function<void()>& f) {
-  return {name, bytes, median_of(f, 2, 10), median_of(f, 1, 10, true)};
+  return {name, bytes, median_seconds(f, 2, 10), median_seconds(f, 1, 10, evict_caches)};
 }
 
 // small_cnn at 28x28: each convolution's output channels and side, and whether a 2x2 max
@@ -95,8 +78,8 @@ void add_stage(std::vector<Pass>& out, int64_t batch, const Stage& s) {
 
 StreamRate stream_rate(int64_t floats) {
   auto a = at::zeros({floats}), b = at::ones({floats}), c = at::full({floats}, 2.0f);
-  const double copy = median_of([&] { a.copy_(b); }, 2, 10);
-  const double triad = median_of([&] { at::add_out(a, b, c, 3.0); }, 2, 10);
+  const double copy = median_seconds([&] { a.copy_(b); }, 2, 10);
+  const double triad = median_seconds([&] { at::add_out(a, b, c, 3.0); }, 2, 10);
   return {8.0 * double(floats) / copy / 1e9, 12.0 * double(floats) / triad / 1e9};
 }
 

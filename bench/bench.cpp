@@ -36,6 +36,7 @@
 #include <fmt/format.h>
 
 #include "bench/bandwidth.h"
+#include "bench/timing.h"
 #include "core/allocator.h"
 #include "core/data/dataset.h"
 #include "core/nn/qlayers.h"
@@ -48,13 +49,12 @@
 #include "core/train/keys.h"
 
 using namespace lowbit;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::median;
+using bench::median_seconds;
+using bench::since;
 
 namespace {
-
-double since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // Wraps an observer and adds up the time spent in it.
 struct Timed : Observer {
@@ -142,10 +142,6 @@ int bench_diag() {
       train_run(a.cfg, {}, quiet);
       a.per_epoch.push_back(since(t0) / double(a.cfg.epochs));
     }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
   std::string md = fmt::format("| run | s / epoch (median of {}) | added |\n| --- | ---: | ---: |\n", kRounds);
   double reference = 0;
   for (auto& a : arms) {
@@ -266,11 +262,6 @@ int bench_slb(const std::string& method, int bits) {
   return 0;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
 // The practical float32 peak of these cores: n = 2048, 2 n^3 flops per product, as a 1x1
 // convolution (oneDNN, the kernels LibTorch's CPU convolutions use), which is the peak the
 // training step is measured against; and through torch::mm (the BLAS LibTorch is linked to:
@@ -278,19 +269,6 @@ double median(std::vector<double> v) {
 // about 4 s a product here, so fewer repetitions).
 constexpr int64_t kPeakN = 2048;
 constexpr double kPeakFlops = 2.0 * double(kPeakN) * double(kPeakN) * double(kPeakN);
-
-// The median seconds of `reps` calls of f after `warmup` calls.
-template <typename F>
-double median_seconds(F f, int warmup, int reps) {
-  for (int i = 0; i < warmup; ++i) f();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    f();
-    t.push_back(since(t0));
-  }
-  return median(t);
-}
 
 // The same product through torch::mm, GFLOP/s: median of 3 after 1 warm-up.
 double blas_gflops() {
